@@ -1,0 +1,155 @@
+"""The data directory and every tunable or *uncertain* value of the running service.
+
+Layout of a data directory (created by ``mobile-jpki ca init`` or ``mobile-jpki demo``)::
+
+    DIR/settings.json            this model, as JSON (edit it, then restart ``serve``)
+    DIR/mobile-jpki.db           the SQLite database (unless ``database_url`` points elsewhere)
+    DIR/ca/passphrase            0600, the CA key passphrase (dev convenience, see docs/ca.md)
+    DIR/ca/<ca_id>.key.pem       the root key, encrypted PKCS#8
+    DIR/ca/<ca_id>.pem           the root certificate
+    DIR/ca/<ca_id>-ocsp-<n>.key.pem / .pem   delegated OCSP responder key and certificate
+
+Values that JPKI does not publish (OCSP validity, CRL cadence, shard count) are defaults here,
+never constants in the code, and docs/ca.md says which are guesses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PASSPHRASE_ENV = "MOBILE_JPKI_CA_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
+SETTINGS_FILE = "settings.json"
+DB_FILE = "mobile-jpki.db"
+
+
+class SettingsError(Exception):
+    """The data directory is missing, unreadable or inconsistent."""
+
+    def __init__(self, message: str, *, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class Settings(BaseModel):
+    """Service settings, persisted as ``DIR/settings.json``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data_dir: Path = Field(exclude=True)
+    base_url: str = "http://127.0.0.1:8000"
+    # None means the embedded default: SQLite in the data directory.
+    database_url: str | None = None
+    # CRL shards per CA generation; a certificate's shard is fixed at issuance because its
+    # CDP URL names it (Let's Encrypt does the same).
+    shard_count: int = Field(default=16, ge=1, le=4096)
+    # *Uncertain*: JPKI publishes no OCSP validity. RFC 5019 §6.2 wants nextUpdate set.
+    ocsp_validity: dt.timedelta = dt.timedelta(days=1)
+    # A pre-signed response with less than this left before nextUpdate is re-signed on demand.
+    ocsp_refresh_before: dt.timedelta = dt.timedelta(hours=12)
+    # Delegated responder certificate lifetime and when to roll it over (RFC 6960 §4.2.2.2).
+    responder_validity: dt.timedelta = dt.timedelta(days=90)
+    responder_rollover_before: dt.timedelta = dt.timedelta(days=14)
+    # The real service publishes CRLs daily (JPKI-FACTS.md); nextUpdate leaves a margin.
+    crl_validity: dt.timedelta = dt.timedelta(days=2)
+    crl_refresh_before: dt.timedelta = dt.timedelta(days=1)
+    delta_crl_validity: dt.timedelta = dt.timedelta(hours=6)
+    # Root lifetime for `ca init` (the real roots run ~ 12 years; *uncertain*).
+    root_validity: dt.timedelta = dt.timedelta(days=365 * 12)
+    # Where CA keys live: "file" (encrypted PKCS#8 in DIR/ca) or a PKCS#11 module (see docs).
+    key_backend: str = "file"
+    pkcs11_module: str | None = None
+    pkcs11_token_label: str | None = None
+
+    # --- paths -------------------------------------------------------------------------
+    @property
+    def settings_path(self) -> Path:
+        return self.data_dir / SETTINGS_FILE
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / DB_FILE
+
+    @property
+    def ca_dir(self) -> Path:
+        return self.data_dir / "ca"
+
+    @property
+    def passphrase_path(self) -> Path:
+        return self.ca_dir / "passphrase"
+
+    def ca_key_path(self, ca_id: str) -> Path:
+        return self.ca_dir / f"{_safe(ca_id)}.key.pem"
+
+    def ca_cert_path(self, ca_id: str) -> Path:
+        return self.ca_dir / f"{_safe(ca_id)}.pem"
+
+    def responder_key_path(self, ca_id: str, n: int) -> Path:
+        return self.ca_dir / f"{_safe(ca_id)}-ocsp-{n}.key.pem"
+
+    def responder_cert_path(self, ca_id: str, n: int) -> Path:
+        return self.ca_dir / f"{_safe(ca_id)}-ocsp-{n}.pem"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.db_path}"
+
+    # --- persistence -------------------------------------------------------------------
+    @classmethod
+    def load(cls, data_dir: Path, **overrides: object) -> Settings:
+        """Read ``DIR/settings.json``; ``overrides`` (non-None) win over the file."""
+        path = data_dir / SETTINGS_FILE
+        if not path.is_file():
+            raise SettingsError(
+                f"{data_dir} is not a mobile-jpki data directory (no {SETTINGS_FILE}); "
+                "run `mobile-jpki ca init --data-dir DIR` first",
+                path=path,
+            )
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"cannot read {path}: {exc}", path=path) from exc
+        if not isinstance(raw, dict):
+            raise SettingsError(f"{path} must hold a JSON object", path=path)
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate({**raw, "data_dir": data_dir})
+
+    def save(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings_path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+    def ca_passphrase(self, *, create: bool = False) -> bytes:
+        """The CA key passphrase: ``$MOBILE_JPKI_CA_PASSPHRASE`` or ``DIR/ca/passphrase``.
+
+        The file is a development convenience so ``demo`` and ``serve`` start unattended; in
+        production set the environment variable from a secret store, or use PKCS#11.
+        """
+        env = os.environ.get(PASSPHRASE_ENV)
+        if env:
+            return env.encode()
+        path = self.passphrase_path
+        if path.is_file():
+            return path.read_bytes().strip()
+        if not create:
+            raise SettingsError(
+                f"no CA passphrase: set {PASSPHRASE_ENV} or create {path}", path=path
+            )
+        self.ca_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(32).encode()
+        # O_EXCL + 0600: never widen permissions of, or overwrite, an existing secret.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(value + b"\n")
+        return value
+
+
+def _safe(ca_id: str) -> str:
+    """ca_ids become file names: refuse anything that could leave DIR/ca."""
+    if not ca_id or not all(c.isalnum() or c in "-_" for c in ca_id):
+        raise SettingsError(f"invalid CA id {ca_id!r}")
+    return ca_id

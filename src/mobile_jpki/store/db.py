@@ -1,0 +1,110 @@
+"""The database handle: engine, sessions, transactions, migrations.
+
+SQLite (the embedded default) runs in WAL mode with ``foreign_keys=ON``; write transactions
+start with ``BEGIN IMMEDIATE`` so two writers serialise on the database lock at BEGIN instead of
+both reading under a shared lock and then deadlocking on upgrade (SQLITE_BUSY mid-transaction).
+PostgreSQL runs READ COMMITTED; code that must serialise (audit chain, CRL numbers, a
+certificate's status) takes row locks with ``SELECT … FOR UPDATE`` through :meth:`Database.lock`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, Select, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+SelectT = TypeVar("SelectT", bound=Select[Any])
+
+_BEGIN_OPTION = "mobile_jpki_begin"
+
+
+class StoreError(Exception):
+    """The database is unreachable, or its schema cannot be brought up to date."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class Database:
+    """One database (SQLite file or PostgreSQL URL) and its session factories."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            # pysqlite's own timeout doubles as busy_timeout: a waiting writer blocks instead of
+            # failing with "database is locked".
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        else:
+            kwargs["pool_pre_ping"] = True
+        try:
+            self.engine: Engine = create_engine(url, **kwargs)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreError(f"cannot open database {parsed!r}: {exc}", url=url) from exc
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(
+            self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"}),
+            expire_on_commit=False,
+        )
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+        """A session in one transaction: committed on normal exit, rolled back on error."""
+        factory = self._write if write else self._read
+        with factory() as session, session.begin():
+            yield session
+
+    def lock(self, stmt: SelectT) -> SelectT:
+        """``stmt`` with ``FOR UPDATE`` where the database has row locks (SQLite's write
+        transaction already holds the database lock from BEGIN IMMEDIATE)."""
+        return stmt if self.is_sqlite else stmt.with_for_update()
+
+    def migrate(self) -> None:
+        """Bring the schema to the latest revision (``alembic upgrade head``)."""
+        from alembic import command
+        from alembic.config import Config
+
+        script_location = str(resources.files("mobile_jpki.store") / "migrations")
+        cfg = Config()
+        cfg.set_main_option("script_location", script_location)
+        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot migrate the database: {exc}", url=self.url) from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite so BEGIN is ours (SQLAlchemy's
+        # documented recipe for SERIALIZABLE / IMMEDIATE transactions on SQLite).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        # FULL, not NORMAL: with NORMAL a committed revocation can be lost on power failure
+        # and the certificate answered good again; a CA cannot allow that.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
