@@ -1,0 +1,131 @@
+"""The host side's one error hierarchy: every refusal of the card carries its status word.
+
+A caller that only cares "did the card say no" catches :class:`ApduError`; one that must tell a
+wrong password from a blocked one catches the subclass. Status words are ISO 7816-4 §5.6 (table 5
+and 6); the JPKI meanings are in docs/apdu.md.
+"""
+
+from __future__ import annotations
+
+
+class ReaderError(Exception):
+    """Base of everything raised by :mod:`mobile_jpki.reader`."""
+
+
+class TransportError(ReaderError):
+    """The connection itself failed: no reader, no card, pcscd down, vpcd gone."""
+
+
+class NoReader(TransportError):
+    """No PC/SC reader (or none with the requested name) is available."""
+
+
+class NoCard(TransportError):
+    """The reader is there but holds no card (or the card does not answer)."""
+
+
+class InvalidSecret(ReaderError, ValueError):
+    """A secret was refused on the host before it reached the card: a typo never costs a try."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class ApduError(ReaderError):
+    """The card answered a status word other than ``90 00``."""
+
+    def __init__(self, sw: int, message: str | None = None) -> None:
+        self.sw = sw
+        super().__init__(message or f"card refused the command: SW {sw:04X}")
+
+    @property
+    def sw1(self) -> int:
+        return self.sw >> 8
+
+    @property
+    def sw2(self) -> int:
+        return self.sw & 0xFF
+
+
+class WrongSecret(ApduError):
+    """``63 Cx``: wrong password/PIN, ``x`` tries left (ISO 7816-4 §5.6, SW2 ``Cx``)."""
+
+    def __init__(self, tries_left: int) -> None:
+        self.tries_left = tries_left
+        super().__init__(
+            0x63C0 | (tries_left & 0x0F), f"wrong password or PIN: {tries_left} tries left"
+        )
+
+
+class SecretBlocked(ApduError):
+    """``69 84``: the secret is blocked (reference data not usable)."""
+
+    def __init__(self, sw: int = 0x6984) -> None:
+        super().__init__(sw, "the password or PIN is blocked")
+
+
+class AuthenticationMethodBlocked(ApduError):
+    """``69 83``: e.g. biometrics while the auth PIN is blocked."""
+
+    def __init__(self, sw: int = 0x6983) -> None:
+        super().__init__(sw, "authentication method blocked")
+
+
+class SecurityStatusNotSatisfied(ApduError):
+    """``69 82``: verify the secret first (or a management instruction was refused)."""
+
+    def __init__(self, sw: int = 0x6982) -> None:
+        super().__init__(sw, "security status not satisfied: verify the password or PIN first")
+
+
+class ConditionsNotSatisfied(ApduError):
+    """``69 85``: wrong lifecycle state (e.g. key generation on an operational card)."""
+
+    def __init__(self, sw: int = 0x6985) -> None:
+        super().__init__(sw, "conditions of use not satisfied (lifecycle state)")
+
+
+class FileNotFound(ApduError):
+    """``6A 82``: no such application or elementary file (or an empty certificate slot)."""
+
+    def __init__(self, sw: int = 0x6A82) -> None:
+        super().__init__(sw, "file or application not found")
+
+
+class WrongLength(ApduError):
+    """``67 00``: Lc/Le outside what the command accepts."""
+
+    def __init__(self, sw: int = 0x6700) -> None:
+        super().__init__(sw, "wrong length")
+
+
+class IncorrectData(ApduError):
+    """``6A 80``: the data field was refused (bad certificate, bad secret format, malformed)."""
+
+    def __init__(self, sw: int = 0x6A80) -> None:
+        super().__init__(sw, "incorrect data in the command")
+
+
+class NotSupported(ApduError):
+    """``6D 00``/``6E 00``/``6A 86``/``69 81``: the card does not do this."""
+
+
+def error_for(sw: int) -> ApduError:
+    """The most specific :class:`ApduError` for a status word."""
+    if sw & 0xFFF0 == 0x63C0:
+        return WrongSecret(sw & 0x0F)
+    simple: dict[int, type[ApduError]] = {
+        0x6984: SecretBlocked,
+        0x6983: AuthenticationMethodBlocked,
+        0x6982: SecurityStatusNotSatisfied,
+        0x6985: ConditionsNotSatisfied,
+        0x6A82: FileNotFound,
+        0x6700: WrongLength,
+        0x6A80: IncorrectData,
+    }
+    cls = simple.get(sw)
+    if cls is not None:
+        return cls(sw)
+    if sw in (0x6D00, 0x6E00, 0x6A86, 0x6981):
+        return NotSupported(sw)
+    return ApduError(sw)
