@@ -1,0 +1,190 @@
+"""Key attestation of the phone secure element (docs/apdu.md, GENERATE ASYMMETRIC KEY PAIR).
+
+A manufacturer root (ECDSA P-256 by default) certifies one attestation key per secure element;
+the element signs ``challenge ‖ role ‖ SPKI DER`` of every key it generates. The portal service
+checks that chain before it lets a CA certify the key: only keys born inside a genuine element
+get phone certificates. Pure: keys and ``now`` are handed in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from . import tlv
+from .constants import Slot
+
+TAG_SPKI, TAG_ATTESTATION = 0x81, 0x82
+
+
+class AttestationError(ValueError):
+    """The attestation does not prove the key was generated in a genuine element."""
+
+
+@dataclass(frozen=True)
+class GeneratedKey:
+    """The answer to GENERATE ASYMMETRIC KEY PAIR: SPKI DER and, on a phone, the attestation."""
+
+    spki: bytes
+    attestation: bytes | None
+
+    @classmethod
+    def parse(cls, data: bytes) -> GeneratedKey:
+        try:
+            fields = tlv.unique(tlv.parse(data), {TAG_SPKI, TAG_ATTESTATION})
+        except tlv.TlvError as exc:
+            raise ValueError(f"malformed key generation response: {exc}") from exc
+        if TAG_SPKI not in fields:
+            raise ValueError("key generation response without 81 SubjectPublicKeyInfo")
+        return cls(fields[TAG_SPKI], fields.get(TAG_ATTESTATION))
+
+    def encode(self) -> bytes:
+        out = tlv.tlv(TAG_SPKI, self.spki)
+        if self.attestation is not None:
+            out += tlv.tlv(TAG_ATTESTATION, self.attestation)
+        return out
+
+
+def attested_data(challenge: bytes, slot: Slot, spki: bytes) -> bytes:
+    return challenge + bytes((slot.role,)) + spki
+
+
+def sign_attestation(
+    key: ec.EllipticCurvePrivateKey, challenge: bytes, slot: Slot, spki: bytes
+) -> bytes:
+    return key.sign(attested_data(challenge, slot, spki), ec.ECDSA(hashes.SHA256()))
+
+
+def verify_key_attestation(
+    *,
+    generated: GeneratedKey,
+    challenge: bytes,
+    slot: Slot,
+    attestation_certificate: x509.Certificate,
+    manufacturer_root: x509.Certificate,
+    now: dt.datetime,
+    expected_serial: bytes | None = None,
+) -> None:
+    """Raise :class:`AttestationError` unless the key was attested by an element whose
+    attestation certificate the manufacturer root issued and which is valid at ``now``."""
+    if generated.attestation is None:
+        raise AttestationError("no attestation in the response")
+    try:
+        attestation_certificate.verify_directly_issued_by(manufacturer_root)
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        raise AttestationError(f"attestation certificate not issued by the root: {exc}") from exc
+    if not (
+        attestation_certificate.not_valid_before_utc
+        <= now
+        <= attestation_certificate.not_valid_after_utc
+    ):
+        raise AttestationError("attestation certificate not valid now")
+    if expected_serial is not None and element_serial(attestation_certificate) != expected_serial:
+        raise AttestationError("attestation certificate belongs to another element")
+    public_key = attestation_certificate.public_key()
+    if not isinstance(public_key, ec.EllipticCurvePublicKey):
+        raise AttestationError("attestation key is not ECDSA")
+    try:
+        public_key.verify(
+            generated.attestation,
+            attested_data(challenge, slot, generated.spki),
+            ec.ECDSA(hashes.SHA256()),
+        )
+    except InvalidSignature as exc:
+        raise AttestationError("attestation signature does not verify") from exc
+
+
+def element_serial(certificate: x509.Certificate) -> bytes:
+    """The element serial from the attestation certificate's subject serialNumber (hex)."""
+    values = certificate.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+    if len(values) != 1:
+        raise AttestationError("attestation certificate has no single serialNumber")
+    value = values[0].value
+    try:
+        return bytes.fromhex(value if isinstance(value, str) else value.decode())
+    except ValueError as exc:
+        raise AttestationError("serialNumber is not hex") from exc
+
+
+@dataclass(frozen=True)
+class Manufacturer:
+    """A secure-element manufacturer: a root that mints per-element attestation certificates."""
+
+    name: str
+    key: ec.EllipticCurvePrivateKey
+    root: x509.Certificate
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        key: ec.EllipticCurvePrivateKey,
+        now: dt.datetime,
+        name: str = "mobile-jpki test secure element manufacturer",
+        lifetime: dt.timedelta = dt.timedelta(days=365 * 20),
+    ) -> Manufacturer:
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
+                x509.NameAttribute(NameOID.COMMON_NAME, f"{name} root"),
+            ]
+        )
+        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        root = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + lifetime)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                critical=True,
+            )
+            .add_extension(ski, critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        return cls(name, key, root)
+
+    def attest(
+        self,
+        *,
+        element_key: ec.EllipticCurvePublicKey,
+        serial: bytes,
+        now: dt.datetime,
+        lifetime: dt.timedelta = dt.timedelta(days=365 * 15),
+    ) -> x509.Certificate:
+        """Certify one element's attestation key; subject serialNumber = the serial in hex."""
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.name),
+                x509.NameAttribute(NameOID.SERIAL_NUMBER, serial.hex()),
+            ]
+        )
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.root.subject)
+            .public_key(element_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + lifetime)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+                critical=True,
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                critical=False,
+            )
+            .sign(self.key, hashes.SHA256())
+        )
