@@ -53,8 +53,10 @@ class Settings(BaseModel):
     # A pre-signed response with less than this left before nextUpdate is re-signed on demand.
     ocsp_refresh_before: dt.timedelta = dt.timedelta(hours=12)
     # Delegated responder certificate lifetime and when to roll it over (RFC 6960 §4.2.2.2).
-    responder_validity: dt.timedelta = dt.timedelta(days=90)
-    responder_rollover_before: dt.timedelta = dt.timedelta(days=14)
+    # Short, because id-pkix-ocsp-nocheck means nobody checks it for revocation (§4.2.2.2.1);
+    # must exceed ocsp_validity + rollover so responses never outlive their signer.
+    responder_validity: dt.timedelta = dt.timedelta(days=7)
+    responder_rollover_before: dt.timedelta = dt.timedelta(days=2)
     # The real service publishes CRLs daily (JPKI-FACTS.md); nextUpdate leaves a margin.
     crl_validity: dt.timedelta = dt.timedelta(days=2)
     crl_refresh_before: dt.timedelta = dt.timedelta(days=1)

@@ -1,0 +1,968 @@
+"""The certificate authority as use cases over the store.
+
+Consistency rule: every status change (revoke, hold, release) commits in ONE transaction with
+(a) the certificate row, (b) its re-signed pre-signed OCSP response, (c) the CRL change record
+and (d) the audit record. The OCSP fast path only ever serves the stored response, so once a
+revocation commits no reader can be answered "good" for it again; before it commits, readers
+see the previous state, which is the definition of the revocation time.
+
+Every public use case takes ``now`` and an optional ``session``: the portal service composes
+them into its own transactions (e.g. issue the new phone's certificates and revoke the old
+phone's in one commit).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mobile_jpki.pki import crl as crlmod
+from mobile_jpki.pki import ocsp
+from mobile_jpki.pki.identity import BasicFourFacts, Locality
+from mobile_jpki.pki.issuance import (
+    IssuanceRequest,
+    Issuer,
+    build_root,
+    new_serial,
+    shard_of,
+)
+from mobile_jpki.pki.model import CaIdentity, CertKind, Hierarchy, PublicUrls, utc
+from mobile_jpki.pki.revocation import Reason, RevokedEntry
+from mobile_jpki.service.audit import AuditLog
+from mobile_jpki.service.keystore import KeyStore
+from mobile_jpki.settings import Settings
+from mobile_jpki.store.db import Database
+from mobile_jpki.store.models import (
+    CaGeneration,
+    Certificate,
+    CertStatus,
+    CrlChange,
+    CrlState,
+    OcspResponder,
+    OcspResponse,
+    serial_hex,
+)
+
+ARL_SHARD = -1  # crl_state row of the root's CRL of CA certificates
+SYSTEM = "system"
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+class CaServiceError(Exception):
+    """Base of the CA service errors; ``api.problems`` maps each to an HTTP status."""
+
+    status = 400
+    title = "CA request refused"
+
+
+class NotFound(CaServiceError):
+    status = 404
+    title = "Not found"
+
+    def __init__(self, what: str, key: str) -> None:
+        super().__init__(f"no {what} {key}")
+        self.what = what
+        self.key = key
+
+
+class InvalidTransition(CaServiceError):
+    """A status change the revocation state machine forbids (revoked is final)."""
+
+    status = 409
+    title = "Invalid revocation state transition"
+
+    def __init__(self, serial: int, status: CertStatus, action: str) -> None:
+        super().__init__(f"certificate {serial:x} is {status.value}: cannot {action}")
+        self.serial = serial
+        self.current = status
+        self.action = action
+
+
+class AlreadyInitialised(CaServiceError):
+    status = 409
+    title = "CA already initialised"
+
+    def __init__(self, ca_id: str) -> None:
+        super().__init__(f"{ca_id} already exists")
+        self.ca_id = ca_id
+
+
+class InvalidRequest(CaServiceError):
+    pass
+
+
+# --- values -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssueOrder:
+    """What a caller asks the CA to issue; the CA picks serial, shard and generation."""
+
+    kind: CertKind
+    subject_public_key: rsa.RSAPublicKey
+    subject_id: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    facts: BasicFourFacts | None = None
+    locality: Locality | None = None
+    person_id: str | None = None
+    card_id: str | None = None
+    device_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CertificateInfo:
+    serial: int
+    ca_id: str
+    kind: CertKind
+    subject_id: str
+    shard: int
+    not_before: dt.datetime
+    not_after: dt.datetime
+    status: CertStatus
+    revoked_at: dt.datetime | None
+    reason: Reason | None
+    invalidity_date: dt.datetime | None
+    der: bytes
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.der)
+
+
+@dataclass(frozen=True)
+class OcspAnswer:
+    """An encoded OCSP response and what HTTP caching needs to know about it."""
+
+    der: bytes
+    status: ocsp.ResponseStatus
+    produced_at: dt.datetime
+    this_update: dt.datetime | None = None
+    next_update: dt.datetime | None = None
+    # False for nonce answers and errors: unique to one request, never shared by caches.
+    cacheable: bool = False
+
+
+@dataclass(frozen=True)
+class CaSummary:
+    ca_id: str
+    hierarchy: Hierarchy
+    generation: int
+    active: bool
+    certificate: x509.Certificate
+
+
+# --- the authority ------------------------------------------------------------------------
+
+
+class CertificateAuthority:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        keys: KeyStore,
+        *,
+        randbytes: Callable[[int], bytes] = secrets.token_bytes,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.urls = PublicUrls(settings.base_url)
+        self.audit = AuditLog(db)
+        self._keys = keys
+        self._randbytes = randbytes
+        self._identities: dict[str, CaIdentity] = {}
+        self._issuers: dict[str, Issuer] = {}
+        self._responders: dict[int, tuple[str, ocsp.Responder]] = {}
+        self._by_issuer: dict[tuple[ocsp.HashAlgorithm, bytes, bytes], str] = {}
+
+    # -- session helper --------------------------------------------------------------------
+    @contextmanager
+    def _tx(self, session: Session | None) -> Iterator[Session]:
+        if session is not None:
+            yield session
+            return
+        with self.db.transaction() as s:
+            yield s
+
+    # -- hierarchy -------------------------------------------------------------------------
+    def init_hierarchies(self, now: dt.datetime, *, actor: str = SYSTEM) -> list[str]:
+        """Generation 1 of both hierarchies with their OCSP responders (idempotent: existing
+        hierarchies are left alone). Returns the ca_ids created."""
+        created = []
+        for hierarchy in Hierarchy:
+            with self.db.transaction(write=False) as s:
+                exists = s.scalar(
+                    select(func.count())
+                    .select_from(CaGeneration)
+                    .where(CaGeneration.hierarchy == hierarchy.value)
+                )
+            if not exists:
+                created.append(self.add_generation(hierarchy, now, actor=actor))
+        return created
+
+    def add_generation(self, hierarchy: Hierarchy, now: dt.datetime, *, actor: str = SYSTEM) -> str:
+        """A new root key generation (same DN, new key); it becomes the issuing one. Older
+        generations keep answering OCSP and publishing CRLs for what they issued."""
+        now = utc(now)
+        with self.db.transaction(write=False) as s:
+            last = s.scalar(
+                select(func.max(CaGeneration.generation)).where(
+                    CaGeneration.hierarchy == hierarchy.value
+                )
+            )
+        generation = (last or 0) + 1
+        ca_id = CaIdentity.make_id(hierarchy, generation)
+        key, key_ref = self._keys.generate(ca_id)
+        cert = build_root(
+            hierarchy=hierarchy,
+            generation=generation,
+            key=key,
+            not_before=now,
+            not_after=now + self.settings.root_validity,
+            urls=self.urls,
+        )
+        try:
+            with self.db.transaction() as s:
+                s.execute(
+                    update(CaGeneration)
+                    .where(CaGeneration.hierarchy == hierarchy.value)
+                    .values(active=False)
+                )
+                s.add(
+                    CaGeneration(
+                        ca_id=ca_id,
+                        hierarchy=hierarchy.value,
+                        generation=generation,
+                        certificate_der=cert.public_bytes(serialization.Encoding.DER),
+                        key_ref=key_ref,
+                        created_at=now,
+                        active=True,
+                        last_crl_number=0,
+                    )
+                )
+                s.flush()
+                self.audit.append(
+                    s,
+                    at=now,
+                    actor=actor,
+                    action="ca.generation.create",
+                    obj=ca_id,
+                    payload={"serial": serial_hex(cert.serial_number), "key_ref": key_ref},
+                )
+        except IntegrityError as exc:
+            raise AlreadyInitialised(ca_id) from exc
+        self._identities[ca_id] = CaIdentity(ca_id, hierarchy, generation, cert, key)
+        self._by_issuer.clear()
+        self.ensure_responder(ca_id, now, actor=actor)
+        return ca_id
+
+    def cas(self) -> list[CaSummary]:
+        with self.db.transaction(write=False) as s:
+            rows = s.scalars(select(CaGeneration).order_by(CaGeneration.ca_id)).all()
+            return [
+                CaSummary(
+                    r.ca_id,
+                    Hierarchy(r.hierarchy),
+                    r.generation,
+                    r.active,
+                    x509.load_der_x509_certificate(r.certificate_der),
+                )
+                for r in rows
+            ]
+
+    def identity(self, ca_id: str) -> CaIdentity:
+        cached = self._identities.get(ca_id)
+        if cached is not None:
+            return cached
+        with self.db.transaction(write=False) as s:
+            row = s.get(CaGeneration, ca_id)
+            if row is None:
+                raise NotFound("CA", ca_id)
+            der, key_ref, hierarchy, generation = (
+                row.certificate_der,
+                row.key_ref,
+                row.hierarchy,
+                row.generation,
+            )
+        identity = CaIdentity(
+            ca_id,
+            Hierarchy(hierarchy),
+            generation,
+            x509.load_der_x509_certificate(der),
+            self._keys.load(key_ref),
+        )
+        self._identities[ca_id] = identity
+        return identity
+
+    def _issuer(self, ca_id: str) -> Issuer:
+        issuer = self._issuers.get(ca_id)
+        if issuer is None:
+            issuer = Issuer(self.identity(ca_id), self.urls)
+            self._issuers[ca_id] = issuer
+        return issuer
+
+    def _active_ca(self, hierarchy: Hierarchy) -> str:
+        with self.db.transaction(write=False) as s:
+            ca_id = s.scalar(
+                select(CaGeneration.ca_id).where(
+                    CaGeneration.hierarchy == hierarchy.value, CaGeneration.active.is_(True)
+                )
+            )
+        if ca_id is None:
+            raise NotFound("active CA for hierarchy", hierarchy.value)
+        return ca_id
+
+    def _issuer_index(self) -> dict[tuple[ocsp.HashAlgorithm, bytes, bytes], str]:
+        if not self._by_issuer:
+            index = {}
+            for ca in self.cas():
+                for alg in ocsp.HashAlgorithm:
+                    index[ocsp.issuer_key(ca.certificate, alg)] = ca.ca_id
+            self._by_issuer = index
+        return self._by_issuer
+
+    # -- OCSP responders -------------------------------------------------------------------
+    def ensure_responder(
+        self, ca_id: str, now: dt.datetime, *, actor: str = SYSTEM
+    ) -> tuple[int, ocsp.Responder]:
+        """The active responder of ``ca_id``, rolled over when it nears expiry."""
+        now = utc(now)
+        with self.db.transaction(write=False) as s:
+            row = s.scalars(
+                select(OcspResponder)
+                .where(OcspResponder.ca_id == ca_id, OcspResponder.active.is_(True))
+                .order_by(OcspResponder.id.desc())
+            ).first()
+            current = (row.id, row.not_after) if row else None
+        if current and current[1] - now > self.settings.responder_rollover_before:
+            return current[0], self._responder(current[0])
+        return self._roll_responder(ca_id, now, actor)
+
+    def _roll_responder(
+        self, ca_id: str, now: dt.datetime, actor: str
+    ) -> tuple[int, ocsp.Responder]:
+        issuer = self._issuer(ca_id)
+        with self.db.transaction(write=False) as s:
+            count = s.scalar(
+                select(func.count()).select_from(OcspResponder).where(OcspResponder.ca_id == ca_id)
+            )
+        key, key_ref = self._keys.generate(f"{ca_id}-ocsp-{(count or 0) + 1}")
+        cert = issuer.ocsp_responder(
+            key.public_key(),
+            new_serial(self._randbytes),
+            now,
+            self.settings.responder_validity,
+        )
+        with self.db.transaction() as s:
+            s.execute(
+                update(OcspResponder).where(OcspResponder.ca_id == ca_id).values(active=False)
+            )
+            row = OcspResponder(
+                ca_id=ca_id,
+                serial=serial_hex(cert.serial_number),
+                certificate_der=cert.public_bytes(serialization.Encoding.DER),
+                key_ref=key_ref,
+                not_before=cert.not_valid_before_utc,
+                not_after=cert.not_valid_after_utc,
+                active=True,
+            )
+            s.add(row)
+            s.flush()
+            rid = row.id
+            self.audit.append(
+                s,
+                at=now,
+                actor=actor,
+                action="ocsp.responder.create",
+                obj=ca_id,
+                payload={"serial": row.serial, "not_after": _iso(row.not_after)},
+            )
+        responder = ocsp.Responder(cert, key)
+        self._responders[rid] = (ca_id, responder)
+        return rid, responder
+
+    def _responder(self, rid: int) -> ocsp.Responder:
+        cached = self._responders.get(rid)
+        if cached is not None:
+            return cached[1]
+        with self.db.transaction(write=False) as s:
+            row = s.get(OcspResponder, rid)
+            if row is None:
+                raise NotFound("OCSP responder", str(rid))
+            der, key_ref, ca_id = row.certificate_der, row.key_ref, row.ca_id
+        responder = ocsp.Responder(x509.load_der_x509_certificate(der), self._keys.load(key_ref))
+        self._responders[rid] = (ca_id, responder)
+        return responder
+
+    # -- issuance --------------------------------------------------------------------------
+    def issue(
+        self,
+        order: IssueOrder,
+        now: dt.datetime,
+        *,
+        actor: str = SYSTEM,
+        session: Session | None = None,
+    ) -> CertificateInfo:
+        """Issue, record, pre-sign its OCSP "good" response and audit. Both signatures are
+        made before the write transaction: nobody can revoke a certificate that does not exist
+        yet, so the pre-signed "good" cannot be stale, and the database lock is held only for
+        the inserts."""
+        now = utc(now)
+        ca_id = self._active_ca(order.kind.hierarchy)
+        issuer = self._issuer(ca_id)
+        serial = new_serial(self._randbytes)
+        shard = shard_of(serial, self.settings.shard_count)
+        cert = issuer.issue(
+            IssuanceRequest(
+                kind=order.kind,
+                subject_public_key=order.subject_public_key,
+                serial=serial,
+                subject_id=order.subject_id,
+                not_before=order.not_before,
+                not_after=order.not_after,
+                shard=shard,
+                facts=order.facts,
+                locality=order.locality,
+            )
+        )
+        der = cert.public_bytes(serialization.Encoding.DER)
+        rid, responder = self.ensure_responder(ca_id, now)
+        row = Certificate(
+            serial=serial_hex(serial),
+            ca_id=ca_id,
+            kind=order.kind.value,
+            subject_id=order.subject_id,
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            shard=shard,
+            der=der,
+            status=CertStatus.GOOD.value,
+            issued_at=now,
+            person_id=order.person_id,
+            card_id=order.card_id,
+            device_id=order.device_id,
+        )
+        presigned = self._presign(row, issuer.ca, rid, responder, now)
+        with self._tx(session) as s:
+            s.add(row)
+            s.flush()
+            s.add(presigned)
+            self.audit.append(
+                s,
+                at=now,
+                actor=actor,
+                action="certificate.issue",
+                obj=row.serial,
+                payload={
+                    "ca_id": ca_id,
+                    "kind": order.kind.value,
+                    "subject_id": order.subject_id,
+                    "shard": shard,
+                    "not_after": _iso(row.not_after),
+                },
+            )
+            info = _info(row)
+        return info
+
+    def _presign(
+        self,
+        row: Certificate,
+        ca: CaIdentity,
+        rid: int,
+        responder: ocsp.Responder,
+        now: dt.datetime,
+    ) -> OcspResponse:
+        """The RFC 5019 response for ``row``'s current state: SHA-1 CertID, no nonce."""
+        alg, name_hash, key_hash = ocsp.issuer_key(ca.certificate, ocsp.HashAlgorithm.SHA1)
+        cert_id = ocsp.CertId(alg, name_hash, key_hash, int(row.serial, 16))
+        answer = self._single(cert_id, row, now, responder)
+        der = ocsp.build_response(responder=responder, answers=[answer], produced_at=now)
+        assert answer.next_update is not None  # noqa: S101 - _single always sets it
+        return OcspResponse(
+            serial=row.serial,
+            der=der,
+            this_update=answer.this_update,
+            next_update=answer.next_update,
+            produced_at=now,
+            responder_id=rid,
+        )
+
+    def _single(
+        self,
+        cert_id: ocsp.CertId,
+        row: Certificate | None,
+        now: dt.datetime,
+        responder: ocsp.Responder,
+    ) -> ocsp.SingleAnswer:
+        # nextUpdate never beyond the responder certificate (a response must stay verifiable
+        # for its whole validity).
+        next_update = min(
+            now + self.settings.ocsp_validity, responder.certificate.not_valid_after_utc
+        )
+        if row is None:
+            return ocsp.SingleAnswer(cert_id, ocsp.CertStatus.UNKNOWN, now, next_update)
+        status = CertStatus(row.status)
+        if status is CertStatus.GOOD:
+            return ocsp.SingleAnswer(cert_id, ocsp.CertStatus.GOOD, now, next_update)
+        reason = Reason.CERTIFICATE_HOLD if status is CertStatus.HELD else _reason(row.reason)
+        return ocsp.SingleAnswer(
+            cert_id,
+            ocsp.CertStatus.REVOKED,
+            now,
+            next_update,
+            revoked_at=row.revoked_at,
+            reason=reason,
+        )
+
+    # -- revocation ------------------------------------------------------------------------
+    def revoke(
+        self,
+        serial: int,
+        reason: Reason,
+        now: dt.datetime,
+        *,
+        invalidity_date: dt.datetime | None = None,
+        actor: str = SYSTEM,
+        session: Session | None = None,
+    ) -> CertificateInfo:
+        if reason in (Reason.CERTIFICATE_HOLD, Reason.REMOVE_FROM_CRL):
+            raise InvalidRequest(f"{reason.name} is not a revocation reason: use hold/release")
+        return self._change(
+            serial, "revoke", now, actor, session, reason=reason, invalidity_date=invalidity_date
+        )
+
+    def hold(
+        self, serial: int, now: dt.datetime, *, actor: str = SYSTEM, session: Session | None = None
+    ) -> CertificateInfo:
+        return self._change(serial, "hold", now, actor, session)
+
+    def release_hold(
+        self, serial: int, now: dt.datetime, *, actor: str = SYSTEM, session: Session | None = None
+    ) -> CertificateInfo:
+        return self._change(serial, "release", now, actor, session)
+
+    def _change(
+        self,
+        serial: int,
+        action: str,
+        now: dt.datetime,
+        actor: str,
+        session: Session | None,
+        *,
+        reason: Reason | None = None,
+        invalidity_date: dt.datetime | None = None,
+    ) -> CertificateInfo:
+        now = utc(now)
+        key = serial_hex(serial)
+        # Keys and responder first, outside the write transaction: a responder rollover is a
+        # write of its own and must not wait on the lock we are about to take.
+        with self.db.transaction(write=False) as r:
+            ca_id = r.scalar(select(Certificate.ca_id).where(Certificate.serial == key))
+        if ca_id is None:
+            raise NotFound("certificate", key)
+        ca = self.identity(ca_id)
+        rid, responder = self.ensure_responder(ca_id, now)
+        with self._tx(session) as s:
+            row = s.execute(
+                self.db.lock(select(Certificate).where(Certificate.serial == key))
+            ).scalar_one_or_none()
+            if row is None:
+                raise NotFound("certificate", key)
+            current = CertStatus(row.status)
+            # RFC 5280 §5.3.1: only certificateHold is reversible; revoked is final.
+            if current is CertStatus.REVOKED:
+                raise InvalidTransition(serial, current, action)
+            if action == "hold":
+                if current is not CertStatus.GOOD:
+                    raise InvalidTransition(serial, current, action)
+                row.status, row.revoked_at, row.reason = CertStatus.HELD.value, now, None
+                row.invalidity_date = None
+            elif action == "release":
+                if current is not CertStatus.HELD:
+                    raise InvalidTransition(serial, current, action)
+                row.status, row.revoked_at, row.reason = CertStatus.GOOD.value, None, None
+            else:
+                # A held certificate keeps its hold date as revocationDate: it has not been
+                # relied on since then (conservative for signatures made while on hold).
+                if current is CertStatus.GOOD:
+                    row.revoked_at = now
+                row.status, row.reason = CertStatus.REVOKED.value, int(reason or 0)
+                row.invalidity_date = utc(invalidity_date) if invalidity_date else None
+            fresh = self._presign(row, ca, rid, responder, now)
+            s.merge(fresh)
+            s.add(CrlChange(ca_id=row.ca_id, shard=row.shard, serial=key, at=now))
+            self._mark_dirty(s, row.ca_id, row.shard)
+            payload: dict[str, str | int | bool | None] = {
+                "ca_id": row.ca_id,
+                "from": current.value,
+                "to": row.status,
+            }
+            if reason is not None:
+                payload["reason"] = reason.name
+            if invalidity_date is not None:
+                payload["invalidity_date"] = _iso(utc(invalidity_date))
+            self.audit.append(
+                s, at=now, actor=actor, action=f"certificate.{action}", obj=key, payload=payload
+            )
+            s.flush()
+            return _info(row)
+
+    def _mark_dirty(self, s: Session, ca_id: str, shard: int) -> None:
+        state = s.get(CrlState, (ca_id, shard))
+        if state is None:
+            s.add(CrlState(ca_id=ca_id, shard=shard, full_dirty=True, delta_dirty=True))
+        else:
+            state.full_dirty = True
+            state.delta_dirty = True
+
+    def status(self, serial: int) -> CertificateInfo:
+        with self.db.transaction(write=False) as s:
+            row = s.get(Certificate, serial_hex(serial))
+            if row is None:
+                raise NotFound("certificate", serial_hex(serial))
+            return _info(row)
+
+    # -- OCSP ------------------------------------------------------------------------------
+    def ocsp_answer(
+        self, request_der: bytes, now: dt.datetime, *, hierarchy: Hierarchy | None = None
+    ) -> OcspAnswer:
+        """Answer one OCSP request. Never raises for bad input: errors become OCSP error
+        responses (RFC 6960 §2.3)."""
+        now = utc(now)
+        try:
+            request = ocsp.parse_request(request_der)
+            ca_id = self._authoritative_ca(request, hierarchy)
+        except ocsp.OcspError as exc:
+            return OcspAnswer(ocsp.error_response(exc.status), exc.status, now)
+        ids = request.cert_ids
+        if (
+            request.nonce is None
+            and len(ids) == 1
+            and ids[0].hash_algorithm is ocsp.HashAlgorithm.SHA1
+        ):
+            cached = self._cached(ids[0].serial, ca_id, now)
+            if cached is not None:
+                return cached
+            return self._refresh(ids[0], ca_id, now)
+        return self._fresh(request, ca_id, now)
+
+    def _authoritative_ca(self, request: ocsp.OcspRequest, hierarchy: Hierarchy | None) -> str:
+        index = self._issuer_index()
+        found = {index.get(c.issuer_key) for c in request.cert_ids}
+        if None in found:
+            raise ocsp.Unauthorized("a certificate in the request is not from our CAs")
+        if len(found) != 1:
+            # One delegated responder speaks for one CA only (RFC 6960 §4.2.2.2).
+            raise ocsp.Unauthorized("the request mixes issuers")
+        ca_id = found.pop()
+        assert ca_id is not None  # noqa: S101 - None was excluded above
+        if hierarchy is not None and not ca_id.startswith(f"{hierarchy.value}-"):
+            raise ocsp.Unauthorized(f"{ca_id} is not a {hierarchy.value} CA")
+        return ca_id
+
+    def _cached(self, serial: int, ca_id: str, now: dt.datetime) -> OcspAnswer | None:
+        with self.db.transaction(write=False) as s:
+            hit = s.execute(
+                select(
+                    OcspResponse.der,
+                    OcspResponse.this_update,
+                    OcspResponse.next_update,
+                    OcspResponse.produced_at,
+                    Certificate.ca_id,
+                )
+                .join(Certificate, Certificate.serial == OcspResponse.serial)
+                .where(OcspResponse.serial == serial_hex(serial))
+            ).first()
+        if hit is None or hit.ca_id != ca_id:
+            return None
+        if hit.this_update > now or hit.next_update - now <= self.settings.ocsp_refresh_before:
+            return None
+        return OcspAnswer(
+            hit.der,
+            ocsp.ResponseStatus.SUCCESSFUL,
+            hit.produced_at,
+            hit.this_update,
+            hit.next_update,
+            cacheable=True,
+        )
+
+    def _refresh(self, cert_id: ocsp.CertId, ca_id: str, now: dt.datetime) -> OcspAnswer:
+        """Re-sign a stale pre-signed response under the write lock, so it cannot overwrite a
+        revocation that commits meanwhile."""
+        ca = self.identity(ca_id)
+        rid, responder = self.ensure_responder(ca_id, now)
+        key = serial_hex(cert_id.serial)
+        with self.db.transaction() as s:
+            row = s.execute(
+                self.db.lock(select(Certificate).where(Certificate.serial == key))
+            ).scalar_one_or_none()
+            if row is None or row.ca_id != ca_id:
+                answer = self._single(cert_id, None, now, responder)
+                der = ocsp.build_response(responder=responder, answers=[answer], produced_at=now)
+                return OcspAnswer(
+                    der,
+                    ocsp.ResponseStatus.SUCCESSFUL,
+                    now,
+                    answer.this_update,
+                    answer.next_update,
+                    cacheable=True,
+                )
+            fresh = self._presign(row, ca, rid, responder, now)
+            s.merge(fresh)
+        return OcspAnswer(
+            fresh.der,
+            ocsp.ResponseStatus.SUCCESSFUL,
+            now,
+            fresh.this_update,
+            fresh.next_update,
+            cacheable=True,
+        )
+
+    def _fresh(self, request: ocsp.OcspRequest, ca_id: str, now: dt.datetime) -> OcspAnswer:
+        _, responder = self.ensure_responder(ca_id, now)
+        keys = [serial_hex(c.serial) for c in request.cert_ids]
+        with self.db.transaction(write=False) as s:
+            rows = {
+                r.serial: r
+                for r in s.scalars(select(Certificate).where(Certificate.serial.in_(keys))).all()
+            }
+            answers = []
+            for cert_id, key in zip(request.cert_ids, keys, strict=True):
+                row = rows.get(key)
+                if row is not None and row.ca_id != ca_id:
+                    row = None
+                answers.append(self._single(cert_id, row, now, responder))
+        der = ocsp.build_response(
+            responder=responder, answers=answers, produced_at=now, nonce=request.nonce
+        )
+        next_update = min(a.next_update for a in answers if a.next_update is not None)
+        return OcspAnswer(
+            der,
+            ocsp.ResponseStatus.SUCCESSFUL,
+            now,
+            now,
+            next_update,
+            cacheable=request.nonce is None,
+        )
+
+    # -- CRLs ------------------------------------------------------------------------------
+    def crl(self, ca_id: str, shard: int, now: dt.datetime, *, delta: bool = False) -> bytes:
+        """The current full or delta CRL of one shard, regenerated only when the shard changed
+        or the cached one nears its nextUpdate."""
+        now = utc(now)
+        ca = self.identity(ca_id)
+        if not 0 <= shard < self.settings.shard_count:
+            raise NotFound("CRL shard", f"{ca_id}/{shard}")
+        with self.db.transaction() as s:
+            state = self._state(s, ca_id, shard)
+            # A delta request does not republish the full CRL for mere changes (that would
+            # empty the delta); only a missing or expiring base is replaced.
+            if self._full_stale(state, now, changes_matter=not delta):
+                self._publish_full(s, ca, state, now)
+            if not delta:
+                assert state.full_der is not None  # noqa: S101 - just published
+                return state.full_der
+            if (
+                state.delta_der is None
+                or state.delta_dirty
+                or state.delta_next_update is None
+                or state.delta_next_update - now <= self.settings.delta_crl_validity / 2
+            ):
+                self._publish_delta(s, ca, state, now)
+            assert state.delta_der is not None  # noqa: S101 - just published
+            return state.delta_der
+
+    def root_crl(self, ca_id: str, now: dt.datetime) -> bytes:
+        """The root's CRL of CA certificates (ARL). A one-level hierarchy issues no CA
+        certificates, so it lists none; responder certificates carry ocsp-nocheck and are
+        short-lived instead of being revoked (RFC 6960 §4.2.2.2.1)."""
+        now = utc(now)
+        ca = self.identity(ca_id)
+        with self.db.transaction() as s:
+            state = self._state(s, ca_id, ARL_SHARD)
+            if self._full_stale(state, now):
+                number = self._next_number(s, ca_id)
+                next_update = now + self.settings.crl_validity
+                state.full_der = crlmod.build_crl(
+                    issuer=ca,
+                    urls=self.urls,
+                    entries=(),
+                    crl_number=number,
+                    this_update=now,
+                    next_update=next_update,
+                    scope=crlmod.CrlScope.arl(),
+                )
+                state.full_number, state.full_this_update, state.full_next_update = (
+                    number,
+                    now,
+                    next_update,
+                )
+                state.full_dirty = False
+            assert state.full_der is not None  # noqa: S101 - just published
+            return state.full_der
+
+    def _state(self, s: Session, ca_id: str, shard: int) -> CrlState:
+        state = s.execute(
+            self.db.lock(select(CrlState).where(CrlState.ca_id == ca_id, CrlState.shard == shard))
+        ).scalar_one_or_none()
+        if state is None:
+            state = CrlState(ca_id=ca_id, shard=shard, full_dirty=True, delta_dirty=True)
+            s.add(state)
+            s.flush()
+        return state
+
+    def _full_stale(
+        self, state: CrlState, now: dt.datetime, *, changes_matter: bool = True
+    ) -> bool:
+        return (
+            state.full_der is None
+            or (changes_matter and state.full_dirty)
+            or state.full_next_update is None
+            or state.full_next_update - now <= self.settings.crl_refresh_before
+        )
+
+    def _next_number(self, s: Session, ca_id: str) -> int:
+        row = s.execute(
+            self.db.lock(select(CaGeneration).where(CaGeneration.ca_id == ca_id))
+        ).scalar_one()
+        row.last_crl_number += 1
+        return row.last_crl_number
+
+    def _publish_full(self, s: Session, ca: CaIdentity, state: CrlState, now: dt.datetime) -> None:
+        number = self._next_number(s, ca.ca_id)
+        next_update = now + self.settings.crl_validity
+        rows = s.execute(
+            select(
+                Certificate.serial,
+                Certificate.status,
+                Certificate.revoked_at,
+                Certificate.reason,
+                Certificate.invalidity_date,
+            ).where(
+                Certificate.ca_id == ca.ca_id,
+                Certificate.shard == state.shard,
+                Certificate.status != CertStatus.GOOD.value,
+                # RFC 5280 §5.3: entries may go once the certificate has expired.
+                Certificate.not_after > now,
+            )
+        )
+        entries = (
+            RevokedEntry(
+                serial=int(r.serial, 16),
+                revoked_at=r.revoked_at,
+                reason=Reason.CERTIFICATE_HOLD
+                if r.status == CertStatus.HELD.value
+                else _reason(r.reason),
+                invalidity_date=r.invalidity_date,
+            )
+            for r in rows
+        )
+        state.full_der = crlmod.build_crl(
+            issuer=ca,
+            urls=self.urls,
+            entries=entries,
+            crl_number=number,
+            this_update=now,
+            next_update=next_update,
+            scope=crlmod.CrlScope.full(state.shard),
+        )
+        state.full_number, state.full_this_update, state.full_next_update = number, now, next_update
+        state.full_dirty = False
+        # The new full CRL is the base of the next deltas: earlier changes are in it.
+        s.execute(
+            delete(CrlChange).where(CrlChange.ca_id == ca.ca_id, CrlChange.shard == state.shard)
+        )
+        state.delta_der = state.delta_number = None
+        state.delta_this_update = state.delta_next_update = None
+        state.delta_dirty = True
+
+    def _publish_delta(self, s: Session, ca: CaIdentity, state: CrlState, now: dt.datetime) -> None:
+        assert state.full_number is not None  # noqa: S101 - a full CRL exists
+        number = self._next_number(s, ca.ca_id)
+        next_update = now + self.settings.delta_crl_validity
+        changed = (
+            select(CrlChange.serial, func.max(CrlChange.at).label("at"))
+            .where(CrlChange.ca_id == ca.ca_id, CrlChange.shard == state.shard)
+            .group_by(CrlChange.serial)
+            .subquery()
+        )
+        rows = s.execute(
+            select(
+                Certificate.serial,
+                Certificate.status,
+                Certificate.revoked_at,
+                Certificate.reason,
+                Certificate.invalidity_date,
+                changed.c.at,
+            )
+            .join(changed, changed.c.serial == Certificate.serial)
+            .order_by(Certificate.serial)
+        ).all()
+        entries = []
+        for r in rows:
+            status = CertStatus(r.status)
+            if status is CertStatus.GOOD:
+                # A released hold: tell delta users to drop it (RFC 5280 §5.2.4, §5.3.1).
+                entries.append(RevokedEntry(int(r.serial, 16), r.at, Reason.REMOVE_FROM_CRL))
+            else:
+                reason = Reason.CERTIFICATE_HOLD if status is CertStatus.HELD else _reason(r.reason)
+                entries.append(
+                    RevokedEntry(int(r.serial, 16), r.revoked_at, reason, r.invalidity_date)
+                )
+        state.delta_der = crlmod.build_crl(
+            issuer=ca,
+            urls=self.urls,
+            entries=entries,
+            crl_number=number,
+            this_update=now,
+            next_update=next_update,
+            scope=crlmod.CrlScope.delta(state.shard, state.full_number),
+        )
+        state.delta_number, state.delta_this_update, state.delta_next_update = (
+            number,
+            now,
+            next_update,
+        )
+        state.delta_dirty = False
+
+
+def _reason(code: int | None) -> Reason | None:
+    if code is None:
+        return None
+    try:
+        return Reason(code)
+    except ValueError:
+        return None
+
+
+def _info(row: Certificate) -> CertificateInfo:
+    return CertificateInfo(
+        serial=int(row.serial, 16),
+        ca_id=row.ca_id,
+        kind=CertKind(row.kind),
+        subject_id=row.subject_id,
+        shard=row.shard,
+        not_before=row.not_before,
+        not_after=row.not_after,
+        status=CertStatus(row.status),
+        revoked_at=row.revoked_at,
+        reason=_reason(row.reason),
+        invalidity_date=row.invalidity_date,
+        der=row.der,
+    )
+
+
+def _iso(value: dt.datetime) -> str:
+    return utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
