@@ -59,3 +59,35 @@ def rsa_key() -> rsa.RSAPrivateKey:
 @pytest.fixture(scope="session")
 def ca_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+class MiniCa:
+    """A two-root test CA (signing, auth) issuing end-entity certificates, like JPKI-TEST."""
+
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self.keys = {
+            h: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            for h in ("sign", "auth")
+        }
+        self.roots = {
+            h: make_cert(f"JPKI-TEST {h} root", k.public_key(), k, ca=True)
+            for h, k in self.keys.items()
+        }
+        self.instruction_key = ec.generate_private_key(ec.SECP256R1())
+        self.issued: list[x509.Certificate] = []
+
+    def issue(self, kind: object, public_key: rsa.RSAPublicKey) -> x509.Certificate:
+        from mobile_jpki.pki.model import CertKind
+
+        assert isinstance(kind, CertKind)
+        h = kind.hierarchy.value
+        cert = make_cert(f"holder {kind.value}", public_key, self.keys[h], f"JPKI-TEST {h} root")
+        self.issued.append(cert)
+        return cert
+
+
+@pytest.fixture(scope="session")
+def mini_ca() -> MiniCa:
+    return MiniCa()

@@ -1,0 +1,82 @@
+"""The applet's EEPROM as a file: a crash-safe :class:`mobile_jpki.applet.state.StateStore`.
+
+The applet saves before it answers (docs/apdu.md: a retry counter is stored before the secret is
+compared), so a torn write would be worse than a lost one: it could resurrect tries or brick the
+emulated card. Hence the classic POSIX sequence: write a temporary file in the same directory,
+``fsync`` it, ``os.replace`` it over the old file (atomic rename, POSIX ``rename(2)``), then
+``fsync`` the directory so the rename itself survives a power cut. A killed process leaves either
+the old state or the new one, never a mix. Files are 0600 and directories 0700: the state holds
+the device's private keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from mobile_jpki.reader.errors import ReaderError
+
+
+class StateFileError(ReaderError):
+    """The state file cannot be read or written."""
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) as 0700; tighten an existing one we own."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(PermissionError):
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class StateFile:
+    """A :class:`StateStore` backed by one file, replaced atomically on every save."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def load(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateFileError(f"cannot read {self.path}: {exc.strerror}") from exc
+
+    def save(self, data: bytes) -> None:
+        directory = self.path.parent
+        try:
+            ensure_private_dir(directory)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+        except OSError as exc:
+            raise StateFileError(f"cannot write in {directory}: {exc.strerror}") from exc
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                # mkstemp creates 0600 already; say it again in case of an unusual platform.
+                os.fchmod(fh.fileno(), 0o600)
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+            _fsync_dir(directory)
+        except OSError as exc:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise StateFileError(f"cannot write {self.path}: {exc.strerror}") from exc
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
