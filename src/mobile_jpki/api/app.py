@@ -1,0 +1,50 @@
+"""The FastAPI application factory. The portal adds its routers to the same app later."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from sqlalchemy import text
+
+from mobile_jpki import __version__
+from mobile_jpki.api import crl, ocsp, problems
+from mobile_jpki.api.deps import Services
+from mobile_jpki.clock import Clock, SystemClock
+from mobile_jpki.service.authority import CertificateAuthority
+
+DATA_DIR_ENV = "MOBILE_JPKI_DATA_DIR"
+DATABASE_URL_ENV = "MOBILE_JPKI_DATABASE_URL"
+
+
+def create_app(ca: CertificateAuthority, *, clock: Clock | None = None) -> FastAPI:
+    app = FastAPI(
+        title="mobile-jpki",
+        version=__version__,
+        description="JPKI certificate authority: OCSP responder (RFC 6960/5019) and CRLs "
+        "(RFC 5280). Errors are RFC 7807 problem+json.",
+    )
+    app.state.services = Services(ca=ca, clock=clock or SystemClock())
+    problems.install(app)
+    app.include_router(ocsp.router)
+    app.include_router(crl.router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz(request: Request) -> dict[str, str]:
+        services: Services = request.app.state.services
+        with services.ca.db.transaction(write=False) as s:
+            s.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (each worker process builds its own app)."""
+    from mobile_jpki.service.bootstrap import open_ca
+    from mobile_jpki.settings import Settings
+
+    data_dir = Path(os.environ.get(DATA_DIR_ENV, "mobile-jpki-data"))
+    settings = Settings.load(data_dir, database_url=os.environ.get(DATABASE_URL_ENV))
+    return create_app(open_ca(settings, migrate=False))

@@ -1,0 +1,100 @@
+"""OCSP over HTTP (RFC 6960 Appendix A; caching per RFC 5019 §5 and §6)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+from email.utils import format_datetime
+
+from fastapi import APIRouter, Request, Response
+
+from mobile_jpki.api.deps import Services
+from mobile_jpki.pki import ocsp
+from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.service.authority import NotFound, OcspAnswer
+
+OCSP_REQUEST = "application/ocsp-request"
+OCSP_RESPONSE = "application/ocsp-response"
+MAX_REQUEST = 16 * 1024  # a request for a handful of certificates is a few hundred octets
+
+router = APIRouter(tags=["ocsp"])
+
+
+def _hierarchy(value: str) -> Hierarchy:
+    try:
+        return Hierarchy(value)
+    except ValueError:
+        raise NotFound("OCSP responder", value) from None
+
+
+def _http_date(value: dt.datetime) -> str:
+    return format_datetime(value.astimezone(dt.UTC), usegmt=True)
+
+
+def render(answer: OcspAnswer, now: dt.datetime) -> Response:
+    """Every answer carries ETag, Last-Modified, Expires and Cache-Control (RFC 5019 §6.2):
+    shared caches may keep a no-nonce response until nextUpdate, never longer; nonce answers
+    and errors are unique to their request and not cached."""
+    headers = {"ETag": f'"{hashlib.sha256(answer.der).hexdigest()[:32]}"'}
+    if answer.cacheable and answer.next_update is not None and answer.this_update is not None:
+        max_age = max(0, int((answer.next_update - now).total_seconds()))
+        headers["Cache-Control"] = f"max-age={max_age}, public, no-transform, must-revalidate"
+        headers["Last-Modified"] = _http_date(answer.this_update)
+        headers["Expires"] = _http_date(answer.next_update)
+    else:
+        headers["Cache-Control"] = "max-age=0, no-cache, no-store"
+        headers["Last-Modified"] = _http_date(answer.produced_at)
+        headers["Expires"] = _http_date(answer.produced_at)
+    return Response(answer.der, media_type=OCSP_RESPONSE, headers=headers)
+
+
+def _malformed(now: dt.datetime) -> Response:
+    status = ocsp.ResponseStatus.MALFORMED_REQUEST
+    return render(OcspAnswer(ocsp.error_response(status), status, now), now)
+
+
+@router.post(
+    "/ocsp/{hierarchy}",
+    response_class=Response,
+    responses={200: {"content": {OCSP_RESPONSE: {}}}},
+    summary="OCSP request by POST (RFC 6960 A.1.1)",
+)
+async def ocsp_post(hierarchy: str, request: Request) -> Response:
+    services: Services = request.app.state.services
+    h = _hierarchy(hierarchy)
+    now = services.clock.now()
+    body = await request.body()
+    if not body or len(body) > MAX_REQUEST:
+        return _malformed(now)
+    return render(services.ca.ocsp_answer(body, now, hierarchy=h), now)
+
+
+@router.get(
+    "/ocsp/{hierarchy}/{encoded:path}",
+    response_class=Response,
+    responses={200: {"content": {OCSP_RESPONSE: {}}}},
+    summary="OCSP request by GET, base64 of the DER request (RFC 6960 A.1.1)",
+)
+async def ocsp_get(hierarchy: str, encoded: str, request: Request) -> Response:
+    services: Services = request.app.state.services
+    h = _hierarchy(hierarchy)
+    now = services.clock.now()
+    der = decode_get(encoded)
+    if der is None:
+        return _malformed(now)
+    return render(services.ca.ocsp_answer(der, now, hierarchy=h), now)
+
+
+def decode_get(encoded: str) -> bytes | None:
+    """The path is base64 (RFC 4648 §4), URL-encoded by the client; the server has already
+    percent-decoded it. Some clients use the URL-safe alphabet or drop the padding."""
+    text = encoded.strip().replace("-", "+").replace("_", "/").replace(" ", "+")
+    if not text or len(text) > MAX_REQUEST * 2:
+        return None
+    text += "=" * (-len(text) % 4)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None

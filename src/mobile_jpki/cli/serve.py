@@ -1,0 +1,53 @@
+"""``mobile-jpki serve``: the HTTP service (OCSP, CRLs; the portal joins later) under uvicorn.
+
+Exit codes: 0 normal shutdown; 5 data directory or database problem.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mobile_jpki.api.app import DATA_DIR_ENV, DATABASE_URL_ENV
+from mobile_jpki.settings import Settings, SettingsError
+from mobile_jpki.store.db import Database, StoreError
+
+EXIT_SETUP = 5
+
+
+def serve(
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Data directory.", envvar=DATA_DIR_ENV)
+    ] = Path("mobile-jpki-data"),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    database_url: Annotated[str | None, typer.Option(help="Database URL.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL or SQLite WAL).")] = 1,
+) -> None:
+    """Serve OCSP (GET and POST), CRLs and the API of a data directory."""
+    import uvicorn
+
+    try:
+        settings = Settings.load(data_dir, database_url=database_url)
+        settings.ca_passphrase()
+        db = Database(settings.effective_database_url)
+        db.migrate()  # once, here, not racing in every worker
+        db.dispose()
+    except (SettingsError, StoreError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_SETUP) from None
+    os.environ[DATA_DIR_ENV] = str(data_dir)
+    if database_url:
+        os.environ[DATABASE_URL_ENV] = database_url
+    uvicorn.run(
+        "mobile_jpki.api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )

@@ -1,0 +1,52 @@
+"""Wiring a data directory into a running :class:`CertificateAuthority` (used by the CLI,
+``serve`` and, later, the portal)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from mobile_jpki.service.authority import CertificateAuthority
+from mobile_jpki.service.keystore import FileKeyStore, write_private
+from mobile_jpki.settings import Settings
+from mobile_jpki.store.db import Database
+
+
+def open_ca(settings: Settings, *, migrate: bool = True) -> CertificateAuthority:
+    """The CA of ``settings``: database opened (and migrated), file keys unlocked."""
+    db = Database(settings.effective_database_url)
+    if migrate:
+        db.migrate()
+    keys = FileKeyStore(settings.ca_dir, settings.ca_passphrase())
+    return CertificateAuthority(db, settings, keys)
+
+
+def init_data_dir(
+    data_dir: Path,
+    now: dt.datetime,
+    *,
+    base_url: str | None = None,
+    database_url: str | None = None,
+) -> tuple[Settings, list[str]]:
+    """Create (or complete) a data directory: settings, passphrase, schema, both hierarchies.
+    Idempotent: an existing hierarchy is kept. Returns the settings and the ca_ids created."""
+    if (data_dir / "settings.json").is_file():
+        settings = Settings.load(data_dir, base_url=base_url, database_url=database_url)
+    else:
+        fields: dict[str, object] = {"data_dir": data_dir, "database_url": database_url}
+        if base_url:
+            fields["base_url"] = base_url
+        settings = Settings.model_validate(fields)
+    settings.save()
+    settings.ca_passphrase(create=True)
+    ca = open_ca(settings)
+    try:
+        created = ca.init_hierarchies(now, actor="cli")
+        for summary in ca.cas():
+            pem = summary.certificate.public_bytes(Encoding.PEM)
+            write_private(settings.ca_cert_path(summary.ca_id), pem, mode=0o644)
+    finally:
+        ca.db.dispose()
+    return settings, created
