@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from mobile_jpki.cli import ca as ca_cli
+from mobile_jpki.cli import serve as serve_cli
+
 app = typer.Typer(
     name="mobile-jpki",
     help="A faithful local JPKI: My Number Card and phone secure-element emulators, "
@@ -16,6 +19,10 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """mobile-jpki: run `mobile-jpki demo` first, then `mobile-jpki serve`."""
+
+
+app.add_typer(ca_cli.app, name="ca")
+app.command("serve")(serve_cli.serve)
 
 
 def main() -> None:
