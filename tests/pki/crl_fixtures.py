@@ -1,5 +1,7 @@
 """A small self-contained CA for the CRL tests (root + RSA-2048 key, leaves), built with
-cryptography's builders so the CRL tests do not depend on the profiles engineer's issuance code.
+cryptography's builders so the CRL tests do not depend on the profiles engineer's issuance code,
+and the reference encoding for the golden tests: the same inputs through cryptography's
+``CertificateRevocationListBuilder`` (quadratic, but exact for small N).
 
 Keys are generated once per test session (RSA key generation dominates test time otherwise).
 """
@@ -7,15 +9,18 @@ Keys are generated once per test session (RSA key generation dominates test time
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from functools import cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from mobile_jpki.pki.crl import cdp_for_shard, freshest_crl_for_shard
+from mobile_jpki.pki.crl import CrlScope, cdp_for_shard, crl_extensions, freshest_crl_for_shard
 from mobile_jpki.pki.model import CaIdentity, Hierarchy, PublicUrls
+from mobile_jpki.pki.revocation import Reason, RevokedEntry
 
 URLS = PublicUrls("http://127.0.0.1:8000")
 NOT_BEFORE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -113,3 +118,44 @@ def leaf(ca: CaIdentity, serial: int, shard: int) -> x509.Certificate:
 
 def pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def reason_flag(reason: Reason) -> x509.ReasonFlags:
+    return x509.ReasonFlags[reason.name.lower()]
+
+
+def reference_crl(
+    *,
+    issuer: CaIdentity,
+    urls: PublicUrls,
+    entries: Iterable[RevokedEntry],
+    crl_number: int,
+    this_update: dt.datetime,
+    next_update: dt.datetime,
+    scope: CrlScope,
+) -> bytes:
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.certificate.subject)
+        .last_update(this_update)
+        .next_update(next_update)
+    )
+    for ext, critical in crl_extensions(
+        issuer=issuer, urls=urls, crl_number=crl_number, scope=scope
+    ):
+        builder = builder.add_extension(ext, critical)
+    for entry in entries:
+        revoked = (
+            x509.RevokedCertificateBuilder()
+            .serial_number(entry.serial)
+            .revocation_date(entry.revoked_at)
+        )
+        # RFC 5280 §5.3.1: reasonCode absent rather than unspecified.
+        if entry.reason is not None and entry.reason is not Reason.UNSPECIFIED:
+            revoked = revoked.add_extension(x509.CRLReason(reason_flag(entry.reason)), False)
+        if entry.invalidity_date is not None:
+            revoked = revoked.add_extension(x509.InvalidityDate(entry.invalidity_date), False)
+        builder = builder.add_revoked_certificate(revoked.build())
+    key = issuer.key
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return builder.sign(key, hashes.SHA256()).public_bytes(Encoding.DER)
