@@ -1,0 +1,183 @@
+"""CA keys on a PKCS#11 token (SoftHSM2): generated there, used by the issuance code through
+cryptography's interface, never extractable; certificates checked by openssl."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
+from pkcs11 import Attribute, ObjectClass
+
+from mobile_jpki.keys import KeyStoreError, Pkcs11KeyConfig, load_ca_key
+from mobile_jpki.keys.errors import TokenError
+from mobile_jpki.keys.pkcs11 import (
+    KeypairSpec,
+    Pkcs11RSAPrivateKey,
+    Pkcs11Token,
+    generate_keypair_on_token,
+)
+from mobile_jpki.pki.issuance import IssuanceRequest, build_root, issue
+from mobile_jpki.pki.model import CaIdentity, CertKind, Hierarchy, PublicUrls
+
+pytestmark = pytest.mark.softhsm
+
+NOW = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def hsm_key(softhsm_token: Pkcs11Token) -> Pkcs11RSAPrivateKey:
+    return generate_keypair_on_token(softhsm_token, KeypairSpec("sign-ca-1"))
+
+
+def test_key_is_rsa_2048_and_never_leaves(
+    softhsm_token: Pkcs11Token, hsm_key: Pkcs11RSAPrivateKey
+) -> None:
+    assert isinstance(hsm_key, rsa.RSAPrivateKey)
+    assert hsm_key.key_size == 2048
+    assert hsm_key.public_key().public_numbers().e == 65537
+    with pytest.raises(KeyStoreError, match="never leaves"):
+        hsm_key.private_numbers()
+    with pytest.raises(KeyStoreError, match="never leaves"):
+        hsm_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    with pytest.raises(UnsupportedAlgorithm):
+        hsm_key.decrypt(b"x" * 256, padding.PKCS1v15())
+    session = softhsm_token.open_session()
+    try:
+        (private,) = session.get_objects(
+            {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: "sign-ca-1"}
+        )
+        assert private[Attribute.SENSITIVE] is True
+        assert private[Attribute.EXTRACTABLE] is False
+        assert private[Attribute.DECRYPT] is False
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize(
+    "algorithm", [hashes.SHA256(), hashes.SHA384(), hashes.SHA512()], ids=lambda a: a.name
+)
+def test_sign_hash_and_prehashed(
+    hsm_key: Pkcs11RSAPrivateKey, algorithm: hashes.HashAlgorithm
+) -> None:
+    data = b"JPKI " * 100
+    public = hsm_key.public_key()
+    sig = hsm_key.sign(data, padding.PKCS1v15(), algorithm)
+    public.verify(sig, data, padding.PKCS1v15(), algorithm)
+    digest = hashlib.new(algorithm.name, data).digest()
+    pre = hsm_key.sign(digest, padding.PKCS1v15(), utils.Prehashed(algorithm))
+    assert pre == sig  # PKCS#1 v1.5 is deterministic: both paths pad the same DigestInfo
+    with pytest.raises(UnsupportedAlgorithm):
+        hsm_key.sign(digest[:-1], padding.PKCS1v15(), utils.Prehashed(algorithm))
+
+
+def test_sign_no_digest_info(hsm_key: Pkcs11RSAPrivateKey) -> None:
+    digest = hashlib.sha256(b"abc").digest()
+    digest_info = bytes.fromhex("3031300d060960864801650304020105000420") + digest
+    raw = hsm_key.sign(digest_info, padding.PKCS1v15(), utils.NoDigestInfo())
+    hsm_key.public_key().verify(raw, b"abc", padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_refuses_pss_and_sha1(hsm_key: Pkcs11RSAPrivateKey) -> None:
+    pss = padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.DIGEST_LENGTH)
+    with pytest.raises(UnsupportedAlgorithm):
+        hsm_key.sign(b"x", pss, hashes.SHA256())
+    with pytest.raises(UnsupportedAlgorithm):
+        hsm_key.sign(b"x", padding.PKCS1v15(), hashes.SHA1())  # noqa: S303 - must be refused
+
+
+def test_root_and_certificate_signed_on_the_token(
+    tmp_path: Path, hsm_key: Pkcs11RSAPrivateKey
+) -> None:
+    urls = PublicUrls()
+    root = build_root(
+        hierarchy=Hierarchy.AUTH,
+        generation=1,
+        key=hsm_key,
+        not_before=NOW,
+        not_after=NOW + dt.timedelta(days=3650),
+        urls=urls,
+    )
+    ca = CaIdentity("auth-1", Hierarchy.AUTH, 1, root, hsm_key)
+    subject = rsa.generate_private_key(65537, 2048)
+    request = IssuanceRequest(
+        kind=CertKind.CARD_AUTH,
+        subject_public_key=subject.public_key(),
+        serial=123456789,
+        subject_id="HSM0001",
+        not_before=NOW,
+        not_after=NOW + dt.timedelta(days=365),
+        shard=0,
+    )
+    cert = issue(ca, request, urls)
+    (tmp_path / "root.pem").write_bytes(root.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "ee.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    out = subprocess.run(
+        [
+            "openssl",
+            "verify",
+            "-attime",
+            str(int(NOW.timestamp()) + 60),
+            "-CAfile",
+            tmp_path / "root.pem",
+            tmp_path / "ee.pem",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.stdout.strip().endswith("ee.pem: OK"), out.stderr
+
+
+def test_load_ca_key_opens_the_same_key(
+    softhsm_token: Pkcs11Token, hsm_key: Pkcs11RSAPrivateKey
+) -> None:
+    key = load_ca_key(Pkcs11KeyConfig(softhsm_token.token_label, softhsm_token.pin, "sign-ca-1"))
+    assert key.public_key() == hsm_key.public_key()
+    with pytest.raises(TokenError, match="no-such-key"):
+        load_ca_key(Pkcs11KeyConfig(softhsm_token.token_label, softhsm_token.pin, "no-such-key"))
+
+
+def test_errors(softhsm_token: Pkcs11Token, hsm_key: Pkcs11RSAPrivateKey) -> None:
+    with pytest.raises(KeyStoreError, match="already holds"):
+        generate_keypair_on_token(softhsm_token, KeypairSpec("sign-ca-1"))
+    with pytest.raises(TokenError, match="no-such-token"):
+        Pkcs11RSAPrivateKey.open(Pkcs11Token("no-such-token", softhsm_token.pin), "sign-ca-1")
+
+
+_WRONG_PIN_PROBE = """
+import sys
+from mobile_jpki.keys.errors import TokenError
+from mobile_jpki.keys.pkcs11 import Pkcs11RSAPrivateKey, Pkcs11Token
+from mobile_jpki.keys.source import SecretSource
+try:
+    token = Pkcs11Token(sys.argv[1], SecretSource("env", "WRONG_PIN"))
+    Pkcs11RSAPrivateKey.open(token, "sign-ca-1")
+except TokenError as exc:
+    print(exc)
+"""
+
+
+def test_wrong_pin(softhsm_token: Pkcs11Token, hsm_key: Pkcs11RSAPrivateKey) -> None:
+    # In a fresh process: login state is per application (PKCS#11 v2.40 §5.6), and SoftHSM
+    # answers CKR_USER_ALREADY_LOGGED_IN before it checks the PIN, so a wrong PIN can only be
+    # observed by a process that has no logged-in session yet.
+    out = subprocess.run(
+        [sys.executable, "-c", _WRONG_PIN_PROBE, softhsm_token.token_label],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "WRONG_PIN": "000000"},
+    )
+    assert "cannot log in to token 'mobile-jpki-test': PinIncorrect" in out.stdout, out.stderr
