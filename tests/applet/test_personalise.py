@@ -26,7 +26,8 @@ from mobile_jpki.applet import EF, SW, Lifecycle
 def test_personalisation_then_activation(blank_card: Device) -> None:
     h = blank_card.host
     h.select_ap()
-    assert blank_card.applet.state.lifecycle is Lifecycle.PERSONALISATION
+    before = blank_card.applet.state
+    assert before.lifecycle is Lifecycle.PERSONALISATION
     assert h.send(0, 0x44, 0, 0)[1] == SW.CONDITIONS_NOT_SATISFIED  # nothing written yet
     assert h.read(EF.CERTS_PRESENT) == bytes(3)
     assert h.select(EF.SIGN_CERT) == SW.FILE_NOT_FOUND  # empty certificate EF: no file
