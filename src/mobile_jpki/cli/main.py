@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from mobile_jpki.cli import ca as ca_cli
+from mobile_jpki.cli import card as card_cli
+from mobile_jpki.cli import phone as phone_cli
 from mobile_jpki.cli import serve as serve_cli
 
 app = typer.Typer(
@@ -22,6 +24,8 @@ def _root() -> None:
 
 
 app.add_typer(ca_cli.app, name="ca")
+app.add_typer(card_cli.app, name="card")
+app.add_typer(phone_cli.app, name="phone")
 app.command("serve")(serve_cli.serve)
 
 

@@ -1,0 +1,244 @@
+"""``mobile-jpki card``: the emulated My Number Card (and real cards through PC/SC).
+
+Exit codes: 0 success (also after Ctrl-C/SIGTERM ends ``vpcd``); 2 usage error (bad id);
+3 no such emulated device; 4 the card refused (wrong or blocked password, missing file);
+5 data directory or state problem; 1 reader/transport failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from mobile_jpki.applet import JpkiApplet, StateError
+from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.reader.commands import JpkiClient
+from mobile_jpki.reader.connection import CardConnection, InProcessConnection
+from mobile_jpki.reader.emulated import (
+    DeviceError,
+    DeviceKind,
+    DeviceNotFound,
+    InvalidDeviceId,
+    list_devices,
+    open_device,
+)
+from mobile_jpki.reader.errors import ApduError, InvalidSecret, ReaderError, TransportError
+from mobile_jpki.reader.statefile import StateFileError
+from mobile_jpki.reader.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdBridge, serve_until_signalled
+
+EXIT_FAILURE, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_SETUP = 1, 2, 3, 4, 5
+
+app = typer.Typer(
+    help="The emulated My Number Card: attach it to a PC/SC reader (vpcd) or inspect it. "
+    "`info` and `read-cert` also work on a real card in a real reader (--pcsc).",
+    no_args_is_help=True,
+)
+
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir", help="Data directory (devices live in DIR/devices/).",
+        envvar="MOBILE_JPKI_DATA_DIR",
+    ),
+]  # fmt: skip
+VpcdHost = Annotated[
+    str, typer.Option("--vpcd-host", help="Where vpcd listens (pcscd's vpcd driver).")
+]
+VpcdPort = Annotated[
+    int,
+    typer.Option(
+        "--vpcd-port",
+        help="vpcd's port for the slot to use: 35963 is 'Virtual PCD 00 00', 35964 the next "
+        "(see /etc/reader.conf.d/vpcd).",
+    ),
+]
+
+
+def fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """One line per failure, never a traceback."""
+    try:
+        yield
+    except InvalidDeviceId as exc:
+        fail(str(exc), EXIT_USAGE)
+    except DeviceNotFound as exc:
+        fail(f"{exc} (create it with `mobile-jpki demo` or the service)", EXIT_NOT_FOUND)
+    except InvalidSecret as exc:
+        fail(str(exc), EXIT_USAGE)
+    except ApduError as exc:
+        fail(f"the card refused: {exc} (SW {exc.sw:04X})", EXIT_REFUSED)
+    except (DeviceError, StateError, StateFileError) as exc:
+        fail(str(exc), EXIT_SETUP)
+    except TransportError as exc:
+        fail(str(exc), EXIT_FAILURE)
+    except ReaderError as exc:
+        fail(str(exc), EXIT_FAILURE)
+    except OSError as exc:
+        fail(f"{exc.filename or ''}: {exc.strerror}", EXIT_SETUP)
+
+
+def run_vpcd(kind: DeviceKind, data_dir: Path, device_id: str, host: str, port: int) -> None:
+    """Shared by ``card vpcd`` and ``phone vpcd``."""
+    with cli_errors():
+        applet = open_device(data_dir, kind, device_id)
+        label = JpkiClient(InProcessConnection(applet)).token_label()
+        applet.power_on()  # leave the applet as fresh as a card just inserted
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+
+    def connected() -> None:
+        typer.echo(f"vpcd connected: the {kind.value} is in the reader", err=True)
+
+    bridge = VpcdBridge(applet, host, port, on_connect=connected)
+    typer.echo(
+        f"serving emulated {kind.value} {device_id!r} ({label}) to vpcd at {host}:{port}; "
+        "Ctrl-C to remove it",
+        err=True,
+    )
+    serve_until_signalled(bridge)
+    typer.echo(f"{kind.value} removed from the reader", err=True)
+
+
+@app.command("vpcd")
+def vpcd(
+    data_dir: DataDir,
+    card: Annotated[str, typer.Option("--card", help="Id of the emulated card.")] = "card",
+    vpcd_host: VpcdHost = DEFAULT_HOST,
+    vpcd_port: VpcdPort = DEFAULT_PORT,
+) -> None:
+    """Put an emulated card into vpcd's virtual reader, so every PC/SC program sees it.
+
+    Needs pcscd with the vsmartcard-vpcd driver (Debian: apt install pcscd vsmartcard-vpcd).
+    Then, in another terminal: `opensc-tool -l`, `pkcs15-tool --list-certificates`,
+    `pkcs11-tool --module opensc-pkcs11.so -L`. Starts before or after pcscd (it retries);
+    Ctrl-C or SIGTERM takes the card out.
+    """
+    run_vpcd(DeviceKind.CARD, data_dir, card, vpcd_host, vpcd_port)
+
+
+@app.command("list")
+def list_cards(data_dir: DataDir) -> None:
+    """List the emulated cards of a data directory."""
+    for name in list_devices(data_dir, DeviceKind.CARD):
+        typer.echo(name)
+
+
+def open_connection(
+    kind: DeviceKind, data_dir: Path | None, device_id: str, pcsc: bool, reader: str | None
+) -> CardConnection:
+    if pcsc or reader:
+        from mobile_jpki.reader.pcsc import PcscConnection
+
+        return PcscConnection(reader)
+    if data_dir is None:
+        fail("give --data-dir (emulated device) or --pcsc (a card in a reader)", EXIT_USAGE)
+    applet: JpkiApplet = open_device(data_dir, kind, device_id)
+    return InProcessConnection(applet)
+
+
+def show_info(conn: CardConnection) -> None:
+    client = JpkiClient(conn)
+    typer.echo(f"ATR:                         {conn.atr().hex(' ').upper()}")
+    typer.echo(f"token:                       {client.token_label()}")
+    present = client.presence()
+    typer.echo(
+        "certificates:                 " + (", ".join(h.value for h, ok in present.items() if ok) or "none")
+    )
+    for h, name in ((Hierarchy.SIGN, "signing password"), (Hierarchy.AUTH, "auth PIN")):
+        typer.echo(f"{name + ' tries left:':<22} {client.tries_left(h)}")
+
+
+PcscFlag = Annotated[
+    bool, typer.Option("--pcsc", help="Use a real card in a PC/SC reader instead.")
+]
+ReaderOpt = Annotated[
+    str | None, typer.Option("--reader", help="PC/SC reader name (or part of it); implies --pcsc.")
+]
+OptDataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory.", envvar="MOBILE_JPKI_DATA_DIR"),
+]
+
+
+@app.command("info")
+def info(
+    data_dir: OptDataDir = None,
+    card: Annotated[str, typer.Option("--card", help="Id of the emulated card.")] = "card",
+    pcsc: PcscFlag = False,
+    reader: ReaderOpt = None,
+) -> None:
+    """Token label, certificates present and tries left. Costs no password try."""
+    with cli_errors():
+        conn = open_connection(DeviceKind.CARD, data_dir, card, pcsc, reader)
+        try:
+            show_info(conn)
+        finally:
+            conn.close()
+
+
+Which = Annotated[str, typer.Argument(help="sign, auth, sign-ca or auth-ca", show_default=False)]
+OutFile = Annotated[Path | None, typer.Option("-o", "--out", help="PEM file (default: stdout).")]
+Password = Annotated[
+    str | None,
+    typer.Option("--password", help="Signing password (sign) or auth PIN (auth on a phone)."),
+]
+
+
+def do_read_cert(
+    kind: DeviceKind,
+    which: str,
+    out: Path | None,
+    data_dir: Path | None,
+    device: str,
+    password: str | None,
+    pcsc: bool,
+    reader: str | None,
+) -> None:
+    """Shared by ``card read-cert`` and ``phone read-cert``."""
+    choices = {
+        "sign": (Hierarchy.SIGN, False), "auth": (Hierarchy.AUTH, False),
+        "sign-ca": (Hierarchy.SIGN, True), "auth-ca": (Hierarchy.AUTH, True),
+    }  # fmt: skip
+    if which not in choices:
+        fail(f"choose one of {', '.join(choices)}", EXIT_USAGE)
+    hierarchy, ca = choices[which]
+    with cli_errors():
+        conn = open_connection(kind, data_dir, device, pcsc, reader)
+        try:
+            client = JpkiClient(conn)
+            if password is not None:
+                client.verify(hierarchy, password)
+            pem = client.read_certificate(hierarchy, ca=ca).public_bytes(Encoding.PEM)
+        finally:
+            conn.close()
+        if out is None:
+            typer.echo(pem.decode(), nl=False)
+        else:
+            out.write_bytes(pem)
+
+
+@app.command("read-cert")
+def read_cert(
+    which: Which,
+    out: OutFile = None,
+    data_dir: OptDataDir = None,
+    card: Annotated[str, typer.Option("--card", help="Id of the emulated card.")] = "card",
+    password: Password = None,
+    pcsc: PcscFlag = False,
+    reader: ReaderOpt = None,
+) -> None:
+    """Read a certificate (byte for byte as stored) and print it as PEM.
+
+    The signing certificate needs --password (the signing password) first.
+    """
+    do_read_cert(DeviceKind.CARD, which, out, data_dir, card, password, pcsc, reader)
