@@ -148,14 +148,16 @@ def open_connection(
 
 def show_info(conn: CardConnection) -> None:
     client = JpkiClient(conn)
-    typer.echo(f"ATR:                         {conn.atr().hex(' ').upper()}")
-    typer.echo(f"token:                       {client.token_label()}")
     present = client.presence()
-    typer.echo(
-        "certificates:                 " + (", ".join(h.value for h, ok in present.items() if ok) or "none")
-    )
-    for h, name in ((Hierarchy.SIGN, "signing password"), (Hierarchy.AUTH, "auth PIN")):
-        typer.echo(f"{name + ' tries left:':<22} {client.tries_left(h)}")
+    rows = [
+        ("ATR", conn.atr().hex(" ").upper()),
+        ("token", client.token_label()),
+        ("certificates", ", ".join(h.value for h, ok in present.items() if ok) or "none"),
+        ("signing password tries left", str(client.tries_left(Hierarchy.SIGN))),
+        ("auth PIN tries left", str(client.tries_left(Hierarchy.AUTH))),
+    ]
+    for name, value in rows:
+        typer.echo(f"{name + ':':<29} {value}")
 
 
 PcscFlag = Annotated[
