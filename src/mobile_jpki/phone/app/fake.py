@@ -1,0 +1,395 @@
+"""An in-tree, deterministic world for the app: one person, one card, any number of phones.
+
+:class:`FakeWorld` plays the portal, the CA, the card and the secure elements at once, with the
+JPKI-FACTS rules that the app can observe: one phone per person (a model change revokes the old
+phone's certificates and leaves a 48-hour delete instruction), try counters on every secret,
+hotline suspension and its release (signing certificate re-issued), 異動 revoking signing
+certificates. Every call is recorded in :attr:`FakeWorld.calls` so tests can prove what the app
+did NOT ask for (「やめる」 changes nothing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from mobile_jpki.clock import Clock, FixedClock
+from mobile_jpki.phone.app.backend import (
+    ApplicationDraft,
+    ApplicationKind,
+    CardTicket,
+    CertStatus,
+    Instruction,
+    InstructionKind,
+    MyPage,
+    NewSecrets,
+    PushKind,
+    PushNotice,
+    Rejected,
+    SecretKind,
+    SecretLocked,
+    SelfCheck,
+    Unavailable,
+    Validity,
+    WrongSecret,
+)
+from mobile_jpki.pki.model import Hierarchy
+
+DELETE_WINDOW = dt.timedelta(hours=48)  # JPKI-FACTS "One phone per person"
+_TRIES = {
+    SecretKind.CARD_SIGN: 5,
+    SecretKind.CARD_AUTH: 3,
+    SecretKind.PHONE_SIGN: 5,
+    SecretKind.PHONE_AUTH: 3,
+}
+_BOTH = frozenset({Hierarchy.SIGN, Hierarchy.AUTH})
+
+
+@dataclass
+class _Secret:
+    kind: SecretKind
+    value: str
+    tries_left: int
+
+    def check(self, given: str) -> None:
+        if self.tries_left == 0:
+            raise SecretLocked(self.kind)
+        if given != self.value:
+            self.tries_left -= 1
+            if self.tries_left == 0:
+                raise SecretLocked(self.kind)
+            raise WrongSecret(self.kind, self.tries_left)
+        self.tries_left = _TRIES[self.kind]  # a correct entry resets the counter
+
+
+@dataclass
+class FakeDevice:
+    device_id: str
+    status: dict[Hierarchy, CertStatus] = field(
+        default_factory=lambda: {Hierarchy.SIGN: CertStatus.NONE, Hierarchy.AUTH: CertStatus.NONE}
+    )
+    push_enabled: bool = True
+    online: bool = True
+    biometrics: bool = False
+    sign_password: _Secret | None = None
+    auth_pin: _Secret | None = None
+    pending_secrets: NewSecrets | None = None
+    pushes: list[PushNotice] = field(default_factory=list)
+    instructions: list[Instruction] = field(default_factory=list)
+
+    def holds(self) -> frozenset[Hierarchy]:
+        """Certificates the service counts as on this device (not deleted, not revoked)."""
+        live = {CertStatus.APPLIED, CertStatus.READY, CertStatus.REGISTERED, CertStatus.SUSPENDED}
+        return frozenset(h for h, s in self.status.items() if s in live)
+
+
+class FakeWorld:
+    """The whole outside world of the app, deterministic and in memory."""
+
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        *,
+        card_sign_password: str = "ABC123",  # noqa: S107 - the fake card's test secret
+        card_auth_pin: str = "1234",
+        under_15: bool = False,
+    ) -> None:
+        self.clock: Clock = clock or FixedClock(dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC))
+        self.card_sign = _Secret(SecretKind.CARD_SIGN, card_sign_password, 5)
+        self.card_auth = _Secret(SecretKind.CARD_AUTH, card_auth_pin, 3)
+        self.under_15 = under_15
+        self.devices: dict[str, FakeDevice] = {}
+        self.calls: list[tuple[str, str]] = []  # (device_id, method)
+        self._serial = 0
+
+    # --- set-up helpers -----------------------------------------------------------------------
+    def device(self, device_id: str) -> FakeDevice:
+        return self.devices.setdefault(device_id, FakeDevice(device_id))
+
+    def give_registered_certificates(
+        self,
+        device_id: str,
+        *,
+        sign_password: str = "OLD123",  # noqa: S107 - the fake old phone's test secret
+        auth_pin: str = "5678",
+    ) -> FakeDevice:
+        """Put a phone in the state "both certificates registered" (e.g. the old phone)."""
+        dev = self.device(device_id)
+        dev.status = {Hierarchy.SIGN: CertStatus.REGISTERED, Hierarchy.AUTH: CertStatus.REGISTERED}
+        dev.sign_password = _Secret(SecretKind.PHONE_SIGN, sign_password, 5)
+        dev.auth_pin = _Secret(SecretKind.PHONE_AUTH, auth_pin, 3)
+        return dev
+
+    def backend(self, device_id: str) -> FakeBackend:
+        self.device(device_id)
+        return FakeBackend(self, device_id)
+
+    def operator(self) -> FakeOperator:
+        return FakeOperator(self)
+
+    def mutating_calls(self) -> list[tuple[str, str]]:
+        read_only = {"my_page", "start_application", "receive_pushes", "fetch_instructions"}
+        return [c for c in self.calls if c[1] not in read_only]
+
+    def snapshot(self) -> object:
+        """A comparable picture of everything the service and the devices hold."""
+        return (
+            self.card_sign.tries_left,
+            self.card_auth.tries_left,
+            {
+                d.device_id: (
+                    dict(d.status),
+                    d.push_enabled,
+                    d.biometrics,
+                    len(d.pushes),
+                    tuple(d.instructions),
+                )
+                for d in self.devices.values()
+            },
+        )
+
+    # --- internals ----------------------------------------------------------------------------
+    def _next_id(self, prefix: str) -> str:
+        self._serial += 1
+        return f"{prefix}-{self._serial}"
+
+    def _others_holding(self, device_id: str) -> list[FakeDevice]:
+        return [d for d in self.devices.values() if d.device_id != device_id and d.holds()]
+
+    def _push(self, dev: FakeDevice, kind: PushKind) -> None:
+        if dev.push_enabled:
+            dev.pushes.append(PushNotice(kind, self.clock.now()))
+
+
+class FakeBackend:
+    """One phone's view of a :class:`FakeWorld`; implements ``AppBackend``."""
+
+    def __init__(self, world: FakeWorld, device_id: str) -> None:
+        self.world = world
+        self.device_id = device_id
+        self._drafts: dict[str, ApplicationDraft] = {}
+        self._tickets: dict[str, CardTicket] = {}
+
+    @property
+    def dev(self) -> FakeDevice:
+        return self.world.devices[self.device_id]
+
+    def _call(self, method: str) -> None:
+        self.world.calls.append((self.device_id, method))
+        if not self.dev.online:
+            raise Unavailable("the phone is offline")
+
+    def my_page(self) -> MyPage:
+        self._call("my_page")
+        d = self.dev
+        return MyPage(
+            d.status[Hierarchy.SIGN], d.status[Hierarchy.AUTH], d.push_enabled, d.biometrics
+        )
+
+    def start_application(
+        self,
+        kind: ApplicationKind,
+        certs: frozenset[Hierarchy],
+        terms_version: str,
+        card_sign_password: str,
+    ) -> ApplicationDraft:
+        self._call("start_application")
+        if not certs:
+            raise Rejected("no-certificate-chosen")
+        self.world.card_sign.check(card_sign_password)
+        if Hierarchy.SIGN in certs and self.world.under_15:
+            raise Rejected("not-eligible", "signing certificates need age 15")
+        draft = ApplicationDraft(
+            self.world._next_id("draft"),
+            kind,
+            certs,
+            other_device_holds=bool(self.world._others_holding(self.device_id)),
+        )
+        self._drafts[draft.draft_id] = draft
+        return draft
+
+    def confirm_application(
+        self, draft: ApplicationDraft, *, consent_to_revoke: bool, secrets: NewSecrets
+    ) -> None:
+        self._call("confirm_application")
+        if self._drafts.pop(draft.draft_id, None) != draft:
+            raise Rejected("unknown-draft")
+        others = self.world._others_holding(self.device_id)
+        if others and not consent_to_revoke:
+            raise Rejected("consent-required")
+        now = self.world.clock.now()
+        for other in others:  # one phone per person: the old phone's certificates go
+            held = other.holds()
+            for h in held:
+                other.status[h] = CertStatus.REVOKED
+            other.instructions.append(
+                Instruction(
+                    self.world._next_id("instr"),
+                    InstructionKind.DELETE,
+                    held,
+                    now,
+                    now + DELETE_WINDOW,
+                )
+            )
+        dev = self.dev
+        # A new application replaces whatever this phone held.
+        for h in _BOTH:
+            dev.status[h] = CertStatus.READY if h in draft.certs else CertStatus.NONE
+        dev.pending_secrets = secrets
+        self.world._push(dev, PushKind.READY)
+
+    def receive_pushes(self) -> Sequence[PushNotice]:
+        self._call("receive_pushes")
+        out, self.dev.pushes = list(self.dev.pushes), []
+        return out
+
+    def register(self) -> frozenset[Hierarchy]:
+        self._call("register")
+        dev = self.dev
+        ready = frozenset(h for h, s in dev.status.items() if s is CertStatus.READY)
+        if not ready:
+            raise Rejected("nothing-ready")
+        secrets = dev.pending_secrets or NewSecrets()
+        if secrets.sign_password is not None:
+            dev.sign_password = _Secret(SecretKind.PHONE_SIGN, secrets.sign_password, 5)
+        if secrets.auth_pin is not None:
+            dev.auth_pin = _Secret(SecretKind.PHONE_AUTH, secrets.auth_pin, 3)
+        dev.pending_secrets = None
+        for h in ready:
+            dev.status[h] = CertStatus.REGISTERED
+        return ready
+
+    def enrol_biometrics(self, auth_pin: str) -> None:
+        self._call("enrol_biometrics")
+        dev = self.dev
+        if dev.status[Hierarchy.AUTH] is not CertStatus.REGISTERED or dev.auth_pin is None:
+            raise Rejected("no-auth-certificate")
+        dev.auth_pin.check(auth_pin)
+        dev.biometrics = True
+
+    def self_check(self, sign_password: str | None, auth_pin: str | None) -> SelfCheck:
+        self._call("self_check")
+        dev = self.dev
+
+        def one(h: Hierarchy, secret: _Secret | None, given: str | None) -> Validity | None:
+            status = dev.status[h]
+            if status is CertStatus.REVOKED:
+                return Validity.REVOKED
+            if status is CertStatus.SUSPENDED:
+                return Validity.SUSPENDED
+            if status is not CertStatus.REGISTERED:
+                return None
+            if secret is not None and not (h is Hierarchy.AUTH and dev.biometrics):
+                secret.check(given or "")
+            return Validity.GOOD
+
+        return SelfCheck(
+            one(Hierarchy.SIGN, dev.sign_password, sign_password),
+            one(Hierarchy.AUTH, dev.auth_pin, auth_pin),
+        )
+
+    def revoke(self, certs: frozenset[Hierarchy], secret: str) -> None:
+        self._call("revoke")
+        dev = self.dev
+        held = dev.holds() & certs
+        if not held:
+            raise Rejected("nothing-to-revoke")
+        guard = dev.sign_password if Hierarchy.SIGN in dev.holds() else dev.auth_pin
+        if guard is not None:
+            guard.check(secret)
+        for h in held:
+            dev.status[h] = CertStatus.REVOKED
+
+    def revoke_other_phone(self, card_sign_password: str) -> frozenset[Hierarchy]:
+        self._call("revoke_other_phone")
+        self.world.card_sign.check(card_sign_password)
+        others = self.world._others_holding(self.device_id)
+        if not others:
+            raise Rejected("no-other-device")
+        revoked: set[Hierarchy] = set()
+        for other in others:
+            for h in other.holds():
+                other.status[h] = CertStatus.REVOKED
+                revoked.add(h)
+        return frozenset(revoked)
+
+    def set_push(self, enabled: bool) -> None:
+        self._call("set_push")
+        self.dev.push_enabled = enabled
+
+    def read_card_for_reset(self, cert: Hierarchy, card_secret: str) -> CardTicket:
+        self._call("read_card_for_reset")
+        if self.dev.status[cert] is not CertStatus.REGISTERED:
+            raise Rejected("no-such-certificate")
+        (self.world.card_sign if cert is Hierarchy.SIGN else self.world.card_auth).check(
+            card_secret
+        )
+        ticket = CardTicket(self.world._next_id("ticket"), cert)
+        self._tickets[ticket.ticket_id] = ticket
+        return ticket
+
+    def reset_password(self, ticket: CardTicket, new_secret: str) -> None:
+        self._call("reset_password")
+        if self._tickets.pop(ticket.ticket_id, None) != ticket:
+            raise Rejected("unknown-ticket")
+        if ticket.cert is Hierarchy.SIGN:
+            self.dev.sign_password = _Secret(SecretKind.PHONE_SIGN, new_secret, 5)
+        else:
+            self.dev.auth_pin = _Secret(SecretKind.PHONE_AUTH, new_secret, 3)
+
+    def release_suspension(self, card_sign_password: str) -> None:
+        self._call("release_suspension")
+        dev = self.dev
+        if CertStatus.SUSPENDED not in dev.status.values():
+            raise Rejected("not-suspended")
+        self.world.card_sign.check(card_sign_password)
+        if dev.status[Hierarchy.AUTH] is CertStatus.SUSPENDED:
+            dev.status[Hierarchy.AUTH] = CertStatus.REGISTERED  # simply un-held
+        if dev.status[Hierarchy.SIGN] is CertStatus.SUSPENDED:
+            dev.status[Hierarchy.SIGN] = CertStatus.READY  # revoked and re-issued
+            self.world._push(dev, PushKind.READY)
+
+    def fetch_instructions(self) -> Sequence[Instruction]:
+        self._call("fetch_instructions")
+        return list(self.dev.instructions)
+
+    def delete_certificates(self, instruction: Instruction) -> None:
+        self._call("delete_certificates")
+        dev = self.dev
+        if instruction not in dev.instructions:
+            raise Rejected("unknown-instruction")
+        dev.instructions.remove(instruction)
+        if self.world.clock.now() > instruction.delete_until:
+            raise Rejected("instruction-expired")
+        for h in instruction.certs:
+            dev.status[h] = CertStatus.NONE
+        dev.sign_password = dev.auth_pin = None
+        dev.biometrics = False
+
+
+class FakeOperator:
+    """Implements ``OperatorBackend`` on a :class:`FakeWorld`."""
+
+    def __init__(self, world: FakeWorld) -> None:
+        self.world = world
+
+    def suspend_by_hotline(self) -> None:
+        self.world.calls.append(("operator", "suspend_by_hotline"))
+        for dev in self.world.devices.values():
+            for h, s in dev.status.items():
+                if s is CertStatus.REGISTERED:
+                    dev.status[h] = CertStatus.SUSPENDED
+
+    def change_of_address(self) -> None:
+        self.world.calls.append(("operator", "change_of_address"))
+        for dev in self.world.devices.values():  # user-auth certificates survive 異動
+            if Hierarchy.SIGN in dev.holds():
+                dev.status[Hierarchy.SIGN] = CertStatus.REVOKED
+
+    def advance_time(self, delta: dt.timedelta) -> None:
+        self.world.calls.append(("operator", "advance_time"))
+        clock = self.world.clock
+        if not isinstance(clock, FixedClock):
+            raise Rejected("clock-not-movable", "only a FixedClock can be moved")
+        clock.advance(delta)

@@ -1,0 +1,254 @@
+"""What a screen shows: a renderer-neutral description built from the app's state.
+
+A :class:`Screen` is plain data (text ids, inputs, checkboxes, buttons, a dialog, a push
+banner, a message). The browser simulator turns it into HTML, tests read it directly; neither
+needs to know the rules in :mod:`.flows`. Texts are referenced by id (:mod:`.texts`), so one
+screen renders in Japanese or English.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from mobile_jpki.phone.app.backend import ApplicationDraft, ApplicationKind, MyPage, SelfCheck
+from mobile_jpki.phone.app.texts import Lang, text
+from mobile_jpki.pki.model import Hierarchy
+
+
+class ScreenId(StrEnum):
+    HOME = "home"
+    MY_PAGE = "my-page"  # ② ③ ⑫
+    APPLY_FORM = "apply-form"  # ④-⑦ (one scrolling screen)
+    CARD_READ = "card-read"  # ⑧, and ⑨'s dialog on top of it
+    NEW_PASSWORD = "new-password"  # noqa: S105 - a screen id, not a secret; ⑩ ⑪, once per certificate applied for
+    APPLY_DONE = "apply-done"  # ⑪
+    REGISTER = "register"  # ⑫
+    REGISTER_DONE = "register-done"  # ⑬
+    BIOMETRICS = "biometrics"
+    SELF_CHECK = "self-check"
+    REVOKE_OWN = "revoke-own"
+    REVOKE_OTHER = "revoke-other"
+    RESET_CHOOSE = "reset-choose"
+    RESET_CARD = "reset-card"
+    RESET_NEW = "reset-new"
+    RELEASE = "release"
+    CARD_SETTINGS = "card-settings"
+    DONE = "done"
+    OLD_PHONE_NOTICE = "old-phone-notice"
+
+
+class CardPurpose(StrEnum):
+    """Why the card-read screen is up: decides what tapping the card does."""
+
+    APPLY = "apply"
+    REVOKE_OTHER = "revoke-other"
+    RESET = "reset"
+    RELEASE = "release"
+
+
+class DialogId(StrEnum):
+    REVOKE_OLD = "revoke-old"  # ⑨ 「旧スマホ用電子証明書は失効されます」
+
+
+class MessageCode(StrEnum):
+    """Stable codes of the messages a screen can carry (tests and the simulator rely on them)."""
+
+    PASSWORD_FORMAT = "password-format"  # noqa: S105 - a message code
+    PIN_FORMAT = "pin-format"
+    PASSWORD_MISMATCH = "password-mismatch"  # noqa: S105 - a message code
+    CHOOSE_ONE_CERT = "choose-one-cert"
+    WRONG_CARD_SECRET = "wrong-card-secret"  # noqa: S105 - a message code
+    CARD_LOCKED = "card-locked"
+    WRONG_PHONE_SECRET = "wrong-phone-secret"  # noqa: S105 - a message code
+    PHONE_LOCKED = "phone-locked"
+    NO_OTHER_DEVICE = "no-other-device"
+    NOT_ELIGIBLE = "not-eligible"
+    CARD_CERTIFICATE_INVALID = "card-certificate-invalid"
+    NOTHING_READY = "nothing-ready"
+    UNAVAILABLE = "unavailable"
+    OTHER = "other"
+
+
+MESSAGE_TEXT: Mapping[MessageCode, str] = {
+    MessageCode.PASSWORD_FORMAT: "err_password_format",
+    MessageCode.PIN_FORMAT: "err_pin_format",
+    MessageCode.PASSWORD_MISMATCH: "err_password_mismatch",
+    MessageCode.CHOOSE_ONE_CERT: "err_choose_one_cert",
+    MessageCode.WRONG_CARD_SECRET: "err_wrong_card_secret",
+    MessageCode.CARD_LOCKED: "err_card_locked",
+    MessageCode.WRONG_PHONE_SECRET: "err_wrong_phone_secret",
+    MessageCode.PHONE_LOCKED: "err_phone_locked",
+    MessageCode.NO_OTHER_DEVICE: "err_no_other_device",
+    MessageCode.NOT_ELIGIBLE: "err_not_eligible",
+    MessageCode.CARD_CERTIFICATE_INVALID: "err_card_certificate_invalid",
+    MessageCode.NOTHING_READY: "err_nothing_ready",
+    MessageCode.UNAVAILABLE: "err_unavailable",
+    MessageCode.OTHER: "err_other",
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    code: MessageCode
+    params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def text_id(self) -> str:
+        return MESSAGE_TEXT[self.code]
+
+    def render(self, lang: Lang) -> str:
+        return text(self.text_id, lang, **dict(self.params))
+
+
+# --- screen elements ----------------------------------------------------------------------
+
+
+class ItemKind(StrEnum):
+    HEADING = "heading"
+    PARAGRAPH = "paragraph"
+    BULLET = "bullet"
+    HINT = "hint"
+    STATUS = "status"  # a certificate and its status on my page
+    LABEL = "label"
+
+
+@dataclass(frozen=True)
+class Item:
+    kind: ItemKind
+    text_id: str
+    params: tuple[tuple[str, str], ...] = ()
+    detail_id: str = ""  # STATUS: the status text; the item's text is the certificate
+    name: str = ""
+
+    def render(self, lang: Lang) -> str:
+        return text(self.text_id, lang, **dict(self.params))
+
+    def render_detail(self, lang: Lang) -> str:
+        return text(self.detail_id, lang, **dict(self.params)) if self.detail_id else ""
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label_id: str
+    value: str = ""
+    secret: bool = True
+    hint_id: str = ""
+    numeric: bool = False
+
+
+@dataclass(frozen=True)
+class Checkbox:
+    name: str
+    label_id: str
+    checked: bool
+
+
+@dataclass(frozen=True)
+class Button:
+    name: str
+    label_id: str
+    enabled: bool = True
+    chevron: bool = False  # the document's 「>」: a row that leads on
+
+
+Element = Item | Field | Checkbox | Button
+
+
+@dataclass(frozen=True)
+class Dialog:
+    id: DialogId
+    title_id: str
+    body_id: str
+    buttons: tuple[Button, ...]
+
+
+@dataclass(frozen=True)
+class Banner:
+    title_id: str
+    body_id: str
+
+
+@dataclass(frozen=True)
+class Screen:
+    id: ScreenId
+    title_id: str
+    body: tuple[Element, ...] = ()
+    dialog: Dialog | None = None
+    banner: Banner | None = None
+    message: Message | None = None
+    guide: tuple[str, ...] = ()  # the document's narration for this screen (simulator only)
+    awaits_card: bool = False
+
+    def button(self, name: str) -> Button | None:
+        for b in self.buttons():
+            if b.name == name:
+                return b
+        return None
+
+    def buttons(self) -> Iterator[Button]:
+        yield from (e for e in self.body if isinstance(e, Button))
+        if self.dialog is not None:
+            yield from self.dialog.buttons
+
+    def checkbox(self, name: str) -> Checkbox | None:
+        return next((e for e in self.body if isinstance(e, Checkbox) and e.name == name), None)
+
+    def field_names(self) -> list[str]:
+        return [e.name for e in self.body if isinstance(e, Field)]
+
+    def texts(self, lang: Lang = Lang.JA) -> list[str]:
+        """Every text the phone shows on this screen, in order (guide excluded)."""
+        out = [text(self.title_id, lang)]
+        for e in self.body:
+            if isinstance(e, Item):
+                out.append(e.render(lang))
+                if e.detail_id:
+                    out.append(e.render_detail(lang))
+            elif isinstance(e, Field):
+                out.append(text(e.label_id, lang))
+                if e.hint_id:
+                    out.append(text(e.hint_id, lang))
+            elif isinstance(e, Checkbox | Button):
+                out.append(text(e.label_id, lang))
+        if self.dialog is not None:
+            out += [text(self.dialog.title_id, lang), text(self.dialog.body_id, lang)]
+            out += [text(b.label_id, lang) for b in self.dialog.buttons]
+        if self.banner is not None:
+            out += [text(self.banner.title_id, lang), text(self.banner.body_id, lang)]
+        if self.message is not None:
+            out.append(self.message.render(lang))
+        return out
+
+
+# --- the app's state ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppState:
+    """Everything the app remembers between events. Replaced, never mutated."""
+
+    screen: ScreenId = ScreenId.HOME
+    fields: Mapping[str, str] = field(default_factory=dict)
+    checked: frozenset[str] = frozenset()
+    message: Message | None = None
+    banner: bool = False
+    my_page: MyPage | None = None
+    kind: ApplicationKind | None = None
+    card_purpose: CardPurpose | None = None
+    draft: ApplicationDraft | None = None
+    dialog: DialogId | None = None
+    consent: bool = False
+    password_step: Hierarchy | None = None
+    new_sign_password: str | None = field(default=None, repr=False)
+    reset_cert: Hierarchy | None = None
+    ticket_id: str | None = None
+    self_check: SelfCheck | None = None
+    done_text: str = ""
+    notice_text: str = ""
+
+
+CERT_TEXT: Mapping[Hierarchy, str] = {Hierarchy.SIGN: "cert_sign", Hierarchy.AUTH: "cert_auth"}
+CERT_CHECKBOX: Mapping[Hierarchy, str] = {Hierarchy.SIGN: "cert_sign", Hierarchy.AUTH: "cert_auth"}
