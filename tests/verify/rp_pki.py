@@ -10,7 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from mobile_jpki.pki import crl as pcrl
 from mobile_jpki.pki import ocsp as pocsp
@@ -18,6 +20,7 @@ from mobile_jpki.pki.identity import BasicFourFacts, Locality, Sex
 from mobile_jpki.pki.issuance import IssuanceRequest, Issuer, build_root
 from mobile_jpki.pki.model import CaIdentity, CertKind, Hierarchy, PublicUrls
 from mobile_jpki.pki.revocation import Reason, RevokedEntry
+from mobile_jpki.pki.tsa import TimeStampAuthority
 
 T0 = dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)
 BASE = "http://jpki.test"
@@ -57,6 +60,7 @@ class TestPki:
         self.cas: dict[tuple[Hierarchy, int], CaIdentity] = {}
         self.issuers: dict[str, Issuer] = {}
         self._next_key = 10
+        self._tsa: TimeStampAuthority | None = None
         for i, h in enumerate(Hierarchy):
             self.ca(h, 1, key_index=i)
 
@@ -149,6 +153,40 @@ class TestPki:
             nonce=nonce,
         )
 
+    def tsa(self) -> TimeStampAuthority:
+        """A TSA certificate from the signing root (EKU id-kp-timeStamping, critical)."""
+        if self._tsa is None:
+            ca = self.ca(Hierarchy.SIGN, 1)
+            key = rsa_key(60)
+            cert = (
+                x509.CertificateBuilder(
+                    issuer_name=ca.certificate.subject,
+                    subject_name=x509.Name(
+                        [
+                            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "JPKI-TEST"),
+                            x509.NameAttribute(NameOID.COMMON_NAME, "mobile-jpki TSA"),
+                        ]
+                    ),
+                    public_key=key.public_key(),
+                    serial_number=4242,
+                    not_valid_before=T0 - dt.timedelta(days=365),
+                    not_valid_after=T0 + dt.timedelta(days=3650),
+                )
+                .add_extension(
+                    x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
+                )
+                .add_extension(
+                    x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                        ca.key.public_key()  # type: ignore[arg-type]
+                    ),
+                    critical=False,
+                )
+                .sign(ca.key, hashes.SHA256())  # type: ignore[arg-type]
+            )
+            self._tsa = TimeStampAuthority(cert, key)
+        return self._tsa
+
     def ocsp_handler(self, issued: Issued, **kw: object) -> Callable[[bytes], bytes]:
         """A fake responder that echoes the request's nonce (RFC 8954)."""
 
@@ -179,3 +217,36 @@ class TestPki:
             next_update=now + next_update,
             scope=scope,
         )
+
+
+class SignOnlyKey(rsa.RSAPrivateKey):
+    """A key that can only ``sign`` — like a card or phone key (ApduRSAPrivateKey): proves the
+    signing code never needs the private numbers."""
+
+    def __init__(self, key: rsa.RSAPrivateKey) -> None:
+        self._key = key
+
+    def sign(self, data, padding, algorithm):  # type: ignore[no-untyped-def,override]
+        return self._key.sign(data, padding, algorithm)
+
+    def public_key(self) -> rsa.RSAPublicKey:
+        return self._key.public_key()
+
+    @property
+    def key_size(self) -> int:
+        return self._key.key_size
+
+    def decrypt(self, ciphertext, padding):  # type: ignore[no-untyped-def,override]
+        raise TypeError("sign only")
+
+    def private_numbers(self):  # type: ignore[no-untyped-def,override]
+        raise TypeError("the key never leaves the chip")
+
+    def private_bytes(self, encoding, format, encryption_algorithm):  # type: ignore[no-untyped-def,override]
+        raise TypeError("the key never leaves the chip")
+
+    def __copy__(self) -> SignOnlyKey:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> SignOnlyKey:
+        return self
