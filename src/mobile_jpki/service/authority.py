@@ -761,7 +761,14 @@ class CertificateAuthority:
     def crl(self, ca_id: str, shard: int, now: dt.datetime, *, delta: bool = False) -> bytes:
         """The current full or delta CRL of one shard, regenerated only when the shard changed
         or the cached one nears its nextUpdate."""
-        now = utc(now)
+        try:
+            return self._crl(ca_id, shard, utc(now), delta)
+        except IntegrityError:
+            # Two first publications of a shard raced to create its state row (PostgreSQL);
+            # the row exists now and the retry locks it.
+            return self._crl(ca_id, shard, utc(now), delta)
+
+    def _crl(self, ca_id: str, shard: int, now: dt.datetime, delta: bool) -> bytes:
         ca = self.identity(ca_id)
         if not 0 <= shard < self.settings.shard_count:
             raise NotFound("CRL shard", f"{ca_id}/{shard}")

@@ -28,6 +28,17 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    # The chain head exists from the start, so the first appends of concurrent writers
+    # serialise on its row lock instead of racing to insert it (PostgreSQL).
+    op.bulk_insert(
+        sa.table(
+            "audit_head",
+            sa.column("id", sa.Integer),
+            sa.column("seq", sa.Integer),
+            sa.column("hash", sa.String),
+        ),
+        [{"id": 1, "seq": 0, "hash": "0" * 64}],
+    )
     op.create_table(
         "audit_log",
         sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
