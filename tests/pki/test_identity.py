@@ -24,6 +24,7 @@ from mobile_jpki.pki.identity import (
     encode_date_of_birth,
     era_of,
     read_facts,
+    utf8string_der,
 )
 
 
@@ -224,3 +225,14 @@ def test_round_trip(
         address_substitute_flags="1" * len(address),
     )
     assert BasicFourFacts.from_other_names(facts.to_other_names()) == facts
+
+
+@given(st.text(max_size=400))
+def test_utf8string_der_matches_asn1crypto(text: str) -> None:
+    assert utf8string_der(text) == core.UTF8String(text).dump()
+
+
+def test_utf8string_der_long_forms() -> None:
+    for size in (0, 127, 128, 255, 256, 600, 70000):
+        text = "a" * size
+        assert utf8string_der(text) == core.UTF8String(text).dump()

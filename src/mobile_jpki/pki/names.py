@@ -10,6 +10,7 @@ never claim to be J-LIS: ``O=JPKI-TEST`` and an operator OU naming this test hie
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -82,12 +83,18 @@ def end_entity_name(subject_id: str, locality: Locality | None = None) -> x509.N
     """Auth: ``C=JP, CN=<id>``. Signing: ``C=JP, L=<prefecture>, L=<city>, CN=<id>``."""
     if not _SUBJECT_ID.fullmatch(subject_id):
         raise IdentityError("subject_id", f"{subject_id!r}: 1-64 of A-Z a-z 0-9 _ . -")
+    cn = x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COMMON_NAME, subject_id)])
+    return x509.Name([*_subject_prefix(locality), cn])
+
+
+@functools.lru_cache(maxsize=4096)
+def _subject_prefix(locality: Locality | None) -> tuple[x509.RelativeDistinguishedName, ...]:
+    # The C and L RDNs repeat across holders of one municipality: built once (issuance speed).
     attributes = [x509.NameAttribute(NameOID.COUNTRY_NAME, "JP")]
     if locality is not None:
         attributes.append(x509.NameAttribute(NameOID.LOCALITY_NAME, locality.prefecture_romaji))
         attributes.append(x509.NameAttribute(NameOID.LOCALITY_NAME, locality.city_romaji))
-    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, subject_id))
-    return x509.Name(attributes)
+    return tuple(x509.RelativeDistinguishedName([a]) for a in attributes)
 
 
 def ocsp_responder_name(
