@@ -20,9 +20,12 @@ from mobile_jpki.keys import KeyStoreError, Pkcs11KeyConfig, load_ca_key
 from mobile_jpki.keys.errors import TokenError
 from mobile_jpki.keys.pkcs11 import (
     KeypairSpec,
+    Pkcs11KeyStore,
     Pkcs11RSAPrivateKey,
     Pkcs11Token,
     generate_keypair_on_token,
+    key_uri,
+    parse_key_uri,
 )
 from mobile_jpki.pki.issuance import IssuanceRequest, build_root, issue
 from mobile_jpki.pki.model import CaIdentity, CertKind, Hierarchy, PublicUrls
@@ -181,3 +184,23 @@ def test_wrong_pin(softhsm_token: Pkcs11Token, hsm_key: Pkcs11RSAPrivateKey) -> 
         env={**os.environ, "WRONG_PIN": "000000"},
     )
     assert "cannot log in to token 'mobile-jpki-test': PinIncorrect" in out.stdout, out.stderr
+
+
+def test_key_uri_round_trip() -> None:
+    uri = key_uri("mobile jpki;prod", "sign-1")
+    assert uri == "pkcs11:token=mobile%20jpki%3Bprod;object=sign-1;type=private"
+    assert parse_key_uri(uri) == ("mobile jpki;prod", "sign-1")
+    for bad in ("file:/x", "pkcs11:", "pkcs11:token=a", "pkcs11:token=a;object=b;type=public"):
+        with pytest.raises(KeyStoreError):
+            parse_key_uri(bad)
+
+
+def test_key_store(softhsm_token: Pkcs11Token, hsm_key: Pkcs11RSAPrivateKey) -> None:
+    store = Pkcs11KeyStore(softhsm_token)
+    key, ref = store.generate("auth-2")
+    assert ref == "pkcs11:token=mobile-jpki-test;object=auth-2;type=private"
+    assert store.load(ref) is key
+    existing = store.load("pkcs11:token=mobile-jpki-test;object=sign-ca-1;type=private")
+    assert existing.public_key() == hsm_key.public_key()
+    with pytest.raises(KeyStoreError, match="not ours"):
+        store.load("pkcs11:token=other;object=sign-ca-1")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
+from urllib.parse import quote, unquote
 
 import pkcs11
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -247,3 +248,60 @@ def generate_keypair_on_token(token: Pkcs11Token, spec: KeypairSpec) -> Pkcs11RS
     finally:
         session.close()
     return Pkcs11RSAPrivateKey.open(token, spec.key_label)
+
+
+def key_uri(token_label: str, key_label: str) -> str:
+    """An RFC 7512 PKCS#11 URI naming a private key: ``pkcs11:token=…;object=…;type=private``
+    (path attribute values percent-encoded, RFC 7512 §2.3)."""
+    return (
+        f"pkcs11:token={quote(token_label, safe='')};object={quote(key_label, safe='')}"
+        ";type=private"
+    )
+
+
+def parse_key_uri(uri: str) -> tuple[str, str]:
+    """(token label, key label) from an RFC 7512 URI as written by :func:`key_uri`."""
+    scheme, _, path = uri.partition(":")
+    if scheme != "pkcs11" or not path:
+        raise KeyStoreError(f"{uri!r} is not a pkcs11: URI (RFC 7512)")
+    attributes: dict[str, str] = {}
+    for part in path.split("?", 1)[0].split(";"):
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise KeyStoreError(f"{uri!r}: malformed path attribute {part!r}")
+        attributes[name] = unquote(value)
+    if attributes.get("type", "private") != "private" or not {"token", "object"} <= set(attributes):
+        raise KeyStoreError(f"{uri!r}: needs token=, object= and (optionally) type=private")
+    return attributes["token"], attributes["object"]
+
+
+class Pkcs11KeyStore:
+    """Generate and open CA keys on one token, named by RFC 7512 URIs.
+
+    Matches the service's ``KeyStore`` protocol structurally (``generate(name) -> (key,
+    key_ref)``, ``load(key_ref) -> key``) without importing it (``keys`` sits below ``service``).
+    Opened keys are kept: one logged-in session per key for the life of the process.
+    """
+
+    def __init__(self, token: Pkcs11Token) -> None:
+        self.token = token
+        self._open: dict[str, Pkcs11RSAPrivateKey] = {}
+        self._lock = threading.Lock()
+
+    def generate(self, name: str) -> tuple[rsa.RSAPrivateKey, str]:
+        key = generate_keypair_on_token(self.token, KeypairSpec(name))
+        uri = key_uri(self.token.token_label, name)
+        with self._lock:
+            self._open[name] = key
+        return key, uri
+
+    def load(self, key_ref: str) -> rsa.RSAPrivateKey:
+        token_label, key_label = parse_key_uri(key_ref)
+        if token_label != self.token.token_label:
+            raise KeyStoreError(f"{key_ref!r} is on token {token_label!r}, not ours")
+        with self._lock:
+            key = self._open.get(key_label)
+            if key is None:
+                key = Pkcs11RSAPrivateKey.open(self.token, key_label)
+                self._open[key_label] = key
+            return key
