@@ -1,0 +1,309 @@
+"""Device API: what the Mynaportal app calls (enrolment, nonces, 申請, 登録, instructions,
+失効, release, 初期化, 有効性確認, push settings and the SSE push stream)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Literal
+
+from cryptography.hazmat.primitives import serialization
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.push.outbox import PushMessage, pending_for
+from mobile_jpki.service.portal.documents import b64, b64decode
+
+from .auth import Ctx, DeviceId
+
+router = APIRouter(prefix="/portal/v1", tags=["device"])
+
+DER = serialization.Encoding.DER
+
+
+class InfoOut(BaseModel):
+    terms_version: str
+    instruction_key: str  # base64 SubjectPublicKeyInfo (EF 0022 of the element)
+    sign_ca: list[str]
+    auth_ca: list[str]
+
+
+class EnrolIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    attestation_certificate: str
+    push_channel: Literal["inprocess", "sse", "none"] = "sse"
+
+
+class EnrolOut(BaseModel):
+    device_id: str
+    credential: str
+
+
+class NonceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: Literal["application", "revocation", "release", "reset"]
+
+
+class NonceOut(BaseModel):
+    nonce: str
+
+
+class SignedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cms: str = Field(max_length=64_000)  # base64 CMS SignedData (RFC 5652)
+
+
+class ApplicationOut(BaseModel):
+    application_id: str
+    status: str
+
+
+class RegistrationOut(BaseModel):
+    item_id: str
+    application_id: str
+    kind: str
+    certificate: str
+    challenge: str
+    message: str  # base64 of exactly what the installed key signs
+
+
+class ProofIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    signature: str
+
+
+class ProofOut(BaseModel):
+    application_status: str
+
+
+class InstructionOut(BaseModel):
+    id: str
+    actions: int
+    instruction: str
+    not_after: dt.datetime
+    reason: str
+
+
+class SerialsOut(BaseModel):
+    serials: list[str]
+
+
+class ReleaseOut(BaseModel):
+    result: dict[str, str]
+
+
+class ResetOut(BaseModel):
+    instruction: str
+
+
+class CertificateOut(BaseModel):
+    kind: str
+    serial: str
+    status: str
+    reason: int | None
+    not_after: dt.datetime
+    registered: bool
+
+
+class MyPageEntryOut(BaseModel):
+    kind: str
+    state: str
+    label: str
+
+
+class MyPageOut(BaseModel):
+    device_id: str
+    holder: bool
+    push_enabled: bool
+    entries: list[MyPageEntryOut]
+
+
+class PushIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+
+
+@router.get("/info")
+def info(ctx: Ctx) -> InfoOut:
+    service = ctx.service
+    key = service.instruction_key.public_key().public_bytes(
+        DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return InfoOut(
+        terms_version=service.config.terms_version,
+        instruction_key=b64(key),
+        sign_ca=[b64(c.public_bytes(DER)) for c in service.roots(Hierarchy.SIGN)],
+        auth_ca=[b64(c.public_bytes(DER)) for c in service.roots(Hierarchy.AUTH)],
+    )
+
+
+@router.post("/devices", status_code=201)
+def enrol(body: EnrolIn, ctx: Ctx) -> EnrolOut:
+    enrolment = ctx.service.enrol_device(
+        attestation_der=b64decode(body.attestation_certificate),
+        push_channel=body.push_channel,
+        now=ctx.clock.now(),
+    )
+    return EnrolOut(device_id=enrolment.device_id, credential=enrolment.credential)
+
+
+@router.post("/nonces", status_code=201)
+def nonce(body: NonceIn, ctx: Ctx, device: DeviceId) -> NonceOut:
+    return NonceOut(nonce=ctx.service.new_nonce(device, purpose=body.purpose, now=ctx.clock.now()))
+
+
+@router.post("/applications", status_code=202)
+def apply(body: SignedIn, ctx: Ctx, device: DeviceId) -> ApplicationOut:
+    app_id = ctx.service.apply(device, b64decode(body.cms), now=ctx.clock.now())
+    return ApplicationOut(application_id=app_id, status="accepted")
+
+
+@router.get("/my-page")
+def my_page(ctx: Ctx, device: DeviceId) -> MyPageOut:
+    page = ctx.service.my_page(device)
+    return MyPageOut(
+        device_id=page.device_id,
+        holder=page.holder,
+        push_enabled=page.push_enabled,
+        entries=[
+            MyPageEntryOut(kind=e.kind.value, state=e.state, label=e.label) for e in page.entries
+        ],
+    )
+
+
+@router.get("/registrations")
+def registrations(ctx: Ctx, device: DeviceId) -> list[RegistrationOut]:
+    return [
+        RegistrationOut(
+            item_id=r.item_id,
+            application_id=r.application_id,
+            kind=r.kind.value,
+            certificate=b64(r.certificate.public_bytes(DER)),
+            challenge=r.challenge.hex(),
+            message=b64(r.message()),
+        )
+        for r in ctx.service.registrations(device)
+    ]
+
+
+@router.post("/registrations/{item_id}")
+def complete_registration(item_id: str, body: ProofIn, ctx: Ctx, device: DeviceId) -> ProofOut:
+    status = ctx.service.complete_registration(
+        device, item_id, b64decode(body.signature), now=ctx.clock.now()
+    )
+    return ProofOut(application_status=status)
+
+
+@router.get("/instructions")
+def instructions(ctx: Ctx, device: DeviceId) -> list[InstructionOut]:
+    return [
+        InstructionOut(
+            id=i.id,
+            actions=i.actions,
+            instruction=b64(i.instruction),
+            not_after=i.not_after,
+            reason=i.reason,
+        )
+        for i in ctx.service.pending_instructions(device, now=ctx.clock.now())
+    ]
+
+
+@router.post("/instructions/{instruction_id}/ack", status_code=204)
+def acknowledge(instruction_id: str, ctx: Ctx, device: DeviceId) -> Response:
+    ctx.service.acknowledge_instruction(device, instruction_id, now=ctx.clock.now())
+    return Response(status_code=204)
+
+
+@router.post("/revocations")
+def revoke(body: SignedIn, ctx: Ctx, device: DeviceId) -> SerialsOut:
+    """失効 of this phone's certificates, signed by the phone's own key."""
+    revoked = ctx.service.revoke_from_phone(device, b64decode(body.cms), now=ctx.clock.now())
+    return SerialsOut(serials=[format(s, "x") for s in revoked])
+
+
+@router.post("/other-device-revocations")
+def revoke_other(body: SignedIn, ctx: Ctx, device: DeviceId) -> SerialsOut:
+    """別のスマホのスマホ用電子証明書 → 失効, signed by the card."""
+    revoked = ctx.service.revoke_other_device(device, b64decode(body.cms), now=ctx.clock.now())
+    return SerialsOut(serials=[format(s, "x") for s in revoked])
+
+
+@router.post("/hold-releases")
+def release(body: SignedIn, ctx: Ctx, device: DeviceId) -> ReleaseOut:
+    result = ctx.service.release_hold(device, b64decode(body.cms), now=ctx.clock.now())
+    return ReleaseOut(result=result)
+
+
+@router.post("/password-resets")
+def password_reset(body: SignedIn, ctx: Ctx, device: DeviceId) -> ResetOut:
+    instruction = ctx.service.password_reset(device, b64decode(body.cms), now=ctx.clock.now())
+    return ResetOut(instruction=b64(instruction))
+
+
+@router.get("/certificates")
+def certificates(ctx: Ctx, device: DeviceId) -> list[CertificateOut]:
+    """有効性確認."""
+    return [
+        CertificateOut(
+            kind=c.kind.value,
+            serial=format(c.serial, "x"),
+            status=c.status,
+            reason=c.reason,
+            not_after=c.not_after,
+            registered=c.registered,
+        )
+        for c in ctx.service.certificate_states(device)
+    ]
+
+
+@router.put("/push", status_code=204)
+def set_push(body: PushIn, ctx: Ctx, device: DeviceId) -> Response:
+    ctx.service.set_push(device, enabled=body.enabled, now=ctx.clock.now())
+    return Response(status_code=204)
+
+
+def _event(message: PushMessage) -> bytes:
+    return f"id: {message.id}\nevent: {message.topic}\ndata: {message.to_json()}\n\n".encode()
+
+
+@router.get("/events")
+async def events(request: Request, ctx: Ctx, device: DeviceId) -> StreamingResponse:
+    """Server-sent events: first the device's messages after ``Last-Event-ID`` (replay from
+    the outbox), then live ones. Delivery is at least once; ids are the dedupe keys."""
+    try:
+        after = int(request.headers.get("last-event-id", "0"))
+    except ValueError:
+        after = 0
+    queue = ctx.sse.subscribe(device)
+
+    async def stream() -> AsyncIterator[bytes]:
+        last = after
+        try:
+            for message in await asyncio.to_thread(
+                pending_for, ctx.service.db, device, after=after
+            ):
+                last = message.id
+                yield _event(message)
+            while not await request.is_disconnected():
+                try:
+                    message = await asyncio.wait_for(queue.get(), timeout=15)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                if message.id > last:
+                    last = message.id
+                    yield _event(message)
+        finally:
+            ctx.sse.unsubscribe(device, queue)
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+    )

@@ -1,0 +1,323 @@
+"""The Mynaportal app's steps, scripted (the seed's ①-⑬ and the lifecycle around them).
+
+The app reaches the card and its own secure element only through APDUs
+(:class:`~mobile_jpki.reader.commands.JpkiClient`), and the service only through HTTP
+(:class:`~mobile_jpki.phone.client.PortalClient`). Signed documents are CMS SignedData made by
+an injected ``sign_document(content, key, certificate)`` so the card- or element-backed key
+(:class:`~mobile_jpki.reader.key.ApduRSAPrivateKey`) never needs to know about CMS.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from pydantic import BaseModel
+
+from mobile_jpki.clock import Clock
+from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.reader.commands import GeneratedKey, JpkiClient
+from mobile_jpki.reader.errors import FileNotFound, SecurityStatusNotSatisfied
+from mobile_jpki.reader.key import ApduRSAPrivateKey
+from mobile_jpki.reader.passwords import normalise_sign_password
+from mobile_jpki.reader.personalise import apply_phone, register_phone
+from mobile_jpki.service.portal.documents import (
+    ApplicationDoc,
+    ApplicationKind,
+    AttestedKey,
+    DocType,
+    ReleaseDoc,
+    ResetDoc,
+    RevocationDoc,
+    canonical,
+)
+
+from .client import PortalClient, PortalProblem
+
+SignDocument = Callable[[bytes, rsa.RSAPrivateKey, x509.Certificate], bytes]
+
+KIND_OF = {Hierarchy.SIGN: "phone-sign", Hierarchy.AUTH: "phone-auth"}
+HIERARCHY_OF = {v: k for k, v in KIND_OF.items()}
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+class ConsentNeeded(Exception):
+    """「旧スマホ用電子証明書は失効されます」: the person has another phone; ask 同意して次へ."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class ScriptedPhone:
+    """One phone as a scripted client: its element, its portal client, its handled push ids."""
+
+    api: PortalClient
+    element: JpkiClient
+    sign_document: SignDocument
+    clock: Clock
+    device_id: str | None = None
+    seen_push: set[int] = field(default_factory=set)
+    # Secrets this app set on its element: a retried application (after the consent dialog)
+    # must VERIFY them before CHANGE REFERENCE DATA sets them again (docs/apdu.md).
+    secrets_set: set[Hierarchy] = field(default_factory=set)
+
+    # -- enrolment ---------------------------------------------------------------------------
+    def enrol(self, *, push_channel: str = "inprocess") -> str:
+        """Register the element's attestation certificate; keep the device credential."""
+        self.element.select_ap()
+        attestation = self.element.attestation_certificate()
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        answer = self.api.enrol(attestation.public_bytes(Encoding.DER), push_channel=push_channel)
+        self.device_id = answer["device_id"]
+        return self.device_id
+
+    def _device(self) -> str:
+        if self.device_id is None:
+            raise RuntimeError("enrol the phone first")
+        return self.device_id
+
+    # -- the card ----------------------------------------------------------------------------
+    @staticmethod
+    def card_signing_key(
+        card: JpkiClient, password: str
+    ) -> tuple[ApduRSAPrivateKey, x509.Certificate]:
+        """④ + ⑧: the card signing password, then the card's signing key (stays on the card)."""
+        card.select_ap()
+        card.verify(Hierarchy.SIGN, normalise_sign_password(password))
+        cert = card.read_certificate(Hierarchy.SIGN)
+        public = cert.public_key()
+        if not isinstance(public, rsa.RSAPublicKey):
+            raise ValueError("the card signing certificate is not RSA")
+        return ApduRSAPrivateKey(card, Hierarchy.SIGN, public), cert
+
+    def _card_signed(self, card: JpkiClient, password: str, doc: BaseModel) -> bytes:
+        key, cert = self.card_signing_key(card, password)
+        return self.sign_document(canonical(doc), key, cert)
+
+    def _now(self) -> dt.datetime:
+        return self.clock.now()
+
+    # -- 申請 (first application or model change) -------------------------------------------
+    def apply(
+        self,
+        card: JpkiClient,
+        *,
+        card_password: str,
+        certificates: Iterable[Hierarchy],
+        sign_password: str,
+        auth_pin: str,
+        model_change: bool = False,
+        consent: bool = False,
+        terms_version: str | None = None,
+        kind: ApplicationKind | None = None,
+    ) -> str:
+        """⑤-⑪: choose certificates, tick the terms, read the card, (agree to revoke the old
+        phone), set the phone's passwords, send. Returns the application id.
+
+        A fresh element gets both secrets even when one certificate is applied for: ACTIVATE
+        needs both (docs/apdu.md "Lifecycle"). Raises :class:`ConsentNeeded` when the service
+        says another phone holds certificates and ``consent`` was not given."""
+        device_id = self._device()
+        info = self.api.info()
+        wanted = list(dict.fromkeys(certificates))
+        nonce = self.api.nonce("application")
+        self.element.select_ap()
+        fresh = self._fresh_element()
+        ca_material: dict[str, Any] = {}
+        if fresh:
+            ca_material = {
+                "sign_ca": x509.load_der_x509_certificate(base64.b64decode(info["sign_ca"][-1])),
+                "auth_ca": x509.load_der_x509_certificate(base64.b64decode(info["auth_ca"][-1])),
+                "instruction_public_key": base64.b64decode(info["instruction_key"]),
+            }
+        given = {Hierarchy.SIGN: normalise_sign_password(sign_password), Hierarchy.AUTH: auth_pin}
+        challenge = bytes.fromhex(nonce)
+        generated: dict[Hierarchy, GeneratedKey] = {}
+        if not self.secrets_set:
+            application = apply_phone(
+                self.element,
+                roles=wanted,
+                challenge=challenge,
+                sign_password=given[Hierarchy.SIGN],
+                auth_pin=auth_pin,
+                **ca_material,
+            )
+            generated = dict(application.keys)
+            self.secrets_set.update(wanted)
+        else:
+            # A retry (after the consent dialog) or a re-application: the secrets chosen the
+            # first time stand; only fresh keys, attested over the new nonce, are needed (the
+            # element accepts key generation in a slot without a certificate).
+            self.element.select_ap()
+            for role in wanted:
+                generated[role] = self.element.generate_key(role, challenge)
+        if fresh:
+            # The other secret too, so the element can be activated at registration.
+            for role in (Hierarchy.SIGN, Hierarchy.AUTH):
+                if role not in self.secrets_set:
+                    self.element.change_secret(role, given[role])
+                    self.secrets_set.add(role)
+        keys = {
+            KIND_OF[role]: AttestedKey(spki=_b64(g.spki), attestation=_b64(g.attestation or b""))
+            for role, g in generated.items()
+        }
+        doc = ApplicationDoc(
+            device_id=device_id,
+            nonce=nonce,
+            signed_at=self._now(),
+            application=kind
+            or (ApplicationKind.MODEL_CHANGE if model_change else ApplicationKind.FIRST),
+            certificates=[KIND_OF[r] for r in wanted],  # type: ignore[misc]
+            terms_version=terms_version or info["terms_version"],
+            revoke_other_device=consent,
+            keys=keys,  # type: ignore[arg-type]
+        )
+        cms = self._card_signed(card, card_password, doc)
+        try:
+            return self.api.apply(cms)["application_id"]
+        except PortalProblem as problem:
+            if problem.code == "revoke-consent-required":
+                raise ConsentNeeded(str(problem.body.get("detail", ""))) from problem
+            raise
+
+    def _fresh_element(self) -> bool:
+        try:
+            self.element.instruction_public_key_der()
+        except FileNotFound:
+            return True
+        return False
+
+    # -- push ----------------------------------------------------------------------------------
+    def handle_push(self, messages: Iterable[Any]) -> list[str]:
+        """At-least-once delivery: a message id seen before is ignored. Returns new topics."""
+        topics = []
+        for message in messages:
+            if message.id in self.seen_push:
+                continue
+            self.seen_push.add(message.id)
+            topics.append(message.topic)
+        return topics
+
+    # -- 登録 ----------------------------------------------------------------------------------
+    def register(self, *, sign_password: str, auth_pin: str) -> list[str]:
+        """⑫-⑬: write the ready certificates into the element and prove each installation by
+        signing the service's challenge with the installed key. Returns the kinds registered."""
+        done = []
+        secrets = {Hierarchy.SIGN: normalise_sign_password(sign_password), Hierarchy.AUTH: auth_pin}
+        for item in self.api.registrations():
+            hierarchy = HIERARCHY_OF[item["kind"]]
+            cert = x509.load_der_x509_certificate(base64.b64decode(item["certificate"]))
+            register_phone(self.element, {hierarchy: cert}, activate=True)
+            self.element.verify(hierarchy, secrets[hierarchy])
+            public = cert.public_key()
+            if not isinstance(public, rsa.RSAPublicKey):
+                raise ValueError("phone certificates are RSA")
+            key = ApduRSAPrivateKey(self.element, hierarchy, public)
+            signature = key.sign(
+                base64.b64decode(item["message"]), padding.PKCS1v15(), hashes.SHA256()
+            )
+            self.api.complete_registration(item["item_id"], signature)
+            done.append(item["kind"])
+        return done
+
+    # -- instructions (deletion after a model change, within 48 hours) -------------------------
+    def sync_instructions(self) -> list[str]:
+        """Coming online: fetch pending instructions, let the element carry them out,
+        acknowledge. An element refusal (expired, 69 82) is not acknowledged."""
+        carried = []
+        for item in self.api.instructions():
+            if item["actions"] & 0x30:
+                continue  # resets are fetched by password_reset() with their challenge
+            self.element.select_ap()
+            try:
+                self.element.send_instruction(base64.b64decode(item["instruction"]))
+            except SecurityStatusNotSatisfied:
+                continue
+            self.api.acknowledge(item["id"])
+            carried.append(item["id"])
+        return carried
+
+    # -- 失効 ------------------------------------------------------------------------------------
+    def revoke(self, *, sign_password: str, certificates: Iterable[Hierarchy]) -> list[str]:
+        """My page → 失効 on this phone: signed with the phone's signing key after its password."""
+        nonce = self.api.nonce("revocation")
+        self.element.select_ap()
+        self.element.verify(Hierarchy.SIGN, normalise_sign_password(sign_password))
+        cert = self.element.read_certificate(Hierarchy.SIGN)
+        public = cert.public_key()
+        if not isinstance(public, rsa.RSAPublicKey):
+            raise ValueError("phone certificates are RSA")
+        doc = RevocationDoc(
+            type=DocType.PHONE_REVOCATION,
+            device_id=self._device(),
+            nonce=nonce,
+            signed_at=self._now(),
+            certificates=[KIND_OF[h] for h in certificates],  # type: ignore[misc]
+        )
+        key = ApduRSAPrivateKey(self.element, Hierarchy.SIGN, public)
+        return self.api.revoke(self.sign_document(canonical(doc), key, cert))
+
+    def revoke_other(self, card: JpkiClient, *, card_password: str) -> list[str]:
+        """別のスマホのスマホ用電子証明書 → 失効 (card-signed)."""
+        doc = RevocationDoc(
+            type=DocType.REVOKE_OTHER_DEVICE,
+            device_id=self._device(),
+            nonce=self.api.nonce("revocation"),
+            signed_at=self._now(),
+            certificates=["phone-sign", "phone-auth"],
+        )
+        return self.api.revoke_other(self._card_signed(card, card_password, doc))
+
+    def release_hold(self, card: JpkiClient, *, card_password: str) -> dict[str, str]:
+        """Release of a hotline suspension (card-authenticated)."""
+        doc = ReleaseDoc(
+            device_id=self._device(), nonce=self.api.nonce("release"), signed_at=self._now()
+        )
+        return self.api.release(self._card_signed(card, card_password, doc))
+
+    def reset_password(
+        self, card: JpkiClient, *, card_password: str, certificate: Hierarchy, new_secret: str
+    ) -> None:
+        """初期化: card-signed request; the service's instruction is bound to the element's
+        challenge; the new secret is appended by the app (never sent to the service)."""
+        from mobile_jpki.applet.instructions import with_new_secrets
+
+        self.element.select_ap()
+        challenge = self.element.get_challenge(16)
+        doc = ResetDoc(
+            device_id=self._device(),
+            nonce=self.api.nonce("reset"),
+            signed_at=self._now(),
+            certificate=KIND_OF[certificate],  # type: ignore[arg-type]
+            element_challenge=challenge.hex(),
+        )
+        cms = self._card_signed(card, card_password, doc)
+        instruction = self.api.password_reset(cms)
+        if certificate is Hierarchy.SIGN:
+            full = with_new_secrets(
+                instruction, signing_password=normalise_sign_password(new_secret)
+            )
+        else:
+            full = with_new_secrets(instruction, auth_pin=new_secret)
+        # The card is another applet: reading it leaves the element's last challenge intact.
+        self.element.send_instruction(full)
+
+    # -- reading -------------------------------------------------------------------------------
+    def check_validity(self) -> list[dict[str, Any]]:
+        """有効性確認 / 動作確認."""
+        return self.api.certificates()
+
+    def my_page(self) -> dict[str, Any]:
+        return self.api.my_page()

@@ -1,0 +1,1 @@
+"""Push notifications: the transactional outbox and the channels that deliver it."""

@@ -1,0 +1,145 @@
+"""The transactional outbox (docs/portal.md "Push").
+
+A notification is a row written in the SAME transaction as the state change it announces, so a
+committed change is always announced and a rolled-back one never is. :class:`Dispatcher` hands
+due rows to a :class:`~mobile_jpki.push.channels.PushChannel` and marks them delivered; a failed
+delivery is retried with exponential backoff. Delivery is at least once (a crash between
+``send`` and the commit sends again): every message carries its ``id`` and the phone handles a
+repeated id as a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mobile_jpki.store.db import Database
+from mobile_jpki.store.portal import Device, OutboxMessage
+
+from .channels import PushChannel, PushUndeliverable
+
+# Topics the phone understands.
+REGISTRATION_READY = "registration-ready"  # 登録準備完了
+APPLICATION_FAILED = "application-failed"
+DELETION_PENDING = "deletion-pending"  # a signed deletion instruction waits (48 hours)
+CERTIFICATES_CHANGED = "certificates-changed"  # held, released, revoked: re-check validity
+
+BACKOFF_BASE = dt.timedelta(seconds=5)
+BACKOFF_CAP = dt.timedelta(hours=1)
+MAX_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class PushMessage:
+    id: int
+    device_id: str
+    topic: str
+    payload: Mapping[str, Any]
+    created_at: dt.datetime
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "id": self.id,
+                "topic": self.topic,
+                "payload": dict(self.payload),
+                "created_at": self.created_at.isoformat(),
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+
+def enqueue(
+    session: Session, device: Device, topic: str, payload: Mapping[str, Any], *, now: dt.datetime
+) -> OutboxMessage | None:
+    """Add a notification to the caller's transaction. A device with push turned off gets
+    none: what it would have announced stays visible on my page and in the API."""
+    if not device.push_enabled:
+        return None
+    row = OutboxMessage(
+        device_id=device.id,
+        topic=topic,
+        payload=json.dumps(dict(payload), sort_keys=True, separators=(",", ":")),
+        created_at=now,
+        attempts=0,
+        next_attempt_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """5 s, 10 s, 20 s, … capped at one hour."""
+    delay: dt.timedelta = BACKOFF_BASE * (2 ** max(0, attempts - 1))
+    return min(delay, BACKOFF_CAP)
+
+
+def to_message(row: OutboxMessage) -> PushMessage:
+    return PushMessage(row.id, row.device_id, row.topic, json.loads(row.payload), row.created_at)
+
+
+class Dispatcher:
+    """Moves due outbox rows to a channel. One pass is :meth:`dispatch`; ``serve`` loops it."""
+
+    def __init__(self, db: Database, channel: PushChannel) -> None:
+        self._db = db
+        self._channel = channel
+
+    def dispatch(self, *, now: dt.datetime, limit: int = 100) -> int:
+        """Deliver due messages; returns how many were delivered in this pass."""
+        with self._db.transaction(write=False) as s:
+            stmt = (
+                select(OutboxMessage)
+                .where(OutboxMessage.delivered_at.is_(None))
+                .where(OutboxMessage.next_attempt_at <= now)
+                .where(OutboxMessage.attempts < MAX_ATTEMPTS)
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            )
+            due = [to_message(r) for r in s.scalars(stmt)]
+        delivered = 0
+        for message in due:
+            error: str | None = None
+            try:
+                self._channel.send(message)
+            except PushUndeliverable as exc:
+                error = str(exc) or type(exc).__name__
+            with self._db.transaction() as s:
+                row = s.get(OutboxMessage, message.id)
+                if row is None or row.delivered_at is not None:
+                    continue
+                if error is None:
+                    row.delivered_at = now
+                    delivered += 1
+                else:
+                    row.attempts += 1
+                    row.last_error = error[:500]
+                    row.next_attempt_at = now + backoff(row.attempts)
+        return delivered
+
+    def mark_delivered(self, message_id: int, *, now: dt.datetime) -> None:
+        with self._db.transaction() as s:
+            row = s.get(OutboxMessage, message_id)
+            if row is not None and row.delivered_at is None:
+                row.delivered_at = now
+
+
+def pending_for(
+    db: Database, device_id: str, *, after: int = 0, limit: int = 100
+) -> list[PushMessage]:
+    """Messages of one device after ``after`` (SSE replay with Last-Event-ID)."""
+    with db.transaction(write=False) as s:
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.device_id == device_id, OutboxMessage.id > after)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        return [to_message(r) for r in s.scalars(stmt)]

@@ -1,0 +1,1 @@
+"""The portal service: the smartphone-certificate lifecycle (docs/portal.md)."""
