@@ -55,6 +55,8 @@ __all__ = [
     "UnsupportedIssuerKey",
     "build_crl",
     "cdp_for_shard",
+    "crl_extensions",
+    "encode_revoked_certificates",
     "freshest_crl_for_shard",
     "issuing_distribution_point",
     "shard_for_serial",
