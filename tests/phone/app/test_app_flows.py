@@ -512,3 +512,10 @@ def test_under_15_cannot_apply_for_a_signing_certificate(clock: FixedClock) -> N
     fill_form(app)
     screen = app.dispatch(TapCard())
     assert screen.message is not None and screen.message.code is MessageCode.NOT_ELIGIBLE
+
+
+def test_poll_keeps_my_page_current(phones: Phones) -> None:
+    _my_page(phones.old)
+    phones.world.operator().suspend_by_hotline()
+    screen = phones.old.poll()
+    assert "status_suspended" in [getattr(e, "detail_id", "") for e in screen.body]

@@ -153,13 +153,16 @@ class PhoneApp:
         return self.screen()
 
     def poll(self) -> Screen:
-        """Deliver pending push notifications (what the OS would do)."""
+        """Deliver pending push notifications (what the OS would do) and keep my page current
+        while it is shown (a hotline suspension or 異動 changes it without a push)."""
         try:
             notices = list(self.backend.receive_pushes())
         except BackendError:
-            notices = []  # offline: pushes wait at the service
+            return self.screen()  # offline: pushes wait at the service
         for notice in notices:
             self.dispatch(PushReceived(notice.kind))
+        if self.state.screen is ScreenId.MY_PAGE and not notices:
+            self.state = self._refresh(self.state)
         return self.screen()
 
     def screen(self) -> Screen:

@@ -1,0 +1,190 @@
+# ruff: noqa: RUF001 - the simulator's Japanese labels use full-width punctuation on purpose
+"""Server-side HTML for the simulator: a :class:`Screen` becomes a phone's screen.
+
+Strings are built with :func:`html.escape` on every value that is not ours (texts come from
+``phone.app.texts``, values from the person's typing), so nothing typed can become markup.
+Every interactive element carries a stable ``data-testid``: ``<kind>-<phone>-<name>``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from html import escape
+
+from mobile_jpki.phone.app.screens import Button, Checkbox, Field, Item, ItemKind, Screen
+from mobile_jpki.phone.app.texts import Lang, text
+
+# The simulator's own chrome (not the app's texts): what sits around the phones.
+CHROME: Mapping[str, tuple[str, str]] = {
+    "title": ("スマホ用電子証明書 シミュレーター", "Smartphone certificate simulator"),
+    "old": ("古いスマホ", "Old phone"),
+    "new": ("新しいスマホ", "New phone"),
+    "card": ("マイナンバーカード", "My Number Card"),
+    "card_hint": ("カードをスマホにドラッグするか、ボタンでかざします。",
+                  "Drag the card onto a phone, or use a button to hold it there."),
+    "tap_old": ("古いスマホにかざす", "Hold to the old phone"),
+    "tap_new": ("新しいスマホにかざす", "Hold to the new phone"),
+    "online": ("ネットワーク接続中", "Online"),
+    "offline": ("ネットワーク未接続", "Offline"),
+    "go_online": ("ネットワークに接続する", "Connect to a network"),
+    "go_offline": ("ネットワークから切断する", "Disconnect"),
+    "guide": ("操作手順", "Steps"),
+    "operator": ("運用者パネル", "Operator panel"),
+    "suspend": ("コールセンター: 一時利用停止", "Hotline: suspend"),
+    "change_of_address": ("異動（住所変更）を記録", "Record a change of address"),
+    "advance": ("時間を48時間進める", "Advance time by 48 hours"),
+    "reset": ("最初からやり直す", "Start over"),
+    "now": ("現在時刻", "Now"),
+    "lang": ("English", "日本語"),
+}
+
+
+def chrome(key: str, lang: Lang) -> str:
+    ja, en = CHROME[key]
+    return ja if lang is Lang.JA else en
+
+
+def _t(text_id: str, lang: Lang, **params: str) -> str:
+    return escape(text(text_id, lang, **params))
+
+
+def _element(e: Item | Field | Checkbox | Button, phone: str, lang: Lang) -> str:
+    if isinstance(e, Item):
+        tid = f'data-testid="text-{phone}-{e.text_id}"'
+        body = escape(e.render(lang))
+        if e.kind is ItemKind.HEADING:
+            return f'<h2 class="section" {tid}>{body}</h2>'
+        if e.kind is ItemKind.BULLET:
+            return f'<p class="bullet" {tid}>{body}</p>'
+        if e.kind is ItemKind.LABEL:
+            return f'<p class="label" {tid}>{body}</p>'
+        if e.kind is ItemKind.STATUS:
+            return (f'<div class="status" data-testid="status-{phone}-{escape(e.name)}">'
+                    f'<span class="cert">{body}</span>'
+                    f'<span class="state">{escape(e.render_detail(lang))}</span></div>')
+        return f'<p {tid}>{body}</p>'
+    if isinstance(e, Field):
+        name = escape(e.name)
+        hint = (f'<small class="hint" data-testid="hint-{phone}-{name}">'
+                f'{_t(e.hint_id, lang)}</small>' if e.hint_id else "")
+        mode = ' inputmode="numeric" maxlength="4"' if e.numeric else ' maxlength="16"'
+        return (f'<label class="field">{_t(e.label_id, lang)}'
+                f'<input type="{"password" if e.secret else "text"}" autocomplete="off"'
+                f' data-field="{name}" data-testid="input-{phone}-{name}"'
+                f' value="{escape(e.value)}"{mode}></label>{hint}')
+    if isinstance(e, Checkbox):
+        name = escape(e.name)
+        return (f'<label class="check"><input type="checkbox" data-action="toggle"'
+                f' data-phone="{phone}" data-name="{name}" data-testid="checkbox-{phone}-{name}"'
+                f'{" checked" if e.checked else ""}>{_t(e.label_id, lang)}</label>')
+    name = escape(e.name)
+    return (f'<button type="button" class="{"row" if e.chevron else "primary"}"'
+            f' data-action="press" data-phone="{phone}" data-name="{name}"'
+            f' data-testid="button-{phone}-{name}"{"" if e.enabled else " disabled"}>'
+            f'{_t(e.label_id, lang)}</button>')
+
+
+def render_screen(screen: Screen, phone: str, lang: Lang) -> str:
+    """The phone's screen as an HTML fragment."""
+    parts = [f'<div class="screen" data-testid="screen-{phone}" data-screen="{screen.id.value}">']
+    if screen.banner is not None:
+        parts.append(
+            f'<div class="banner" role="status" data-action="tap-banner" data-phone="{phone}"'
+            f' data-testid="banner-{phone}"><strong>{_t(screen.banner.title_id, lang)}</strong>'
+            f'<span>{_t(screen.banner.body_id, lang)}</span></div>')
+    parts.append(f'<h1 data-testid="title-{phone}">{_t(screen.title_id, lang)}</h1>')
+    if screen.message is not None:
+        parts.append(
+            f'<div class="message" role="alert" data-testid="message-{phone}"'
+            f' data-code="{screen.message.code.value}">{escape(screen.message.render(lang))}'
+            '</div>')
+    parts.extend(_element(e, phone, lang) for e in screen.body)
+    if screen.awaits_card:
+        parts.append(f'<div class="nfc" data-drop-card="{phone}" data-testid="nfc-{phone}">'
+                     '<span>NFC</span></div>')
+    if screen.dialog is not None:
+        d = screen.dialog
+        buttons = "".join(
+            f'<button type="button" class="row" data-action="press" data-phone="{phone}"'
+            f' data-name="{escape(b.name)}" data-testid="dialog-button-{phone}-{escape(b.name)}">'
+            f'{_t(b.label_id, lang)}</button>' for b in d.buttons)
+        parts.append(
+            f'<div class="backdrop"><div class="dialog" role="dialog" aria-modal="true"'
+            f' data-testid="dialog-{phone}" data-dialog="{d.id.value}">'
+            f'<h2>{_t(d.title_id, lang)}</h2><p>{_t(d.body_id, lang)}</p>{buttons}</div></div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def render_guide(screen: Screen, phone: str, lang: Lang) -> str:
+    if not screen.guide:
+        return f'<div class="guide" data-testid="guide-{phone}" hidden></div>'
+    items = "".join(f"<li>{_t(g, lang)}</li>" for g in screen.guide)
+    return (f'<div class="guide" data-testid="guide-{phone}"><h3>{escape(chrome("guide", lang))}'
+            f"</h3><ol>{items}</ol></div>")
+
+
+def render_device(screen: Screen, phone: str, lang: Lang, online: bool) -> str:
+    """A phone panel: its frame, screen, network switch and the guide's narration."""
+    state = chrome("online" if online else "offline", lang)
+    switch = chrome("go_offline" if online else "go_online", lang)
+    return (
+        f'<h2 class="device-name">{escape(chrome(phone, lang))}</h2>'
+        f'<div class="phone" data-drop-card="{phone}">{render_screen(screen, phone, lang)}</div>'
+        f'<p class="network" data-testid="network-{phone}" data-online="{str(online).lower()}">'
+        f'{escape(state)} <button type="button" data-action="network" data-phone="{phone}"'
+        f' data-testid="network-toggle-{phone}">{escape(switch)}</button></p>'
+        f"{render_guide(screen, phone, lang)}"
+    )
+
+
+def render_operator(lang: Lang, now: dt.datetime) -> str:
+    buttons = "".join(
+        f'<button type="button" data-action="operator" data-name="{name}"'
+        f' data-testid="operator-{name}">{escape(chrome(key, lang))}</button>'
+        for name, key in (("suspend", "suspend"), ("change-of-address", "change_of_address"),
+                          ("advance-48h", "advance"), ("reset", "reset")))
+    return (f'<h2>{escape(chrome("operator", lang))}</h2>'
+            f'<p>{_t("guide_hotline", lang)}</p>'
+            f'<p data-testid="operator-now">{escape(chrome("now", lang))}: '
+            f'{escape(now.isoformat())}</p>{buttons}')
+
+
+def render_page(panels: Mapping[str, str], lang: Lang, base: str) -> str:
+    """The whole simulator page: two phones, the card between them, the operator panel."""
+    other = Lang.EN if lang is Lang.JA else Lang.JA
+    guide = "".join(f'<p>{_t(g, lang)}</p>' for g in ("guide_intro", "guide_intro_steps",
+                                                     "guide_wifi"))
+    b = escape(base)
+    return f"""<!doctype html>
+<html lang="{lang.value}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(chrome("title", lang))}</title>
+<link rel="stylesheet" href="{b}/static/simulator.css">
+<script src="{b}/static/simulator.js" defer></script>
+</head>
+<body data-sim-base="{b}">
+<header>
+<h1>{_t("guide_service", lang)} — {_t("guide_heading", lang)}</h1>
+{guide}
+<a href="{b}/?lang={other.value}" data-testid="lang-switch">{escape(chrome("lang", lang))}</a>
+</header>
+<main class="stage">
+<section class="device" data-panel="old" data-testid="phone-old">{panels["old"]}</section>
+<section class="cardzone">
+<div class="card" draggable="true" data-testid="card">{escape(chrome("card", lang))}</div>
+<p class="hint">{escape(chrome("card_hint", lang))}</p>
+<button type="button" data-action="tap-card" data-phone="old" data-testid="tap-card-old">
+{escape(chrome("tap_old", lang))}</button>
+<button type="button" data-action="tap-card" data-phone="new" data-testid="tap-card-new">
+{escape(chrome("tap_new", lang))}</button>
+</section>
+<section class="device" data-panel="new" data-testid="phone-new">{panels["new"]}</section>
+<aside class="operator" data-panel="operator" data-testid="operator">{panels["operator"]}</aside>
+</main>
+</body>
+</html>
+"""

@@ -1,0 +1,227 @@
+"""The browser phone simulator: two phones, a My Number Card and an operator panel at /simulator/.
+
+A thin edge (DESIGN.md "Library first, edges thin"): it parses a browser event, hands it to the
+phone's :class:`~mobile_jpki.phone.app.flows.PhoneApp` and renders the resulting
+:class:`~mobile_jpki.phone.app.screens.Screen`. No rule of the app lives here.
+
+Each browser gets its own world (cookie ``mjpki_sim``), made by the injected
+``backend_factory``; the default is the deterministic :class:`FakeWorld` with the old phone
+already holding both certificates (the start of the user's document). The page polls
+``/poll`` once a second: that is how push notifications and the old phone's instructions
+arrive while a phone is "online".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import escape
+from importlib import resources
+from typing import Literal
+
+from fastapi import APIRouter, Cookie, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from mobile_jpki.clock import Clock, FixedClock
+from mobile_jpki.phone.app.backend import AppBackend, BackendError, OperatorBackend
+from mobile_jpki.phone.app.fake import FakeWorld
+from mobile_jpki.phone.app.flows import (
+    ComeOnline,
+    Event,
+    PhoneApp,
+    Press,
+    TapBanner,
+    TapCard,
+    Toggle,
+    TypeText,
+)
+from mobile_jpki.phone.app.texts import Lang
+from mobile_jpki.web.render import render_device, render_operator, render_page
+
+COOKIE = "mjpki_sim"
+MAX_SESSIONS = 64  # a local tool: the oldest session is dropped beyond this
+_ASSETS = {"simulator.js": "text/javascript", "simulator.css": "text/css"}
+Phone = Literal["old", "new"]
+
+
+@dataclass
+class SimulatorWorld:
+    """What one simulator session drives: two phones' backends, the operator, the clock."""
+
+    old: AppBackend
+    new: AppBackend
+    operator: OperatorBackend
+    clock: Clock
+
+
+BackendFactory = Callable[[], SimulatorWorld]
+
+
+def fake_world_factory() -> SimulatorWorld:
+    """The default: the user's document's starting point, in memory."""
+    world = FakeWorld(FixedClock(dt.datetime(2026, 4, 1, 0, 0, tzinfo=dt.UTC)))
+    world.give_registered_certificates("old-phone")
+    return SimulatorWorld(world.backend("old-phone"), world.backend("new-phone"),
+                          world.operator(), world.clock)
+
+
+@dataclass
+class _Session:
+    world: SimulatorWorld
+    apps: dict[str, PhoneApp]
+    online: dict[str, bool] = field(default_factory=lambda: {"old": True, "new": True})
+    lang: Lang = Lang.JA
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    operator_error: str = ""
+
+
+def _new_session(factory: BackendFactory, lang: Lang = Lang.JA) -> _Session:
+    world = factory()
+    apps = {"old": PhoneApp(world.old, world.clock), "new": PhoneApp(world.new, world.clock)}
+    return _Session(world, apps, lang=lang)
+
+
+class EventIn(BaseModel):
+    phone: Phone
+    type: Literal["press", "toggle", "tap-card", "tap-banner", "network"]
+    name: str = Field(default="", max_length=64)
+    fields: dict[str, str] = Field(default_factory=dict, max_length=8)
+
+
+class OperatorIn(BaseModel):
+    action: Literal["suspend", "change-of-address", "advance-48h", "reset"]
+
+
+def create_simulator_router(
+    backend_factory: BackendFactory = fake_world_factory, *, prefix: str = "/simulator"
+) -> APIRouter:
+    """The simulator's routes under ``prefix``; mount with ``app.include_router(...)``."""
+    router = APIRouter(prefix=prefix, tags=["simulator"], include_in_schema=False)
+    sessions: OrderedDict[str, _Session] = OrderedDict()
+    sessions_lock = threading.Lock()
+
+    def lookup(sid: str | None) -> _Session:
+        with sessions_lock:
+            session = sessions.get(sid or "")
+            if session is None:
+                raise HTTPException(409, "no simulator session: reload the page")
+            sessions.move_to_end(sid or "")
+            return session
+
+    def panels(session: _Session) -> dict[str, str]:
+        out = {
+            phone: render_device(app.screen(), phone, session.lang, session.online[phone])
+            for phone, app in session.apps.items()
+        }
+        out["operator"] = render_operator(session.lang, session.world.clock.now())
+        if session.operator_error:
+            out["operator"] += ('<p class="message" data-testid="operator-error">'
+                                f"{escape(session.operator_error)}</p>")
+        return out
+
+    @router.get("/", response_class=HTMLResponse)
+    def page(request: Request, lang: str | None = None,
+             mjpki_sim: str | None = Cookie(default=None)) -> Response:
+        with sessions_lock:
+            session = sessions.get(mjpki_sim or "")
+            sid = mjpki_sim or ""
+            if session is None:
+                sid = secrets.token_urlsafe(16)
+                session = sessions[sid] = _new_session(backend_factory)
+                while len(sessions) > MAX_SESSIONS:
+                    sessions.popitem(last=False)
+        if lang in (Lang.JA.value, Lang.EN.value):
+            session.lang = Lang(lang)
+        with session.lock:
+            html = render_page(panels(session), session.lang, prefix)
+        response = HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        response.set_cookie(COOKIE, sid, httponly=True, samesite="strict", path=prefix)
+        return response
+
+    @router.get("", include_in_schema=False)
+    def page_no_slash() -> Response:
+        return RedirectResponse(f"{prefix}/")
+
+    @router.get("/static/{name}")
+    def asset(name: str) -> Response:
+        if name not in _ASSETS:
+            raise HTTPException(404)
+        body = resources.files("mobile_jpki.web").joinpath("static", name).read_bytes()
+        return Response(body, media_type=_ASSETS[name],
+                        headers={"Cache-Control": "no-cache"})
+
+    @router.post("/event")
+    def event(body: EventIn, mjpki_sim: str | None = Cookie(default=None)) -> JSONResponse:
+        session = lookup(mjpki_sim)
+        with session.lock:
+            app = session.apps[body.phone]
+            if body.type == "network":
+                session.online[body.phone] = not session.online[body.phone]
+                if session.online[body.phone]:
+                    app.dispatch(ComeOnline())
+            else:
+                # The values typed so far travel with every event: the server's state is the
+                # only truth, and a re-render shows exactly what the app holds.
+                names = set(app.screen().field_names())
+                for name, value in body.fields.items():
+                    if name in names:
+                        app.dispatch(TypeText(name, value[:64]))
+                app.dispatch(_event(body))
+            return JSONResponse({"panels": panels(session)})
+
+    @router.post("/poll")
+    def poll(mjpki_sim: str | None = Cookie(default=None)) -> JSONResponse:
+        session = lookup(mjpki_sim)
+        with session.lock:
+            for phone, app in session.apps.items():
+                if session.online[phone]:
+                    app.poll()
+                    app.dispatch(ComeOnline())
+            return JSONResponse({"panels": panels(session)})
+
+    @router.post("/operator")
+    def operator(body: OperatorIn, mjpki_sim: str | None = Cookie(default=None)) -> JSONResponse:
+        session = lookup(mjpki_sim)
+        with session.lock:
+            if body.action == "reset":
+                fresh = _new_session(backend_factory, session.lang)
+                session.world, session.apps, session.online = fresh.world, fresh.apps, fresh.online
+                session.operator_error = ""
+                return JSONResponse({"panels": panels(session)})
+            ops = session.world.operator
+            try:
+                if body.action == "suspend":
+                    ops.suspend_by_hotline()
+                elif body.action == "change-of-address":
+                    ops.change_of_address()
+                else:
+                    ops.advance_time(dt.timedelta(hours=48))
+                session.operator_error = ""
+            except BackendError as err:
+                session.operator_error = err.code
+            return JSONResponse({"panels": panels(session)})
+
+    return router
+
+
+def _event(body: EventIn) -> Event:
+    if body.type == "press":
+        return Press(body.name)
+    if body.type == "toggle":
+        return Toggle(body.name)
+    if body.type == "tap-card":
+        return TapCard()
+    return TapBanner()
+
+
+def create_simulator_app(backend_factory: BackendFactory = fake_world_factory) -> FastAPI:
+    """A stand-alone app serving only the simulator (tests; before ``api.app`` mounts it)."""
+    app = FastAPI(title="mobile-jpki phone simulator", docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.include_router(create_simulator_router(backend_factory))
+    return app
