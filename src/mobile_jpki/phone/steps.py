@@ -110,7 +110,21 @@ class ScriptedPhone:
         return self.clock.now()
 
     # -- 申請 (first application or model change) -------------------------------------------
-    def apply(
+    def apply(self, card: JpkiClient, **choices: Any) -> str:
+        """⑤-⑪ and send: see :meth:`prepare_application`. Returns the application id; raises
+        :class:`ConsentNeeded` when the service says another phone holds certificates and
+        ``consent`` was not given (the dialog 「旧スマホ用電子証明書は失効されます」)."""
+        return self.send_application(self.prepare_application(card, **choices))
+
+    def send_application(self, cms: bytes) -> str:
+        try:
+            return self.api.apply(cms)["application_id"]
+        except PortalProblem as problem:
+            if problem.code == "revoke-consent-required":
+                raise ConsentNeeded(str(problem.body.get("detail", ""))) from problem
+            raise
+
+    def prepare_application(
         self,
         card: JpkiClient,
         *,
@@ -122,13 +136,13 @@ class ScriptedPhone:
         consent: bool = False,
         terms_version: str | None = None,
         kind: ApplicationKind | None = None,
-    ) -> str:
-        """⑤-⑪: choose certificates, tick the terms, read the card, (agree to revoke the old
-        phone), set the phone's passwords, send. Returns the application id.
+    ) -> bytes:
+        """⑤-⑪ up to the signature: choose certificates, tick the terms, read the card, agree
+        (or not) to revoke the old phone, set the phone's passwords. Returns the card-signed
+        application (CMS) ready to send.
 
         A fresh element gets both secrets even when one certificate is applied for: ACTIVATE
-        needs both (docs/apdu.md "Lifecycle"). Raises :class:`ConsentNeeded` when the service
-        says another phone holds certificates and ``consent`` was not given."""
+        needs both (docs/apdu.md "Lifecycle")."""
         device_id = self._device()
         info = self.api.info()
         wanted = list(dict.fromkeys(certificates))
@@ -184,13 +198,7 @@ class ScriptedPhone:
             revoke_other_device=consent,
             keys=keys,  # type: ignore[arg-type]
         )
-        cms = self._card_signed(card, card_password, doc)
-        try:
-            return self.api.apply(cms)["application_id"]
-        except PortalProblem as problem:
-            if problem.code == "revoke-consent-required":
-                raise ConsentNeeded(str(problem.body.get("detail", ""))) from problem
-            raise
+        return self._card_signed(card, card_password, doc)
 
     def _fresh_element(self) -> bool:
         try:

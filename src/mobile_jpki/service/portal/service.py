@@ -286,6 +286,21 @@ class PortalService:
 
     def _count(self, key: str, *, limit: int, window: dt.timedelta, now: dt.datetime) -> None:
         """Fixed-window rate limit in its own transaction, so refused attempts count too."""
+        for attempt in (1, 2):
+            try:
+                over, retry = self._bump(key, window, now)
+                break
+            except IntegrityError:
+                # Two first attempts raced to create the counter row (PostgreSQL, READ
+                # COMMITTED): the row exists now; count again on it.
+                if attempt == 2:
+                    raise
+        if over > limit:
+            raise E.RateLimited(
+                "too many attempts", retry_after=int((retry - now).total_seconds()) + 1
+            )
+
+    def _bump(self, key: str, window: dt.timedelta, now: dt.datetime) -> tuple[int, dt.datetime]:
         with self.db.transaction() as s:
             row = s.execute(
                 self.db.lock(select(RateCounter).where(RateCounter.key == key))
@@ -296,12 +311,7 @@ class PortalService:
             elif now - row.window_start >= window:
                 row.window_start, row.count = now, 0
             row.count += 1
-            over = row.count > limit
-            retry = row.window_start + window
-        if over:
-            raise E.RateLimited(
-                "too many attempts", retry_after=int((retry - now).total_seconds()) + 1
-            )
+            return row.count, row.window_start + window
 
     def _phone_certs(self, s: Session, device_id: str) -> list[Certificate]:
         stmt = select(Certificate).where(
