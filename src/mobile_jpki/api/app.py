@@ -13,6 +13,7 @@ from mobile_jpki.api import crl, ocsp, problems
 from mobile_jpki.api.deps import Services
 from mobile_jpki.clock import Clock, SystemClock
 from mobile_jpki.service.authority import CertificateAuthority
+from mobile_jpki.web.simulator import create_simulator_router
 
 DATA_DIR_ENV = "MOBILE_JPKI_DATA_DIR"
 DATABASE_URL_ENV = "MOBILE_JPKI_DATABASE_URL"
@@ -29,6 +30,7 @@ def create_app(ca: CertificateAuthority, *, clock: Clock | None = None) -> FastA
     problems.install(app)
     app.include_router(ocsp.router)
     app.include_router(crl.router)
+    app.include_router(create_simulator_router())  # phone simulator at /simulator/
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> dict[str, str]:
