@@ -147,7 +147,7 @@ class TestPki:
             reason=reason,
         )
         return pocsp.build_response(
-            responder=responder or self.responder(issued.ca),
+            responder=responder or self.responder(issued.ca, now - dt.timedelta(days=1)),
             answers=[answer],
             produced_at=now,
             nonce=nonce,
