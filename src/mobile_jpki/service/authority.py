@@ -186,6 +186,9 @@ class CertificateAuthority:
         self._issuers: dict[str, Issuer] = {}
         self._responders: dict[int, tuple[str, ocsp.Responder]] = {}
         self._by_issuer: dict[tuple[ocsp.HashAlgorithm, bytes, bytes], str] = {}
+        self._active: dict[Hierarchy, str] = {}
+        # ca_id -> (responder row id, its not_after): avoids a read per signature.
+        self._current_responder: dict[str, tuple[int, dt.datetime]] = {}
 
     # -- session helper --------------------------------------------------------------------
     @contextmanager
@@ -265,6 +268,7 @@ class CertificateAuthority:
             raise AlreadyInitialised(ca_id) from exc
         self._identities[ca_id] = CaIdentity(ca_id, hierarchy, generation, cert, key)
         self._by_issuer.clear()
+        self._active.pop(hierarchy, None)
         self.ensure_responder(ca_id, now, actor=actor)
         return ca_id
 
@@ -314,6 +318,11 @@ class CertificateAuthority:
         return issuer
 
     def _active_ca(self, hierarchy: Hierarchy) -> str:
+        # Cached: a new generation is made by add_generation (which clears it) and picked up
+        # by other processes at their restart.
+        cached = self._active.get(hierarchy)
+        if cached is not None:
+            return cached
         with self.db.transaction(write=False) as s:
             ca_id = s.scalar(
                 select(CaGeneration.ca_id).where(
@@ -322,6 +331,7 @@ class CertificateAuthority:
             )
         if ca_id is None:
             raise NotFound("active CA for hierarchy", hierarchy.value)
+        self._active[hierarchy] = ca_id
         return ca_id
 
     def _issuer_index(self) -> dict[tuple[ocsp.HashAlgorithm, bytes, bytes], str]:
@@ -339,6 +349,9 @@ class CertificateAuthority:
     ) -> tuple[int, ocsp.Responder]:
         """The active responder of ``ca_id``, rolled over when it nears expiry."""
         now = utc(now)
+        known = self._current_responder.get(ca_id)
+        if known and known[1] - now > self.settings.responder_rollover_before:
+            return known[0], self._responder(known[0])
         with self.db.transaction(write=False) as s:
             row = s.scalars(
                 select(OcspResponder)
@@ -347,6 +360,7 @@ class CertificateAuthority:
             ).first()
             current = (row.id, row.not_after) if row else None
         if current and current[1] - now > self.settings.responder_rollover_before:
+            self._current_responder[ca_id] = current
             return current[0], self._responder(current[0])
         return self._roll_responder(ca_id, now, actor)
 
@@ -391,6 +405,7 @@ class CertificateAuthority:
             )
         responder = ocsp.Responder(cert, key)
         self._responders[rid] = (ca_id, responder)
+        self._current_responder[ca_id] = (rid, cert.not_valid_after_utc)
         return rid, responder
 
     def _responder(self, rid: int) -> ocsp.Responder:
