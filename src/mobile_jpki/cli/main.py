@@ -8,6 +8,7 @@ from mobile_jpki.cli import ca as ca_cli
 from mobile_jpki.cli import card as card_cli
 from mobile_jpki.cli import phone as phone_cli
 from mobile_jpki.cli import serve as serve_cli
+from mobile_jpki.cli import verify as verify_cli
 
 app = typer.Typer(
     name="mobile-jpki",
@@ -27,6 +28,7 @@ app.add_typer(ca_cli.app, name="ca")
 app.add_typer(card_cli.app, name="card")
 app.add_typer(phone_cli.app, name="phone")
 app.command("serve")(serve_cli.serve)
+app.add_typer(verify_cli.app, name="verify")
 
 
 def main() -> None:
