@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from mobile_jpki.pki.crl import CrlScope, cdp_for_shard, crl_extensions, freshest_crl_for_shard
+from mobile_jpki.pki import profiles
+from mobile_jpki.pki.crl import CrlScope, crl_extensions
 from mobile_jpki.pki.model import CaIdentity, Hierarchy, PublicUrls
 from mobile_jpki.pki.revocation import Reason, RevokedEntry
 
@@ -88,6 +89,9 @@ def leaf(ca: CaIdentity, serial: int, shard: int) -> x509.Certificate:
     """An end-entity certificate of ``shard``: its CDP names the shard CRL, its freshestCRL the
     shard's delta, as issuance does."""
     key = rsa_key("leaf")
+    # The issuance profile's own CDP and freshestCRL: the CRL tests then prove the two agree.
+    cdp = profiles.crl_distribution_points(URLS, ca.ca_id, shard)
+    freshest = profiles.freshest_crl(URLS, ca.ca_id, shard)
     issuer_key = ca.key
     assert isinstance(issuer_key, rsa.RSAPrivateKey)
     return (
@@ -110,8 +114,8 @@ def leaf(ca: CaIdentity, serial: int, shard: int) -> x509.Certificate:
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
             critical=False,
         )
-        .add_extension(cdp_for_shard(URLS, ca.ca_id, shard), critical=False)
-        .add_extension(freshest_crl_for_shard(URLS, ca.ca_id, shard), critical=False)
+        .add_extension(cdp.value, critical=cdp.critical)
+        .add_extension(freshest.value, critical=freshest.critical)
         .sign(issuer_key, hashes.SHA256())
     )
 
@@ -159,3 +163,26 @@ def reference_crl(
     key = issuer.key
     assert isinstance(key, rsa.RSAPrivateKey)
     return builder.sign(key, hashes.SHA256()).public_bytes(Encoding.DER)
+
+
+@cache
+def make_profile_ca(generation: int = 2024) -> CaIdentity:
+    """A root built with the issuance profile's own root extensions (CDP = [URI, DirName]), for
+    the ARL's IDP to be checked against the real thing."""
+    key = rsa_key(f"profile-root-{generation}")
+    ca_id = CaIdentity.make_id(Hierarchy.SIGN, generation)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(ROOT_NAME)
+        .issuer_name(ROOT_NAME)
+        .public_key(key.public_key())
+        .serial_number(generation)
+        .not_valid_before(NOT_BEFORE)
+        .not_valid_after(NOT_AFTER)
+    )
+    for ext in profiles.root_extensions(
+        hierarchy=Hierarchy.SIGN, ca_id=ca_id, public_key=key.public_key(), urls=URLS
+    ):
+        builder = builder.add_extension(ext.value, critical=ext.critical)
+    cert = builder.sign(key, hashes.SHA256())
+    return CaIdentity(ca_id, Hierarchy.SIGN, generation, cert, key)

@@ -9,12 +9,13 @@ from collections.abc import Iterator
 import pytest
 from asn1crypto import core as asn1_core
 from asn1crypto import crl as asn1_crl
-from crl_fixtures import URLS, make_ca
+from crl_fixtures import URLS, make_ca, make_profile_ca
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mobile_jpki.pki import profiles
 from mobile_jpki.pki.crl import (
     CrlError,
     CrlKind,
@@ -24,8 +25,6 @@ from mobile_jpki.pki.crl import (
     InvalidValidity,
     UnsupportedIssuerKey,
     build_crl,
-    cdp_for_shard,
-    shard_for_serial,
 )
 from mobile_jpki.pki.model import CaIdentity
 from mobile_jpki.pki.revocation import Reason, RevokedEntry
@@ -87,7 +86,9 @@ def test_idp_matches_the_certificate_cdp_of_the_same_shard() -> None:
     # RFC 5280 §6.3.3 (b)(2)(i): the CRL's IDP names must match the certificate's CDP.
     parsed = load(crl([], CrlScope.full(4)))
     idp = parsed.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
-    assert idp.full_name == cdp_for_shard(URLS, "sign-2023", 4)[0].full_name
+    cdp = profiles.crl_distribution_points(URLS, "sign-2023", 4).value
+    assert isinstance(cdp, x509.CRLDistributionPoints)
+    assert idp.full_name == cdp[0].full_name
 
 
 def test_delta_crl_names_its_base_and_keeps_the_base_scope() -> None:
@@ -129,6 +130,17 @@ def test_arl_covers_ca_certificates_at_the_root_url() -> None:
         parsed.extensions.get_extension_for_class(x509.FreshestCRL)
 
 
+def test_arl_idp_repeats_the_root_certificates_own_cdp() -> None:
+    # The root is its own issuer, so the ARL must carry the names its CDP gives (URI + DirName).
+    ca = make_profile_ca()
+    cdp = ca.certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert len(cdp[0].full_name or []) == 2
+    parsed = x509.load_der_x509_crl(crl([], CrlScope.arl(), issuer=ca))
+    idp = parsed.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
+    assert idp.full_name == cdp[0].full_name
+    assert idp.only_contains_ca_certs
+
+
 def test_aki_is_the_issuer_key_identifier_so_generations_with_one_dn_differ() -> None:
     old, new = make_ca(2019), make_ca(2023)
     assert old.certificate.subject == new.certificate.subject
@@ -163,13 +175,6 @@ def test_scope_invariants() -> None:
         CrlScope(CrlKind.DELTA, 1)
     with pytest.raises(ValueError, match="ARL"):
         CrlScope(CrlKind.ARL, 0)
-
-
-def test_shard_for_serial() -> None:
-    assert shard_for_serial(0x1234, 16) == 4
-    assert all(0 <= shard_for_serial(s, 7) < 7 for s in range(1, 200))
-    with pytest.raises(ValueError):
-        shard_for_serial(5, 0)
 
 
 # --- entries ------------------------------------------------------------------------------------

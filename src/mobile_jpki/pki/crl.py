@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.x509.oid import CRLEntryExtensionOID
 
-from mobile_jpki.pki import der
+from mobile_jpki.pki import der, profiles
 from mobile_jpki.pki.model import CaIdentity, PublicUrls, utc
 from mobile_jpki.pki.revocation import Reason, RevokedEntry
 
@@ -54,12 +54,9 @@ __all__ = [
     "InvalidValidity",
     "UnsupportedIssuerKey",
     "build_crl",
-    "cdp_for_shard",
     "crl_extensions",
     "encode_revoked_certificates",
-    "freshest_crl_for_shard",
     "issuing_distribution_point",
-    "shard_for_serial",
 ]
 
 # RFC 5280 §4.1.2.2: serials are positive and at most 20 octets; in DER a 160-bit value needs a
@@ -150,25 +147,20 @@ class CrlScope:
         return cls(CrlKind.ARL)
 
 
-def shard_for_serial(serial: int, shard_count: int) -> int:
-    """Default shard policy: ``serial mod shard_count``.
-
-    The shard is decided once, at issuance, and written into the certificate's CRL distribution
-    point (:func:`cdp_for_shard`); it must be stored with the certificate and never recomputed,
-    because a later change of ``shard_count`` must not move already-issued certificates.
-    """
-    if shard_count < 1:
-        raise ValueError(f"shard_count must be >= 1, got {shard_count}")
-    return serial % shard_count
-
-
 def issuing_distribution_point(
-    urls: PublicUrls, ca_id: str, scope: CrlScope
+    issuer: CaIdentity, urls: PublicUrls, scope: CrlScope
 ) -> x509.IssuingDistributionPoint:
-    """The IDP of a CRL (RFC 5280 §5.2.5). A delta CRL gets its base's IDP (same scope, §5.2.4)."""
+    """The IDP of a CRL (RFC 5280 §5.2.5). A delta CRL gets its base's IDP (same scope, §5.2.4).
+
+    The names come from where certificates get theirs, so a certificate's CDP and its CRL's IDP
+    cannot drift apart (RFC 5280 §6.3.3 (b)(2)(i) needs a name in common): shard CRLs use
+    :func:`mobile_jpki.pki.profiles.shard_crl_names`, and the ARL repeats the root certificate's
+    own cRLDistributionPoints fullName (the root is its own issuer), falling back to
+    ``urls.root_crl`` for a root without one.
+    """
     if scope.kind is CrlKind.ARL:
         return x509.IssuingDistributionPoint(
-            full_name=[x509.UniformResourceIdentifier(urls.root_crl(ca_id))],
+            full_name=_root_cdp_names(issuer) or [_uri(urls.root_crl(issuer.ca_id))],
             relative_name=None,
             only_contains_user_certs=False,
             only_contains_ca_certs=True,
@@ -178,7 +170,7 @@ def issuing_distribution_point(
         )
     assert scope.shard is not None  # noqa: S101 - guaranteed by CrlScope.__post_init__
     return x509.IssuingDistributionPoint(
-        full_name=[x509.UniformResourceIdentifier(urls.crl(ca_id, scope.shard))],
+        full_name=profiles.shard_crl_names(urls, issuer.ca_id, scope.shard),
         relative_name=None,
         only_contains_user_certs=True,
         only_contains_ca_certs=False,
@@ -188,24 +180,24 @@ def issuing_distribution_point(
     )
 
 
-def cdp_for_shard(urls: PublicUrls, ca_id: str, shard: int) -> x509.CRLDistributionPoints:
-    """The cRLDistributionPoints an end-entity certificate of ``shard`` carries. Its fullName is
-    exactly the shard CRL's IDP fullName, as RFC 5280 §6.3.3 (b)(2)(i) requires for a match."""
-    return x509.CRLDistributionPoints([_distribution_point(urls.crl(ca_id, shard))])
+def _uri(url: str) -> x509.GeneralName:
+    return x509.UniformResourceIdentifier(url)
 
 
-def freshest_crl_for_shard(urls: PublicUrls, ca_id: str, shard: int) -> x509.FreshestCRL:
-    """freshestCRL (RFC 5280 §4.2.1.15 in certificates, §5.2.6 in full CRLs): the shard's delta."""
-    return x509.FreshestCRL([_distribution_point(urls.delta_crl(ca_id, shard))])
+def _root_cdp_names(issuer: CaIdentity) -> list[x509.GeneralName] | None:
+    try:
+        cdp = issuer.certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+    except x509.ExtensionNotFound:
+        return None
+    for point in cdp.value:
+        if point.full_name:
+            return list(point.full_name)
+    return None
 
 
-def _distribution_point(url: str) -> x509.DistributionPoint:
-    return x509.DistributionPoint(
-        full_name=[x509.UniformResourceIdentifier(url)],
-        relative_name=None,
-        reasons=None,
-        crl_issuer=None,
-    )
+def _freshest_crl(urls: PublicUrls, ca_id: str, shard: int) -> x509.FreshestCRL:
+    names = profiles.shard_delta_crl_names(urls, ca_id, shard)
+    return x509.FreshestCRL([x509.DistributionPoint(names, None, None, None)])
 
 
 # --- extensions ---------------------------------------------------------------------------------
@@ -247,11 +239,11 @@ def crl_extensions(
     if scope.kind is CrlKind.DELTA:
         assert scope.base_crl_number is not None  # noqa: S101 - CrlScope invariant
         exts.append((x509.DeltaCRLIndicator(scope.base_crl_number), True))  # §5.2.4: critical
-    exts.append((issuing_distribution_point(urls, issuer.ca_id, scope), True))  # §5.2.5
+    exts.append((issuing_distribution_point(issuer, urls, scope), True))  # §5.2.5
     if scope.kind is CrlKind.FULL:
         assert scope.shard is not None  # noqa: S101 - CrlScope invariant
         # §5.2.6: non-critical, full CRLs only.
-        exts.append((freshest_crl_for_shard(urls, issuer.ca_id, scope.shard), False))
+        exts.append((_freshest_crl(urls, issuer.ca_id, scope.shard), False))
     return exts
 
 

@@ -53,7 +53,8 @@ def integer_content(value: int) -> bytes:
     gets a leading ``00`` so it does not read as negative."""
     if value >= 0:
         return value.to_bytes((value.bit_length() + 8) // 8, "big")
-    return value.to_bytes((value.bit_length() + 8) // 8, "big", signed=True)
+    # ~value = -value - 1 has the magnitude bits a negative number needs (-128 fits one octet).
+    return value.to_bytes(((~value).bit_length() + 8) // 8, "big", signed=True)
 
 
 def integer(value: int) -> bytes:
