@@ -162,6 +162,7 @@ class World:
     def inbox(self, phone: ScriptedPhone) -> list[str]:
         """Topics newly pushed to ``phone`` (in-process channel, de-duplicated by the app)."""
         assert phone.device_id is not None
+        self.ctx.dispatcher.dispatch(now=self.clock.now())
         return phone.handle_push(self.ctx.inprocess.drain(phone.device_id))
 
 

@@ -1,0 +1,146 @@
+"""Around the model change: 異動, card replacement, 失効 from the phone and from my page,
+hotline hold and release (signing certificate re-issued), 初期化, push off, 有効性確認."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from conftest import CARD_PASSWORD, World, facts
+from mobile_jpki.phone.client import PortalProblem
+from mobile_jpki.phone.steps import ScriptedPhone
+from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.reader.errors import WrongSecret
+
+BOTH = (Hierarchy.SIGN, Hierarchy.AUTH)
+PW, PIN = "PHONE123", "1234"
+
+
+def registered(world: World, card: object, name: str = "p") -> ScriptedPhone:
+    phone = world.new_phone(name)
+    phone.apply(
+        card, card_password=CARD_PASSWORD, certificates=BOTH, sign_password=PW, auth_pin=PIN
+    )  # type: ignore[arg-type]
+    world.work()
+    phone.register(sign_password=PW, auth_pin=PIN)
+    world.inbox(phone)
+    return phone
+
+
+def states(phone: ScriptedPhone) -> dict[str, tuple[str, int | None]]:
+    latest: dict[str, tuple[str, int | None]] = {}
+    for c in phone.check_validity():
+        latest[c["kind"]] = (c["status"], c["reason"])
+    return latest
+
+
+def test_move_revokes_every_signing_certificate_auth_survives(world: World) -> None:
+    person, _, card = world.resident()
+    phone = registered(world, card)
+    revoked = world.operator.change_facts(person, **facts(address="大阪府大阪市北区中之島一丁目"))
+    assert len(revoked) == 2  # the card's and the phone's signing certificates
+    assert states(phone) == {"phone-sign": ("revoked", 3), "phone-auth": ("good", None)}
+    assert world.inbox(phone) == ["certificates-changed"]
+    # The old card signing certificate can no longer sign applications.
+    other = world.new_phone("other")
+    with pytest.raises(PortalProblem) as refused:
+        other.apply(
+            card,
+            card_password=CARD_PASSWORD,
+            certificates=BOTH,
+            sign_password=PW,
+            auth_pin=PIN,
+            model_change=True,
+            consent=True,
+        )
+    assert refused.value.code == "card-certificate-revoked"
+
+
+def test_card_replacement_revokes_phone_certificates_and_asks_to_apply_again(world: World) -> None:
+    _, card_id, card = world.resident()
+    phone = registered(world, card)
+    world.operator.replace_card(card_id)
+    assert {s for s, _ in states(phone).values()} == {"revoked"}
+    assert len(phone.sync_instructions()) == 1  # deleted from the phone within 48 hours
+    assert phone.element.presence() == {Hierarchy.SIGN: False, Hierarchy.AUTH: False}
+
+
+def test_revoke_from_the_phone_itself(world: World) -> None:
+    person, _, card = world.resident()
+    phone = registered(world, card)
+    with pytest.raises(WrongSecret):
+        phone.revoke(sign_password="WRONG999", certificates=BOTH)
+    serials = phone.revoke(sign_password=PW, certificates=BOTH)
+    assert len(serials) == 2
+    assert states(phone) == {"phone-sign": ("revoked", 5), "phone-auth": ("revoked", 5)}
+    assert world.service.holders(person) == []
+
+
+def test_revoke_another_phone_from_my_page(world: World) -> None:
+    person, _, card = world.resident()
+    lost = registered(world, card, "lost")
+    here = world.new_phone("here")
+    serials = here.revoke_other(card, card_password=CARD_PASSWORD)
+    assert len(serials) == 2
+    assert world.service.holders(person) == []
+    assert world.inbox(lost) == ["deletion-pending"]
+
+
+def test_hotline_hold_then_release_reissues_the_signing_certificate(world: World) -> None:
+    person, _, card = world.resident()
+    phone = registered(world, card)
+    held = world.operator.hold_phone(person)
+    assert len(held) == 2
+    assert states(phone) == {"phone-sign": ("held", None), "phone-auth": ("held", None)}
+    assert {e["state"] for e in phone.my_page()["entries"]} == {"held"}
+    result = phone.release_hold(card, card_password=CARD_PASSWORD)
+    assert result == {"phone-auth": "released", "phone-sign": "reapply"}
+    assert states(phone) == {"phone-sign": ("revoked", 4), "phone-auth": ("good", None)}
+    # The element deletes the signing slot, then the app applies again for it alone.
+    assert len(phone.sync_instructions()) == 1
+    assert phone.element.presence() == {Hierarchy.SIGN: False, Hierarchy.AUTH: True}
+    phone.apply(
+        card,
+        card_password=CARD_PASSWORD,
+        certificates=(Hierarchy.SIGN,),
+        sign_password=PW,
+        auth_pin=PIN,
+    )
+    world.work()
+    assert phone.register(sign_password=PW, auth_pin=PIN) == ["phone-sign"]
+    assert states(phone) == {"phone-sign": ("good", None), "phone-auth": ("good", None)}
+
+
+def test_password_reset_sets_a_new_phone_signing_password(world: World) -> None:
+    _, _, card = world.resident()
+    phone = registered(world, card)
+    phone.reset_password(
+        card, card_password=CARD_PASSWORD, certificate=Hierarchy.SIGN, new_secret="RESET999"
+    )
+    phone.element.select_ap()
+    with pytest.raises(WrongSecret):
+        phone.element.verify(Hierarchy.SIGN, PW)
+    phone.element.verify(Hierarchy.SIGN, "RESET999")
+    phone.reset_password(
+        card, card_password=CARD_PASSWORD, certificate=Hierarchy.AUTH, new_secret="4321"
+    )
+    phone.element.select_ap()
+    phone.element.verify(Hierarchy.AUTH, "4321")
+
+
+def test_push_off_still_shows_registration_ready_on_my_page(world: World) -> None:
+    _, _, card = world.resident()
+    phone = world.new_phone("quiet")
+    phone.api.set_push(False)
+    phone.apply(
+        card, card_password=CARD_PASSWORD, certificates=BOTH, sign_password=PW, auth_pin=PIN
+    )
+    world.work()
+    assert world.inbox(phone) == []
+    page = phone.my_page()
+    assert page["push_enabled"] is False
+    assert [e["label"] for e in page["entries"]] == ["登録準備が完了しています"] * 2
+    phone.api.set_push(True)
+    world.clock.advance(dt.timedelta(seconds=1))
+    assert phone.register(sign_password=PW, auth_pin=PIN)
