@@ -18,8 +18,16 @@ from mobile_jpki.phone.app.texts import TEXTS, TextSource
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is absent")
 
@@ -138,8 +146,9 @@ def test_model_change_on_two_phones(page: sync_api.Page, live_server: LiveServer
     assert set(world.devices["new-phone"].status.values()) == {CertStatus.REGISTERED}
     assert set(world.devices["old-phone"].status.values()) == {CertStatus.NONE}
     shown = "\n".join(w.seen)
-    missing = [t.id for t in TEXTS.values()
-               if t.source is TextSource.DOCUMENT and t.ja not in shown]
+    missing = [
+        t.id for t in TEXTS.values() if t.source is TextSource.DOCUMENT and t.ja not in shown
+    ]
     assert missing == []
 
 

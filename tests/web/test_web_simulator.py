@@ -20,10 +20,17 @@ def client(live_server: LiveServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def ev(client: httpx.Client, phone: str, type_: str, name: str = "",
-       fields: dict[str, str] | None = None) -> dict[str, str]:
-    r = client.post("/simulator/event", json={"phone": phone, "type": type_, "name": name,
-                                              "fields": fields or {}})
+def ev(
+    client: httpx.Client,
+    phone: str,
+    type_: str,
+    name: str = "",
+    fields: dict[str, str] | None = None,
+) -> dict[str, str]:
+    r = client.post(
+        "/simulator/event",
+        json={"phone": phone, "type": type_, "name": name, "fields": fields or {}},
+    )
     assert r.status_code == 200, r.text
     panels: dict[str, str] = r.json()["panels"]
     return panels
@@ -37,8 +44,17 @@ def screen_of(panel: str) -> str:
 
 def test_page_has_two_phones_a_card_and_the_operator(client: httpx.Client) -> None:
     html = client.get("/simulator/").text
-    for testid in ("phone-old", "phone-new", "card", "tap-card-old", "tap-card-new",
-                   "operator", "operator-suspend", "button-new-my_page", "lang-switch"):
+    for testid in (
+        "phone-old",
+        "phone-new",
+        "card",
+        "tap-card-old",
+        "tap-card-new",
+        "operator",
+        "operator-suspend",
+        "button-new-my_page",
+        "lang-switch",
+    ):
         assert f'data-testid="{testid}"' in html
     assert "マイナポータル" in html and "①マイナポータルアプリを開き" in html
 
@@ -46,8 +62,9 @@ def test_page_has_two_phones_a_card_and_the_operator(client: httpx.Client) -> No
 def test_assets_are_served_from_the_package(client: httpx.Client) -> None:
     js = client.get("/simulator/static/simulator.js")
     assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
-    assert client.get("/simulator/static/simulator.css").headers["content-type"].startswith(
-        "text/css")
+    assert (
+        client.get("/simulator/static/simulator.css").headers["content-type"].startswith("text/css")
+    )
     assert client.get("/simulator/static/..%2fsimulator.py").status_code == 404
     assert client.get("/simulator/static/render.py").status_code == 404
 
@@ -72,8 +89,9 @@ def test_events_drive_the_app_and_typed_values_travel_with_them(
 def test_typed_markup_is_escaped(client: httpx.Client) -> None:
     ev(client, "new", "press", "my_page")
     ev(client, "new", "press", "model_change")
-    panels = ev(client, "new", "toggle", "confirmed",
-                {"card_sign_password": '"><script>alert(1)</script>'})
+    panels = ev(
+        client, "new", "toggle", "confirmed", {"card_sign_password": '"><script>alert(1)</script>'}
+    )
     assert "<script>" not in panels["new"]
     assert "&lt;SCRIPT&gt;" in panels["new"]
 

@@ -21,8 +21,10 @@ CHROME: Mapping[str, tuple[str, str]] = {
     "old": ("古いスマホ", "Old phone"),
     "new": ("新しいスマホ", "New phone"),
     "card": ("マイナンバーカード", "My Number Card"),
-    "card_hint": ("カードをスマホにドラッグするか、ボタンでかざします。",
-                  "Drag the card onto a phone, or use a button to hold it there."),
+    "card_hint": (
+        "カードをスマホにドラッグするか、ボタンでかざします。",
+        "Drag the card onto a phone, or use a button to hold it there.",
+    ),
     "tap_old": ("古いスマホにかざす", "Hold to the old phone"),
     "tap_new": ("新しいスマホにかざす", "Hold to the new phone"),
     "online": ("ネットワーク接続中", "Online"),
@@ -60,29 +62,40 @@ def _element(e: Item | Field | Checkbox | Button, phone: str, lang: Lang) -> str
         if e.kind is ItemKind.LABEL:
             return f'<p class="label" {tid}>{body}</p>'
         if e.kind is ItemKind.STATUS:
-            return (f'<div class="status" data-testid="status-{phone}-{escape(e.name)}">'
-                    f'<span class="cert">{body}</span>'
-                    f'<span class="state">{escape(e.render_detail(lang))}</span></div>')
-        return f'<p {tid}>{body}</p>'
+            return (
+                f'<div class="status" data-testid="status-{phone}-{escape(e.name)}">'
+                f'<span class="cert">{body}</span>'
+                f'<span class="state">{escape(e.render_detail(lang))}</span></div>'
+            )
+        return f"<p {tid}>{body}</p>"
     if isinstance(e, Field):
         name = escape(e.name)
-        hint = (f'<small class="hint" data-testid="hint-{phone}-{name}">'
-                f'{_t(e.hint_id, lang)}</small>' if e.hint_id else "")
+        hint = (
+            f'<small class="hint" data-testid="hint-{phone}-{name}">{_t(e.hint_id, lang)}</small>'
+            if e.hint_id
+            else ""
+        )
         mode = ' inputmode="numeric" maxlength="4"' if e.numeric else ' maxlength="16"'
-        return (f'<label class="field">{_t(e.label_id, lang)}'
-                f'<input type="{"password" if e.secret else "text"}" autocomplete="off"'
-                f' data-field="{name}" data-testid="input-{phone}-{name}"'
-                f' value="{escape(e.value)}"{mode}></label>{hint}')
+        return (
+            f'<label class="field">{_t(e.label_id, lang)}'
+            f'<input type="{"password" if e.secret else "text"}" autocomplete="off"'
+            f' data-field="{name}" data-testid="input-{phone}-{name}"'
+            f' value="{escape(e.value)}"{mode}></label>{hint}'
+        )
     if isinstance(e, Checkbox):
         name = escape(e.name)
-        return (f'<label class="check"><input type="checkbox" data-action="toggle"'
-                f' data-phone="{phone}" data-name="{name}" data-testid="checkbox-{phone}-{name}"'
-                f'{" checked" if e.checked else ""}>{_t(e.label_id, lang)}</label>')
+        return (
+            f'<label class="check"><input type="checkbox" data-action="toggle"'
+            f' data-phone="{phone}" data-name="{name}" data-testid="checkbox-{phone}-{name}"'
+            f"{' checked' if e.checked else ''}>{_t(e.label_id, lang)}</label>"
+        )
     name = escape(e.name)
-    return (f'<button type="button" class="{"row" if e.chevron else "primary"}"'
-            f' data-action="press" data-phone="{phone}" data-name="{name}"'
-            f' data-testid="button-{phone}-{name}"{"" if e.enabled else " disabled"}>'
-            f'{_t(e.label_id, lang)}</button>')
+    return (
+        f'<button type="button" class="{"row" if e.chevron else "primary"}"'
+        f' data-action="press" data-phone="{phone}" data-name="{name}"'
+        f' data-testid="button-{phone}-{name}"{"" if e.enabled else " disabled"}>'
+        f"{_t(e.label_id, lang)}</button>"
+    )
 
 
 def render_screen(screen: Screen, phone: str, lang: Lang) -> str:
@@ -92,27 +105,34 @@ def render_screen(screen: Screen, phone: str, lang: Lang) -> str:
         parts.append(
             f'<div class="banner" role="status" data-action="tap-banner" data-phone="{phone}"'
             f' data-testid="banner-{phone}"><strong>{_t(screen.banner.title_id, lang)}</strong>'
-            f'<span>{_t(screen.banner.body_id, lang)}</span></div>')
+            f"<span>{_t(screen.banner.body_id, lang)}</span></div>"
+        )
     parts.append(f'<h1 data-testid="title-{phone}">{_t(screen.title_id, lang)}</h1>')
     if screen.message is not None:
         parts.append(
             f'<div class="message" role="alert" data-testid="message-{phone}"'
             f' data-code="{screen.message.code.value}">{escape(screen.message.render(lang))}'
-            '</div>')
+            "</div>"
+        )
     parts.extend(_element(e, phone, lang) for e in screen.body)
     if screen.awaits_card:
-        parts.append(f'<div class="nfc" data-drop-card="{phone}" data-testid="nfc-{phone}">'
-                     '<span>NFC</span></div>')
+        parts.append(
+            f'<div class="nfc" data-drop-card="{phone}" data-testid="nfc-{phone}">'
+            "<span>NFC</span></div>"
+        )
     if screen.dialog is not None:
         d = screen.dialog
         buttons = "".join(
             f'<button type="button" class="row" data-action="press" data-phone="{phone}"'
             f' data-name="{escape(b.name)}" data-testid="dialog-button-{phone}-{escape(b.name)}">'
-            f'{_t(b.label_id, lang)}</button>' for b in d.buttons)
+            f"{_t(b.label_id, lang)}</button>"
+            for b in d.buttons
+        )
         parts.append(
             f'<div class="backdrop"><div class="dialog" role="dialog" aria-modal="true"'
             f' data-testid="dialog-{phone}" data-dialog="{d.id.value}">'
-            f'<h2>{_t(d.title_id, lang)}</h2><p>{_t(d.body_id, lang)}</p>{buttons}</div></div>')
+            f"<h2>{_t(d.title_id, lang)}</h2><p>{_t(d.body_id, lang)}</p>{buttons}</div></div>"
+        )
     parts.append("</div>")
     return "".join(parts)
 
@@ -121,8 +141,10 @@ def render_guide(screen: Screen, phone: str, lang: Lang) -> str:
     if not screen.guide:
         return f'<div class="guide" data-testid="guide-{phone}" hidden></div>'
     items = "".join(f"<li>{_t(g, lang)}</li>" for g in screen.guide)
-    return (f'<div class="guide" data-testid="guide-{phone}"><h3>{escape(chrome("guide", lang))}'
-            f"</h3><ol>{items}</ol></div>")
+    return (
+        f'<div class="guide" data-testid="guide-{phone}"><h3>{escape(chrome("guide", lang))}'
+        f"</h3><ol>{items}</ol></div>"
+    )
 
 
 def render_device(screen: Screen, phone: str, lang: Lang, online: bool) -> str:
@@ -143,19 +165,27 @@ def render_operator(lang: Lang, now: dt.datetime) -> str:
     buttons = "".join(
         f'<button type="button" data-action="operator" data-name="{name}"'
         f' data-testid="operator-{name}">{escape(chrome(key, lang))}</button>'
-        for name, key in (("suspend", "suspend"), ("change-of-address", "change_of_address"),
-                          ("advance-48h", "advance"), ("reset", "reset")))
-    return (f'<h2>{escape(chrome("operator", lang))}</h2>'
-            f'<p>{_t("guide_hotline", lang)}</p>'
-            f'<p data-testid="operator-now">{escape(chrome("now", lang))}: '
-            f'{escape(now.isoformat())}</p>{buttons}')
+        for name, key in (
+            ("suspend", "suspend"),
+            ("change-of-address", "change_of_address"),
+            ("advance-48h", "advance"),
+            ("reset", "reset"),
+        )
+    )
+    return (
+        f"<h2>{escape(chrome('operator', lang))}</h2>"
+        f"<p>{_t('guide_hotline', lang)}</p>"
+        f'<p data-testid="operator-now">{escape(chrome("now", lang))}: '
+        f"{escape(now.isoformat())}</p>{buttons}"
+    )
 
 
 def render_page(panels: Mapping[str, str], lang: Lang, base: str) -> str:
     """The whole simulator page: two phones, the card between them, the operator panel."""
     other = Lang.EN if lang is Lang.JA else Lang.JA
-    guide = "".join(f'<p>{_t(g, lang)}</p>' for g in ("guide_intro", "guide_intro_steps",
-                                                     "guide_wifi"))
+    guide = "".join(
+        f"<p>{_t(g, lang)}</p>" for g in ("guide_intro", "guide_intro_steps", "guide_wifi")
+    )
     b = escape(base)
     return f"""<!doctype html>
 <html lang="{lang.value}">

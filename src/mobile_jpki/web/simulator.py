@@ -66,8 +66,9 @@ def fake_world_factory() -> SimulatorWorld:
     """The default: the user's document's starting point, in memory."""
     world = FakeWorld(FixedClock(dt.datetime(2026, 4, 1, 0, 0, tzinfo=dt.UTC)))
     world.give_registered_certificates("old-phone")
-    return SimulatorWorld(world.backend("old-phone"), world.backend("new-phone"),
-                          world.operator(), world.clock)
+    return SimulatorWorld(
+        world.backend("old-phone"), world.backend("new-phone"), world.operator(), world.clock
+    )
 
 
 @dataclass
@@ -120,13 +121,16 @@ def create_simulator_router(
         }
         out["operator"] = render_operator(session.lang, session.world.clock.now())
         if session.operator_error:
-            out["operator"] += ('<p class="message" data-testid="operator-error">'
-                                f"{escape(session.operator_error)}</p>")
+            out["operator"] += (
+                '<p class="message" data-testid="operator-error">'
+                f"{escape(session.operator_error)}</p>"
+            )
         return out
 
     @router.get("/", response_class=HTMLResponse)
-    def page(request: Request, lang: str | None = None,
-             mjpki_sim: str | None = Cookie(default=None)) -> Response:
+    def page(
+        request: Request, lang: str | None = None, mjpki_sim: str | None = Cookie(default=None)
+    ) -> Response:
         with sessions_lock:
             session = sessions.get(mjpki_sim or "")
             sid = mjpki_sim or ""
@@ -152,8 +156,7 @@ def create_simulator_router(
         if name not in _ASSETS:
             raise HTTPException(404)
         body = resources.files("mobile_jpki.web").joinpath("static", name).read_bytes()
-        return Response(body, media_type=_ASSETS[name],
-                        headers={"Cache-Control": "no-cache"})
+        return Response(body, media_type=_ASSETS[name], headers={"Cache-Control": "no-cache"})
 
     @router.post("/event")
     def event(body: EventIn, mjpki_sim: str | None = Cookie(default=None)) -> JSONResponse:
@@ -221,7 +224,8 @@ def _event(body: EventIn) -> Event:
 
 def create_simulator_app(backend_factory: BackendFactory = fake_world_factory) -> FastAPI:
     """A stand-alone app serving only the simulator (tests; before ``api.app`` mounts it)."""
-    app = FastAPI(title="mobile-jpki phone simulator", docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(
+        title="mobile-jpki phone simulator", docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.include_router(create_simulator_router(backend_factory))
     return app

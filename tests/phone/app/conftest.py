@@ -18,5 +18,8 @@ def world(clock: FixedClock) -> FakeWorld:
 @pytest.fixture
 def phones(world: FakeWorld, clock: FixedClock) -> Phones:
     world.give_registered_certificates("old-phone")
-    return Phones(world, PhoneApp(world.backend("old-phone"), clock),
-                  PhoneApp(world.backend("new-phone"), clock))
+    return Phones(
+        world,
+        PhoneApp(world.backend("old-phone"), clock),
+        PhoneApp(world.backend("new-phone"), clock),
+    )

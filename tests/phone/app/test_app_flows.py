@@ -97,8 +97,9 @@ def test_card_password_format_is_checked_before_the_card_is_read(
 def test_lowercase_card_password_is_upper_cased(phones: Phones) -> None:
     open_form(phones.new)
     phones.new.dispatch(TypeText("card_sign_password", "abc123"))
-    field = next(e for e in phones.new.screen().body if getattr(e, "name", "") ==
-                 "card_sign_password")
+    field = next(
+        e for e in phones.new.screen().body if getattr(e, "name", "") == "card_sign_password"
+    )
     assert getattr(field, "value", None) == "ABC123"
     phones.new.dispatch(Toggle("confirmed"))
     phones.new.dispatch(Press("apply"))
@@ -172,8 +173,9 @@ def test_card_password_locks_after_five_wrong_tries(phones: Phones) -> None:
     assert screen.message is not None and screen.message.code is MessageCode.CARD_LOCKED
 
 
-def test_no_dialog_when_no_other_device_holds_certificates(world: FakeWorld,
-                                                         clock: FixedClock) -> None:
+def test_no_dialog_when_no_other_device_holds_certificates(
+    world: FakeWorld, clock: FixedClock
+) -> None:
     app = PhoneApp(world.backend("first-phone"), clock)
     screen = open_form(app, "menu_apply")
     assert screen.id is ScreenId.APPLY_FORM
@@ -218,8 +220,7 @@ def test_tapping_the_card_while_the_dialog_is_up_does_nothing(phones: Phones) ->
         ("NEW456", "NEW457", MessageCode.PASSWORD_MISMATCH),
     ],
 )
-def test_new_sign_password_rules(phones: Phones, sign: str, again: str,
-                                 code: MessageCode) -> None:
+def test_new_sign_password_rules(phones: Phones, sign: str, again: str, code: MessageCode) -> None:
     open_form(phones.new)
     fill_form(phones.new)
     phones.new.dispatch(TapCard())
@@ -232,12 +233,15 @@ def test_new_sign_password_rules(phones: Phones, sign: str, again: str,
     assert phones.world.mutating_calls() == []
 
 
-@pytest.mark.parametrize(("pin", "again", "code"), [
-    ("123", "123", MessageCode.PIN_FORMAT),
-    ("12345", "12345", MessageCode.PIN_FORMAT),
-    ("12A4", "12A4", MessageCode.PIN_FORMAT),
-    ("1234", "4321", MessageCode.PASSWORD_MISMATCH),
-])
+@pytest.mark.parametrize(
+    ("pin", "again", "code"),
+    [
+        ("123", "123", MessageCode.PIN_FORMAT),
+        ("12345", "12345", MessageCode.PIN_FORMAT),
+        ("12A4", "12A4", MessageCode.PIN_FORMAT),
+        ("1234", "4321", MessageCode.PASSWORD_MISMATCH),
+    ],
+)
 def test_new_auth_pin_rules(phones: Phones, pin: str, again: str, code: MessageCode) -> None:
     open_form(phones.new)
     fill_form(phones.new)
@@ -325,15 +329,20 @@ def test_biometrics_and_self_check_after_registration(phones: Phones) -> None:
     app.dispatch(TypeText("sign_password", NEW_SIGN_PASSWORD))
     screen = app.dispatch(Press("self_check"))
     assert [e.detail_id for e in screen.body if getattr(e, "detail_id", "")] == [
-        "self_check_ok", "self_check_ok"]
+        "self_check_ok",
+        "self_check_ok",
+    ]
 
 
 # --- the surrounding lifecycle ----------------------------------------------------------------
 
 
 def _my_page(app: PhoneApp) -> Screen:
-    return app.dispatch(Press("my_page")) if app.state.screen is ScreenId.HOME else app.dispatch(
-        Press("to_my_page"))
+    return (
+        app.dispatch(Press("my_page"))
+        if app.state.screen is ScreenId.HOME
+        else app.dispatch(Press("to_my_page"))
+    )
 
 
 def test_revoke_this_phone(phones: Phones) -> None:
@@ -407,7 +416,9 @@ def test_hotline_suspension_and_release_reissues_the_signing_certificate(
     app = phones.old
     screen = _my_page(app)
     assert [e.detail_id for e in screen.body if getattr(e, "detail_id", "")] == [
-        "status_suspended", "status_suspended"]
+        "status_suspended",
+        "status_suspended",
+    ]
     app.dispatch(Press("release"))
     app.dispatch(TypeText("card_sign_password", CARD_PASSWORD))
     app.dispatch(Press("next"))
@@ -424,7 +435,9 @@ def test_hotline_suspension_and_release_reissues_the_signing_certificate(
 def test_change_of_address_revokes_signing_only(phones: Phones) -> None:
     phones.world.operator().change_of_address()
     assert phones.world.devices["old-phone"].status == {
-        Hierarchy.SIGN: CertStatus.REVOKED, Hierarchy.AUTH: CertStatus.REGISTERED}
+        Hierarchy.SIGN: CertStatus.REVOKED,
+        Hierarchy.AUTH: CertStatus.REGISTERED,
+    }
 
 
 # --- the old phone ------------------------------------------------------------------------------
@@ -467,12 +480,18 @@ def test_offline_backend_becomes_a_message(phones: Phones) -> None:
 
 
 class _Broken(FakeBackend):
-    def start_application(self, kind: ApplicationKind, certs: frozenset[Hierarchy],
-                          terms_version: str, card_sign_password: str) -> ApplicationDraft:
+    def start_application(
+        self,
+        kind: ApplicationKind,
+        certs: frozenset[Hierarchy],
+        terms_version: str,
+        card_sign_password: str,
+    ) -> ApplicationDraft:
         raise RuntimeError("adapter bug")
 
-    def confirm_application(self, draft: ApplicationDraft, *, consent_to_revoke: bool,
-                            secrets: NewSecrets) -> None:
+    def confirm_application(
+        self, draft: ApplicationDraft, *, consent_to_revoke: bool, secrets: NewSecrets
+    ) -> None:
         raise Rejected("brand-new-code")
 
 
@@ -486,13 +505,14 @@ def test_unexpected_errors_become_a_coded_message(world: FakeWorld, clock: Fixed
     assert dict(screen.message.params) == {"code": "internal-error"}
 
 
-def test_unknown_rejection_code_is_shown_with_its_code(world: FakeWorld,
-                                                       clock: FixedClock) -> None:
+def test_unknown_rejection_code_is_shown_with_its_code(world: FakeWorld, clock: FixedClock) -> None:
     world.device("p")
     app = PhoneApp(_Broken(world, "p"), clock)
     app.state = app.state.__class__(
-        screen=ScreenId.NEW_PASSWORD, password_step=Hierarchy.AUTH,
-        draft=ApplicationDraft("d", ApplicationKind.FIRST, frozenset({Hierarchy.AUTH}), False))
+        screen=ScreenId.NEW_PASSWORD,
+        password_step=Hierarchy.AUTH,
+        draft=ApplicationDraft("d", ApplicationKind.FIRST, frozenset({Hierarchy.AUTH}), False),
+    )
     screen = set_new_passwords(app, None, "1234")
     assert screen.message is not None
     assert "brand-new-code" in screen.message.render(Lang.EN)
@@ -519,3 +539,43 @@ def test_poll_keeps_my_page_current(phones: Phones) -> None:
     phones.world.operator().suspend_by_hotline()
     screen = phones.old.poll()
     assert "status_suspended" in [getattr(e, "detail_id", "") for e in screen.body]
+
+
+def test_consent_asked_at_confirm_when_another_device_got_certificates_meanwhile(
+    world: FakeWorld, clock: FixedClock
+) -> None:
+    app = PhoneApp(world.backend("new"), clock)
+    open_form(app, "menu_apply")
+    fill_form(app)
+    assert app.dispatch(TapCard()).id is ScreenId.NEW_PASSWORD  # nobody else held any
+    world.give_registered_certificates("other")  # ...until now
+    app.dispatch(TypeText("new_password", NEW_SIGN_PASSWORD))
+    app.dispatch(TypeText("new_password_again", NEW_SIGN_PASSWORD))
+    app.dispatch(Press("next"))
+    app.dispatch(TypeText("new_password", NEW_AUTH_PIN))
+    app.dispatch(TypeText("new_password_again", NEW_AUTH_PIN))
+    screen = app.dispatch(Press("next"))
+    assert screen.dialog is not None and screen.id is ScreenId.NEW_PASSWORD
+    assert app.dispatch(Press("next")).dialog is not None  # the dialog is modal
+    assert world.devices["other"].status == BOTH  # nothing applied yet
+    screen = app.dispatch(Press("agree_next"))
+    assert screen.id is ScreenId.APPLY_DONE
+    assert set(world.devices["other"].status.values()) == {CertStatus.REVOKED}
+    assert world.devices["new"].status == {
+        Hierarchy.SIGN: CertStatus.READY,
+        Hierarchy.AUTH: CertStatus.READY,
+    }
+
+
+def test_quit_on_a_late_consent_dialog_applies_nothing(world: FakeWorld, clock: FixedClock) -> None:
+    app = PhoneApp(world.backend("new"), clock)
+    open_form(app, "menu_apply")
+    app.dispatch(Toggle("cert_auth"))
+    fill_form(app)
+    app.dispatch(TapCard())
+    world.give_registered_certificates("other")
+    screen = set_new_passwords(app, NEW_SIGN_PASSWORD, None)
+    assert screen.dialog is not None
+    assert app.dispatch(Press("quit")).id is ScreenId.MY_PAGE
+    assert world.devices["other"].status == BOTH
+    assert set(world.devices["new"].status.values()) == {CertStatus.NONE}

@@ -30,7 +30,7 @@ FIRST, LAST = "①マイナポータルアプリを開き", "マイナポータ�
 
 def document_lines() -> list[str]:
     """The document's lines about the app, stripped of list markup, icons and chevrons."""
-    body = DOC[DOC.index(FIRST): DOC.index(LAST) + len(LAST)]
+    body = DOC[DOC.index(FIRST) : DOC.index(LAST) + len(LAST)]
     out = []
     for raw in body.splitlines():
         line = raw.strip()
@@ -59,7 +59,8 @@ def test_every_document_line_is_on_a_screen_or_in_the_guide(walked: list[Screen]
     shown = "\n".join(t for s in walked for t in s.texts(Lang.JA))
     guide = "\n".join(text(g) for s in walked for g in s.guide)
     missing = [
-        line for line in document_lines()
+        line
+        for line in document_lines()
         if line not in shown and line not in guide and line not in DOCUMENT_LINES_NOT_ON_SCREENS
     ]
     assert missing == []
@@ -67,15 +68,19 @@ def test_every_document_line_is_on_a_screen_or_in_the_guide(walked: list[Screen]
 
 def test_every_document_screen_text_is_shown_by_the_walk(walked: list[Screen]) -> None:
     shown = {t for s in walked for t in s.texts(Lang.JA)}
-    not_shown = [t.id for t in TEXTS.values()
-                 if t.source is TextSource.DOCUMENT and t.ja not in shown]
+    not_shown = [
+        t.id for t in TEXTS.values() if t.source is TextSource.DOCUMENT and t.ja not in shown
+    ]
     assert not_shown == []
 
 
 def test_document_and_guide_texts_are_verbatim_in_the_document() -> None:
     doc = joined_document()
-    wrong = [t.id for t in TEXTS.values()
-             if t.source is not TextSource.OURS and t.id != "guide_hotline" and t.ja not in doc]
+    wrong = [
+        t.id
+        for t in TEXTS.values()
+        if t.source is not TextSource.OURS and t.id != "guide_hotline" and t.ja not in doc
+    ]
     assert wrong == []
 
 
@@ -83,7 +88,8 @@ def test_key_texts_to_the_letter() -> None:
     assert text("revoke_old_title") == "旧スマホ用電子証明書は失効されます"
     assert text("sign_password_hint") == "6～16ケタ、英大文字と数字の組み合わせ"
     assert text("enter_card_sign_password") == (
-        "マイナンバーカード用署名用電子証明書のパスワードを入力してください。")
+        "マイナンバーカード用署名用電子証明書のパスワードを入力してください。"
+    )
     assert text("apply_done_body") == "スマホ用電子証明書の利用申請しました"
 
 

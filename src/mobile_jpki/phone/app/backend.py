@@ -68,6 +68,10 @@ class Validity(StrEnum):
     UNKNOWN = "unknown"
 
 
+# The code a backend raises (as ``Rejected``) from ``confirm_application`` when another device
+# holds certificates and ``consent_to_revoke`` was False: the app then shows the dialog ⑨.
+CONSENT_REQUIRED = "consent-required"
+
 # The version of the terms (利用規約) the app shows; sent with every application so the
 # service can record which text the person consented to.
 TERMS_VERSION = "2025-06"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from mobile_jpki.clock import Clock, FixedClock
 from mobile_jpki.phone.app.backend import (
+    CONSENT_REQUIRED,
     ApplicationDraft,
     ApplicationKind,
     CardTicket,
@@ -213,11 +214,12 @@ class FakeBackend:
         self, draft: ApplicationDraft, *, consent_to_revoke: bool, secrets: NewSecrets
     ) -> None:
         self._call("confirm_application")
-        if self._drafts.pop(draft.draft_id, None) != draft:
+        if self._drafts.get(draft.draft_id) != draft:
             raise Rejected("unknown-draft")
         others = self.world._others_holding(self.device_id)
         if others and not consent_to_revoke:
-            raise Rejected("consent-required")
+            raise Rejected(CONSENT_REQUIRED)  # refused whole: the draft stays for a retry
+        del self._drafts[draft.draft_id]
         now = self.world.clock.now()
         for other in others:  # one phone per person: the old phone's certificates go
             held = other.holds()

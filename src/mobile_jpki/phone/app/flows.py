@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 from mobile_jpki.clock import Clock
 from mobile_jpki.phone.app.backend import (
+    CONSENT_REQUIRED,
     TERMS_VERSION,
     AppBackend,
     ApplicationKind,
@@ -199,6 +200,8 @@ class PhoneApp:
         button = screen.button(event.button)
         if button is None or not button.enabled:
             return s  # a disabled or absent button does nothing
+        if screen.dialog is not None and button not in screen.dialog.buttons:
+            return s  # a dialog is modal
         handler = self._buttons.get((s.screen, event.button)) or self._buttons.get(
             (None, event.button)
         )
@@ -334,16 +337,32 @@ class PhoneApp:
                 s, ScreenId.NEW_PASSWORD, password_step=remaining[0], new_sign_password=sign
             )
         auth = checked_value if step is Hierarchy.AUTH else None
+        return self._confirm(replace(s, new_sign_password=sign, new_auth_pin=auth))
+
+    def _confirm(self, s: AppState) -> AppState:
+        assert s.draft is not None  # noqa: S101
         try:
             self.backend.confirm_application(
                 s.draft,
                 consent_to_revoke=s.consent,
-                secrets=NewSecrets(sign_password=sign, auth_pin=auth),
+                secrets=NewSecrets(sign_password=s.new_sign_password, auth_pin=s.new_auth_pin),
             )
+        except Rejected as err:
+            if err.code == CONSENT_REQUIRED and not s.consent:
+                # Another device came to hold certificates after the card was read (or the
+                # backend could not tell before): ask now, still before anything is applied.
+                return replace(s, dialog=DialogId.REVOKE_OLD)
+            return replace(s, message=message_for(err))
         except BackendError as err:
             return replace(s, message=message_for(err))
         return self._go(
-            s, ScreenId.APPLY_DONE, draft=None, new_sign_password=None, password_step=None
+            s,
+            ScreenId.APPLY_DONE,
+            draft=None,
+            new_sign_password=None,
+            new_auth_pin=None,
+            password_step=None,
+            dialog=None,
         )
 
     def _check_new_secret(self, s: AppState, cert: Hierarchy) -> str | Message:
@@ -482,6 +501,8 @@ class PhoneApp:
         (ScreenId.CARD_READ, "agree_next"): lambda a, s: a._agree(s),
         (ScreenId.CARD_READ, "quit"): lambda a, s: a._quit(s),
         (ScreenId.NEW_PASSWORD, "next"): lambda a, s: a._new_password_next(s),
+        (ScreenId.NEW_PASSWORD, "agree_next"): lambda a, s: a._confirm(replace(s, consent=True)),
+        (ScreenId.NEW_PASSWORD, "quit"): lambda a, s: a._quit(s),
         (ScreenId.REGISTER, "register"): lambda a, s: a._register(s),
         (ScreenId.REGISTER_DONE, "enrol_biometrics"): lambda a, s: a._go(s, ScreenId.BIOMETRICS),
         (ScreenId.REGISTER_DONE, "self_check"): lambda a, s: a._go(
@@ -553,6 +574,12 @@ def _render(s: AppState) -> Screen:
     page = s.my_page
     sid = s.screen
 
+    revoke_old = Dialog(
+        DialogId.REVOKE_OLD,
+        "revoke_old_title",
+        "revoke_old_body",
+        (Button("agree_next", "agree_next", chevron=True), Button("quit", "quit", chevron=True)),
+    )
     if sid is ScreenId.HOME:
         body = [Button("my_page", "my_page", chevron=True)]
         guide = ("guide_step1", "guide_step2", "guide_step2_note")
@@ -588,15 +615,7 @@ def _render(s: AppState) -> Screen:
         body = [_p("card_read_instruction"), Button("cancel", "cancel")]
         guide = ("guide_step8",)
         if s.dialog is DialogId.REVOKE_OLD:
-            dialog = Dialog(
-                DialogId.REVOKE_OLD,
-                "revoke_old_title",
-                "revoke_old_body",
-                (
-                    Button("agree_next", "agree_next", chevron=True),
-                    Button("quit", "quit", chevron=True),
-                ),
-            )
+            dialog = revoke_old
             guide = ("guide_step9_note", "guide_step9", "guide_continued")
     elif sid is ScreenId.NEW_PASSWORD:
         title = "new_password_title"
@@ -616,6 +635,8 @@ def _render(s: AppState) -> Screen:
             *(("guide_screen_example_sign",) if sign else ()),
             "guide_step11",
         )
+        if s.dialog is DialogId.REVOKE_OLD:
+            dialog = revoke_old
     elif sid is ScreenId.APPLY_DONE:
         title = "apply_done_title"
         body = [_p("apply_done_body"), _p("apply_done_wait"), Button("to_my_page", "to_my_page")]

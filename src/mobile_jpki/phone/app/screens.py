@@ -243,6 +243,7 @@ class AppState:
     consent: bool = False
     password_step: Hierarchy | None = None
     new_sign_password: str | None = field(default=None, repr=False)
+    new_auth_pin: str | None = field(default=None, repr=False)
     reset_cert: Hierarchy | None = None
     ticket_id: str | None = None
     self_check: SelfCheck | None = None
