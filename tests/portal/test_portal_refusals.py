@@ -1,0 +1,198 @@
+"""Every refusal is RFC 7807 problem+json with a stable code the app can show."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from portal_cms import sign_cms
+
+from conftest import CARD_PASSWORD, World, facts, pooled_key
+from mobile_jpki.phone.client import PortalProblem
+from mobile_jpki.phone.steps import ScriptedPhone
+from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.service.portal.documents import (
+    ApplicationDoc,
+    ApplicationKind,
+    AttestedKey,
+    canonical,
+)
+
+BOTH = (Hierarchy.SIGN, Hierarchy.AUTH)
+PW, PIN = "PHONE123", "1234"
+
+
+def refused(call: object, *args: object, **kwargs: object) -> PortalProblem:
+    with pytest.raises(PortalProblem) as info:
+        call(*args, **kwargs)  # type: ignore[operator]
+    return info.value
+
+
+def apply(phone: ScriptedPhone, card: object, **extra: object) -> str:
+    return phone.apply(
+        card,
+        card_password=CARD_PASSWORD,
+        certificates=BOTH,
+        sign_password=PW,
+        auth_pin=PIN,
+        **extra,
+    )  # type: ignore[arg-type]
+
+
+def test_problem_json_shape_and_operator_authentication(world: World) -> None:
+    answer = world.http.post(
+        "/operator/v1/persons", json={}, headers={"Authorization": "Bearer nope"}
+    )
+    assert answer.status_code == 401
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.headers["www-authenticate"] == "Bearer"
+    body = answer.json()
+    assert (
+        body["code"] == "unauthenticated"
+        and body["type"] == "urn:mobile-jpki:problem:unauthenticated"
+    )
+    assert world.http.post("/portal/v1/nonces", json={"purpose": "application"}).status_code == 401
+
+
+def test_terms_outdated(world: World) -> None:
+    _, _, card = world.resident()
+    problem = refused(apply, world.new_phone("p"), card, terms_version="2019-01")
+    assert (problem.status, problem.code, problem.body["current"]) == (
+        422,
+        "terms-outdated",
+        "2025-06",
+    )
+
+
+def test_application_sent_by_another_device(world: World) -> None:
+    _, _, card = world.resident()
+    a, b = world.new_phone("a"), world.new_phone("b")
+    cms = a.prepare_application(
+        card, card_password=CARD_PASSWORD, certificates=BOTH, sign_password=PW, auth_pin=PIN
+    )
+    assert refused(b.send_application, cms).code == "device-mismatch"
+
+
+def test_keys_not_attested_by_this_element(world: World) -> None:
+    _, _, card = world.resident()
+    phone = world.new_phone("p")
+    nonce = phone.api.nonce("application")
+    spki = pooled_key().public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    fake = AttestedKey(
+        spki=base64.b64encode(spki).decode(), attestation=base64.b64encode(b"0" * 70).decode()
+    )
+    assert phone.device_id is not None
+    doc = ApplicationDoc(
+        device_id=phone.device_id,
+        nonce=nonce,
+        signed_at=world.clock.now(),
+        application=ApplicationKind.FIRST,
+        certificates=["phone-auth"],
+        terms_version="2025-06",
+        revoke_other_device=False,
+        keys={"phone-auth": fake},
+    )
+    key, cert = ScriptedPhone.card_signing_key(card, CARD_PASSWORD)
+    problem = refused(phone.send_application, sign_cms(canonical(doc), key, cert))
+    assert problem.code == "attestation-invalid"
+
+
+def test_tampered_signature(world: World) -> None:
+    _, _, card = world.resident()
+    phone = world.new_phone("p")
+    cms = bytearray(
+        phone.prepare_application(
+            card, card_password=CARD_PASSWORD, certificates=BOTH, sign_password=PW, auth_pin=PIN
+        )
+    )
+    cms[-5] ^= 0x01  # inside the signature value
+    assert refused(phone.send_application, bytes(cms)).code == "signature-invalid"
+
+
+def test_held_card_certificate(world: World) -> None:
+    _, card_id, card = world.resident()
+    from mobile_jpki.store.portal import Card
+
+    with world.db.transaction(write=False) as s:
+        card_row = s.get(Card, card_id)
+        assert card_row is not None and card_row.sign_serial is not None
+        serial = int(card_row.sign_serial, 16)
+    world.ca.hold(serial, world.clock.now())
+    assert refused(apply, world.new_phone("p"), card).code == "card-certificate-held"
+
+
+def test_stale_signature_and_expired_nonce(world: World) -> None:
+    _, _, card = world.resident()
+    phone = world.new_phone("p")
+    cms = phone.prepare_application(
+        card, card_password=CARD_PASSWORD, certificates=BOTH, sign_password=PW, auth_pin=PIN
+    )
+    world.clock.advance(dt.timedelta(minutes=11))
+    assert refused(phone.send_application, cms).code == "stale-signature"
+
+
+def test_first_application_while_another_phone_holds_needs_consent(world: World) -> None:
+    _, _, card = world.resident()
+    old = world.new_phone("old")
+    apply(old, card)
+    world.work()
+    problem = refused(world.new_phone("new").api.apply, b"")
+    assert problem.status == 422  # an empty CMS is malformed, not a 500
+    new = world.new_phone("new2")
+    cms = new.prepare_application(
+        card, card_password=CARD_PASSWORD, certificates=BOTH, sign_password=PW, auth_pin=PIN
+    )
+    problem = refused(new.api.apply, cms)
+    assert (problem.status, problem.code) == (409, "revoke-consent-required")
+    assert problem.body["title"] == "旧スマホ用電子証明書は失効されます"
+
+
+def test_no_signing_certificate_under_15(world: World) -> None:
+    person = world.operator.register_person(**facts(born=dt.date(2014, 1, 1)))
+    card_id = world.operator.register_card(person, b"\x01" * 16, "2030-01-01T00:00:00+00:00")
+    spki = pooled_key().public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    assert world.operator.certify_card_key(card_id, "card-auth", spki)
+    problem = refused(world.operator.certify_card_key, card_id, "card-sign", spki)
+    assert (problem.status, problem.code) == (422, "not-eligible")
+
+
+def test_rate_limit_on_applications_per_card(world: World) -> None:
+    world.service.config = dataclasses.replace(world.service.config, applications_per_card=2)
+    _, _, card = world.resident()
+    phone = world.new_phone("p")
+    for _ in range(2):
+        assert refused(apply, phone, card, terms_version="old").code == "terms-outdated"
+    problem = refused(apply, phone, card)
+    assert (problem.status, problem.code) == (429, "rate-limited")
+
+
+def test_device_credential_lockout(world: World) -> None:
+    phone = world.new_phone("p")
+    real = phone.api.credential
+    assert real is not None
+    device_id = real.split(".")[0]
+    phone.api.credential = f"{device_id}.{'0' * 64}"
+    for _ in range(10):
+        assert refused(phone.api.nonce, "application").code == "unauthenticated"
+    phone.api.credential = real
+    assert refused(phone.api.nonce, "application").code == "rate-limited"
+    world.clock.advance(dt.timedelta(minutes=16))
+    assert phone.api.nonce("application")
+
+
+def test_enrolment_needs_a_known_manufacturer(world: World) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from mobile_jpki.applet.attestation import Manufacturer
+
+    rogue = Manufacturer.create(key=ec.generate_private_key(ec.SECP256R1()), now=world.clock.now())
+    cert = rogue.attest(
+        element_key=ec.generate_private_key(ec.SECP256R1()).public_key(),
+        serial=b"\x02" * 16,
+        now=world.clock.now(),
+    )
+    problem = refused(world.new_phone("x", enrol=False).api.enrol, cert.public_bytes(Encoding.DER))
+    assert problem.code == "attestation-invalid"
