@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 0x8C7B  # 35963, vpcd's first slot in Debian's /etc/reader.conf.d/vpcd
 
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+
 CTRL_POWER_OFF = 0x00
 CTRL_POWER_ON = 0x01
 CTRL_RESET = 0x02
@@ -160,6 +162,12 @@ class VpcdBridge:
                 chunk = sock.recv(n - len(buf))
             except TimeoutError:
                 continue
+            if _QUICKACK is not None:
+                # vpcd writes the length and the payload in two send()s with Nagle on: the
+                # second waits for our ACK of the first, which Linux delays by up to 40 ms.
+                # Acknowledge at once (TCP_QUICKACK is one-shot, so re-arm after every recv).
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
             if not chunk:
                 raise ConnectionError("vpcd closed the connection")
             buf += chunk
