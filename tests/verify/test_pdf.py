@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from pathlib import Path
 
 import pytest
+from pdf_util import blank_pdf
 from rp_pki import URLS, Issued, TestPki
 
 from mobile_jpki.pki import ocsp as pocsp
@@ -15,9 +14,6 @@ from mobile_jpki.signing.pdf import Level, sign_pdf_bytes
 from mobile_jpki.verify.certificate import Failure, RevocationCheck, TrustAnchors
 from mobile_jpki.verify.fetch import FakeFetcher
 from mobile_jpki.verify.pdf import pyhanko_validate, verify_pdf
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "signing"))
-from pdf_util import blank_pdf
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)  # pyHanko validates at the wall clock
 HOUR = dt.timedelta(hours=1)

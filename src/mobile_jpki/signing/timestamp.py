@@ -57,6 +57,9 @@ class HttpTimestamper:
             raise TimestampError(f"{self.url}: HTTP {resp.status_code}")
         return _token(resp.content, nonce)
 
+    def close(self) -> None:
+        self._client.close()
+
 
 class LocalTimestamper:
     """A TSA in the same process (no HTTP)."""
