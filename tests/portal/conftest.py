@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +30,11 @@ from mobile_jpki.phone.transport import in_process_client
 from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.connection import InProcessConnection
 from mobile_jpki.service.authority import CertificateAuthority
+from mobile_jpki.service.portal.cms import CmsDocumentVerifier, cms_document_signer
 from mobile_jpki.service.portal.service import PortalConfig, PortalService
 from mobile_jpki.settings import Settings
 from mobile_jpki.store.db import Database
-
-sys.path.insert(0, str(Path(__file__).parent))
-from portal_cms import CmsVerifierDouble, sign_cms
+from mobile_jpki.verify.certificate import TrustAnchors
 
 START = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
 CARD_PASSWORD = "CARD1234"
@@ -135,7 +133,7 @@ class World:
         phone = ScriptedPhone(
             api=PortalClient(self.http),
             element=JpkiClient(InProcessConnection(applet)),
-            sign_document=sign_cms,
+            sign_document=cms_document_signer(self.clock),
             clock=self.clock,
         )
         if enrol:
@@ -190,7 +188,9 @@ def world(database: Database, tmp_path: Path) -> Iterator[World]:
     service = PortalService(
         database,
         authority=ca,
-        verifier=CmsVerifierDouble(),
+        verifier=CmsDocumentVerifier(
+            lambda: TrustAnchors(tuple(c.certificate for c in ca.cas())), clock
+        ),
         instruction_key=ec.generate_private_key(ec.SECP256R1()),
         manufacturer_roots=[manufacturer.root],
         config=PortalConfig(),

@@ -8,12 +8,12 @@ import datetime as dt
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from portal_cms import sign_cms
 
 from conftest import CARD_PASSWORD, World, facts, pooled_key
 from mobile_jpki.phone.client import PortalProblem
 from mobile_jpki.phone.steps import ScriptedPhone
 from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.service.portal.cms import cms_document_signer
 from mobile_jpki.service.portal.documents import (
     ApplicationDoc,
     ApplicationKind,
@@ -96,7 +96,9 @@ def test_keys_not_attested_by_this_element(world: World) -> None:
         keys={"phone-auth": fake},
     )
     key, cert = ScriptedPhone.card_signing_key(card, CARD_PASSWORD)
-    problem = refused(phone.send_application, sign_cms(canonical(doc), key, cert))
+    problem = refused(
+        phone.send_application, cms_document_signer(world.clock)(canonical(doc), key, cert)
+    )
     assert problem.code == "attestation-invalid"
 
 
