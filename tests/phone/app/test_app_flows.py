@@ -393,15 +393,17 @@ def test_password_reset_of_the_signing_certificate(phones: Phones) -> None:
     assert phones.world.backend("old-phone").self_check("RESET99", "5678").sign is not None
 
 
-def test_password_reset_of_the_auth_certificate_uses_the_card_pin(phones: Phones) -> None:
+def test_password_reset_of_the_auth_certificate_also_uses_the_card_signing_password(
+    phones: Phones,
+) -> None:
     app = phones.old
     _my_page(app)
     app.dispatch(Press("password_reset"))
     app.dispatch(Press("reset_auth"))
-    app.dispatch(TypeText("card_secret", "ABC123"))  # not a PIN: refused before the card
+    app.dispatch(TypeText("card_secret", "1234"))  # a PIN is not the card signing password
     screen = app.dispatch(Press("next"))
-    assert screen.message is not None and screen.message.code is MessageCode.PIN_FORMAT
-    app.dispatch(TypeText("card_secret", "1234"))
+    assert screen.message is not None and screen.message.code is MessageCode.PASSWORD_FORMAT
+    app.dispatch(TypeText("card_secret", CARD_PASSWORD))
     app.dispatch(Press("next"))
     app.dispatch(TapCard())
     set_new_passwords(app, None, "9999")

@@ -520,8 +520,10 @@ class PhoneApp:
         (ScreenId.RESET_CHOOSE, "reset_auth"): lambda a, s: a._go(
             s, ScreenId.RESET_CARD, reset_cert=Hierarchy.AUTH
         ),
+        # 初期化 of either certificate is a request signed with the card's signing key
+        # (docs/portal.md), so both ask for the card signing password.
         (ScreenId.RESET_CARD, "next"): lambda a, s: a._secret_then_card(
-            s, "card_secret", sign=s.reset_cert is Hierarchy.SIGN
+            s, "card_secret", sign=True
         ),
         (ScreenId.RESET_NEW, "next"): lambda a, s: a._reset_new(s),
         (ScreenId.RELEASE, "next"): lambda a, s: a._secret_then_card(
@@ -703,18 +705,11 @@ def _render(s: AppState) -> Screen:
         body.append(Button("back", "back"))
     elif sid is ScreenId.RESET_CARD:
         title = "reset_title"
-        sign = s.reset_cert is Hierarchy.SIGN
         body = [
             Item(ItemKind.LABEL, CERT_TEXT[s.reset_cert or Hierarchy.SIGN]),
             _p("uses_card"),
-            _p("reset_enter_card_sign" if sign else "reset_enter_card_auth"),
-            _field(
-                s,
-                "card_secret",
-                "card_sign_password_label" if sign else "card_auth_pin_label",
-                "sign_password_hint" if sign else "auth_pin_hint",
-                numeric=not sign,
-            ),
+            _p("enter_card_sign_password"),
+            _field(s, "card_secret", "card_sign_password_label", "sign_password_hint"),
             Button("next", "next", chevron=True),
             Button("back", "back"),
         ]

@@ -368,12 +368,6 @@ _ALL: tuple[Text, ...] = (
         _O,
     ),
     Text(
-        "card_auth_pin_label",
-        "マイナンバーカードの利用者証明用電子証明書の暗証番号",
-        "My Number Card user-authentication PIN",
-        _O,
-    ),
-    Text(
         "new_password_for_sign",
         "署名用電子証明書のパスワードを設定してください。",
         "Set the password of the signing certificate.",
@@ -465,18 +459,6 @@ _ALL: tuple[Text, ...] = (
         "reset_choose",
         "パスワードを初期化するスマホ用電子証明書を選んでください。",
         "Choose the smartphone certificate whose password you reset.",
-        _O,
-    ),
-    Text(
-        "reset_enter_card_sign",
-        "マイナンバーカード用署名用電子証明書のパスワードを入力してください。",
-        "Enter the password of the signing certificate on your My Number Card.",
-        _O,
-    ),
-    Text(
-        "reset_enter_card_auth",
-        "マイナンバーカード用利用者証明用電子証明書の暗証番号を入力してください。",
-        "Enter the PIN of the user-authentication certificate on your My Number Card.",
         _O,
     ),
     Text("reset_done", "パスワードを初期化しました。", "The password is reset.", _O),

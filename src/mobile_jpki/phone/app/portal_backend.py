@@ -1,0 +1,386 @@
+"""``AppBackend`` over the real thing: the portal API, the card and the secure element in APDUs.
+
+Adapts :class:`~mobile_jpki.phone.steps.ScriptedPhone` (the portal engineer's app-side steps:
+an ``httpx`` :class:`~mobile_jpki.phone.client.PortalClient` plus the element's
+:class:`~mobile_jpki.reader.commands.JpkiClient`) to the app's Protocol, and translates every
+failure (APDU status words, RFC 7807 problems, transport errors) into a
+:class:`~mobile_jpki.phone.app.backend.BackendError` with a stable code.
+
+Where the portal API and the document's order of screens differ, this adapter bridges the gap
+and says so:
+
+- ⑧⑨ The service learns who the person is only from a card-signed application, so it cannot
+  say, read-only, whether another device holds certificates before consent. The adapter answers
+  ``other_device_holds`` with the person's own choice (機種変更 ⇒ yes, 申請する ⇒ no); when the
+  service disagrees at ⑪ it answers ``revoke-consent-required`` and the app shows the dialog
+  then — still before anything is applied.
+- ⑩ The portal signs the application over keys generated under the new passwords, so the card
+  is used again at ⑪ (the emulated card stays in reach; a real card would be read again), and
+  the card password typed at ④ is kept in memory until then.
+- The secure element is activated with both secrets even when one certificate is applied for
+  (docs/apdu.md "Lifecycle"); applying for one certificate through this adapter therefore
+  fails with ``element-needs-both-secrets`` until the element or the app changes.
+- ⑬ registration proves each installed key with the new passwords typed at ⑩, kept in memory
+  from ⑪ to ⑬ (a restart in between means registering after a password reset).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from mobile_jpki.clock import Clock, FixedClock
+from mobile_jpki.phone.app.backend import (
+    CONSENT_REQUIRED,
+    ApplicationDraft,
+    ApplicationKind,
+    BackendError,
+    CardTicket,
+    CertStatus,
+    Instruction,
+    InstructionKind,
+    MyPage,
+    NewSecrets,
+    PushKind,
+    PushNotice,
+    Rejected,
+    SecretKind,
+    SecretLocked,
+    SelfCheck,
+    Unavailable,
+    Validity,
+    WrongSecret,
+)
+from mobile_jpki.phone.client import OperatorClient, PortalProblem
+from mobile_jpki.phone.steps import HIERARCHY_OF, ConsentNeeded, ScriptedPhone
+from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.reader import errors as rerr
+from mobile_jpki.reader.commands import JpkiClient
+from mobile_jpki.reader.key import ApduRSAPrivateKey
+from mobile_jpki.reader.passwords import normalise_sign_password
+
+CardReader = Callable[[], JpkiClient]
+"""The My Number Card held against the phone: a client of its JPKI AP (NFC or a PC/SC reader)."""
+
+PushInbox = Callable[[], Iterable[Any]]
+"""Push messages delivered to this device since the last call (objects with ``id``/``topic``)."""
+
+_STATES: Mapping[str, CertStatus] = {
+    "none": CertStatus.NONE,
+    "pending": CertStatus.APPLIED,
+    "registration-ready": CertStatus.READY,
+    "registered": CertStatus.REGISTERED,
+    "held": CertStatus.SUSPENDED,
+    "revoked": CertStatus.REVOKED,
+}
+_PROBLEMS: Mapping[str, str] = {
+    "revoke-consent-required": CONSENT_REQUIRED,
+    "card-certificate-unknown": "card-certificate-invalid",
+    "card-certificate-revoked": "card-certificate-invalid",
+    "card-certificate-held": "card-certificate-invalid",
+    "card-certificate-expired": "card-certificate-invalid",
+}
+_DELETE = 0x01 | 0x02  # applet.instructions.Action.DELETE_SIGN | DELETE_AUTH
+_READY_TOPIC = "registration-ready"
+
+
+@contextmanager
+def _translated(which: SecretKind) -> Iterator[None]:
+    """Every failure below becomes a BackendError; ``which`` names the secret a VERIFY used."""
+    try:
+        yield
+    except BackendError:
+        raise
+    except ConsentNeeded as exc:
+        raise Rejected(CONSENT_REQUIRED, exc.message) from exc
+    except rerr.WrongSecret as exc:
+        raise WrongSecret(which, exc.tries_left) from exc
+    except (rerr.SecretBlocked, rerr.AuthenticationMethodBlocked) as exc:
+        raise SecretLocked(which) from exc
+    except rerr.InvalidSecret as exc:
+        raise Rejected("password-format", str(exc)) from exc
+    except rerr.TransportError as exc:  # no reader, no card in the field
+        raise Unavailable(str(exc)) from exc
+    except rerr.ApduError as exc:
+        raise Rejected(f"sw-{exc.sw:04x}", str(exc)) from exc
+    except PortalProblem as exc:
+        raise Rejected(_PROBLEMS.get(exc.code, exc.code), str(exc)) from exc
+    except httpx.TransportError as exc:
+        raise Unavailable(str(exc)) from exc
+
+
+class PortalBackend:
+    """One phone's ``AppBackend`` on an enrolled :class:`ScriptedPhone`."""
+
+    def __init__(self, phone: ScriptedPhone, card: CardReader, inbox: PushInbox) -> None:
+        self.phone = phone
+        self.card = card
+        self.inbox = inbox
+        self._card_passwords: dict[str, str] = {}  # draft or ticket id -> card password
+        self._drafts: dict[str, ApplicationDraft] = {}
+        self._terms: dict[str, str] = {}
+        self._new_secrets: NewSecrets | None = None
+        self._instructions: dict[str, bytes] = {}
+        self._biometrics = False
+        self._serial = 0
+
+    def _next(self, prefix: str) -> str:
+        self._serial += 1
+        return f"{prefix}-{self._serial}"
+
+    def my_page(self) -> MyPage:
+        with _translated(SecretKind.PHONE_SIGN):
+            page = self.phone.my_page()
+        states = {
+            HIERARCHY_OF.get(e["kind"]): _STATES.get(e["state"], CertStatus.NONE)
+            for e in page["entries"]
+        }
+        return MyPage(
+            states.get(Hierarchy.SIGN, CertStatus.NONE),
+            states.get(Hierarchy.AUTH, CertStatus.NONE),
+            bool(page["push_enabled"]),
+            self._biometrics,
+        )
+
+    def start_application(
+        self,
+        kind: ApplicationKind,
+        certs: frozenset[Hierarchy],
+        terms_version: str,
+        card_sign_password: str,
+    ) -> ApplicationDraft:
+        with _translated(SecretKind.CARD_SIGN):
+            # ⑧: VERIFY the card signing password and read its certificate (reads only).
+            ScriptedPhone.card_signing_key(self.card(), card_sign_password)
+        draft = ApplicationDraft(
+            self._next("draft"),
+            kind,
+            certs,
+            other_device_holds=kind is ApplicationKind.MODEL_CHANGE,
+        )
+        self._drafts[draft.draft_id] = draft
+        self._terms[draft.draft_id] = terms_version  # the version the person read and ticked
+        self._card_passwords[draft.draft_id] = normalise_sign_password(card_sign_password)
+        return draft
+
+    def confirm_application(
+        self, draft: ApplicationDraft, *, consent_to_revoke: bool, secrets: NewSecrets
+    ) -> None:
+        if self._drafts.get(draft.draft_id) != draft:
+            raise Rejected("unknown-draft")
+        if secrets.sign_password is None or secrets.auth_pin is None:
+            raise Rejected(
+                "element-needs-both-secrets", "the secure element is activated with both secrets"
+            )
+        with _translated(SecretKind.CARD_SIGN):
+            cms = self.phone.prepare_application(
+                self.card(),
+                card_password=self._card_passwords[draft.draft_id],
+                certificates=sorted(draft.certs),
+                sign_password=secrets.sign_password,
+                auth_pin=secrets.auth_pin,
+                model_change=draft.kind is ApplicationKind.MODEL_CHANGE,
+                consent=consent_to_revoke,
+                terms_version=self._terms[draft.draft_id],
+            )
+            self.phone.send_application(cms)
+        del self._drafts[draft.draft_id], self._terms[draft.draft_id]
+        del self._card_passwords[draft.draft_id]
+        self._new_secrets = secrets
+
+    def receive_pushes(self) -> Sequence[PushNotice]:
+        with _translated(SecretKind.PHONE_SIGN):
+            topics = self.phone.handle_push(self.inbox())
+        now = self.phone.clock.now()
+        return [PushNotice(PushKind.READY, now) for t in topics if t == _READY_TOPIC]
+
+    def register(self) -> frozenset[Hierarchy]:
+        secrets = self._new_secrets
+        if secrets is None or secrets.sign_password is None or secrets.auth_pin is None:
+            raise Rejected("secrets-unknown", "register from the session that applied")
+        with _translated(SecretKind.PHONE_SIGN):
+            done = self.phone.register(
+                sign_password=secrets.sign_password, auth_pin=secrets.auth_pin
+            )
+        if not done:
+            raise Rejected("nothing-ready")
+        self._new_secrets = None
+        return frozenset(HIERARCHY_OF[k] for k in done)
+
+    def enrol_biometrics(self, auth_pin: str) -> None:
+        with _translated(SecretKind.PHONE_AUTH):
+            self.phone.element.select_ap()
+            self.phone.element.verify(Hierarchy.AUTH, auth_pin)
+        self._biometrics = True
+
+    def self_check(self, sign_password: str | None, auth_pin: str | None) -> SelfCheck:
+        page = self.my_page()
+        results: dict[Hierarchy, Validity | None] = {}
+        with _translated(SecretKind.PHONE_SIGN):
+            states = self.phone.check_validity()
+        for h in (Hierarchy.SIGN, Hierarchy.AUTH):
+            if page.status(h) not in (
+                CertStatus.REGISTERED,
+                CertStatus.SUSPENDED,
+                CertStatus.REVOKED,
+            ):
+                results[h] = None
+                continue
+            results[h] = _validity(h, states)
+            if results[h] is Validity.GOOD:
+                secret = sign_password if h is Hierarchy.SIGN else auth_pin
+                if h is Hierarchy.AUTH and self._biometrics and not secret:
+                    continue  # the device's biometrics stand in for the PIN
+                which = SecretKind.PHONE_SIGN if h is Hierarchy.SIGN else SecretKind.PHONE_AUTH
+                with _translated(which):
+                    self._sign_challenge(h, secret or "")
+        return SelfCheck(results[Hierarchy.SIGN], results[Hierarchy.AUTH])
+
+    def _sign_challenge(self, h: Hierarchy, secret: str) -> None:
+        """動作確認: sign a fresh challenge inside the element and check it with the certificate."""
+        element = self.phone.element
+        element.select_ap()
+        element.verify(h, normalise_sign_password(secret) if h is Hierarchy.SIGN else secret)
+        cert = element.read_certificate(h)
+        public = cert.public_key()
+        if not isinstance(public, rsa.RSAPublicKey):
+            raise Rejected("certificate-not-rsa")
+        challenge = os.urandom(32)
+        signature = ApduRSAPrivateKey(element, h, public).sign(
+            challenge, padding.PKCS1v15(), hashes.SHA256()
+        )
+        public.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())
+
+    def revoke(self, certs: frozenset[Hierarchy], secret: str) -> None:
+        with _translated(SecretKind.PHONE_SIGN):
+            self.phone.revoke(sign_password=secret, certificates=sorted(certs))
+
+    def revoke_other_phone(self, card_sign_password: str) -> frozenset[Hierarchy]:
+        with _translated(SecretKind.CARD_SIGN):
+            serials = self.phone.revoke_other(self.card(), card_password=card_sign_password)
+        if not serials:
+            raise Rejected("no-other-device")
+        return frozenset({Hierarchy.SIGN, Hierarchy.AUTH})
+
+    def set_push(self, enabled: bool) -> None:
+        with _translated(SecretKind.PHONE_SIGN):
+            self.phone.api.set_push(enabled)
+
+    def read_card_for_reset(self, cert: Hierarchy, card_secret: str) -> CardTicket:
+        # The portal takes a card-SIGNED reset request for either certificate.
+        with _translated(SecretKind.CARD_SIGN):
+            ScriptedPhone.card_signing_key(self.card(), card_secret)
+        ticket = CardTicket(self._next("ticket"), cert)
+        self._card_passwords[ticket.ticket_id] = normalise_sign_password(card_secret)
+        return ticket
+
+    def reset_password(self, ticket: CardTicket, new_secret: str) -> None:
+        card_password = self._card_passwords.pop(ticket.ticket_id, None)
+        if card_password is None:
+            raise Rejected("unknown-ticket")
+        with _translated(SecretKind.CARD_SIGN):
+            self.phone.reset_password(
+                self.card(),
+                card_password=card_password,
+                certificate=ticket.cert,
+                new_secret=new_secret,
+            )
+
+    def release_suspension(self, card_sign_password: str) -> None:
+        with _translated(SecretKind.CARD_SIGN):
+            self.phone.release_hold(self.card(), card_password=card_sign_password)
+
+    def fetch_instructions(self) -> Sequence[Instruction]:
+        with _translated(SecretKind.PHONE_SIGN):
+            items = self.phone.api.instructions()
+        out = []
+        for item in items:
+            if not item["actions"] & _DELETE:
+                continue  # resets are fetched by reset_password with their challenge
+            not_after = _aware(item["not_after"])
+            certs = frozenset(
+                h
+                for h, bit in ((Hierarchy.SIGN, 0x01), (Hierarchy.AUTH, 0x02))
+                if item["actions"] & bit
+            )
+            self._instructions[item["id"]] = base64.b64decode(item["instruction"])
+            out.append(
+                Instruction(
+                    item["id"],
+                    InstructionKind.DELETE,
+                    certs,
+                    not_after - dt.timedelta(hours=48),
+                    not_after,
+                )
+            )
+        return out
+
+    def delete_certificates(self, instruction: Instruction) -> None:
+        raw = self._instructions.pop(instruction.instruction_id, None)
+        if raw is None:
+            raise Rejected("unknown-instruction")
+        with _translated(SecretKind.PHONE_SIGN):
+            self.phone.element.select_ap()
+            try:
+                # The element checks the service's signature and the not-after itself.
+                self.phone.element.send_instruction(raw)
+            except rerr.SecurityStatusNotSatisfied as exc:
+                raise Rejected("instruction-expired", str(exc)) from exc
+            self.phone.api.acknowledge(instruction.instruction_id)
+
+
+def _aware(value: str | dt.datetime) -> dt.datetime:
+    when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _validity(h: Hierarchy, states: list[dict[str, Any]]) -> Validity:
+    kind = {Hierarchy.SIGN: "phone-sign", Hierarchy.AUTH: "phone-auth"}[h]
+    mine = [s for s in states if s["kind"] == kind and s.get("registered")]
+    if not mine:
+        return Validity.UNKNOWN
+    latest = max(mine, key=lambda s: str(s["not_after"]))
+    return {"good": Validity.GOOD, "held": Validity.SUSPENDED, "revoked": Validity.REVOKED}.get(
+        str(latest["status"]), Validity.UNKNOWN
+    )
+
+
+class PortalOperator:
+    """``OperatorBackend`` on the operator API for one person."""
+
+    def __init__(
+        self,
+        client: OperatorClient,
+        person_id: str,
+        facts: Mapping[str, object],
+        clock: Clock,
+        *,
+        moved_to: str = "東京都千代田区霞が関一丁目",
+    ) -> None:
+        self.client = client
+        self.person_id = person_id
+        self.facts = dict(facts)
+        self.clock = clock
+        self.moved_to = moved_to
+
+    def suspend_by_hotline(self) -> None:
+        with _translated(SecretKind.CARD_SIGN):
+            self.client.hold_phone(self.person_id)
+
+    def change_of_address(self) -> None:
+        self.facts["address"] = self.moved_to
+        with _translated(SecretKind.CARD_SIGN):
+            self.client.change_facts(self.person_id, **self.facts)
+
+    def advance_time(self, delta: dt.timedelta) -> None:
+        if not isinstance(self.clock, FixedClock):
+            raise Rejected("clock-not-movable", "only a FixedClock can be moved")
+        self.clock.advance(delta)
