@@ -114,7 +114,10 @@ def verify_pdf(
     tsa_anchors: TrustAnchors | None = None,
     expect: list[CertKind] | None = None,
 ) -> PdfVerdict:
-    """Verify every signature in ``pdf``. ``revocation.evidence`` is extended with the DSS."""
+    """Verify every signature in ``pdf``. ``revocation.evidence`` is extended with the DSS.
+
+    Synchronous: pyHanko runs its own event loop, so async callers (a FastAPI handler) call
+    this in a worker thread (``starlette.concurrency.run_in_threadpool``)."""
     now = utc(now)
     reader = _load(pdf)
     dss = _dss_evidence(reader)
