@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from mobile_jpki.cli import ca as ca_cli
+from mobile_jpki.cli import demo as demo_cli
 from mobile_jpki.cli import card as card_cli
 from mobile_jpki.cli import phone as phone_cli
 from mobile_jpki.cli import serve as serve_cli
@@ -24,6 +25,7 @@ def _root() -> None:
     """mobile-jpki: run `mobile-jpki demo` first, then `mobile-jpki serve`."""
 
 
+app.command("demo")(demo_cli.demo)
 app.add_typer(ca_cli.app, name="ca")
 app.add_typer(card_cli.app, name="card")
 app.add_typer(phone_cli.app, name="phone")

@@ -1,0 +1,1 @@
+"""The seed scenario, end to end (`mobile-jpki demo`)."""
