@@ -49,4 +49,10 @@ def app_from_env() -> FastAPI:
 
     data_dir = Path(os.environ.get(DATA_DIR_ENV, "mobile-jpki-data"))
     settings = Settings.load(data_dir, database_url=os.environ.get(DATABASE_URL_ENV))
-    return create_app(open_ca(settings, migrate=False))
+    ca = open_ca(settings, migrate=False)
+    app = create_app(ca)
+    # The portal (persons, devices, applications, push) on the same app and port.
+    from mobile_jpki.api.portal.bootstrap import install_from_settings
+
+    install_from_settings(app, ca, settings)
+    return app

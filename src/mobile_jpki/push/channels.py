@@ -79,20 +79,3 @@ class SseHub:
             raise PushUndeliverable("no open event stream")
         for loop, queue in targets:
             loop.call_soon_threadsafe(queue.put_nowait, message)
-
-
-class FanOutChannel:
-    """Try channels in order; delivered when one accepts (in-process first, then SSE)."""
-
-    def __init__(self, *channels: PushChannel) -> None:
-        self._channels = channels
-
-    def send(self, message: PushMessage) -> None:
-        errors: list[str] = []
-        for channel in self._channels:
-            try:
-                channel.send(message)
-                return
-            except PushUndeliverable as exc:
-                errors.append(str(exc))
-        raise PushUndeliverable("; ".join(errors) or "no channel")

@@ -42,6 +42,7 @@ class PushMessage:
     topic: str
     payload: Mapping[str, Any]
     created_at: dt.datetime
+    channel: str = "inprocess"  # the device's push channel at enrolment
 
     def to_json(self) -> str:
         return json.dumps(
@@ -81,34 +82,41 @@ def backoff(attempts: int) -> dt.timedelta:
     return min(delay, BACKOFF_CAP)
 
 
-def to_message(row: OutboxMessage) -> PushMessage:
-    return PushMessage(row.id, row.device_id, row.topic, json.loads(row.payload), row.created_at)
+def to_message(row: OutboxMessage, channel: str = "inprocess") -> PushMessage:
+    return PushMessage(
+        row.id, row.device_id, row.topic, json.loads(row.payload), row.created_at, channel
+    )
 
 
 class Dispatcher:
-    """Moves due outbox rows to a channel. One pass is :meth:`dispatch`; ``serve`` loops it."""
+    """Moves due outbox rows to the channel of their device (``inprocess``, ``sse``). One pass
+    is :meth:`dispatch`; ``serve`` loops it."""
 
-    def __init__(self, db: Database, channel: PushChannel) -> None:
+    def __init__(self, db: Database, channels: Mapping[str, PushChannel]) -> None:
         self._db = db
-        self._channel = channel
+        self._channels = dict(channels)
 
     def dispatch(self, *, now: dt.datetime, limit: int = 100) -> int:
         """Deliver due messages; returns how many were delivered in this pass."""
         with self._db.transaction(write=False) as s:
             stmt = (
-                select(OutboxMessage)
+                select(OutboxMessage, Device.push_channel)
+                .join(Device, Device.id == OutboxMessage.device_id)
                 .where(OutboxMessage.delivered_at.is_(None))
                 .where(OutboxMessage.next_attempt_at <= now)
                 .where(OutboxMessage.attempts < MAX_ATTEMPTS)
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             )
-            due = [to_message(r) for r in s.scalars(stmt)]
+            due = [to_message(r, channel) for r, channel in s.execute(stmt).all()]
         delivered = 0
         for message in due:
             error: str | None = None
+            channel = self._channels.get(message.channel)
             try:
-                self._channel.send(message)
+                if channel is None:
+                    raise PushUndeliverable(f"no {message.channel} channel in this process")
+                channel.send(message)
             except PushUndeliverable as exc:
                 error = str(exc) or type(exc).__name__
             with self._db.transaction() as s:

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 
 from mobile_jpki.api.problems import problem
 from mobile_jpki.clock import Clock
-from mobile_jpki.push.channels import FanOutChannel, InProcessChannel, PushChannel, SseHub
+from mobile_jpki.push.channels import InProcessChannel, PushChannel, SseHub
 from mobile_jpki.push.outbox import Dispatcher
 from mobile_jpki.service.portal.errors import PortalError
 from mobile_jpki.service.portal.service import PortalService
@@ -36,12 +36,14 @@ class PortalContext:
     clock: Clock
     sse: SseHub = field(default_factory=SseHub)
     inprocess: InProcessChannel = field(default_factory=InProcessChannel)
-    channel: PushChannel | None = None
+    # Extra channels by name (e.g. a webhook); "inprocess" and "sse" are always there.
+    channels: dict[str, PushChannel] = field(default_factory=dict)
     dispatcher: Dispatcher = field(init=False)
 
     def __post_init__(self) -> None:
-        channel = self.channel or FanOutChannel(self.inprocess, self.sse)
-        self.dispatcher = Dispatcher(self.service.db, channel)
+        routes: dict[str, PushChannel] = {"inprocess": self.inprocess, "sse": self.sse}
+        routes.update(self.channels)
+        self.dispatcher = Dispatcher(self.service.db, routes)
 
     def work_once(self) -> tuple[int, int]:
         """One pass of the worker: due issuance jobs, then due push messages."""

@@ -1,0 +1,111 @@
+"""Wiring the portal into ``serve``: its keys and trust from the data directory, its routers on
+the CA's app, and its worker loop in the app's lifespan.
+
+Data directory (beside the CA's, see settings.py)::
+
+    DIR/portal/instruction-key.pem        EC P-256, encrypted PKCS#8 (the CA passphrase), 0600:
+                                          signs deletion/reset instructions (EF 0022 of phones)
+    DIR/portal/manufacturers/*.pem        trusted secure-element manufacturer roots
+    DIR/devices/manufacturer/root.pem     the emulated manufacturer of this data dir, if any
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    Encoding,
+    PrivateFormat,
+    load_pem_private_key,
+)
+from fastapi import FastAPI
+
+from mobile_jpki.clock import Clock, SystemClock
+from mobile_jpki.service.authority import CertificateAuthority
+from mobile_jpki.service.keystore import write_private
+from mobile_jpki.service.portal.cms import CmsDocumentVerifier
+from mobile_jpki.service.portal.service import PortalConfig, PortalService
+from mobile_jpki.settings import Settings
+from mobile_jpki.verify.certificate import TrustAnchors
+
+from . import PortalContext, install, worker
+
+
+def instruction_key_path(settings: Settings) -> Path:
+    return settings.data_dir / "portal" / "instruction-key.pem"
+
+
+def load_or_create_instruction_key(settings: Settings) -> ec.EllipticCurvePrivateKey:
+    """The portal's instruction key, made on first use. Several ``serve`` workers may race
+    here: the write is atomic and a second maker's key simply loses (last rename wins before
+    anyone signed with it, as every worker re-reads the file below)."""
+    path = instruction_key_path(settings)
+    passphrase = settings.ca_passphrase()
+    if not path.exists():
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(passphrase)
+        )
+        write_private(path, pem)
+    loaded = load_pem_private_key(path.read_bytes(), passphrase)
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{path} is not an EC private key")
+    return loaded
+
+
+def manufacturer_roots(settings: Settings) -> list[x509.Certificate]:
+    roots: list[x509.Certificate] = []
+    folder = settings.data_dir / "portal" / "manufacturers"
+    paths = sorted(folder.glob("*.pem")) if folder.is_dir() else []
+    emulated = settings.data_dir / "devices" / "manufacturer" / "root.pem"
+    if emulated.is_file():
+        paths.append(emulated)
+    for path in paths:
+        roots.extend(x509.load_pem_x509_certificates(path.read_bytes()))
+    return roots
+
+
+def build_portal(
+    ca: CertificateAuthority,
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    config: PortalConfig | None = None,
+) -> PortalContext:
+    clock = clock or SystemClock()
+
+    def anchors() -> TrustAnchors:
+        return TrustAnchors(tuple(c.certificate for c in ca.cas()))
+
+    service = PortalService(
+        ca.db,
+        authority=ca,
+        verifier=CmsDocumentVerifier(anchors, clock),
+        instruction_key=load_or_create_instruction_key(settings),
+        manufacturer_roots=manufacturer_roots(settings),
+        config=config,
+    )
+    return PortalContext(service=service, clock=clock)
+
+
+def install_with_worker(app: FastAPI, ctx: PortalContext, *, interval: float = 0.5) -> None:
+    """Routers + the worker loop (jobs and push) running for the app's lifetime."""
+    install(app, ctx)
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
+        async with inner(a), worker(ctx, interval=interval):
+            yield
+
+    app.router.lifespan_context = lifespan
+
+
+def install_from_settings(app: FastAPI, ca: CertificateAuthority, settings: Settings) -> None:
+    """What ``serve`` calls: the portal of this data directory on the same app and port."""
+    install_with_worker(app, build_portal(ca, settings))
