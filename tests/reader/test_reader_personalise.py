@@ -27,6 +27,7 @@ from mobile_jpki.reader.emulated import (
     open_phone,
 )
 from mobile_jpki.reader.errors import (
+    ApduError,
     ConditionsNotSatisfied,
     FileNotFound,
     InvalidSecret,
@@ -180,3 +181,19 @@ def test_device_ids_and_layout(tmp_path: Path) -> None:
     assert (tmp_path / "devices" / "cards" / "card-1.state").is_file()
     assert list_devices(tmp_path, DeviceKind.CARD) == ["card-1"]
     assert list_devices(tmp_path, DeviceKind.PHONE) == []
+
+
+def test_two_opens_of_one_device_never_lose_a_counter_decrement(
+    tmp_path: Path, mini_ca: MiniCa
+) -> None:
+    _personalise(tmp_path, mini_ca)
+    first = JpkiClient(InProcessConnection(open_card(tmp_path, "card", clock=FixedClock(NOW))))
+    second = JpkiClient(InProcessConnection(open_card(tmp_path, "card", clock=FixedClock(NOW))))
+    with pytest.raises(WrongSecret):
+        first.verify(Hierarchy.AUTH, "0000")
+    # the second holder's copy is stale: its save is refused, so the applet answers an error
+    # instead of writing back a counter with the first decrement undone
+    with pytest.raises(ApduError):
+        second.verify(Hierarchy.AUTH, "0000")
+    fresh = JpkiClient(InProcessConnection(open_card(tmp_path, "card", clock=FixedClock(NOW))))
+    assert fresh.tries_left(Hierarchy.AUTH) == 2

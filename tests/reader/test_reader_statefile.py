@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mobile_jpki.reader.statefile import StateFile, StateFileError
+from mobile_jpki.reader.statefile import StaleState, StateFile, StateFileError
 
 
 def test_round_trip_and_modes(tmp_path: Path) -> None:
@@ -69,3 +69,27 @@ def test_killed_writer_never_leaves_a_torn_file(tmp_path: Path) -> None:
         assert data is not None
         assert len(data) == 200_000
         assert data == bytes([data[0]]) * 200_000
+
+
+def test_a_stale_writer_is_refused_not_silently_overwriting(tmp_path: Path) -> None:
+    path = tmp_path / "card.state"
+    StateFile(path).save(b"v1")
+    a, b = StateFile(path), StateFile(path)
+    assert a.load() == b.load() == b"v1"
+    b.save(b"v2-counter-decremented")
+    with pytest.raises(StaleState):
+        a.save(b"v2-from-stale-copy")  # would resurrect a spent try
+    assert StateFile(path).load() == b"v2-counter-decremented"
+    b.save(b"v3")  # the up-to-date writer carries on
+    assert a.load() == b"v3"
+    a.save(b"v4")  # and a writer that re-read is fine again
+    assert StateFile(path).load() == b"v4"
+
+
+def test_creating_over_a_file_made_meanwhile_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.state"
+    late = StateFile(path)
+    assert late.load() is None
+    StateFile(path).save(b"someone else's device")
+    with pytest.raises(StaleState):
+        late.save(b"mine")

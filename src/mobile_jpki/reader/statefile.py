@@ -12,8 +12,10 @@ the device's private keys.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from mobile_jpki.reader.errors import ReaderError
@@ -39,22 +41,65 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class StaleState(StateFileError):
+    """Another process (or another open of the same device) saved this state since we read it.
+
+    Refused rather than overwritten: the lost update could be a retry counter's decrement,
+    i.e. a free password try.
+    """
+
+
+_Identity = tuple[int, int, int, int]
+
+
+def _identity(st: os.stat_result) -> _Identity:
+    # inode alone can be reused after os.replace frees it; with mtime and size it cannot
+    # plausibly collide.
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+@contextlib.contextmanager
+def _dir_lock(directory: Path) -> Iterator[None]:
+    """flock(2) on the directory: makes "check unchanged, then replace" atomic across processes."""
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 class StateFile:
-    """A :class:`StateStore` backed by one file, replaced atomically on every save."""
+    """A :class:`StateStore` backed by one file, replaced atomically on every save.
+
+    Optimistic concurrency: a save is refused with :class:`StaleState` when the file changed
+    since this object last loaded or saved it (e.g. ``mobile-jpki card vpcd`` and the service
+    both holding the same emulated card).
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._seen: _Identity | None = None
 
     def exists(self) -> bool:
         return self.path.is_file()
 
     def load(self) -> bytes | None:
         try:
-            return self.path.read_bytes()
+            with self.path.open("rb") as fh:
+                self._seen = _identity(os.fstat(fh.fileno()))
+                return fh.read()
         except FileNotFoundError:
+            self._seen = None
             return None
         except OSError as exc:
             raise StateFileError(f"cannot read {self.path}: {exc.strerror}") from exc
+
+    def _current(self) -> _Identity | None:
+        try:
+            return _identity(self.path.stat())
+        except FileNotFoundError:
+            return None
 
     def save(self, data: bytes) -> None:
         directory = self.path.parent
@@ -70,7 +115,15 @@ class StateFile:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+                written = _identity(os.fstat(fh.fileno()))
+            with _dir_lock(directory):
+                if self._current() != self._seen:
+                    raise StaleState(
+                        f"{self.path} was changed by another process since it was read: "
+                        "close the other user of this device and retry"
+                    )
+                os.replace(tmp, self.path)
+            self._seen = written
             _fsync_dir(directory)
         except OSError as exc:
             with contextlib.suppress(FileNotFoundError):
