@@ -3,9 +3,8 @@
 Both ``mobile-jpki serve`` and ``mobile-jpki demo`` start here, so the demo leaves exactly the
 state that ``serve`` serves. Keys the portal needs besides the CA's live beside them:
 
-- ``portal/instruction-key.pem`` — the service's key for the signed management instructions it
-  sends to phone secure elements (deletion after a model change, password reset); ECDSA P-256,
-  encrypted with the CA passphrase (docs/apdu.md "Signed management instructions").
+- ``portal/instruction-key.pem`` and the trusted manufacturer roots — see
+  :mod:`mobile_jpki.api.portal.bootstrap`, which ``serve`` uses too.
 - ``portal/card-issuer-key.pem`` — the municipal offices' key for card instructions (unblock).
 - ``devices/manufacturer/root.pem`` — the emulated secure-element manufacturer whose
   attestation root the portal trusts (:func:`reader.emulated.load_or_create_manufacturer`).
@@ -18,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import (
     BestAvailableEncryption,
@@ -30,41 +28,14 @@ from fastapi import FastAPI
 
 from mobile_jpki.api.app import create_app
 from mobile_jpki.api.portal import PortalContext, install
+from mobile_jpki.api.portal.bootstrap import build_portal
 from mobile_jpki.clock import Clock
 from mobile_jpki.reader.emulated import load_or_create_manufacturer
 from mobile_jpki.service.authority import CertificateAuthority
 from mobile_jpki.service.bootstrap import open_ca
 from mobile_jpki.service.keystore import write_private
-from mobile_jpki.service.portal.errors import SignatureInvalid
-from mobile_jpki.service.portal.ports import SignedDocument
 from mobile_jpki.service.portal.service import PortalConfig, PortalService
 from mobile_jpki.settings import Settings
-from mobile_jpki.verify.certificate import TrustAnchors, Usage
-from mobile_jpki.verify.cms import verify_cms
-from mobile_jpki.verify.errors import MalformedInput
-
-
-class CmsDocumentVerifier:
-    """The portal's :class:`~mobile_jpki.service.portal.ports.DocumentVerifier` on the
-    relying-party kit: the CMS signature must verify (RFC 5652 §5.6); the chain, validity and
-    revocation of the signer are then the portal's own checks (with its precise problem codes),
-    so certificate-level findings of the kit are not repeated here."""
-
-    def __init__(self, roots: list[x509.Certificate], clock: Clock) -> None:
-        self._anchors = TrustAnchors(tuple(roots))
-        self._clock = clock
-
-    def verify(self, cms_der: bytes) -> SignedDocument:
-        try:
-            verdict = verify_cms(
-                None, cms_der, anchors=self._anchors, now=self._clock.now(), usage=Usage.SIGNING
-            )
-        except MalformedInput as exc:
-            raise SignatureInvalid(f"not a CMS SignedData: {exc}") from exc
-        if verdict.signer is None or verdict.problems:
-            reasons = "; ".join(str(p) for p in verdict.problems) or "no signer certificate"
-            raise SignatureInvalid(reasons)
-        return SignedDocument(content=verdict.content, signer=verdict.signer)
 
 
 def _ec_key(path: Path, passphrase: bytes) -> ec.EllipticCurvePrivateKey:
@@ -113,21 +84,13 @@ def open_system(
     """Wire the data directory of ``settings`` into a :class:`System` (the CA must exist:
     ``mobile-jpki ca init`` or :func:`~mobile_jpki.service.bootstrap.init_data_dir`)."""
     ca = open_ca(settings, migrate=migrate)
-    passphrase = settings.ca_passphrase()
-    portal_dir = settings.data_dir / "portal"
-    instruction_key = _ec_key(portal_dir / "instruction-key.pem", passphrase)
-    card_issuer_key = _ec_key(portal_dir / "card-issuer-key.pem", passphrase)
-    manufacturer = load_or_create_manufacturer(settings.data_dir, now=now or clock.now())
-    roots = [summary.certificate for summary in ca.cas()]
-    portal = PortalService(
-        ca.db,
-        authority=ca,
-        verifier=CmsDocumentVerifier(roots, clock),
-        instruction_key=instruction_key,
-        manufacturer_roots=[manufacturer.root],
-        config=config or PortalConfig(),
+    card_issuer_key = _ec_key(
+        settings.data_dir / "portal" / "card-issuer-key.pem", settings.ca_passphrase()
     )
-    context = PortalContext(service=portal, clock=clock)
+    # Before the portal reads its trusted manufacturer roots, so this data dir's emulated
+    # secure elements are among them.
+    load_or_create_manufacturer(settings.data_dir, now=now or clock.now())
+    context = build_portal(ca, settings, clock=clock, config=config)
     app = create_app(ca, clock=clock)
     install(app, context)
-    return System(settings, clock, ca, portal, context, app, card_issuer_key)
+    return System(settings, clock, ca, context.service, context, app, card_issuer_key)
