@@ -288,3 +288,25 @@ def test_embedded_evidence_at_signing_time(tpki: TestPki) -> None:
     assert ev.status is RevocationStatus.GOOD and ev.source is Source.OCSP
     only_crl = check_embedded(old.cert, ca.certificate, Evidence(crls=(crl_later,)), now=T0)
     assert only_crl.status is RevocationStatus.REVOKED
+
+
+def test_tbs_slice_matches_cryptography_and_tampering_is_caught(tpki: TestPki) -> None:
+    from cryptography import x509
+
+    from mobile_jpki.verify.revocation import tbs_certlist
+
+    card = tpki.issue(CertKind.CARD_SIGN, 209)
+    entries = [RevokedEntry(70_000 + i, T0 - HOUR, Reason.AFFILIATION_CHANGED) for i in range(300)]
+    der = tpki.crl(card.ca, entries, number=70)
+    assert tbs_certlist(der) == x509.load_der_x509_crl(der).tbs_certlist_bytes
+    assert verify_crls(card.cert, card.ca.certificate, der, now=T0).status is (
+        RevocationStatus.GOOD
+    )
+    # Turn serial 70000 (…01 11 70) into 70001 (…01 11 71) inside the signed list.
+    needle = (70_000).to_bytes(3, "big")
+    at = der.index(b"\x02\x03" + needle) + 4
+    tampered = der[:at] + bytes([der[at] ^ 0x01]) + der[at + 1 :]
+    with pytest.raises(RevocationCheckError, match="bad signature"):
+        verify_crls(card.cert, card.ca.certificate, tampered, now=T0)
+    with pytest.raises(ValueError):
+        tbs_certlist(b"\x04\x00")

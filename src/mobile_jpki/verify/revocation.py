@@ -491,6 +491,13 @@ def _load_crl(der: bytes, what: str) -> x509.CertificateRevocationList:
             raise RevocationCheckError(Source.CRL, f"{what} is not a CRL: {exc}") from None
 
 
+def _der(blob: bytes) -> bytes:
+    """DER of a CRL given as DER or PEM."""
+    if blob[:1] == b"\x30":
+        return blob
+    return _load_crl(blob, "the CRL").public_bytes(serialization.Encoding.DER)
+
+
 def _crl_number(crl: x509.CertificateRevocationList) -> int | None:
     try:
         return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
@@ -505,8 +512,41 @@ def _idp(crl: x509.CertificateRevocationList) -> x509.IssuingDistributionPoint |
         return None
 
 
+def _der_header(der: bytes, at: int) -> tuple[int, int]:
+    """(offset of the contents, length of the contents) of the DER TLV at ``at`` (X.690 §8.1)."""
+    if at + 2 > len(der):
+        raise ValueError("truncated DER")
+    first = der[at + 1]
+    if first < 0x80:
+        return at + 2, first
+    n = first & 0x7F
+    if n == 0 or n > 4 or at + 2 + n > len(der):
+        raise ValueError("unsupported DER length")
+    return at + 2 + n, int.from_bytes(der[at + 2 : at + 2 + n], "big")
+
+
+def tbs_certlist(der: bytes) -> bytes:
+    """The tbsCertList TLV of a DER CRL, sliced from the received bytes.
+
+    Measured: cryptography's ``CertificateRevocationList.tbs_certlist_bytes`` (and with it
+    ``is_signature_valid``) re-encodes the list: 2.5 s for 300,000 entries, against 0.03 s to
+    hash and verify the slice. JPKI CRLs reach millions of entries (``benchmarks/verify_crl.py``).
+    The signature is over exactly these bytes (RFC 5280 §5.1.1.3), so the slice is also the
+    more faithful check.
+    """
+    if not der or der[0] != 0x30:
+        raise ValueError("not a DER SEQUENCE")
+    contents, _ = _der_header(der, 0)
+    if der[contents] != 0x30:
+        raise ValueError("tbsCertList is not a SEQUENCE")
+    inner, length = _der_header(der, contents)
+    if inner + length > len(der):
+        raise ValueError("truncated tbsCertList")
+    return der[contents : inner + length]
+
+
 def _check_crl_signed(
-    crl: x509.CertificateRevocationList, issuer: x509.Certificate, what: str
+    crl: x509.CertificateRevocationList, der: bytes, issuer: x509.Certificate, what: str
 ) -> None:
     if crl.issuer != issuer.subject:
         raise RevocationCheckError(Source.CRL, f"{what} is issued by another CA")
@@ -514,7 +554,9 @@ def _check_crl_signed(
     if ski is not None and aki is not None and ski != aki:
         # Same DN, other generation's key (RFC 5280 §5.2.1).
         raise RevocationCheckError(Source.CRL, f"{what} is signed by another generation's key")
-    if not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
+    if not verify_signature(
+        issuer.public_key(), crl.signature, tbs_certlist(der), crl.signature_hash_algorithm
+    ):
         raise RevocationCheckError(Source.CRL, f"bad signature on the {what}")
 
 
@@ -563,7 +605,7 @@ def verify_crls(
         raise RevocationCheckError(Source.CRL, "a delta CRL was given as the complete CRL")
     except x509.ExtensionNotFound:
         pass
-    _check_crl_signed(full, issuer, "CRL")
+    _check_crl_signed(full, _der(full_der), issuer, "CRL")
     full_idp = _check_scope(full, cert, "CRL")
     next_update = full.next_update_utc
     _check_fresh(Source.CRL, full.last_update_utc, next_update, now=now, at=at, policy=policy)
@@ -589,7 +631,7 @@ def verify_crls(
                 )
             if delta_number <= full_number:
                 raise RevocationCheckError(Source.CRL, "delta is not newer than the complete CRL")
-            _check_crl_signed(delta, issuer, "delta CRL")
+            _check_crl_signed(delta, _der(delta_der), issuer, "delta CRL")
             if _idp(delta) != full_idp:
                 raise RevocationCheckError(Source.CRL, "delta has another scope (IDP)")
             _check_fresh(
