@@ -272,10 +272,15 @@ def make_card(clock: FixedClock, *, personalised: bool = True) -> Device:
 
 
 def make_phone(
-    clock: FixedClock, *, profile: Profile = Profile.PHONE_ANDROID, registered: bool = True
+    clock: FixedClock,
+    *,
+    profile: Profile = Profile.PHONE_ANDROID,
+    registered: bool = True,
+    personalised: bool = True,
 ) -> Device:
     """A secure element after factory personalisation (CA certs, instruction key, secrets,
-    ACTIVATE) and, if ``registered``, with both keys and certificates."""
+    ACTIVATE) and, if ``registered``, with both keys and certificates. ``personalised=False``:
+    straight from the factory (attestation key only, personalisation state)."""
     manufacturer = Manufacturer.create(key=ec_key(4), now=NOW - dt.timedelta(days=10))
     attestation_key = ec_key(5)
     cert = manufacturer.attest(
@@ -305,9 +310,10 @@ def make_phone(
         clock,
         manufacturer,
     )
-    personalise(dev, PHONE_PASSWORD, PHONE_PIN, keys=False)
-    if registered:
-        enrol_keys(dev)
+    if personalised:
+        personalise(dev, PHONE_PASSWORD, PHONE_PIN, keys=False)
+        if registered:
+            enrol_keys(dev)
     applet.power_on()
     return dev
 

@@ -184,13 +184,16 @@ def activate(applet: JpkiApplet, cmd: CommandApdu) -> bytes:
     st = applet.state
     if st.lifecycle is Lifecycle.OPERATIONAL:
         return b""
-    required = (
-        st.sign.ca_certificate,
-        st.auth.ca_certificate,
-        st.instruction_key,
-        st.sign.secret,
-        st.auth.secret,
-    )
+    required = [st.sign.ca_certificate, st.auth.ca_certificate, st.instruction_key]
+    if st.profile.is_phone:
+        # A phone may hold one certificate only (the seed's ⑤ lets either be unticked): the
+        # secret of every slot that holds a key, no more. Asking for both would make the app
+        # invent a password for a certificate the person never applied for; the other slot's
+        # secret is set later with CHANGE REFERENCE DATA P1 01 (never set before).
+        required += [s.secret for s in (st.sign, st.auth) if s.key is not None]
+    else:
+        # A card is personalised whole at the office: both secrets, always.
+        required += [st.sign.secret, st.auth.secret]
     if any(item is None for item in required):
         raise AppletError(SW.CONDITIONS_NOT_SATISFIED)
     applet.commit(replace(st, lifecycle=Lifecycle.OPERATIONAL))
