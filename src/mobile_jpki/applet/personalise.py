@@ -184,7 +184,7 @@ def activate(applet: JpkiApplet, cmd: CommandApdu) -> bytes:
     st = applet.state
     if st.lifecycle is Lifecycle.OPERATIONAL:
         return b""
-    required = [st.sign.ca_certificate, st.auth.ca_certificate, st.instruction_key]
+    required: list[object] = [st.sign.ca_certificate, st.auth.ca_certificate, st.instruction_key]
     if st.profile.is_phone:
         # A phone may hold one certificate only (the seed's ⑤ lets either be unticked): the
         # secret of every slot that holds a key, no more. Asking for both would make the app
