@@ -8,9 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given
 from hypothesis import strategies as st
-from reader_fakes import FakeApplet
 
-from conftest import make_cert
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.reader.commands import EF, JpkiClient, build_apdu, der_total_length
 from mobile_jpki.reader.connection import InProcessConnection, TracingConnection
@@ -25,6 +23,9 @@ from mobile_jpki.reader.errors import (
 )
 from mobile_jpki.reader.key import ApduRSAPrivateKey, KeyNotExtractable, digest_info
 from mobile_jpki.reader.passwords import normalise_sign_password, validate_auth_pin
+
+from .reader_fakes import FakeApplet
+from .reader_fixtures import make_cert
 
 
 @pytest.fixture

@@ -12,12 +12,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from conftest import VpcdCard
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.reader.commands import CARD_ATR, JpkiClient
 from mobile_jpki.reader.errors import SecurityStatusNotSatisfied, WrongSecret
 from mobile_jpki.reader.key import ApduRSAPrivateKey
 from mobile_jpki.reader.pcsc import PcscConnection, list_readers
+
+from .reader_fixtures import VpcdCard
 
 pytestmark = pytest.mark.pcsc
 

@@ -7,7 +7,6 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from conftest import NOW, MiniCa
 from mobile_jpki.applet import Slot, verify_key_attestation
 from mobile_jpki.clock import FixedClock
 from mobile_jpki.pki.model import Hierarchy
@@ -41,6 +40,8 @@ from mobile_jpki.reader.personalise import (
     personalise_card,
     register_phone,
 )
+
+from .reader_fixtures import NOW, MiniCa
 
 FAST = 10  # KDF iterations: the tests are about APDUs, not about brute-force cost
 

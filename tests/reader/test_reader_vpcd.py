@@ -5,10 +5,10 @@ from __future__ import annotations
 import socket
 import threading
 
-from reader_fakes import FakeApplet
-
 from mobile_jpki.reader.commands import CARD_ATR, JPKI_AID
 from mobile_jpki.reader.vpcd import VpcdBridge
+
+from .reader_fakes import FakeApplet
 
 
 class FakeVpcd:
