@@ -161,3 +161,28 @@ def wait_for_card(reader: str, timeout: float = 15.0) -> None:
             last = exc
             time.sleep(0.1)
     raise TransportError(f"no card appeared in {reader!r}: {last}")
+
+
+_shared: PrivatePcscd | None = None
+
+
+def shared_pcscd() -> PrivatePcscd:
+    """One private pcscd per process, started on first use and stopped at exit.
+
+    One per process because libpcsclite caches ``PCSCLITE_CSOCK_NAME`` at the first context:
+    a second daemon could not be reached from this process anyway.
+    """
+    global _shared
+    if _shared is None:
+        import atexit
+        import tempfile
+
+        workdir = Path(tempfile.mkdtemp(prefix="mobile-jpki-pcscd-"))
+        daemon = PrivatePcscd(workdir)
+        daemon.start()
+        daemon.apply_env()
+        # atexit runs last-registered first: stop the daemon, then remove its directory.
+        atexit.register(shutil.rmtree, workdir, True)
+        atexit.register(daemon.stop)
+        _shared = daemon
+    return _shared
