@@ -258,3 +258,61 @@ def test_quit_on_the_dialog_leaves_the_old_phone_alone(portal: Portal) -> None:
     portal.work()
     assert old_backend.my_page().sign is CertStatus.REGISTERED
     assert new_backend.my_page().sign is CertStatus.NONE
+
+
+def test_one_certificate_asks_one_password_and_leaves_the_other_secret_unset(
+    portal: Portal,
+) -> None:
+    """Seed ⑤ and ⑩: untick 利用者証明用, set only the signing password; the element activates
+    with it (docs/apdu.md "Lifecycle") and the auth PIN is never invented. Applying later for
+    the user-authentication certificate sets its PIN then (CHANGE REFERENCE DATA P1 01)."""
+    app, backend = portal.phone()
+    app.dispatch(Press("my_page"))
+    app.dispatch(Press("menu_apply"))
+    app.dispatch(TypeText("card_sign_password", CARD_PASSWORD))
+    app.dispatch(Toggle("cert_auth"))  # untick
+    app.dispatch(Toggle("confirmed"))
+    app.dispatch(Press("apply"))
+    screen = app.dispatch(TapCard())
+    assert screen.id is ScreenId.NEW_PASSWORD, screen.message
+    app.dispatch(TypeText("new_password", "PHONE123"))
+    app.dispatch(TypeText("new_password_again", "PHONE123"))
+    screen = app.dispatch(Press("next"))
+    assert screen.id is ScreenId.APPLY_DONE, screen.message  # one password screen only
+    portal.work()
+    app.poll()
+    app.dispatch(Press("to_my_page"))
+    app.dispatch(Press("register"))
+    screen = app.dispatch(Press("register"))
+    assert screen.id is ScreenId.REGISTER_DONE, screen.message
+    page = backend.my_page()
+    assert (page.sign, page.auth) == (CertStatus.REGISTERED, CertStatus.NONE)
+    element = backend.phone.element
+    element.select_ap()
+    assert element.presence() == {Hierarchy.SIGN: True, Hierarchy.AUTH: False}
+    # VERIFY status of a secret never set answers 69 84 (nothing to compare); that it was
+    # never set is proven below, where CHANGE REFERENCE DATA sets it without a VERIFY.
+    assert element.tries_left(Hierarchy.AUTH) == 0
+
+    # Later: the user-authentication certificate alone, on the operational element.
+    app.dispatch(Press("to_my_page"))
+    app.dispatch(Press("menu_apply"))
+    app.dispatch(TypeText("card_sign_password", CARD_PASSWORD))
+    app.dispatch(Toggle("cert_sign"))
+    app.dispatch(Toggle("confirmed"))
+    app.dispatch(Press("apply"))
+    screen = app.dispatch(TapCard())
+    assert screen.id is ScreenId.NEW_PASSWORD, screen.message
+    app.dispatch(TypeText("new_password", "2468"))
+    app.dispatch(TypeText("new_password_again", "2468"))
+    assert app.dispatch(Press("next")).id is ScreenId.APPLY_DONE
+    portal.work()
+    app.poll()
+    app.dispatch(Press("to_my_page"))
+    app.dispatch(Press("register"))
+    assert app.dispatch(Press("register")).id is ScreenId.REGISTER_DONE
+    page = backend.my_page()
+    assert (page.sign, page.auth) == (CertStatus.REGISTERED, CertStatus.REGISTERED)
+    element.select_ap()
+    element.verify(Hierarchy.AUTH, "2468")
+    element.verify(Hierarchy.SIGN, "PHONE123")

@@ -17,9 +17,13 @@ and says so:
 - ⑩ The portal signs the application over keys generated under the new passwords, so the card
   is used again at ⑪ (the emulated card stays in reach; a real card would be read again), and
   the card password typed at ④ is kept in memory until then.
-- The secure element is activated with both secrets even when one certificate is applied for
-  (docs/apdu.md "Lifecycle"); applying for one certificate through this adapter therefore
-  fails with ``element-needs-both-secrets`` until the element or the app changes.
+- ⑩ asks only for the passwords of the certificates applied for (「申請するスマホ用電子証明書の
+  パスワード設定」): a phone ACTIVATEs with the secrets of the slots that hold a key
+  (docs/apdu.md "Lifecycle"). ``ScriptedPhone.prepare_application`` still sets BOTH secrets
+  on a fresh element, so this adapter prepares the element itself first (issuer material, and
+  each applied-for secret that was never set, with CHANGE REFERENCE DATA P1 01) and lets
+  ``prepare_application`` only generate the attested keys and sign; the unticked secret stays
+  unset until that certificate is applied for.
 - ⑬ registration proves each installed key with the new passwords typed at ⑩, kept in memory
   from ⑪ to ⑬ (a restart in between means registering after a password reset).
 """
@@ -34,9 +38,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from mobile_jpki.applet.constants import EF
 from mobile_jpki.clock import Clock, FixedClock
 from mobile_jpki.phone.app.backend import (
     CONSENT_REQUIRED,
@@ -89,6 +95,10 @@ _PROBLEMS: Mapping[str, str] = {
     "card-certificate-expired": "card-certificate-invalid",
 }
 _DELETE = 0x01 | 0x02  # applet.instructions.Action.DELETE_SIGN | DELETE_AUTH
+# ScriptedPhone's steps take both secrets as str and check their format; for a certificate not
+# applied for these well-formed fillers go in and are never sent to the element (see above).
+_NOT_APPLIED_SIGN = "UNUSED0"
+_NOT_APPLIED_PIN = "0000"
 _READY_TOPIC = "registration-ready"
 
 
@@ -176,17 +186,21 @@ class PortalBackend:
     ) -> None:
         if self._drafts.get(draft.draft_id) != draft:
             raise Rejected("unknown-draft")
-        if secrets.sign_password is None or secrets.auth_pin is None:
-            raise Rejected(
-                "element-needs-both-secrets", "the secure element is activated with both secrets"
-            )
+        given = {Hierarchy.SIGN: secrets.sign_password, Hierarchy.AUTH: secrets.auth_pin}
+        missing = [h.value for h in draft.certs if given[h] is None]
+        if missing:
+            raise Rejected("secrets-missing", f"no new secret for {', '.join(missing)}")
+        with _translated(SecretKind.PHONE_SIGN):
+            self._prepare_element(draft.certs, given)
         with _translated(SecretKind.CARD_SIGN):
             cms = self.phone.prepare_application(
                 self.card(),
                 card_password=self._card_passwords[draft.draft_id],
                 certificates=sorted(draft.certs),
-                sign_password=secrets.sign_password,
-                auth_pin=secrets.auth_pin,
+                # Never written: _prepare_element set the applied-for secrets, so the steps
+                # only generate keys (the format is checked there, hence a well-formed filler).
+                sign_password=secrets.sign_password or _NOT_APPLIED_SIGN,
+                auth_pin=secrets.auth_pin or _NOT_APPLIED_PIN,
                 model_change=draft.kind is ApplicationKind.MODEL_CHANGE,
                 consent=consent_to_revoke,
                 terms_version=self._terms[draft.draft_id],
@@ -196,6 +210,32 @@ class PortalBackend:
         del self._card_passwords[draft.draft_id]
         self._new_secrets = secrets
 
+    def _prepare_element(
+        self, certs: frozenset[Hierarchy], given: Mapping[Hierarchy, str | None]
+    ) -> None:
+        """The element's half of ⑩ for the certificates applied for, and no other: a fresh
+        element gets the service's CA certificates and instruction key (EF 0002/000B/0022); each
+        applied-for secret never set gets its value with CHANGE REFERENCE DATA P1 01 (docs/
+        apdu.md). A secret set earlier (a retry after the consent dialog) stands."""
+        element = self.phone.element
+        element.select_ap()
+        try:
+            element.instruction_public_key_der()
+        except rerr.FileNotFound:
+            info = self.phone.api.info()
+            for h, name in ((Hierarchy.SIGN, "sign_ca"), (Hierarchy.AUTH, "auth_ca")):
+                der = base64.b64decode(info[name][-1])
+                element.write_certificate(h, x509.load_der_x509_certificate(der), ca=True)
+            element.write_file(EF.INSTRUCTION_KEY, base64.b64decode(info["instruction_key"]))
+        for h in sorted(certs):
+            value = given[h]
+            if h in self.phone.secrets_set or value is None:
+                continue
+            element.change_secret(
+                h, normalise_sign_password(value) if h is Hierarchy.SIGN else value
+            )
+            self.phone.secrets_set.add(h)
+
     def receive_pushes(self) -> Sequence[PushNotice]:
         with _translated(SecretKind.PHONE_SIGN):
             topics = self.phone.handle_push(self.inbox())
@@ -204,11 +244,13 @@ class PortalBackend:
 
     def register(self) -> frozenset[Hierarchy]:
         secrets = self._new_secrets
-        if secrets is None or secrets.sign_password is None or secrets.auth_pin is None:
+        if secrets is None:
             raise Rejected("secrets-unknown", "register from the session that applied")
         with _translated(SecretKind.PHONE_SIGN):
+            # Only the ready certificates' secrets are used; the fillers never reach the element.
             done = self.phone.register(
-                sign_password=secrets.sign_password, auth_pin=secrets.auth_pin
+                sign_password=secrets.sign_password or _NOT_APPLIED_SIGN,
+                auth_pin=secrets.auth_pin or _NOT_APPLIED_PIN,
             )
         if not done:
             raise Rejected("nothing-ready")
