@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 from asn1crypto import cms
+from cryptography.hazmat.primitives import serialization
 from rp_pki import T0, SignOnlyKey, TestPki
 
 from mobile_jpki.clock import FixedClock
@@ -36,3 +40,48 @@ def test_time_stamped(tpki: TestPki) -> None:
     v = verify_cms(b"x", sig, anchors=TrustAnchors((tpki.root(Hierarchy.SIGN),)), now=T0)
     assert v.valid, v.summary()
     assert v.proven_time == T0 + dt.timedelta(seconds=3)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+def test_openssl_cms_verify_accepts_it(tpki: TestPki, tmp_path: Path) -> None:
+    phone = tpki.issue(CertKind.PHONE_SIGN, 503)
+    crl = tpki.crl(phone.ca, [], number=3)
+    sig = sign_cms(
+        b"hello",
+        phone.key,
+        phone.cert,
+        signing_time=T0,
+        ocsp_responses=[tpki.ocsp(phone)],
+        crls=[crl],
+    )
+    (tmp_path / "doc").write_bytes(b"hello")
+    (tmp_path / "sig.der").write_bytes(sig)
+    (tmp_path / "root.pem").write_bytes(
+        tpki.root(Hierarchy.SIGN).public_bytes(serialization.Encoding.PEM)
+    )
+    out = subprocess.run(
+        [
+            "openssl",
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            str(tmp_path / "sig.der"),
+            "-content",
+            str(tmp_path / "doc"),
+            "-CAfile",
+            str(tmp_path / "root.pem"),
+            "-purpose",
+            "any",
+            "-attime",
+            str(int(T0.timestamp())),
+            "-out",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Verification successful" in out.stderr, out.stderr

@@ -126,3 +126,32 @@ def test_time_stamp_over_other_data_is_refused(tpki: TestPki) -> None:
     sig = sign_cms(b"x", phone.key, phone.cert, signing_time=T0, timestamper=WrongStamper())
     v = verify_cms(b"x", sig, anchors=sign_anchors(tpki), now=T0)
     assert not v.valid and "other data" in v.summary()
+
+
+def test_embedded_ocsp_validates_offline_as_of_the_time_stamp(tpki: TestPki) -> None:
+    """CAdES-LT-like: the signer carried the OCSP answer it got right after signing (RFC 5940);
+    years later, offline, the old phone's signature still validates as of its time-stamp."""
+    old = tpki.issue(CertKind.PHONE_SIGN, 609)
+    signed_at = T0 - 3 * HOUR
+    good_then = tpki.ocsp(old, now=signed_at + dt.timedelta(minutes=1))
+    sig = sign_cms(
+        b"doc",
+        old.key,
+        old.cert,
+        signing_time=signed_at,
+        timestamper=LocalTimestamper(tpki.tsa(), FixedClock(signed_at)),
+        ocsp_responses=[good_then],
+    )
+    offline = RevocationCheck(None)
+    later = T0 + dt.timedelta(days=2)  # the embedded answer's nextUpdate has long passed
+    v = verify_cms(b"doc", sig, anchors=sign_anchors(tpki), now=later, revocation=offline)
+    assert v.valid, v.summary()
+    assert v.certificate is not None and v.certificate.revocation is not None
+    assert v.certificate.revocation.evidence.ocsp_responses == (good_then,)
+    # Without the time-stamp the same, now stale, evidence says nothing: unavailable.
+    unstamped = sign_cms(
+        b"doc", old.key, old.cert, signing_time=signed_at, ocsp_responses=[good_then]
+    )
+    v = verify_cms(b"doc", unstamped, anchors=sign_anchors(tpki), now=later, revocation=offline)
+    assert v.certificate is not None
+    assert v.certificate.failures == (Failure.REVOCATION_UNAVAILABLE,)

@@ -17,6 +17,8 @@ import hashlib
 from collections.abc import Sequence
 
 from asn1crypto import algos, cms, core
+from asn1crypto import crl as acrl
+from asn1crypto import ocsp as aocsp
 from asn1crypto import x509 as ax509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -75,9 +77,16 @@ def sign_cms(
     detached: bool = True,
     digest: str = "sha256",
     timestamper: Timestamper | None = None,
+    ocsp_responses: Sequence[bytes] = (),
+    crls: Sequence[bytes] = (),
 ) -> bytes:
     """A DER ContentInfo(SignedData) over ``data``; ``detached`` leaves ``data`` out
-    (eContent absent, RFC 5652 §5.2), otherwise it is encapsulated."""
+    (eContent absent, RFC 5652 §5.2), otherwise it is encapsulated.
+
+    ``ocsp_responses`` and ``crls`` (DER) go into SignedData ``crls`` (RevocationInfoChoices,
+    RFC 5652 §10.2.1; OCSP responses as id-ri-ocsp-response, RFC 5940 §2.1): the validation
+    data that lets a relying party judge the signer's certificate later without the CA.
+    """
     if digest not in _HASHES:
         raise ValueError(f"digest {digest} not supported")
     acert = _asn1_cert(certificate)
@@ -112,13 +121,27 @@ def sign_cms(
     encap: dict[str, object] = {"content_type": "data"}
     if not detached:
         encap["content"] = core.OctetString(data)
+    revocation_info = [
+        cms.RevocationInfoChoice(name="crl", value=acrl.CertificateList.load(c)) for c in crls
+    ] + [
+        cms.RevocationInfoChoice(
+            name="other",
+            value={
+                "other_rev_info_format": "ocsp_response",
+                "other_rev_info": aocsp.OCSPResponse.load(o),
+            },
+        )
+        for o in ocsp_responses
+    ]
     signed_data = cms.SignedData(
         {
-            "version": "v1",
+            # RFC 5652 §5.1: "other" revocation info formats require version 5.
+            "version": "v5" if ocsp_responses else "v1",
             "digest_algorithms": [algos.DigestAlgorithm({"algorithm": digest})],
             "encap_content_info": encap,
             "certificates": [acert, *(_asn1_cert(c) for c in chain)],
             "signer_infos": [signer],
+            "crls": revocation_info or None,
         }
     )
     return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())

@@ -34,7 +34,7 @@ from mobile_jpki.verify.certificate import (
     verify_certificate,
 )
 from mobile_jpki.verify.errors import MalformedInput
-from mobile_jpki.verify.revocation import verify_signature
+from mobile_jpki.verify.revocation import Evidence, verify_signature
 
 _HASH_BY_NAME: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1,
@@ -105,6 +105,18 @@ def _certificates(signed: cms.SignedData) -> list[x509.Certificate]:
         if choice.name == "certificate":
             out.append(x509.load_der_x509_certificate(choice.chosen.dump()))
     return out
+
+
+def _revocation_info(signed: cms.SignedData) -> Evidence:
+    """CRLs and OCSP responses carried in SignedData ``crls`` (RFC 5652 §10.2.1, RFC 5940)."""
+    ocsps: list[bytes] = []
+    crls: list[bytes] = []
+    for choice in signed["crls"] or []:
+        if choice.name == "crl":
+            crls.append(bytes(choice.chosen.dump()))
+        elif choice.chosen["other_rev_info_format"].native == "ocsp_response":
+            ocsps.append(bytes(choice.chosen["other_rev_info"].dump()))
+    return Evidence(tuple(ocsps), tuple(crls))
 
 
 def _find_signer(
@@ -296,6 +308,11 @@ def verify_cms(
     at = ts_verdict.gen_time if ts_verdict is not None and ts_verdict.valid else None
     if ts_verdict is not None and not ts_verdict.valid:
         problems.extend(ts_verdict.problems)
+    if revocation is not None:
+        carried = _revocation_info(signed)
+        revocation = RevocationCheck(
+            revocation.fetcher, revocation.evidence + carried, revocation.policy
+        )
     cert_verdict = verify_certificate(
         signer,
         anchors=anchors,
