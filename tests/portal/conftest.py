@@ -34,7 +34,6 @@ from mobile_jpki.service.portal.cms import CmsDocumentVerifier, cms_document_sig
 from mobile_jpki.service.portal.service import PortalConfig, PortalService
 from mobile_jpki.settings import Settings
 from mobile_jpki.store.db import Database
-from mobile_jpki.verify.certificate import TrustAnchors
 
 START = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
 CARD_PASSWORD = "CARD1234"
@@ -188,9 +187,7 @@ def world(database: Database, tmp_path: Path) -> Iterator[World]:
     service = PortalService(
         database,
         authority=ca,
-        verifier=CmsDocumentVerifier(
-            lambda: TrustAnchors(tuple(c.certificate for c in ca.cas())), clock
-        ),
+        verifier=CmsDocumentVerifier(),
         instruction_key=ec.generate_private_key(ec.SECP256R1()),
         manufacturer_roots=[manufacturer.root],
         config=PortalConfig(),

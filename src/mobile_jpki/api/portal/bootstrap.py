@@ -31,7 +31,6 @@ from mobile_jpki.service.keystore import write_private
 from mobile_jpki.service.portal.cms import CmsDocumentVerifier
 from mobile_jpki.service.portal.service import PortalConfig, PortalService
 from mobile_jpki.settings import Settings
-from mobile_jpki.verify.certificate import TrustAnchors
 
 from . import PortalContext, install, worker
 
@@ -79,13 +78,10 @@ def build_portal(
 ) -> PortalContext:
     clock = clock or SystemClock()
 
-    def anchors() -> TrustAnchors:
-        return TrustAnchors(tuple(c.certificate for c in ca.cas()))
-
     service = PortalService(
         ca.db,
         authority=ca,
-        verifier=CmsDocumentVerifier(anchors, clock),
+        verifier=CmsDocumentVerifier(),
         instruction_key=load_or_create_instruction_key(settings),
         manufacturer_roots=manufacturer_roots(settings),
         config=config,

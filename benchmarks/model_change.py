@@ -1,0 +1,207 @@
+"""Model changes per second handled by the portal service, beside the RSA ceiling.
+
+Each model change costs the service six RSA-2048 signatures: two new phone certificates, their
+two pre-signed OCSP "good" answers, and the re-signed OCSP answers of the old phone's two
+revoked certificates. The ceiling is this process's RSA-2048 signing rate (cryptography,
+measured in the same run) divided by six. Target: at least 50% of it.
+
+Set-up (not timed): P persons, each with a card personalised through APDUs and a registered
+phone; then a new phone per person whose card-signed application is PRE-BUILT (the app's work:
+card read, key generation in the element, CMS). Timed: the service accepting every
+application (CMS, card chain and status, nonce, attestation, consent, audit) and the worker
+issuing each (revoke old + issue new + instruction + outbox + audit, one transaction each).
+
+    python benchmarks/model_change.py [--persons 40]
+    MOBILE_JPKI_BENCH_POSTGRES_URL=postgresql+psycopg://u:p@localhost/db python benchmarks/model_change.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from sqlalchemy import text
+
+from mobile_jpki.api.app import create_app
+from mobile_jpki.api.portal import PortalContext, install
+from mobile_jpki.applet.attestation import Manufacturer
+from mobile_jpki.applet.factory import new_card, new_secure_element
+from mobile_jpki.applet.state import MemoryStateStore
+from mobile_jpki.clock import FixedClock
+from mobile_jpki.phone.client import OperatorClient, PortalClient
+from mobile_jpki.phone.office import issue_card
+from mobile_jpki.phone.steps import ScriptedPhone
+from mobile_jpki.phone.transport import in_process_client
+from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.reader.commands import JpkiClient
+from mobile_jpki.reader.connection import InProcessConnection
+from mobile_jpki.service.authority import CertificateAuthority
+from mobile_jpki.service.portal.cms import CmsDocumentVerifier, cms_document_signer
+from mobile_jpki.service.portal.service import PortalConfig, PortalService
+from mobile_jpki.settings import Settings
+from mobile_jpki.store.db import Database
+
+SIGNATURES_PER_MODEL_CHANGE = 6
+BOTH = (Hierarchy.SIGN, Hierarchy.AUTH)
+_POOL = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(16)]
+_KEYS = itertools.cycle(_POOL)
+_SERIALS = itertools.count(1)
+
+
+def pooled() -> rsa.RSAPrivateKey:
+    return next(_KEYS)
+
+
+class PooledKeyStore:
+    def __init__(self) -> None:
+        self._keys: dict[str, rsa.RSAPrivateKey] = {}
+
+    def generate(self, name: str) -> tuple[rsa.RSAPrivateKey, str]:
+        key = pooled()
+        self._keys[name] = key
+        return key, name
+
+    def load(self, key_ref: str) -> rsa.RSAPrivateKey:
+        return self._keys[key_ref]
+
+
+def rsa_sign_rate(seconds: float = 3.0) -> float:
+    key = _POOL[0]
+    data = b"x" * 64
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+def run(url: str, persons: int, data_dir: Path) -> tuple[float, float]:
+    """(model changes per second, seconds) for ``persons`` model changes on ``url``."""
+    db = Database(url)
+    if not db.is_sqlite:
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    db.migrate()
+    clock = FixedClock(dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC))
+    ca = CertificateAuthority(db, Settings(data_dir=data_dir, shard_count=16), PooledKeyStore())
+    ca.init_hierarchies(clock.now())
+    maker = Manufacturer.create(key=ec.generate_private_key(ec.SECP256R1()), now=clock.now())
+    service = PortalService(
+        db,
+        authority=ca,
+        verifier=CmsDocumentVerifier(),
+        instruction_key=ec.generate_private_key(ec.SECP256R1()),
+        manufacturer_roots=[maker.root],
+        config=PortalConfig(applications_per_card=1000),
+    )
+    ctx = PortalContext(service=service, clock=clock)
+    app = create_app(ca, clock=clock)
+    install(app, ctx)
+    _, key = service.create_api_key(name="bench", role="office", now=clock.now())
+    signer = cms_document_signer(clock)
+    issuer_key = ec.generate_private_key(ec.SECP256R1())
+
+    def serial() -> bytes:
+        return next(_SERIALS).to_bytes(4, "big") + os.urandom(12)
+
+    def phone(http: object) -> ScriptedPhone:
+        att = ec.generate_private_key(ec.SECP256R1())
+        s = serial()
+        cert = maker.attest(element_key=att.public_key(), serial=s, now=clock.now())
+        applet = new_secure_element(
+            s, MemoryStateStore(), att, cert, clock=clock, key_factory=pooled, kdf_iterations=10
+        )
+        p = ScriptedPhone(
+            PortalClient(http), JpkiClient(InProcessConnection(applet)), signer, clock
+        )  # type: ignore[arg-type]
+        p.enrol(push_channel="inprocess")
+        return p
+
+    prepared: list[tuple[str, bytes]] = []
+    with in_process_client(app) as http:
+        operator = OperatorClient(http, key)
+        for i in range(persons):
+            pid = operator.register_person(
+                family_name="試験",
+                given_name=f"{i}",
+                sex="female",
+                date_of_birth="1990-04-01",
+                address="東京都千代田区永田町一丁目",
+                prefecture_romaji="Tokyo",
+                city_romaji="Chiyoda-ku",
+            )
+            card = JpkiClient(
+                InProcessConnection(
+                    new_card(
+                        serial(),
+                        MemoryStateStore(),
+                        clock=clock,
+                        key_factory=pooled,
+                        kdf_iterations=10,
+                    )
+                )
+            )
+            issue_card(operator, PortalClient(http), card, person_id=pid, expires_at=clock.now() + dt.timedelta(days=3650),
+                       sign_password="CARD1234", auth_pin="1234", card_instruction_key=issuer_key.public_key())  # fmt: skip
+            old = phone(http)
+            old.apply(
+                card,
+                card_password="CARD1234",
+                certificates=BOTH,
+                sign_password="PHONE123",
+                auth_pin="1234",
+            )
+            service.run_jobs(now=clock.now())
+            new = phone(http)
+            assert new.device_id is not None
+            cms = new.prepare_application(card, card_password="CARD1234", certificates=BOTH, sign_password="PHONE456",
+                                          auth_pin="5678", model_change=True, consent=True)  # fmt: skip
+            prepared.append((new.device_id, cms))
+    start = time.perf_counter()
+    for device_id, cms in prepared:
+        service.apply(device_id, cms, now=clock.now())
+    done = service.run_jobs(now=clock.now(), limit=persons + 1)
+    elapsed = time.perf_counter() - start
+    if done != persons:
+        raise SystemExit(f"only {done} of {persons} model changes completed")
+    db.dispose()
+    return persons / elapsed, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=40)
+    args = parser.parse_args()
+    sign_rate = rsa_sign_rate()
+    ceiling = sign_rate / SIGNATURES_PER_MODEL_CHANGE
+    print(f"RSA-2048 sign rate (cryptography, 1 thread): {sign_rate:8.1f} /s")
+    print(
+        f"ceiling: {SIGNATURES_PER_MODEL_CHANGE} signatures per model change  -> {ceiling:8.1f} model changes/s"
+    )
+    targets = [("SQLite", None)]
+    pg = os.environ.get("MOBILE_JPKI_BENCH_POSTGRES_URL") or os.environ.get(
+        "MOBILE_JPKI_TEST_POSTGRES_URL"
+    )
+    targets.append(("PostgreSQL", pg))
+    for name, url in targets:
+        with tempfile.TemporaryDirectory() as tmp:
+            if name == "SQLite":
+                url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+            if url is None:
+                print(f"{name:10s}: skipped (set MOBILE_JPKI_BENCH_POSTGRES_URL)")
+                continue
+            rate, elapsed = run(url, args.persons, Path(tmp))
+            print(f"{name:10s}: {rate:8.1f} model changes/s ({args.persons} in {elapsed:.2f} s)"
+                  f" = {100 * rate / ceiling:5.1f}% of the ceiling")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
