@@ -13,6 +13,7 @@ from mobile_jpki.api import crl, ocsp, problems
 from mobile_jpki.api.deps import Services
 from mobile_jpki.clock import Clock, SystemClock
 from mobile_jpki.service.authority import CertificateAuthority
+from mobile_jpki.web.portal_world import portal_world_for
 from mobile_jpki.web.simulator import create_simulator_router
 
 DATA_DIR_ENV = "MOBILE_JPKI_DATA_DIR"
@@ -30,7 +31,9 @@ def create_app(ca: CertificateAuthority, *, clock: Clock | None = None) -> FastA
     problems.install(app)
     app.include_router(ocsp.router)
     app.include_router(crl.router)
-    app.include_router(create_simulator_router())  # phone simulator at /simulator/
+    # Phone simulator at /simulator/: on this app's portal once installed (serve), else the
+    # in-memory FakeWorld (web/portal_world.py).
+    app.include_router(create_simulator_router(portal_world_for(app)))
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> dict[str, str]:

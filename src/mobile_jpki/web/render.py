@@ -161,23 +161,76 @@ def render_device(screen: Screen, phone: str, lang: Lang, online: bool) -> str:
     )
 
 
-def render_operator(lang: Lang, now: dt.datetime) -> str:
+# The session's test data (SimulatorWorld.info), in this order, with its labels.
+INFO_LABELS: dict[str, tuple[str, str]] = {
+    "card_sign_password": ("カード 署名用電子証明書のパスワード", "Card signing password"),
+    "card_auth_pin": ("カード 利用者証明用電子証明書の暗証番号", "Card user-authentication PIN"),
+    "old_phone_sign_password": ("古いスマホ 署名用パスワード", "Old phone signing password"),
+    "old_phone_auth_pin": ("古いスマホ 利用者証明用暗証番号", "Old phone user-authentication PIN"),
+    "card": ("カード (devices/cards)", "Card (devices/cards)"),
+    "old_phone": ("古いスマホ (devices/phones)", "Old phone (devices/phones)"),
+    "new_phone": ("新しいスマホ (devices/phones)", "New phone (devices/phones)"),
+    "person": ("利用者 ID", "Person id"),
+}
+
+
+def render_info(info: Mapping[str, str], lang: Lang) -> str:
+    """The session's passwords and device ids: test data, shown so a person knows what to
+    type (the new phone's passwords are the person's own choice at ⑩)."""
+    if not info:
+        return ""
+    rows = "".join(
+        f"<dt>{escape(INFO_LABELS[key][0 if lang is Lang.JA else 1])}</dt>"
+        f'<dd data-testid="info-{escape(key)}"><code>{escape(info[key])}</code></dd>'
+        for key in INFO_LABELS
+        if key in info
+    )
+    title = "このセッションのテストデータ" if lang is Lang.JA else "This session's test data"
+    return f'<h3>{escape(title)}</h3><dl class="info" data-testid="session-info">{rows}</dl>'
+
+
+def render_operator(
+    lang: Lang, now: dt.datetime, *, info: Mapping[str, str] | None = None, movable: bool = True
+) -> str:
+    actions = [
+        ("suspend", "suspend"),
+        ("change-of-address", "change_of_address"),
+        ("advance-48h", "advance"),
+        ("reset", "reset"),
+    ]
+    if not movable:  # the real clock of `serve` cannot be moved 48 hours on
+        actions.remove(("advance-48h", "advance"))
     buttons = "".join(
         f'<button type="button" data-action="operator" data-name="{name}"'
         f' data-testid="operator-{name}">{escape(chrome(key, lang))}</button>'
-        for name, key in (
-            ("suspend", "suspend"),
-            ("change-of-address", "change_of_address"),
-            ("advance-48h", "advance"),
-            ("reset", "reset"),
-        )
+        for name, key in actions
     )
     return (
         f"<h2>{escape(chrome('operator', lang))}</h2>"
         f"<p>{_t('guide_hotline', lang)}</p>"
         f'<p data-testid="operator-now">{escape(chrome("now", lang))}: '
-        f"{escape(now.isoformat())}</p>{buttons}"
+        f"{escape(now.isoformat())}</p>{buttons}{render_info(info or {}, lang)}"
     )
+
+
+def render_setup_error(message: str, lang: Lang, base: str) -> str:
+    """The page when a session's world could not be made: what failed, and how to retry."""
+    title = (
+        "シミュレーターを準備できませんでした"
+        if lang is Lang.JA
+        else "The simulator could not start"
+    )
+    retry = "再読み込み" if lang is Lang.JA else "Reload"
+    b = escape(base)
+    return f"""<!doctype html>
+<html lang="{lang.value}">
+<head><meta charset="utf-8"><title>{escape(title)}</title>
+<link rel="stylesheet" href="{b}/static/simulator.css"></head>
+<body><main><h1>{escape(title)}</h1>
+<p class="message" data-testid="setup-error">{escape(message)}</p>
+<p><a href="{b}/">{escape(retry)}</a></p></main></body>
+</html>
+"""
 
 
 def render_page(panels: Mapping[str, str], lang: Lang, base: str) -> str:

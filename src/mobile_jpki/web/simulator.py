@@ -14,10 +14,11 @@ arrive while a phone is "online".
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from html import escape
 from importlib import resources
@@ -41,7 +42,14 @@ from mobile_jpki.phone.app.flows import (
     TypeText,
 )
 from mobile_jpki.phone.app.texts import Lang
-from mobile_jpki.web.render import render_device, render_operator, render_page
+from mobile_jpki.web.render import (
+    render_device,
+    render_operator,
+    render_page,
+    render_setup_error,
+)
+
+log = logging.getLogger("mobile_jpki.web")
 
 COOKIE = "mjpki_sim"
 MAX_SESSIONS = 64  # a local tool: the oldest session is dropped beyond this
@@ -51,12 +59,17 @@ Phone = Literal["old", "new"]
 
 @dataclass
 class SimulatorWorld:
-    """What one simulator session drives: two phones' backends, the operator, the clock."""
+    """What one simulator session drives: two phones' backends, the operator, the clock.
+
+    ``info``: the session's test data shown on the page (its passwords, so a person knows what
+    to type; device ids); ``online``: each phone's network switch at the start."""
 
     old: AppBackend
     new: AppBackend
     operator: OperatorBackend
     clock: Clock
+    info: Mapping[str, str] = field(default_factory=dict)
+    online: Mapping[str, bool] = field(default_factory=lambda: {"old": True, "new": True})
 
 
 BackendFactory = Callable[[], SimulatorWorld]
@@ -67,8 +80,21 @@ def fake_world_factory() -> SimulatorWorld:
     world = FakeWorld(FixedClock(dt.datetime(2026, 4, 1, 0, 0, tzinfo=dt.UTC)))
     world.give_registered_certificates("old-phone")
     return SimulatorWorld(
-        world.backend("old-phone"), world.backend("new-phone"), world.operator(), world.clock
+        world.backend("old-phone"),
+        world.backend("new-phone"),
+        world.operator(),
+        world.clock,
+        info=FAKE_WORLD_INFO,
     )
+
+
+# FakeWorld's defaults (phone/app/fake.py): its card and the old phone's secrets.
+FAKE_WORLD_INFO: Mapping[str, str] = {
+    "card_sign_password": "ABC123",
+    "card_auth_pin": "1234",
+    "old_phone_sign_password": "OLD123",
+    "old_phone_auth_pin": "5678",
+}
 
 
 @dataclass
@@ -84,7 +110,14 @@ class _Session:
 def _new_session(factory: BackendFactory, lang: Lang = Lang.JA) -> _Session:
     world = factory()
     apps = {"old": PhoneApp(world.old, world.clock), "new": PhoneApp(world.new, world.clock)}
-    return _Session(world, apps, lang=lang)
+    online = {phone: bool(world.online.get(phone, True)) for phone in apps}
+    return _Session(world, apps, online=online, lang=lang)
+
+
+def _setup_failure(exc: Exception) -> str:
+    """One line for the page: what failed while making a session's world."""
+    log.warning("simulator session setup failed", exc_info=exc)
+    return str(exc) or type(exc).__name__
 
 
 class EventIn(BaseModel):
@@ -119,7 +152,12 @@ def create_simulator_router(
             phone: render_device(app.screen(), phone, session.lang, session.online[phone])
             for phone, app in session.apps.items()
         }
-        out["operator"] = render_operator(session.lang, session.world.clock.now())
+        out["operator"] = render_operator(
+            session.lang,
+            session.world.clock.now(),
+            info=session.world.info,
+            movable=isinstance(session.world.clock, FixedClock),
+        )
         if session.operator_error:
             out["operator"] += (
                 '<p class="message" data-testid="operator-error">'
@@ -131,16 +169,25 @@ def create_simulator_router(
     def page(
         request: Request, lang: str | None = None, mjpki_sim: str | None = Cookie(default=None)
     ) -> Response:
+        chosen = Lang(lang) if lang in (Lang.JA.value, Lang.EN.value) else None
         with sessions_lock:
-            session = sessions.get(mjpki_sim or "")
             sid = mjpki_sim or ""
-            if session is None:
-                sid = secrets.token_urlsafe(16)
-                session = sessions[sid] = _new_session(backend_factory)
+            session = sessions.get(sid)
+        if session is None:
+            # Outside the sessions lock: a world on the real portal takes seconds to make
+            # (a card personalised, two phones enrolled, the old one registered).
+            try:
+                session = _new_session(backend_factory, chosen or Lang.JA)
+            except Exception as exc:  # shown on the page, never a bare 500
+                html = render_setup_error(_setup_failure(exc), chosen or Lang.JA, prefix)
+                return HTMLResponse(html, status_code=503, headers={"Cache-Control": "no-store"})
+            sid = secrets.token_urlsafe(16)
+            with sessions_lock:
+                sessions[sid] = session
                 while len(sessions) > MAX_SESSIONS:
                     sessions.popitem(last=False)
-        if lang in (Lang.JA.value, Lang.EN.value):
-            session.lang = Lang(lang)
+        if chosen is not None:
+            session.lang = chosen
         with session.lock:
             html = render_page(panels(session), session.lang, prefix)
         response = HTMLResponse(html, headers={"Cache-Control": "no-store"})
@@ -192,7 +239,11 @@ def create_simulator_router(
         session = lookup(mjpki_sim)
         with session.lock:
             if body.action == "reset":
-                fresh = _new_session(backend_factory, session.lang)
+                try:
+                    fresh = _new_session(backend_factory, session.lang)
+                except Exception as exc:  # the old world stays; the panel says why
+                    session.operator_error = _setup_failure(exc)
+                    return JSONResponse({"panels": panels(session)})
                 session.world, session.apps, session.online = fresh.world, fresh.apps, fresh.online
                 session.operator_error = ""
                 return JSONResponse({"panels": panels(session)})
