@@ -42,6 +42,7 @@ def serve(
     os.environ[DATA_DIR_ENV] = str(data_dir)
     if database_url:
         os.environ[DATABASE_URL_ENV] = database_url
+    typer.echo(f"serving http://{host}:{port}/ — phone simulator http://{host}:{port}/simulator/")
     uvicorn.run(
         "mobile_jpki.api.app:app_from_env",
         factory=True,
