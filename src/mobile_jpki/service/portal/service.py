@@ -261,10 +261,15 @@ class PortalService:
         self._rand = randbytes
         self.audit = AuditLog(db)
         self._actor = "portal"
+        self._roots: dict[Hierarchy, list[x509.Certificate]] = {}
 
-    def roots(self, hierarchy: Hierarchy) -> list[x509.Certificate]:
-        """Every generation's root of ``hierarchy`` (signers are matched by key id)."""
-        return [c.certificate for c in self.authority.cas() if c.hierarchy is hierarchy]
+    def roots(self, hierarchy: Hierarchy, *, refresh: bool = False) -> list[x509.Certificate]:
+        """Every generation's root of ``hierarchy`` (signers are matched by key id). Cached:
+        roots only ever get added (a new generation), so a miss re-reads them once."""
+        if refresh or hierarchy not in self._roots:
+            cas = self.authority.cas()
+            self._roots = {h: [c.certificate for c in cas if c.hierarchy is h] for h in Hierarchy}
+        return self._roots[hierarchy]
 
     # --- small helpers --------------------------------------------------------------------
     def _id(self) -> str:
@@ -724,7 +729,11 @@ class PortalService:
             raise E.CardCertificateUnknown(
                 "the signer is not a card signing certificate of this service"
             )
-        if not any(self._issued_by(signer, root) for root in self.roots(Hierarchy.SIGN)):
+        if not any(
+            self._issued_by(signer, root) for root in self.roots(Hierarchy.SIGN)
+        ) and not any(
+            self._issued_by(signer, root) for root in self.roots(Hierarchy.SIGN, refresh=True)
+        ):
             raise E.CardCertificateUnknown("the signer does not chain to a signing root")
         if row.status == CertStatus.REVOKED.value:
             raise E.CardCertificateRevoked("the card's signing certificate is revoked")
