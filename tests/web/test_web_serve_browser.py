@@ -77,7 +77,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     log = root / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOBILE_JPKI_")}
     with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+        proc = subprocess.Popen(
             [sys.executable, "-m", "mobile_jpki", "serve", "--data-dir", str(settings.data_dir),
              "--host", "127.0.0.1", "--port", str(port)],
             stdout=out,
