@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import re
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from mobile_jpki.keys.source import SecretSource
 from mobile_jpki.pki.issuance import IssuanceRequest, Issuer, new_serial, shard_of
 from mobile_jpki.pki.model import CertKind
 from mobile_jpki.service.authority import CertificateAuthority, IssueOrder
@@ -54,11 +56,16 @@ def main() -> None:
 
     peer = openssl_rsa2048_sign_rate(int(args.seconds))
     subject_key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    os.environ["MOBILE_JPKI_BENCH_PASSPHRASE"] = "bench-passphrase"
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp))
         db = Database(settings.effective_database_url)
         db.migrate()
-        ca = CertificateAuthority(db, settings, FileKeyStore(Path(tmp), b"bench-passphrase"))
+        ca = CertificateAuthority(
+            db,
+            settings,
+            FileKeyStore(Path(tmp), SecretSource("env", "MOBILE_JPKI_BENCH_PASSPHRASE")),
+        )
         ca.init_hierarchies(NOW)
         issuer = Issuer(ca.identity("auth-1"), ca.urls)
 

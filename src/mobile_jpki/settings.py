@@ -23,6 +23,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mobile_jpki.keys.source import SecretSource
+
 PASSPHRASE_ENV = "MOBILE_JPKI_CA_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
 SETTINGS_FILE = "settings.json"
 DB_FILE = "mobile-jpki.db"
@@ -148,6 +150,14 @@ class Settings(BaseModel):
         with os.fdopen(fd, "wb") as fh:
             fh.write(value + b"\n")
         return value
+
+
+def passphrase_source(settings: Settings) -> SecretSource:
+    """Where the CA key passphrase is read from: the environment variable when set, else the
+    0600 file in the data directory."""
+    if os.environ.get(PASSPHRASE_ENV):
+        return SecretSource("env", PASSPHRASE_ENV)
+    return SecretSource("file", str(settings.passphrase_path))
 
 
 def _safe(ca_id: str) -> str:

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from mobile_jpki.service.authority import CertificateAuthority
 from mobile_jpki.service.keystore import FileKeyStore, write_private
-from mobile_jpki.settings import Settings
+from mobile_jpki.settings import Settings, passphrase_source
 from mobile_jpki.store.db import Database
 
 
@@ -19,7 +19,8 @@ def open_ca(settings: Settings, *, migrate: bool = True) -> CertificateAuthority
     db = Database(settings.effective_database_url)
     if migrate:
         db.migrate()
-    keys = FileKeyStore(settings.ca_dir, settings.ca_passphrase())
+    settings.ca_passphrase()  # a clear error now rather than at the first signature
+    keys = FileKeyStore(settings.ca_dir, passphrase_source(settings))
     return CertificateAuthority(db, settings, keys)
 
 
