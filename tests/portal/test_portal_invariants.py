@@ -5,6 +5,7 @@ changes leave exactly one winner, a replayed application is refused."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import threading
 
 import pytest
@@ -183,3 +184,23 @@ def test_pushed_registration_ready_is_idempotent_on_the_phone(world: World) -> N
     assert phone.handle_push(delivered) == ["registration-ready"]
     assert phone.handle_push(delivered) == []  # redelivery (at least once): no-op
     assert base64.b64decode(phone.api.registrations()[0]["certificate"])
+
+
+def test_model_change_when_the_ocsp_responder_is_due_for_rollover(world: World) -> None:
+    """The CA rolls its responder over in a write transaction of its own; the portal lets it
+    happen before taking the (SQLite: single) write lock, instead of waiting on itself."""
+    person, _, card = world.resident()
+    registered_phone(world, card)
+    world.clock.advance(dt.timedelta(days=80))  # responders: 90 days, rolled 14 days before
+    new = world.new_phone("new")
+    new.apply(
+        card,
+        card_password=CARD_PASSWORD,
+        certificates=BOTH,
+        sign_password="PHONE456",
+        auth_pin="5678",
+        model_change=True,
+        consent=True,
+    )
+    assert world.work()[0] == 1
+    assert world.service.holders(person) == [new.device_id]

@@ -262,6 +262,7 @@ class PortalService:
         self.audit = AuditLog(db)
         self._actor = "portal"
         self._roots: dict[Hierarchy, list[x509.Certificate]] = {}
+        self._ca_ids: list[str] = []
 
     def roots(self, hierarchy: Hierarchy, *, refresh: bool = False) -> list[x509.Certificate]:
         """Every generation's root of ``hierarchy`` (signers are matched by key id). Cached:
@@ -269,7 +270,16 @@ class PortalService:
         if refresh or hierarchy not in self._roots:
             cas = self.authority.cas()
             self._roots = {h: [c.certificate for c in cas if c.hierarchy is h] for h in Hierarchy}
+            self._ca_ids = [c.ca_id for c in cas]
         return self._roots[hierarchy]
+
+    def _ready_ca(self, now: dt.datetime) -> None:
+        """Let the CA roll its OCSP responders over BEFORE we open a write transaction: a
+        rollover writes in a transaction of its own, which on SQLite would wait for ours (one
+        writer at a time) and time out. A no-op from memory when nothing is due."""
+        self.roots(Hierarchy.SIGN)
+        for ca_id in self._ca_ids:
+            self.authority.ensure_responder(ca_id, now)
 
     # --- small helpers --------------------------------------------------------------------
     def _id(self) -> str:
@@ -432,6 +442,7 @@ class PortalService:
         signing certificate capped by the auth one; none for signing under 15."""
         if kind not in (CertKind.CARD_SIGN, CertKind.CARD_AUTH):
             raise E.InvalidRequest("a card holds card-sign and card-auth certificates")
+        self._ready_ca(now)
         with self.db.transaction() as s:
             card = s.get(Card, card_id)
             if card is None:
@@ -504,6 +515,7 @@ class PortalService:
         """異動: new facts; every signing certificate of the person, card and phone, is revoked
         with affiliationChanged (RFC 5280 §5.3.1); authentication certificates survive."""
         revoked: list[int] = []
+        self._ready_ca(now)
         with self.db.transaction() as s:
             person = self._lock_person(s, person_id)
             person.facts_json = facts_to_json(facts, locality)
@@ -539,6 +551,7 @@ class PortalService:
         """Card renewal or replacement: the card's certificates and every phone certificate of
         the person are revoked (superseded); the phone must apply again with the new card."""
         revoked: list[int] = []
+        self._ready_ca(now)
         with self.db.transaction() as s:
             card = s.get(Card, card_id)
             if card is None:
@@ -572,6 +585,7 @@ class PortalService:
     def hold_phone(self, op: OperatorRef, *, person_id: str, now: dt.datetime) -> list[int]:
         """Hotline 一時利用停止: every good phone certificate of the person goes on hold."""
         held: list[int] = []
+        self._ready_ca(now)
         with self.db.transaction() as s:
             self._lock_person(s, person_id)
             stmt = select(Certificate).where(
@@ -903,6 +917,7 @@ class PortalService:
         return done
 
     def _run_one(self, now: dt.datetime) -> str | None:
+        self._ready_ca(now)
         job_id: int | None = None
         try:
             with self.db.transaction() as s:
@@ -1291,6 +1306,7 @@ class PortalService:
             raise E.DeviceMismatch("not a revocation of this device")
         self._check_time(doc.signed_at, now)
         revoked: list[int] = []
+        self._ready_ca(now)
         with self.db.transaction() as s:
             row = s.get(Certificate, serial_hex(signed.signer.serial_number))
             if (
@@ -1338,6 +1354,7 @@ class PortalService:
             raise E.DeviceMismatch("not a revocation request of this device")
         self._check_time(doc.signed_at, now)
         revoked: list[int] = []
+        self._ready_ca(now)
         with self.db.transaction() as s:
             card, _ = self._card_of_signer(s, signed.signer, now)
             self._lock_person(s, card.person_id)
@@ -1374,6 +1391,7 @@ class PortalService:
             raise E.DeviceMismatch("not a release request of this device")
         self._check_time(doc.signed_at, now)
         result: dict[str, str] = {}
+        self._ready_ca(now)
         with self.db.transaction() as s:
             card, _ = self._card_of_signer(s, signed.signer, now)
             self._lock_person(s, card.person_id)
