@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool
 
+import mobile_jpki.store as store
 from mobile_jpki.store.models import Base
+
+# Every model module of ``store`` (the portal adds its own) so autogenerate sees all tables.
+for _info in pkgutil.iter_modules(store.__path__):
+    if _info.name not in ("migrations", "db"):
+        importlib.import_module(f"mobile_jpki.store.{_info.name}")
 
 config = context.config
 target_metadata = Base.metadata
