@@ -1,8 +1,12 @@
 """``mobile-jpki card``: the emulated My Number Card (and real cards through PC/SC).
 
-Exit codes: 0 success (also after Ctrl-C/SIGTERM ends ``vpcd``); 2 usage error (bad id);
-3 no such emulated device; 4 the card refused (wrong or blocked password, missing file);
-5 data directory or state problem; 1 reader/transport failure.
+Exit codes, shared by every command (``card``, ``phone``, ``office``; docs/cli.md):
+0 success (also after Ctrl-C/SIGTERM ends ``vpcd``, and やめる at a consent dialog);
+2 usage error (bad id, malformed password, a secret missing without a terminal);
+3 not found (emulated device, app profile, person or record in the service);
+4 refused (the card or element: wrong or blocked password, missing file; the service: revoked,
+not eligible, consent needed, bad signature); 5 data directory or state problem;
+1 reader or network transport failure.
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import httpx
 import typer
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from mobile_jpki.applet import JpkiApplet, StateError
+from mobile_jpki.phone.client import PortalProblem
+from mobile_jpki.phone.profile import ProfileCorrupt, ProfileNotFound
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.connection import CardConnection, InProcessConnection
@@ -28,9 +35,18 @@ from mobile_jpki.reader.emulated import (
     list_devices,
     open_device,
 )
-from mobile_jpki.reader.errors import ApduError, InvalidSecret, ReaderError, TransportError
+from mobile_jpki.reader.errors import (
+    ApduError,
+    AuthenticationMethodBlocked,
+    InvalidSecret,
+    ReaderError,
+    SecretBlocked,
+    TransportError,
+    WrongSecret,
+)
 from mobile_jpki.reader.statefile import StateFileError
 from mobile_jpki.reader.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdBridge, serve_until_signalled
+from mobile_jpki.settings import SettingsError
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_SETUP = 1, 2, 3, 4, 5
 
@@ -74,11 +90,27 @@ def cli_errors() -> Iterator[None]:
         fail(str(exc), EXIT_USAGE)
     except DeviceNotFound as exc:
         fail(f"{exc} (create it with `mobile-jpki demo` or the service)", EXIT_NOT_FOUND)
+    except ProfileNotFound as exc:
+        fail(str(exc), EXIT_NOT_FOUND)
     except InvalidSecret as exc:
         fail(str(exc), EXIT_USAGE)
+    except WrongSecret as exc:
+        fail(f"wrong password or PIN: {exc.tries_left} tries left", EXIT_REFUSED)
+    except (SecretBlocked, AuthenticationMethodBlocked):
+        fail(
+            "the password or PIN is blocked (a phone's: `mobile-jpki phone reset-password`; "
+            "a card's: at the municipal office)",
+            EXIT_REFUSED,
+        )
     except ApduError as exc:
         fail(f"the card refused: {exc} (SW {exc.sw:04X})", EXIT_REFUSED)
-    except (DeviceError, StateError, StateFileError) as exc:
+    except PortalProblem as exc:
+        detail = exc.body.get("detail") or exc.body.get("title") or ""
+        code = EXIT_NOT_FOUND if exc.status == 404 else EXIT_REFUSED
+        fail(f"the service refused ({exc.code}): {detail}".rstrip(": "), code)
+    except httpx.TransportError as exc:
+        fail(f"cannot reach the service: {exc}", EXIT_FAILURE)
+    except (DeviceError, StateError, StateFileError, SettingsError, ProfileCorrupt) as exc:
         fail(str(exc), EXIT_SETUP)
     except TransportError as exc:
         fail(str(exc), EXIT_FAILURE)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 
 from mobile_jpki.cli import ca as ca_cli
-from mobile_jpki.cli import demo as demo_cli
 from mobile_jpki.cli import card as card_cli
+from mobile_jpki.cli import demo as demo_cli
+from mobile_jpki.cli import office as office_cli
 from mobile_jpki.cli import phone as phone_cli
 from mobile_jpki.cli import serve as serve_cli
 from mobile_jpki.cli import verify as verify_cli
@@ -28,6 +29,7 @@ def _root() -> None:
 app.command("demo")(demo_cli.demo)
 app.add_typer(ca_cli.app, name="ca")
 app.add_typer(card_cli.app, name="card")
+app.add_typer(office_cli.app, name="office")
 app.add_typer(phone_cli.app, name="phone")
 app.command("serve")(serve_cli.serve)
 app.add_typer(verify_cli.app, name="verify")

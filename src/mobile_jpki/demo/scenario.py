@@ -32,6 +32,7 @@ from mobile_jpki.clock import Clock
 from mobile_jpki.demo.document import minimal_pdf
 from mobile_jpki.phone.client import OperatorClient, PortalClient
 from mobile_jpki.phone.office import issue_card
+from mobile_jpki.phone.profile import AppProfile, OperatorKeyFile, ProfileStore
 from mobile_jpki.phone.steps import ConsentNeeded, ScriptedPhone
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.reader.commands import JpkiClient
@@ -189,6 +190,8 @@ class Demo:
         s = self.secrets
         now = self.clock.now()
         _, api_key = system.portal.create_api_key(name="demo-office", role="office", now=now)
+        # Kept so `mobile-jpki office …` works on this data dir after the demo.
+        OperatorKeyFile(self.data_dir).save(api_key)
         operator = OperatorClient(http, api_key)
 
         # 1. The municipal office: a resident and a My Number Card with keys made on the chip.
@@ -268,6 +271,8 @@ class Demo:
         self.out.detail(verdict)
 
         result = DemoResult(self.data_dir, self._holdings(system, http, card, old, new), verdict)
+        for name, phone in ((OLD_PHONE, old), (NEW_PHONE, new)):
+            self._save_profile(name, phone)
         result.exported = self._export(system)
         return result
 
@@ -280,8 +285,18 @@ class Demo:
             clock=self.clock,
         )
         device_id = phone.enrol(push_channel="inprocess")
+        self._save_profile(name, phone)
         self.out.detail(f"'{name}' enrolled: secure-element attestation accepted ({device_id})")
         return phone
+
+    def _save_profile(self, name: str, phone: ScriptedPhone) -> None:
+        """The app's local state (device id, credential, handled pushes), so that every
+        `mobile-jpki phone … --phone NAME` command works on this data dir after the demo."""
+        if phone.device_id is None or phone.api.credential is None:
+            raise DemoError(f"'{name}' has no device credential after enrolment")
+        store = ProfileStore(self.data_dir, name)
+        profile = AppProfile(name, phone.device_id, phone.api.credential)
+        store.save(profile.updated(seen_push=phone.seen_push, secrets_set=phone.secrets_set))
 
     def _sign_document(
         self, content: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate
