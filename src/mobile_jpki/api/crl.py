@@ -9,6 +9,7 @@ from email.utils import format_datetime
 
 from cryptography import x509
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from mobile_jpki.api.deps import Services
 from mobile_jpki.service.authority import NotFound
@@ -32,10 +33,13 @@ async def get_crl(ca_id: str, name: str, request: Request) -> Response:
     if match is None or not _CA_ID.match(ca_id):
         raise NotFound("CRL", f"{ca_id}/{name}")
     now = services.clock.now()
+    # In the thread pool: regenerating a large shard's CRL takes CPU seconds.
     if match["root"]:
-        der = services.ca.root_crl(ca_id, now)
+        der = await run_in_threadpool(services.ca.root_crl, ca_id, now)
     else:
-        der = services.ca.crl(ca_id, int(match["shard"]), now, delta=bool(match["delta"]))
+        der = await run_in_threadpool(
+            services.ca.crl, ca_id, int(match["shard"]), now, delta=bool(match["delta"])
+        )
     crl = x509.load_der_x509_crl(der)
     headers = {
         "ETag": f'"{hashlib.sha256(der).hexdigest()[:32]}"',

@@ -9,6 +9,7 @@ import hashlib
 from email.utils import format_datetime
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from mobile_jpki.api.deps import Services
 from mobile_jpki.pki import ocsp
@@ -68,7 +69,7 @@ async def ocsp_post(hierarchy: str, request: Request) -> Response:
     body = await request.body()
     if not body or len(body) > MAX_REQUEST:
         return _malformed(now)
-    return render(services.ca.ocsp_answer(body, now, hierarchy=h), now)
+    return render(await _answer(services, body, now, h), now)
 
 
 @router.get(
@@ -84,7 +85,13 @@ async def ocsp_get(hierarchy: str, encoded: str, request: Request) -> Response:
     der = decode_get(encoded)
     if der is None:
         return _malformed(now)
-    return render(services.ca.ocsp_answer(der, now, hierarchy=h), now)
+    return render(await _answer(services, der, now, h), now)
+
+
+async def _answer(services: Services, der: bytes, now: dt.datetime, h: Hierarchy) -> OcspAnswer:
+    # In the thread pool: a stale or nonce answer signs (~ms) and a re-sign waits for the
+    # database write lock; neither may stall the event loop the portal shares.
+    return await run_in_threadpool(services.ca.ocsp_answer, der, now, hierarchy=h)
 
 
 def decode_get(encoded: str) -> bytes | None:
