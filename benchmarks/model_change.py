@@ -12,7 +12,8 @@ application (CMS, card chain and status, nonce, attestation, consent, audit) and
 issuing each (revoke old + issue new + instruction + outbox + audit, one transaction each).
 
     python benchmarks/model_change.py [--persons 40]
-    MOBILE_JPKI_BENCH_POSTGRES_URL=postgresql+psycopg://u:p@localhost/db python benchmarks/model_change.py
+    MOBILE_JPKI_BENCH_POSTGRES_URL=postgresql+psycopg://u:p@localhost/db \
+        python benchmarks/model_change.py [--breakdown]
 """
 
 from __future__ import annotations
@@ -49,7 +50,28 @@ from mobile_jpki.settings import Settings
 from mobile_jpki.store.db import Database
 
 SIGNATURES_PER_MODEL_CHANGE = 6
+TIMING: dict[str, list[float]] = {}
+_TIMING_ON = [False]
+
+
+def _timed(cls: type, name: str) -> None:
+    """Wrap ``cls.name`` to add its wall time to TIMING while the timed section runs."""
+    inner = getattr(cls, name)
+
+    def wrapper(*args: object, **kwargs: object) -> object:
+        if not _TIMING_ON[0]:
+            return inner(*args, **kwargs)
+        start = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            TIMING.setdefault(f"{cls.__name__}.{name}", []).append(time.perf_counter() - start)
+
+    setattr(cls, name, wrapper)
+
+
 BOTH = (Hierarchy.SIGN, Hierarchy.AUTH)
+CARD_PW, OLD_PW, NEW_PW = "CARD1234", "PHONE123", "PHONE456"
 _POOL = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(16)]
 _KEYS = itertools.cycle(_POOL)
 _SERIALS = itertools.count(1)
@@ -149,27 +171,45 @@ def run(url: str, persons: int, data_dir: Path) -> tuple[float, float]:
                     )
                 )
             )
-            issue_card(operator, PortalClient(http), card, person_id=pid, expires_at=clock.now() + dt.timedelta(days=3650),
-                       sign_password="CARD1234", auth_pin="1234", card_instruction_key=issuer_key.public_key())  # fmt: skip
+            issue_card(
+                operator,
+                PortalClient(http),
+                card,
+                person_id=pid,
+                expires_at=clock.now() + dt.timedelta(days=3650),
+                sign_password=CARD_PW,
+                auth_pin="1234",
+                card_instruction_key=issuer_key.public_key(),
+            )
             old = phone(http)
             old.apply(
                 card,
-                card_password="CARD1234",
+                card_password=CARD_PW,
                 certificates=BOTH,
-                sign_password="PHONE123",
+                sign_password=OLD_PW,
                 auth_pin="1234",
             )
             service.run_jobs(now=clock.now())
             new = phone(http)
             assert new.device_id is not None
-            cms = new.prepare_application(card, card_password="CARD1234", certificates=BOTH, sign_password="PHONE456",
-                                          auth_pin="5678", model_change=True, consent=True)  # fmt: skip
+            cms = new.prepare_application(
+                card,
+                card_password=CARD_PW,
+                certificates=BOTH,
+                sign_password=NEW_PW,
+                auth_pin="5678",
+                model_change=True,
+                consent=True,
+            )
             prepared.append((new.device_id, cms))
+    TIMING.clear()
+    _TIMING_ON[0] = True
     start = time.perf_counter()
     for device_id, cms in prepared:
         service.apply(device_id, cms, now=clock.now())
     done = service.run_jobs(now=clock.now(), limit=persons + 1)
     elapsed = time.perf_counter() - start
+    _TIMING_ON[0] = False
     if done != persons:
         raise SystemExit(f"only {done} of {persons} model changes completed")
     db.dispose()
@@ -179,13 +219,37 @@ def run(url: str, persons: int, data_dir: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=40)
+    parser.add_argument("--breakdown", action="store_true", help="where the time goes")
     args = parser.parse_args()
+    if args.breakdown:
+        from mobile_jpki.pki import ocsp
+        from mobile_jpki.service.audit import AuditLog
+        from mobile_jpki.service.portal.cms import CmsDocumentVerifier as Verifier
+
+        for name in ("issue", "revoke"):
+            _timed(CertificateAuthority, name)
+        _timed(AuditLog, "append")
+        _timed(Verifier, "verify")
+        for name in ("apply", "_issue"):
+            _timed(PortalService, name)
+        ocsp_build = ocsp.build_response
+
+        def build(*a: object, **k: object) -> bytes:
+            start = time.perf_counter()
+            try:
+                return ocsp_build(*a, **k)  # type: ignore[arg-type]
+            finally:
+                if _TIMING_ON[0]:
+                    TIMING.setdefault("ocsp.build_response", []).append(time.perf_counter() - start)
+
+        import mobile_jpki.service.authority as authority_module
+
+        authority_module.ocsp.build_response = build  # type: ignore[assignment]
     sign_rate = rsa_sign_rate()
     ceiling = sign_rate / SIGNATURES_PER_MODEL_CHANGE
     print(f"RSA-2048 sign rate (cryptography, 1 thread): {sign_rate:8.1f} /s")
-    print(
-        f"ceiling: {SIGNATURES_PER_MODEL_CHANGE} signatures per model change  -> {ceiling:8.1f} model changes/s"
-    )
+    per = SIGNATURES_PER_MODEL_CHANGE
+    print(f"ceiling: {per} signatures per model change  -> {ceiling:8.1f} model changes/s")
     targets = [("SQLite", None)]
     pg = os.environ.get("MOBILE_JPKI_BENCH_POSTGRES_URL") or os.environ.get(
         "MOBILE_JPKI_TEST_POSTGRES_URL"
@@ -201,6 +265,11 @@ def main() -> None:
             rate, elapsed = run(url, args.persons, Path(tmp))
             print(f"{name:10s}: {rate:8.1f} model changes/s ({args.persons} in {elapsed:.2f} s)"
                   f" = {100 * rate / ceiling:5.1f}% of the ceiling")  # fmt: skip
+            if args.breakdown:
+                for key, values in sorted(TIMING.items(), key=lambda kv: -sum(kv[1])):
+                    per = 1000 * sum(values) / args.persons
+                    print(f"    {key:28s} {len(values) / args.persons:4.1f} calls, {per:7.1f} ms"
+                          " per model change")  # fmt: skip
 
 
 if __name__ == "__main__":
