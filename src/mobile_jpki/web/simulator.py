@@ -258,6 +258,9 @@ def create_simulator_router(
                 session.operator_error = ""
             except BackendError as err:
                 session.operator_error = err.code
+            except Exception:  # shown in the panel, never a 500
+                log.exception("operator action %s failed", body.action)
+                session.operator_error = "internal-error"
             return JSONResponse({"panels": panels(session)})
 
     return router

@@ -581,3 +581,25 @@ def test_quit_on_a_late_consent_dialog_applies_nothing(world: FakeWorld, clock: 
     assert app.dispatch(Press("quit")).id is ScreenId.MY_PAGE
     assert world.devices["other"].status == BOTH
     assert set(world.devices["new"].status.values()) == {CertStatus.NONE}
+
+
+def test_poll_survives_an_adapter_bug(
+    phones: Phones, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The simulator polls every second: a bug in an adapter must show a coded message, not
+    escape as an exception (a 500 on the page)."""
+    app = phones.new
+    app.dispatch(Press("my_page"))
+    backend = app.backend
+
+    def broken(*_args: object) -> object:
+        raise RuntimeError("adapter bug")
+
+    monkeypatch.setattr(backend, "receive_pushes", broken)
+    assert app.poll().id is ScreenId.MY_PAGE  # pushes fail: the screen stays
+    monkeypatch.setattr(backend, "receive_pushes", lambda: [])
+    monkeypatch.setattr(backend, "my_page", broken)
+    screen = app.poll()
+    assert screen.id is ScreenId.MY_PAGE
+    assert screen.message is not None and screen.message.code is MessageCode.OTHER
+    assert dict(screen.message.params) == {"code": "internal-error"}

@@ -160,11 +160,24 @@ class PhoneApp:
             notices = list(self.backend.receive_pushes())
         except BackendError:
             return self.screen()  # offline: pushes wait at the service
+        except Exception:  # as in dispatch: a bug in an adapter never kills the app
+            log.exception("unexpected error receiving pushes")
+            return self.screen()
         for notice in notices:
             self.dispatch(PushReceived(notice.kind))
         if self.state.screen is ScreenId.MY_PAGE and not notices:
-            self.state = self._refresh(self.state)
+            # Through dispatch's guard: a refresh that fails shows a coded message.
+            self.state = self._guarded(self._refresh, self.state)
         return self.screen()
+
+    def _guarded(self, step: Callable[[AppState], AppState], s: AppState) -> AppState:
+        try:
+            return step(s)
+        except BackendError as err:
+            return replace(s, message=message_for(err))
+        except Exception:
+            log.exception("unexpected error refreshing my page")
+            return replace(s, message=Message(MessageCode.OTHER, (("code", "internal-error"),)))
 
     def screen(self) -> Screen:
         return _render(self.state)
