@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, NoReturn
 
-import click
 import typer
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -291,10 +290,11 @@ def _consent_dialog() -> bool:
     if not office.interactive():
         fail("the service asks for consent to revoke the other phone's certificates: "
              "pass --consent to agree (同意して次へ)", EXIT_USAGE)  # fmt: skip
-    choice: str = typer.prompt(
-        "1) 同意して次へ  2) やめる", type=click.Choice(["1", "2"]), show_choices=False
-    )
-    return choice == "1"
+    while True:
+        choice = str(typer.prompt("1) 同意して次へ  2) やめる")).strip()
+        if choice in ("1", "2"):
+            return choice == "1"
+        typer.echo("1 か 2 を入力してください (1 to agree, 2 to stop)")
 
 
 def _cancelled() -> NoReturn:
