@@ -95,6 +95,7 @@ class World:
     http: httpx.Client
     manufacturer: Manufacturer
     operator: OperatorClient
+    hotline: OperatorClient
     card_issuer_key: ec.EllipticCurvePrivateKey
     phones: dict[str, ScriptedPhone] = field(default_factory=dict)
 
@@ -196,6 +197,7 @@ def world(database: Database, tmp_path: Path) -> Iterator[World]:
     app = create_app(ca, clock=clock)
     install(app, ctx)
     _, api_key = service.create_api_key(name="office-1", role="office", now=clock.now())
+    _, hotline_key = service.create_api_key(name="hotline-1", role="hotline", now=clock.now())
     with in_process_client(app) as http:
         yield World(
             db=database,
@@ -207,5 +209,6 @@ def world(database: Database, tmp_path: Path) -> Iterator[World]:
             http=http,
             manufacturer=manufacturer,
             operator=OperatorClient(http, api_key),
+            hotline=OperatorClient(http, hotline_key),
             card_issuer_key=ec.generate_private_key(ec.SECP256R1()),
         )

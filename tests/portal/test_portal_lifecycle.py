@@ -90,7 +90,7 @@ def test_revoke_another_phone_from_my_page(world: World) -> None:
 def test_hotline_hold_then_release_reissues_the_signing_certificate(world: World) -> None:
     person, _, card = world.resident()
     phone = registered(world, card)
-    held = world.operator.hold_phone(person)
+    held = world.hotline.hold_phone(person)
     assert len(held) == 2
     assert states(phone) == {"phone-sign": ("held", None), "phone-auth": ("held", None)}
     assert {e["state"] for e in phone.my_page()["entries"]} == {"held"}
@@ -144,3 +144,16 @@ def test_push_off_still_shows_registration_ready_on_my_page(world: World) -> Non
     phone.api.set_push(True)
     world.clock.advance(dt.timedelta(seconds=1))
     assert phone.register(sign_password=PW, auth_pin=PIN)
+
+
+def test_an_application_fails_when_the_card_is_replaced_before_issuance(world: World) -> None:
+    _, card_id, card = world.resident()
+    phone = world.new_phone("p")
+    phone.apply(
+        card, card_password=CARD_PASSWORD, certificates=BOTH, sign_password=PW, auth_pin=PIN
+    )
+    world.operator.replace_card(card_id)
+    assert world.work()[0] == 1
+    assert world.inbox(phone) == ["application-failed"]
+    assert phone.api.registrations() == []
+    assert phone.check_validity() == []

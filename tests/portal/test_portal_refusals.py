@@ -198,3 +198,10 @@ def test_enrolment_needs_a_known_manufacturer(world: World) -> None:
     )
     problem = refused(world.new_phone("x", enrol=False).api.enrol, cert.public_bytes(Encoding.DER))
     assert problem.code == "attestation-invalid"
+
+
+def test_operator_roles_are_least_privilege(world: World) -> None:
+    person, _, _ = world.resident()
+    assert refused(world.operator.hold_phone, person).code == "forbidden"
+    problem = refused(world.hotline.register_person, **facts())
+    assert (problem.status, problem.code) == (403, "forbidden")

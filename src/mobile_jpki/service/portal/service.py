@@ -105,6 +105,11 @@ class PortalConfig:
 
 
 # --- results ------------------------------------------------------------------------------
+# Operator roles: the municipal office (residents, cards, 異動) and the hotline (holds).
+ROLE_OFFICE, ROLE_HOTLINE, ROLE_ADMIN = "office", "hotline", "admin"
+ROLES = (ROLE_OFFICE, ROLE_HOTLINE, ROLE_ADMIN)
+
+
 @dataclass(frozen=True)
 class OperatorRef:
     key_id: str
@@ -113,6 +118,12 @@ class OperatorRef:
     @property
     def actor(self) -> str:
         return f"operator:{self.key_id}"
+
+    def require(self, role: str) -> None:
+        """Least privilege: a hotline key cannot register residents, an office key cannot
+        suspend phones; ``admin`` can do both."""
+        if self.role not in (role, ROLE_ADMIN):
+            raise E.Forbidden(f"this API key's role ({self.role}) cannot do that")
 
 
 @dataclass(frozen=True)
@@ -337,6 +348,8 @@ class PortalService:
     # --- operators ------------------------------------------------------------------------
     def create_api_key(self, *, name: str, role: str, now: dt.datetime) -> tuple[str, str]:
         """A new operator key; returns (key id, the secret shown once)."""
+        if role not in ROLES:
+            raise E.InvalidRequest(f"role must be one of {', '.join(ROLES)}")
         key_id = self._rand(8).hex()
         secret = f"mjk_{key_id}_{self._rand(32).hex()}"
         with self.db.transaction() as s:
@@ -368,6 +381,7 @@ class PortalService:
     def register_person(
         self, op: OperatorRef, *, facts: BasicFourFacts, locality: Locality, now: dt.datetime
     ) -> str:
+        op.require(ROLE_OFFICE)
         person_id = self._id()
         with self.db.transaction() as s:
             s.add(
@@ -398,6 +412,7 @@ class PortalService:
         now: dt.datetime,
     ) -> str:
         """Record a card being personalised at the office; its keys are certified next."""
+        op.require(ROLE_OFFICE)
         if expires_at <= now:
             raise E.InvalidRequest("the card is already expired")
         if len(applet_serial) != 16:
@@ -440,6 +455,7 @@ class PortalService:
         through APDUs: ``reader.personalise_card`` calls this per key, auth first). Validity
         per :func:`~mobile_jpki.pki.validity.card_validity`: 5th birthday, card expiry, the
         signing certificate capped by the auth one; none for signing under 15."""
+        op.require(ROLE_OFFICE)
         if kind not in (CertKind.CARD_SIGN, CertKind.CARD_AUTH):
             raise E.InvalidRequest("a card holds card-sign and card-auth certificates")
         self._ready_ca(now)
@@ -514,6 +530,7 @@ class PortalService:
     ) -> list[int]:
         """異動: new facts; every signing certificate of the person, card and phone, is revoked
         with affiliationChanged (RFC 5280 §5.3.1); authentication certificates survive."""
+        op.require(ROLE_OFFICE)
         revoked: list[int] = []
         self._ready_ca(now)
         with self.db.transaction() as s:
@@ -550,6 +567,7 @@ class PortalService:
     def replace_card(self, op: OperatorRef, *, card_id: str, now: dt.datetime) -> list[int]:
         """Card renewal or replacement: the card's certificates and every phone certificate of
         the person are revoked (superseded); the phone must apply again with the new card."""
+        op.require(ROLE_OFFICE)
         revoked: list[int] = []
         self._ready_ca(now)
         with self.db.transaction() as s:
@@ -584,6 +602,7 @@ class PortalService:
 
     def hold_phone(self, op: OperatorRef, *, person_id: str, now: dt.datetime) -> list[int]:
         """Hotline 一時利用停止: every good phone certificate of the person goes on hold."""
+        op.require(ROLE_HOTLINE)
         held: list[int] = []
         self._ready_ca(now)
         with self.db.transaction() as s:
