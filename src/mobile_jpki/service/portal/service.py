@@ -105,7 +105,8 @@ class PortalConfig:
 
 
 # --- results ------------------------------------------------------------------------------
-# Operator roles: the municipal office (residents, cards, 異動) and the hotline (holds).
+# Operator roles: the municipal office (residents, cards, 異動, holds at the counter) and the
+# 24/365 hotline (holds only).
 ROLE_OFFICE, ROLE_HOTLINE, ROLE_ADMIN = "office", "hotline", "admin"
 ROLES = (ROLE_OFFICE, ROLE_HOTLINE, ROLE_ADMIN)
 
@@ -119,10 +120,10 @@ class OperatorRef:
     def actor(self) -> str:
         return f"operator:{self.key_id}"
 
-    def require(self, role: str) -> None:
-        """Least privilege: a hotline key cannot register residents, an office key cannot
-        suspend phones; ``admin`` can do both."""
-        if self.role not in (role, ROLE_ADMIN):
+    def require(self, *roles: str) -> None:
+        """Least privilege: a hotline key only suspends; the municipal office also takes
+        suspensions at its counter; ``admin`` can do everything."""
+        if self.role not in (*roles, ROLE_ADMIN):
             raise E.Forbidden(f"this API key's role ({self.role}) cannot do that")
 
 
@@ -602,7 +603,7 @@ class PortalService:
 
     def hold_phone(self, op: OperatorRef, *, person_id: str, now: dt.datetime) -> list[int]:
         """Hotline 一時利用停止: every good phone certificate of the person goes on hold."""
-        op.require(ROLE_HOTLINE)
+        op.require(ROLE_HOTLINE, ROLE_OFFICE)
         held: list[int] = []
         self._ready_ca(now)
         with self.db.transaction() as s:
