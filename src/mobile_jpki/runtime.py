@@ -35,6 +35,7 @@ from mobile_jpki.service.authority import CertificateAuthority
 from mobile_jpki.service.bootstrap import open_ca
 from mobile_jpki.service.keystore import write_private
 from mobile_jpki.service.portal.service import PortalConfig, PortalService
+from mobile_jpki.service.timestamping import load_or_create_tsa
 from mobile_jpki.settings import Settings
 
 
@@ -91,6 +92,7 @@ def open_system(
     # secure elements are among them.
     load_or_create_manufacturer(settings.data_dir, now=now or clock.now())
     context = build_portal(ca, settings, clock=clock, config=config)
-    app = create_app(ca, clock=clock)
+    tsa = load_or_create_tsa(settings, ca, now or clock.now())
+    app = create_app(ca, clock=clock, tsa=tsa)
     install(app, context)
     return System(settings, clock, ca, context.service, context, app, card_issuer_key)

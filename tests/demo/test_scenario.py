@@ -82,7 +82,7 @@ def test_the_seed_dialog_and_screens_are_walked(finished: tuple[DemoResult, Reco
 
 def test_the_pdf_signed_by_the_new_phone_verifies(finished: tuple[DemoResult, Recorder]) -> None:
     result, _ = finished
-    assert result.pdf_verdict.endswith("Signature1: valid")
+    assert "Signature1: valid, time-stamped 2026-11-27 03:00:00Z by /tsa" in result.pdf_verdict
     assert (result.data_dir / "export" / "signed-by-new-phone.pdf").read_bytes().startswith(b"%PDF")
 
 

@@ -10,9 +10,12 @@ from sqlalchemy import text
 
 from mobile_jpki import __version__
 from mobile_jpki.api import crl, ocsp, problems
+from mobile_jpki.api import tsa as tsa_api
 from mobile_jpki.api.deps import Services
 from mobile_jpki.clock import Clock, SystemClock
+from mobile_jpki.pki.tsa import TimeStampAuthority
 from mobile_jpki.service.authority import CertificateAuthority
+from mobile_jpki.service.timestamping import load_or_create_tsa
 from mobile_jpki.web.portal_world import portal_world_for
 from mobile_jpki.web.simulator import create_simulator_router
 
@@ -20,7 +23,14 @@ DATA_DIR_ENV = "MOBILE_JPKI_DATA_DIR"
 DATABASE_URL_ENV = "MOBILE_JPKI_DATABASE_URL"
 
 
-def create_app(ca: CertificateAuthority, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    ca: CertificateAuthority,
+    *,
+    clock: Clock | None = None,
+    tsa: TimeStampAuthority | None = None,
+) -> FastAPI:
+    """The HTTP app: OCSP, CRLs, the phone simulator, and (when ``tsa`` is given) the RFC 3161
+    time-stamp service at ``/tsa``. The portal adds its routers with ``api.portal.install``."""
     app = FastAPI(
         title="mobile-jpki",
         version=__version__,
@@ -31,6 +41,8 @@ def create_app(ca: CertificateAuthority, *, clock: Clock | None = None) -> FastA
     problems.install(app)
     app.include_router(ocsp.router)
     app.include_router(crl.router)
+    if tsa is not None:
+        app.include_router(tsa_api.make_router(tsa, clock or SystemClock()))
     # Phone simulator at /simulator/: on this app's portal once installed (serve), else the
     # in-memory FakeWorld (web/portal_world.py).
     app.include_router(create_simulator_router(portal_world_for(app)))
@@ -53,7 +65,7 @@ def app_from_env() -> FastAPI:
     data_dir = Path(os.environ.get(DATA_DIR_ENV, "mobile-jpki-data"))
     settings = Settings.load(data_dir, database_url=os.environ.get(DATABASE_URL_ENV))
     ca = open_ca(settings, migrate=False)
-    app = create_app(ca)
+    app = create_app(ca, tsa=load_or_create_tsa(settings, ca, SystemClock().now()))
     # The portal (persons, devices, applications, push) on the same app and port.
     from mobile_jpki.api.portal.bootstrap import install_from_settings
 
