@@ -14,16 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import (
-    BestAvailableEncryption,
-    Encoding,
-    PrivateFormat,
-    load_pem_private_key,
-)
 from fastapi import FastAPI
 
 from mobile_jpki.api.app import create_app
@@ -33,23 +26,10 @@ from mobile_jpki.clock import Clock
 from mobile_jpki.reader.emulated import load_or_create_manufacturer
 from mobile_jpki.service.authority import CertificateAuthority
 from mobile_jpki.service.bootstrap import open_ca
-from mobile_jpki.service.keystore import write_private
+from mobile_jpki.service.keystore import load_or_create_ec_key
 from mobile_jpki.service.portal.service import PortalConfig, PortalService
 from mobile_jpki.service.timestamping import load_or_create_tsa
 from mobile_jpki.settings import Settings
-
-
-def _ec_key(path: Path, passphrase: bytes) -> ec.EllipticCurvePrivateKey:
-    """Load the EC key at ``path``, creating it (encrypted PKCS#8, mode 0600) on first use."""
-    if path.exists():
-        key = load_pem_private_key(path.read_bytes(), passphrase)
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise ValueError(f"{path} is not an EC private key")
-        return key
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(passphrase))
-    write_private(path, pem)
-    return key
 
 
 @dataclass
@@ -85,7 +65,7 @@ def open_system(
     """Wire the data directory of ``settings`` into a :class:`System` (the CA must exist:
     ``mobile-jpki ca init`` or :func:`~mobile_jpki.service.bootstrap.init_data_dir`)."""
     ca = open_ca(settings, migrate=migrate)
-    card_issuer_key = _ec_key(
+    card_issuer_key = load_or_create_ec_key(
         settings.data_dir / "portal" / "card-issuer-key.pem", settings.ca_passphrase()
     )
     # Before the portal reads its trusted manufacturer roots, so this data dir's emulated

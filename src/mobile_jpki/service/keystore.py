@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from mobile_jpki.keys import software
 from mobile_jpki.keys.errors import KeyStoreError as KeysError
@@ -80,3 +81,24 @@ def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def load_or_create_ec_key(path: Path, passphrase: bytes) -> ec.EllipticCurvePrivateKey:
+    """An ECDSA P-256 key (management-instruction keys, docs/apdu.md) kept as encrypted PKCS#8
+    at ``path`` (mode 0600, atomic write), made on first use. Several processes may race on the
+    first use: the rename is atomic and every caller returns what the file then holds."""
+    if not path.exists():
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase),
+        )
+        write_private(path, pem)
+    try:
+        loaded = serialization.load_pem_private_key(path.read_bytes(), passphrase)
+    except (ValueError, TypeError) as exc:
+        raise KeyStoreError(f"{path}: cannot be read with the CA passphrase: {exc}") from None
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+        raise KeyStoreError(f"{path} is not an EC private key")
+    return loaded

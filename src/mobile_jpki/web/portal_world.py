@@ -44,12 +44,6 @@ from typing import Any, Protocol
 import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import (
-    BestAvailableEncryption,
-    Encoding,
-    PrivateFormat,
-    load_pem_private_key,
-)
 from fastapi import FastAPI
 
 from mobile_jpki.applet.secrets import DEFAULT_KDF_ITERATIONS
@@ -290,19 +284,12 @@ class PortalWorldFactory:
 
 def load_card_instruction_key(data_dir: Path, passphrase: bytes) -> ec.EllipticCurvePublicKey:
     """The municipal offices' key for card instructions, ``portal/card-issuer-key.pem`` (the
-    one ``runtime.open_system`` uses), made on first use in the same format."""
-    from mobile_jpki.service.keystore import write_private
+    one ``runtime.open_system`` uses), made on first use."""
+    from mobile_jpki.service.keystore import load_or_create_ec_key
 
-    path = data_dir / "portal" / "card-issuer-key.pem"
-    if path.exists():
-        key = load_pem_private_key(path.read_bytes(), passphrase)
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise SimulatorSetupError(f"{path} is not an EC private key")
-        return key.public_key()
-    made = ec.generate_private_key(ec.SECP256R1())
-    pem = made.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(passphrase))
-    write_private(path, pem)
-    return made.public_key()
+    return load_or_create_ec_key(
+        data_dir / "portal" / "card-issuer-key.pem", passphrase
+    ).public_key()
 
 
 def trust_emulated_manufacturer(portal: PortalHandle, data_dir: Path) -> None:
