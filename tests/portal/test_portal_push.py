@@ -64,3 +64,22 @@ def test_serve_app_factory_mounts_the_portal(tmp_path: Path, monkeypatch: object
         assert answer.status_code == 401
     assert (tmp_path / "portal" / "instruction-key.pem").stat().st_mode & 0o777 == 0o600
     assert isinstance(http, httpx.Client)
+
+
+def test_housekeeping_forgets_expired_nonces_and_old_delivered_messages(world: World) -> None:
+    _, _, card = world.resident()
+    phone = world.new_phone("p")
+    phone.api.nonce("revocation")  # never used
+    phone.apply(
+        card,
+        card_password=CARD_PASSWORD,
+        certificates=(Hierarchy.AUTH,),
+        sign_password="PHONE123",
+        auth_pin="1234",
+    )
+    world.work()  # the registration-ready message is delivered
+    assert world.service.housekeeping(now=world.clock.now()) == 0
+    world.clock.advance(dt.timedelta(days=8))
+    assert world.service.housekeeping(now=world.clock.now()) == 2  # the unused nonce, the message
+    # The used nonce stays: a replay of the application is still recognised.
+    assert phone.api.registrations()  # nothing else was touched

@@ -206,3 +206,16 @@ def test_operator_roles_are_least_privilege(world: World) -> None:
     assert refused(world.hotline.replace_card, card_id).code == "forbidden"
     problem = refused(world.hotline.register_person, **facts())
     assert (problem.status, problem.code) == (403, "forbidden")
+
+
+def test_a_right_credential_resets_the_failure_count(world: World) -> None:
+    phone = world.new_phone("p")
+    real = phone.api.credential
+    assert real is not None
+    wrong = f"{real.split('.')[0]}.{'0' * 64}"
+    for _ in range(2):
+        phone.api.credential = wrong
+        for _ in range(9):
+            assert refused(phone.api.nonce, "application").code == "unauthenticated"
+        phone.api.credential = real
+        assert phone.api.nonce("application")  # 9 + 9 wrong never reach the lock of 10

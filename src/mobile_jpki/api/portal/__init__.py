@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -45,11 +46,17 @@ class PortalContext:
         routes.update(self.channels)
         self.dispatcher = Dispatcher(self.service.db, routes)
 
+    last_housekeeping: float = 0.0
+
     def work_once(self) -> tuple[int, int]:
-        """One pass of the worker: due issuance jobs, then due push messages."""
+        """One pass of the worker: due issuance jobs, then due push messages; hourly, the
+        housekeeping of expired nonces and old delivered messages."""
         now = self.clock.now()
         jobs = self.service.run_jobs(now=now)
         pushed = self.dispatcher.dispatch(now=self.clock.now())
+        if time.monotonic() - self.last_housekeeping > 3600:
+            self.last_housekeeping = time.monotonic()
+            self.service.housekeeping(now=now)
         return jobs, pushed
 
 

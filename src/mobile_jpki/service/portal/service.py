@@ -24,7 +24,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -64,6 +64,7 @@ from mobile_jpki.store.portal import (
     Job,
     JobStatus,
     Nonce,
+    OutboxMessage,
     Person,
     RateCounter,
 )
@@ -696,9 +697,15 @@ class PortalService:
                 raise E.Unauthenticated("unknown device")
             locked = device.locked_until is not None and device.locked_until > now
             ok = hmac.compare_digest(device.credential_hash, _sha256(secret))
+            failures = device.failed_auth
         if locked:
             raise E.RateLimited("too many wrong credentials; the device is locked for a while")
         if ok:
+            if failures:
+                # A right secret resets the count (as a PIN counter does); written only then,
+                # so the common path stays read-only.
+                with self.db.transaction() as s:
+                    _need(s.get(Device, device_id)).failed_auth = 0
             return device_id
         with self.db.transaction() as s:
             device = _need(s.get(Device, device_id))
@@ -924,6 +931,26 @@ class PortalService:
             if self._issued_by(attestation, root):
                 return root
         raise E.AttestationInvalid("the device's manufacturer is no longer trusted")
+
+    # --- housekeeping -----------------------------------------------------------------------
+    def housekeeping(self, *, now: dt.datetime, keep: dt.timedelta = dt.timedelta(days=7)) -> int:
+        """Forget what no longer matters: nonces that expired unused and push messages
+        delivered more than ``keep`` ago. Used nonces stay (an application references its
+        nonce: the replay evidence). Returns the rows removed."""
+        with self.db.transaction() as s:
+            stale_nonces = select(Nonce.value).where(
+                Nonce.used_at.is_(None), Nonce.expires_at < now - keep
+            )
+            old_messages = select(OutboxMessage.id).where(
+                OutboxMessage.delivered_at.is_not(None), OutboxMessage.delivered_at < now - keep
+            )
+            nonces = list(s.scalars(stale_nonces))
+            messages = list(s.scalars(old_messages))
+            if nonces:
+                s.execute(delete(Nonce).where(Nonce.value.in_(nonces)))
+            if messages:
+                s.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(messages)))
+        return len(nonces) + len(messages)
 
     # --- issuance jobs --------------------------------------------------------------------
     def run_jobs(self, *, now: dt.datetime, limit: int = 100) -> int:
