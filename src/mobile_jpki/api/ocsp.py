@@ -6,10 +6,13 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+from collections.abc import Awaitable, Callable, MutableMapping
 from email.utils import format_datetime
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from mobile_jpki.api.deps import Services
 from mobile_jpki.pki import ocsp
@@ -21,6 +24,8 @@ OCSP_RESPONSE = "application/ocsp-response"
 MAX_REQUEST = 16 * 1024  # a request for a handful of certificates is a few hundred octets
 
 router = APIRouter(tags=["ocsp"])
+
+_MALFORMED_DER = ocsp.error_response(ocsp.ResponseStatus.MALFORMED_REQUEST)
 
 
 def _hierarchy(value: str) -> Hierarchy:
@@ -35,6 +40,10 @@ def _http_date(value: dt.datetime) -> str:
 
 
 def render(answer: OcspAnswer, now: dt.datetime) -> Response:
+    return Response(answer.der, media_type=OCSP_RESPONSE, headers=cache_headers(answer, now))
+
+
+def cache_headers(answer: OcspAnswer, now: dt.datetime) -> dict[str, str]:
     """Every answer carries ETag, Last-Modified, Expires and Cache-Control (RFC 5019 §6.2):
     shared caches may keep a no-nonce response until nextUpdate, never longer; nonce answers
     and errors are unique to their request and not cached."""
@@ -48,12 +57,83 @@ def render(answer: OcspAnswer, now: dt.datetime) -> Response:
         headers["Cache-Control"] = "max-age=0, no-cache, no-store"
         headers["Last-Modified"] = _http_date(answer.produced_at)
         headers["Expires"] = _http_date(answer.produced_at)
-    return Response(answer.der, media_type=OCSP_RESPONSE, headers=headers)
+    return headers
 
 
 def _malformed(now: dt.datetime) -> Response:
     status = ocsp.ResponseStatus.MALFORMED_REQUEST
     return render(OcspAnswer(ocsp.error_response(status), status, now), now)
+
+
+# --- the fast path ------------------------------------------------------------------------
+# A raw ASGI endpoint, registered BEFORE the FastAPI routes below on the same paths and methods
+# (Starlette takes the first full match), so every OCSP request skips FastAPI's request
+# objects, dependency solving and Response classes. The common request (RFC 5019: one
+# certificate, SHA-1, no nonce) is answered from the stored pre-signed response read on the
+# event loop when the database is a local SQLite file (tens of microseconds); everything else
+# (nonces, several certificates, stale or missing responses, errors) takes
+# ``CertificateAuthority.ocsp_answer`` in the thread pool exactly as the FastAPI routes do.
+# The FastAPI routes stay for the OpenAPI document and for apps that mount only them.
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class OcspEndpoint:
+    """ASGI app for ``POST /ocsp/{hierarchy}`` and ``GET /ocsp/{hierarchy}/{encoded}``."""
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        services: Services = scope["app"].state.services
+        params = scope.get("path_params", {})
+        h = _hierarchy(str(params.get("hierarchy", "")))  # NotFound -> problem+json 404
+        now = services.clock.now()
+        if self.method == "POST":
+            der = await _read_body(receive)
+        else:
+            der = decode_get(str(params.get("encoded", "")))
+        if not der:
+            answer = OcspAnswer(_MALFORMED_DER, ocsp.ResponseStatus.MALFORMED_REQUEST, now)
+        else:
+            ca = services.ca
+            found = ca.ocsp_cached(der, now, hierarchy=h) if ca.ocsp_cached_is_local else None
+            answer = found if found is not None else await _answer(services, der, now, h)
+        headers = [
+            (b"content-type", OCSP_RESPONSE.encode()),
+            (b"content-length", str(len(answer.der)).encode()),
+        ]
+        headers += [(k.lower().encode(), v.encode()) for k, v in cache_headers(answer, now).items()]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.der})
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The request body, or None when it exceeds MAX_REQUEST (answered malformedRequest)."""
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None  # http.disconnect
+        body += bytes(message.get("body", b""))
+        if len(body) > MAX_REQUEST:
+            return None
+        if not message.get("more_body", False):
+            return body
+
+
+router.routes += [
+    Route("/ocsp/{hierarchy}", OcspEndpoint("POST"), methods=["POST"], include_in_schema=False),
+    Route(
+        "/ocsp/{hierarchy}/{encoded:path}",
+        OcspEndpoint("GET"),
+        methods=["GET"],
+        include_in_schema=False,
+    ),
+]
 
 
 @router.post(

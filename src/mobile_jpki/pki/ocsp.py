@@ -184,6 +184,19 @@ def parse_request(der: bytes) -> OcspRequest:
     return OcspRequest(cert_ids=ids, nonce=nonce)
 
 
+def rfc5019_cert_id(der: bytes) -> CertId | None:
+    """The CertID of a request in the RFC 5019 §2.1 profile — one certificate, SHA-1 CertID, no
+    nonce — which is the request a pre-signed response can answer; ``None`` for anything else,
+    malformed input included (:func:`parse_request` then decides the error). Never raises."""
+    try:
+        request = _parse_single(der)
+    except MalformedRequest:
+        return None
+    if request is None or request.cert_ids[0].hash_algorithm is not HashAlgorithm.SHA1:
+        return None
+    return request.cert_ids[0]
+
+
 _FAST_HASHES = {"sha1": HashAlgorithm.SHA1, "sha256": HashAlgorithm.SHA256}
 
 
