@@ -219,3 +219,35 @@ def test_a_right_credential_resets_the_failure_count(world: World) -> None:
             assert refused(phone.api.nonce, "application").code == "unauthenticated"
         phone.api.credential = real
         assert phone.api.nonce("application")  # 9 + 9 wrong never reach the lock of 10
+
+
+def test_a_made_up_certificate_copying_a_card_serial_is_not_counted(world: World) -> None:
+    """Rate limiting counts only signatures by the card itself: a forged signer certificate
+    with the card's serial is refused as unknown and cannot exhaust the card's quota."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    world.service.config = dataclasses.replace(world.service.config, applications_per_card=1)
+    _, _, card = world.resident()
+    phone = world.new_phone("p")
+    _, real = ScriptedPhone.card_signing_key(card, CARD_PASSWORD)
+    forger = pooled_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "forger")])
+    fake = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(real.issuer)
+        .public_key(forger.public_key()).serial_number(real.serial_number)
+        .not_valid_before(real.not_valid_before_utc).not_valid_after(real.not_valid_after_utc)
+        .sign(forger, hashes.SHA256())
+    )  # fmt: skip
+    assert phone.device_id is not None
+    doc = ApplicationDoc(
+        device_id=phone.device_id, nonce=phone.api.nonce("application"),
+        signed_at=world.clock.now(), application=ApplicationKind.FIRST,
+        certificates=["phone-auth"], terms_version="2025-06", revoke_other_device=False,
+        keys={"phone-auth": AttestedKey(spki="AA==", attestation="AA==")},
+    )  # fmt: skip
+    forged = cms_document_signer(world.clock)(canonical(doc), forger, fake)
+    for _ in range(3):
+        assert refused(phone.send_application, forged).code == "card-certificate-unknown"
+    assert apply(phone, card)  # the card's own quota is untouched

@@ -799,6 +799,12 @@ class PortalService:
         ):
             raise E.InvalidRequest("one attested key per requested certificate, no duplicates")
         self._check_time(doc.signed_at, now)
+        # Count only signatures by a real card of ours: the signer certificate must be the
+        # stored one (and the CMS verified with it, so the signer holds the card's key).
+        # Otherwise anyone could exhaust a card's quota with a made-up certificate that merely
+        # copies its serial number.
+        with self.db.transaction(write=False) as s:
+            self._card_of_signer(s, signed.signer, now)
         self._count(
             f"apply:card:{serial_hex(signed.signer.serial_number)}",
             limit=self.config.applications_per_card,
