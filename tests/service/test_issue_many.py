@@ -1,0 +1,171 @@
+"""Batch issuance (group commit), deferred pre-signing, and the OCSP fast read
+(``ocsp_cached``): each keeps the revocation invariant — never "good" after a revocation
+commits, never a nonce from the cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+from asn1crypto import core
+from asn1crypto import ocsp as aocsp
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from mobile_jpki.clock import FixedClock
+from mobile_jpki.pki import ocsp
+from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.pki.revocation import Reason
+from mobile_jpki.service.authority import CertificateAuthority, IssueOrder
+from mobile_jpki.store.models import AuditRecord, Certificate, OcspResponse
+
+Order = Callable[..., IssueOrder]
+
+
+def _request(
+    ca: CertificateAuthority,
+    serials: list[int],
+    *,
+    nonce: bytes | None = None,
+    alg: ocsp.HashAlgorithm = ocsp.HashAlgorithm.SHA1,
+) -> bytes:
+    _, name_hash, key_hash = ocsp.issuer_key(ca.identity("auth-1").certificate, alg)
+    tbs: dict[str, object] = {
+        "request_list": [
+            {
+                "req_cert": {
+                    "hash_algorithm": {"algorithm": alg.value},
+                    "issuer_name_hash": name_hash,
+                    "issuer_key_hash": key_hash,
+                    "serial_number": s,
+                }
+            }
+            for s in serials
+        ]
+    }
+    if nonce is not None:
+        tbs["request_extensions"] = [
+            {"extn_id": "nonce", "critical": False, "extn_value": core.OctetString(nonce)}
+        ]
+    return bytes(aocsp.OCSPRequest({"tbs_request": tbs}).dump())
+
+
+def _count(ca: CertificateAuthority, model: type[object]) -> int:
+    with ca.db.transaction(write=False) as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_issue_many_commits_all_with_one_audit_record_each(
+    ca: CertificateAuthority, clock: FixedClock, order: Order
+) -> None:
+    audits = _count(ca, AuditRecord)
+    infos = ca.issue_many([order(clock.now(), f"SUBJECT{i:04d}") for i in range(5)], clock.now())
+    assert len({i.serial for i in infos}) == 5
+    assert [i.subject_id for i in infos] == [f"SUBJECT{i:04d}" for i in range(5)]
+    assert _count(ca, Certificate) == 5
+    assert _count(ca, OcspResponse) == 5
+    assert _count(ca, AuditRecord) == audits + 5
+    assert ca.audit.verify().ok
+    for info in infos:
+        answer = ca.ocsp_cached(_request(ca, [info.serial]), clock.now())
+        assert answer is not None
+        assert ocsp.parse_response(answer.der).answers[0].status is ocsp.CertStatus.GOOD
+
+
+def test_issue_many_is_all_or_nothing(
+    ca: CertificateAuthority, clock: FixedClock, order: Order
+) -> None:
+    # A randomness source that repeats itself: the second certificate's serial collides with
+    # the first's at the insert, and neither certificate (nor any audit record) may commit.
+    repeating = CertificateAuthority(ca.db, ca.settings, ca._keys, randbytes=lambda n: b"\x5a" * n)
+    audits = _count(ca, AuditRecord)
+    orders = [order(clock.now(), "SUBJECT0001"), order(clock.now(), "SUBJECT0002")]
+    with pytest.raises(IntegrityError):
+        repeating.issue_many(orders, clock.now())
+    assert _count(ca, Certificate) == 0
+    assert _count(ca, OcspResponse) == 0
+    assert _count(ca, AuditRecord) == audits
+    assert ca.audit.verify().ok
+
+
+def test_deferred_presign_is_signed_on_first_request(
+    ca: CertificateAuthority, clock: FixedClock, order: Order
+) -> None:
+    (info,) = ca.issue_many([order(clock.now())], clock.now(), presign=False)
+    assert _count(ca, OcspResponse) == 0
+    req = _request(ca, [info.serial])
+    assert ca.ocsp_cached(req, clock.now()) is None  # not pre-signed: the fast path declines
+    answer = ca.ocsp_answer(req, clock.now())
+    assert answer.cacheable
+    assert ocsp.parse_response(answer.der).answers[0].status is ocsp.CertStatus.GOOD
+    assert _count(ca, OcspResponse) == 1  # stored by the first request
+    assert ca.ocsp_cached(req, clock.now()) is not None
+
+
+def test_deferred_then_revoked_is_never_good(
+    ca: CertificateAuthority, clock: FixedClock, order: Order
+) -> None:
+    (info,) = ca.issue_many([order(clock.now())], clock.now(), presign=False)
+    clock.advance(dt.timedelta(minutes=1))
+    ca.revoke(info.serial, Reason.KEY_COMPROMISE, clock.now())
+    req = _request(ca, [info.serial])
+    cached = ca.ocsp_cached(req, clock.now())
+    assert cached is not None  # the revocation signed and stored its answer
+    assert ocsp.parse_response(cached.der).answers[0].status is ocsp.CertStatus.REVOKED
+    # A background pass must not put a "good" back.
+    assert ca.presign_pending(clock.now()) == 0
+    answer = ca.ocsp_answer(req, clock.now())
+    assert ocsp.parse_response(answer.der).answers[0].status is ocsp.CertStatus.REVOKED
+
+
+def test_presign_pending_fills_only_missing_good(
+    ca: CertificateAuthority, clock: FixedClock, order: Order
+) -> None:
+    infos = ca.issue_many(
+        [order(clock.now(), f"SUBJECT{i:04d}") for i in range(3)], clock.now(), presign=False
+    )
+    ca.hold(infos[0].serial, clock.now())
+    assert ca.presign_pending(clock.now()) == 2
+    assert ca.presign_pending(clock.now()) == 0
+    statuses = [
+        ocsp.parse_response(ca.ocsp_answer(_request(ca, [i.serial]), clock.now()).der)
+        .answers[0]
+        .status
+        for i in infos
+    ]
+    assert statuses == [ocsp.CertStatus.REVOKED, ocsp.CertStatus.GOOD, ocsp.CertStatus.GOOD]
+
+
+def test_ocsp_cached_sees_a_revocation_at_once(
+    ca: CertificateAuthority, clock: FixedClock, order: Order
+) -> None:
+    info = ca.issue(order(clock.now()), clock.now())
+    req = _request(ca, [info.serial])
+    before = ca.ocsp_cached(req, clock.now(), hierarchy=Hierarchy.AUTH)
+    assert before is not None and before.cacheable
+    # Revoked through ANOTHER CertificateAuthority on the same database: another process.
+    other = CertificateAuthority(ca.db, ca.settings, ca._keys)
+    clock.advance(dt.timedelta(seconds=1))
+    other.revoke(info.serial, Reason.UNSPECIFIED, clock.now())
+    after = ca.ocsp_cached(req, clock.now(), hierarchy=Hierarchy.AUTH)
+    assert after is not None
+    assert ocsp.parse_response(after.der).answers[0].status is ocsp.CertStatus.REVOKED
+
+
+def test_ocsp_cached_declines_what_it_must_not_answer(
+    ca: CertificateAuthority, clock: FixedClock, order: Order
+) -> None:
+    a = ca.issue(order(clock.now(), "SUBJECT0001"), clock.now())
+    b = ca.issue(order(clock.now(), "SUBJECT0002"), clock.now())
+    now = clock.now()
+    assert ca.ocsp_cached(_request(ca, [a.serial], nonce=b"\x01" * 16), now) is None
+    assert ca.ocsp_cached(_request(ca, [a.serial, b.serial]), now) is None
+    assert ca.ocsp_cached(_request(ca, [a.serial], alg=ocsp.HashAlgorithm.SHA256), now) is None
+    assert ca.ocsp_cached(_request(ca, [a.serial]), now, hierarchy=Hierarchy.SIGN) is None
+    assert ca.ocsp_cached(_request(ca, [a.serial + 1]), now) is None  # never issued
+    assert ca.ocsp_cached(b"\x30\x03\x02\x01\x00", now) is None  # malformed
+    assert ca.ocsp_cached(b"", now) is None
+    # Stale (less than ocsp_refresh_before left): declined, so ocsp_answer re-signs.
+    later = now + ca.settings.ocsp_validity - ca.settings.ocsp_refresh_before
+    assert ca.ocsp_cached(_request(ca, [a.serial]), later) is None
