@@ -1,13 +1,17 @@
 """Benchmark: certificates issued per second beside openssl's RSA-2048 sign rate.
 
-    python benchmarks/issue.py [--seconds 3]
+    python benchmarks/issue.py [--seconds 3] [--batch 100] [--runs 2]
 
-Three figures from one run on the same machine:
+Figures from one run on the same machine (each run prints the load average first: the machine
+is shared), every rate also as a share of openssl's:
 - ``openssl speed -seconds S rsa2048``: RSA-2048 private-key operations per second (the ceiling:
-  every certificate costs one such signature);
+  every certificate costs at least one such signature);
 - pure ``Issuer.issue()`` (pki.issuance: build + sign one phone user-auth certificate);
-- ``CertificateAuthority.issue()`` through the service: serial, certificate, pre-signed OCSP
-  response (a second RSA signature), SQLite insert + audit record, one transaction each.
+- service ``issue()``: serial, certificate, pre-signed OCSP response (a second RSA signature),
+  SQLite insert + audit record, ONE transaction (one ``synchronous=FULL`` fsync) per certificate;
+- service ``issue_many()`` in batches of ``--batch``: the same work, one transaction per batch;
+- the same with ``presign=False``: the OCSP response is signed on the first request (or by
+  ``presign_pending``), so issuance costs one signature per certificate.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -49,14 +54,17 @@ def openssl_rsa2048_sign_rate(seconds: int) -> float:
     return float(match.group(1))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
-    args = parser.parse_args()
+def _rate(seconds: float, step: Callable[[int], int]) -> float:
+    """Certificates per second of ``step(n) -> certificates made``, over ``seconds``."""
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        n += step(n)
+    return n / (time.perf_counter() - start)
 
+
+def _one_run(args: argparse.Namespace, subject_key: rsa.RSAPublicKey) -> list[tuple[str, float]]:
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     peer = openssl_rsa2048_sign_rate(int(args.seconds))
-    subject_key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
-    os.environ["MOBILE_JPKI_BENCH_PASSPHRASE"] = "bench-passphrase"
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp))
         db = Database(settings.effective_database_url)
@@ -69,8 +77,12 @@ def main() -> None:
         ca.init_hierarchies(NOW)
         issuer = Issuer(ca.identity("auth-1"), ca.urls)
 
-        n, start = 0, time.perf_counter()
-        while time.perf_counter() - start < args.seconds:
+        def order(n: int) -> IssueOrder:
+            return IssueOrder(
+                CertKind.PHONE_AUTH, subject_key, f"SVC{n:08d}", NOW, NOW + dt.timedelta(days=365)
+            )
+
+        def pure(n: int) -> int:
             serial = new_serial()
             issuer.issue(
                 IssuanceRequest(
@@ -83,31 +95,48 @@ def main() -> None:
                     shard=shard_of(serial, 16),
                 )
             )
-            n += 1
-        pure = n / (time.perf_counter() - start)
+            return 1
 
-        n, start = 0, time.perf_counter()
-        while time.perf_counter() - start < args.seconds:
-            ca.issue(
-                IssueOrder(
-                    CertKind.PHONE_AUTH,
-                    subject_key,
-                    f"SVC{n:08d}",
-                    NOW,
-                    NOW + dt.timedelta(days=365),
-                ),
-                NOW,
-            )
-            n += 1
-        service = n / (time.perf_counter() - start)
+        def single(n: int) -> int:
+            ca.issue(order(n), NOW)
+            return 1
+
+        def batch(n: int, presign: bool = True) -> int:
+            ca.issue_many([order(n + i) for i in range(args.batch)], NOW, presign=presign)
+            return int(args.batch)
+
+        rows = [
+            (f"load average (1 5 15 min): {load}", 0.0),
+            ("openssl speed rsa2048 sign/s", peer),
+            ("pure Issuer.issue()", _rate(args.seconds, pure)),
+            ("service issue(), 1 per transaction", _rate(args.seconds, single)),
+            (f"service issue_many({args.batch}), pre-signed OCSP", _rate(args.seconds, batch)),
+            (
+                f"service issue_many({args.batch}, presign=False)",
+                _rate(args.seconds, lambda n: batch(n, presign=False)),
+            ),
+        ]
         assert ca.audit.verify().ok
         db.dispose()
-    print(f"openssl speed rsa2048 sign/s:            {peer:9.1f}")
-    print(f"pure Issuer.issue() certificates/s:      {pure:9.1f}  ({pure / peer:6.1%} of openssl)")
-    print(
-        f"service issue (cert+OCSP+DB+audit)/s:    {service:9.1f}  ({service / peer:6.1%};"
-        f" {2 * service / peer:6.1%} counted as 2 signatures each)"
-    )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=2)
+    args = parser.parse_args()
+
+    subject_key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    os.environ["MOBILE_JPKI_BENCH_PASSPHRASE"] = "bench-passphrase"
+    for run in range(1, args.runs + 1):
+        rows = _one_run(args, subject_key)
+        print(f"run {run}: {rows[0][0]}")
+        peer = rows[1][1]
+        print(f"  {rows[1][0]:48s} {peer:9.1f}")
+        for name, rate in rows[2:]:
+            print(f"  {name:48s} {rate:9.1f}/s  {rate / peer:6.1%} of openssl")
 
 
 if __name__ == "__main__":

@@ -45,3 +45,62 @@ def test_openapi_and_health(served: Served) -> None:
     doc = httpx.get(f"{served.url}/openapi.json").json()
     assert "/ocsp/{hierarchy}" in doc["paths"]
     assert "/crl/{ca_id}/{name}" in doc["paths"]
+
+
+def _ocsp_status(resp: httpx.Response) -> int:
+    from mobile_jpki.pki import ocsp
+
+    return int(ocsp.parse_response(resp.content).status)
+
+
+@pytest.mark.parametrize("body", [b"", b"\x30" * (16 * 1024 + 1), b"\x30\x03\x02\x01\x00"])
+def test_fast_path_bad_bodies_are_malformed_request(served: Served, body: bytes) -> None:
+    resp = httpx.post(
+        f"{served.url}/ocsp/auth",
+        content=body,
+        headers={"content-type": "application/ocsp-request"},
+    )
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "application/ocsp-response"
+    assert _ocsp_status(resp) == 1  # malformedRequest (RFC 6960 §4.2.1)
+    assert resp.headers["cache-control"] == "max-age=0, no-cache, no-store"
+    for header in ("etag", "last-modified", "expires", "content-length"):
+        assert header in resp.headers
+
+
+def test_fast_path_serves_the_stored_response_with_cache_headers(served: Served) -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import ocsp as x509_ocsp
+    from sqlalchemy import select
+
+    from mobile_jpki.store.models import OcspResponse, serial_hex
+
+    info, _ = served.issue("SUBJECTFAST01")
+    issuer = served.ca.identity(info.ca_id).certificate
+    req = (
+        x509_ocsp.OCSPRequestBuilder()
+        .add_certificate(info.certificate, issuer, hashes.SHA1())  # noqa: S303 - RFC 5019
+        .build()
+        .public_bytes(serialization.Encoding.DER)
+    )
+    resp = httpx.post(
+        f"{served.url}/ocsp/auth", content=req, headers={"content-type": "application/ocsp-request"}
+    )
+    with served.ca.db.transaction(write=False) as s:
+        stored = s.scalar(
+            select(OcspResponse.der).where(OcspResponse.serial == serial_hex(info.serial))
+        )
+    assert resp.content == stored  # the pre-signed bytes, not a fresh signature
+    assert resp.headers["cache-control"].endswith("public, no-transform, must-revalidate")
+    assert int(resp.headers["content-length"]) == len(stored)
+
+
+def test_fast_path_routes_come_first() -> None:
+    from starlette.routing import Match, Route
+
+    from mobile_jpki.api.ocsp import OcspEndpoint, router
+
+    for method, path in (("POST", "/ocsp/auth"), ("GET", "/ocsp/auth/MAo=")):
+        scope = {"type": "http", "method": method, "path": path}
+        first = next(r for r in router.routes if r.matches(scope)[0] is Match.FULL)
+        assert isinstance(first, Route) and isinstance(first.endpoint, OcspEndpoint)
