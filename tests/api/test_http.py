@@ -104,3 +104,17 @@ def test_fast_path_routes_come_first() -> None:
         scope = {"type": "http", "method": method, "path": path}
         first = next(r for r in router.routes if r.matches(scope)[0] is Match.FULL)
         assert isinstance(first, Route) and isinstance(first.endpoint, OcspEndpoint)
+
+
+def test_http_date_matches_the_standard_library() -> None:
+    import datetime as dt
+    from email.utils import format_datetime
+
+    from mobile_jpki.api.ocsp import _http_date
+
+    start = dt.datetime(1999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+    for days in range(0, 20000, 37):
+        when = start + dt.timedelta(days=days, seconds=days * 7)
+        assert _http_date(when) == format_datetime(when, usegmt=True)
+    jst = dt.timezone(dt.timedelta(hours=9))
+    assert _http_date(dt.datetime(2026, 4, 1, 9, tzinfo=jst)) == "Wed, 01 Apr 2026 00:00:00 GMT"

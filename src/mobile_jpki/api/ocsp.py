@@ -7,7 +7,6 @@ import binascii
 import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable, MutableMapping
-from email.utils import format_datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -35,8 +34,18 @@ def _hierarchy(value: str) -> Hierarchy:
         raise NotFound("OCSP responder", value) from None
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def _http_date(value: dt.datetime) -> str:
-    return format_datetime(value.astimezone(dt.UTC), usegmt=True)
+    """IMF-fixdate (RFC 9110 §5.6.7), English names whatever the locale; a third of the cost
+    of ``email.utils.format_datetime`` on the hot path."""
+    v = value.astimezone(dt.UTC)
+    return (
+        f"{_DAYS[v.weekday()]}, {v.day:02d} {_MONTHS[v.month - 1]} {v.year:04d} "
+        f"{v.hour:02d}:{v.minute:02d}:{v.second:02d} GMT"
+    )
 
 
 def render(answer: OcspAnswer, now: dt.datetime) -> Response:
