@@ -226,7 +226,7 @@ def main() -> None:
         from mobile_jpki.service.audit import AuditLog
         from mobile_jpki.service.portal.cms import CmsDocumentVerifier as Verifier
 
-        for name in ("issue", "revoke"):
+        for name in ("issue", "issue_many", "revoke"):
             _timed(CertificateAuthority, name)
         _timed(AuditLog, "append")
         _timed(Verifier, "verify")
