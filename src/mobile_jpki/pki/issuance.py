@@ -38,6 +38,7 @@ MAX_SERIAL_OCTETS = 20
 #: Random octets per serial: 16, with the top bit cleared (127 bits of randomness, ≥ 64 as
 #: CA/B Forum BR §7.1 asks; DER INTEGER ≤ 16 octets, never negative).
 SERIAL_RANDOM_OCTETS = 16
+DEFAULT_TSA_LIFETIME = dt.timedelta(days=5 * 365)
 DEFAULT_OCSP_RESPONDER_LIFETIME = dt.timedelta(days=7)
 
 
@@ -290,6 +291,37 @@ class Issuer:
         )
         return _sign(builder, self._key)
 
+    def tsa(
+        self,
+        public_key: rsa.RSAPublicKey,
+        serial: int,
+        now: dt.datetime,
+        lifetime: dt.timedelta = DEFAULT_TSA_LIFETIME,
+    ) -> x509.Certificate:
+        """The time-stamping authority's certificate, valid from ``now`` for ``lifetime``
+        (never past the root)."""
+        profiles.check_subject_key(public_key)
+        _check_serial(serial)
+        start = utc(now)
+        end = min(start + lifetime, self._ca_not_after)
+        if end <= start:
+            raise IssuanceError(f"{self.ca.ca_id} has expired")
+        builder = x509.CertificateBuilder(
+            issuer_name=self._name,
+            subject_name=names.tsa_name(self.ca.hierarchy, self._naming),
+            public_key=public_key,
+            serial_number=serial,
+            not_valid_before=start,
+            not_valid_after=end,
+            extensions=profiles.tsa_extensions(
+                hierarchy=self.ca.hierarchy,
+                public_key=public_key,
+                issuer_ski=self.key_id,
+                naming=self._naming,
+            ),
+        )
+        return _sign(builder, self._key)
+
 
 @functools.lru_cache(maxsize=64)
 def issuer_for(ca: CaIdentity, urls: PublicUrls) -> Issuer:
@@ -314,3 +346,15 @@ def build_ocsp_responder(
     """A delegated OCSP responder certificate issued by ``ca``'s root (see
     :meth:`Issuer.ocsp_responder`)."""
     return issuer_for(ca, urls or PublicUrls()).ocsp_responder(public_key, serial, now, lifetime)
+
+
+def build_tsa_certificate(
+    ca: CaIdentity,
+    public_key: rsa.RSAPublicKey,
+    serial: int,
+    now: dt.datetime,
+    lifetime: dt.timedelta = DEFAULT_TSA_LIFETIME,
+    urls: PublicUrls | None = None,
+) -> x509.Certificate:
+    """The TSA certificate issued by ``ca``'s root (see :meth:`Issuer.tsa`)."""
+    return issuer_for(ca, urls or PublicUrls()).tsa(public_key, serial, now, lifetime)

@@ -107,3 +107,13 @@ def ocsp_responder_name(
             x509.NameAttribute(NameOID.COMMON_NAME, f"OCSP Responder {ca_id}"),
         ]
     )
+
+
+def tsa_name(hierarchy: Hierarchy, naming: Naming = DEFAULT_NAMING) -> x509.Name:
+    """The project's time-stamping authority: the root's DN plus ``CN=Time-Stamping Authority``."""
+    return x509.Name(
+        [
+            *root_name(hierarchy, naming),
+            x509.NameAttribute(NameOID.COMMON_NAME, "Time-Stamping Authority"),
+        ]
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import AuthorityInformationAccessOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
 from mobile_jpki.pki import names, oids
 from mobile_jpki.pki.identity import ProfileError
@@ -176,6 +176,20 @@ def signing_facts_san(other_names: list[x509.OtherName]) -> x509.Extension[x509.
     return _ext(x509.SubjectAlternativeName(other_names), False)
 
 
+# keyUsage of the CA's own service certificates (OCSP responder, TSA): they only sign.
+DIGITAL_SIGNATURE_ONLY = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
 def ocsp_responder_extensions(
     *,
     hierarchy: Hierarchy,
@@ -186,21 +200,29 @@ def ocsp_responder_extensions(
     """A delegated OCSP responder (RFC 6960 §4.2.2.2): keyUsage digitalSignature (critical),
     EKU id-kp-OCSPSigning, id-pkix-ocsp-nocheck (§4.2.2.2.1; so no CDP/AIA of its own), AKI,
     SKI, and the issuerAltName every certificate of the hierarchy carries."""
-    ku = x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
     return [
-        _ext(ku, True),
+        _ext(DIGITAL_SIGNATURE_ONLY, True),
         _ext(x509.ExtendedKeyUsage([oids.EKU_OCSP_SIGNING]), False),
         _ext(x509.OCSPNoCheck(), False),
+        issuer_alt_name(hierarchy, naming),
+        authority_key_identifier(issuer_ski),
+        subject_key_identifier(public_key),
+    ]
+
+
+def tsa_extensions(
+    *,
+    hierarchy: Hierarchy,
+    public_key: rsa.RSAPublicKey,
+    issuer_ski: bytes,
+    naming: names.Naming = names.DEFAULT_NAMING,
+) -> list[x509.Extension[x509.ExtensionType]]:
+    """The project's time-stamping authority (JPKI runs none): keyUsage digitalSignature
+    (critical), EKU id-kp-timeStamping as the only purpose, critical (RFC 3161 §2.3), AKI, SKI
+    and the hierarchy's issuerAltName."""
+    return [
+        _ext(DIGITAL_SIGNATURE_ONLY, True),
+        _ext(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), True),
         issuer_alt_name(hierarchy, naming),
         authority_key_identifier(issuer_ski),
         subject_key_identifier(public_key),
