@@ -100,6 +100,7 @@ def test_hotline_hold_then_release_reissues_the_signing_certificate(world: World
     # The element deletes the signing slot, then the app applies again for it alone.
     assert len(phone.sync_instructions()) == 1
     assert phone.element.presence() == {Hierarchy.SIGN: False, Hierarchy.AUTH: True}
+    world.clock.advance(dt.timedelta(minutes=1))
     phone.apply(
         card,
         card_password=CARD_PASSWORD,

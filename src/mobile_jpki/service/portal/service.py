@@ -199,6 +199,12 @@ def _need(value: _T | None) -> _T:
     return value
 
 
+def _age(cert: Certificate) -> tuple[dt.datetime, bool]:
+    """Oldest first. Times have whole seconds: of two certificates issued in the same second
+    the revoked one is the older (it was superseded by the other)."""
+    return cert.issued_at, cert.status != CertStatus.REVOKED.value
+
+
 def registration_message(item_id: str, challenge: bytes) -> bytes:
     return REGISTRATION_CONTEXT + item_id.encode("ascii") + b"\x00" + challenge
 
@@ -1551,7 +1557,7 @@ class PortalService:
                     c.not_after,
                     c.serial in installed,
                 )
-                for c in sorted(self._phone_certs(s, device_id), key=lambda c: c.issued_at)
+                for c in sorted(self._phone_certs(s, device_id), key=_age)
             ]
 
     def my_page(self, device_id: str) -> MyPage:
@@ -1586,7 +1592,7 @@ class PortalService:
                 ):
                     latest = max(
                         (c for c in self._phone_certs(s, device_id) if c.kind == cert.kind),
-                        key=lambda c: c.issued_at,
+                        key=_age,
                     )
                     if latest.serial == cert.serial:
                         states[kind] = "revoked"
