@@ -118,3 +118,49 @@ def test_http_date_matches_the_standard_library() -> None:
         assert _http_date(when) == format_datetime(when, usegmt=True)
     jst = dt.timezone(dt.timedelta(hours=9))
     assert _http_date(dt.datetime(2026, 4, 1, 9, tzinfo=jst)) == "Wed, 01 Apr 2026 00:00:00 GMT"
+
+
+def test_fast_path_middleware(served: Served) -> None:
+    """``OcspFastPath`` in front of the whole app: OCSP answered without FastAPI, the same
+    bytes as the routed path; everything else, unknown hierarchies included, passes through."""
+    import asyncio
+    import base64
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import ocsp as x509_ocsp
+
+    from mobile_jpki.api.app import create_app
+    from mobile_jpki.api.ocsp import OcspFastPath
+
+    info, _ = served.issue("SUBJECTFAST02")
+    issuer = served.ca.identity(info.ca_id).certificate
+    req = (
+        x509_ocsp.OCSPRequestBuilder()
+        .add_certificate(info.certificate, issuer, hashes.SHA1())  # noqa: S303 - RFC 5019
+        .build()
+        .public_bytes(serialization.Encoding.DER)
+    )
+    app = create_app(served.ca)
+    app.add_middleware(OcspFastPath)
+    routed = httpx.post(f"{served.url}/ocsp/auth", content=req).content
+
+    async def run() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            b64 = base64.b64encode(req).decode()
+            return [
+                await client.post("/ocsp/auth", content=req),
+                await client.get(f"/ocsp/auth/{b64}"),
+                await client.post("/ocsp/nope", content=req),
+                await client.get("/healthz"),
+                await client.post("/ocsp/auth", content=b"junk"),
+            ]
+
+    post, get, nope, health, junk = asyncio.run(run())
+    assert post.content == get.content == routed
+    assert post.headers["content-type"] == "application/ocsp-response"
+    assert "etag" in post.headers and "max-age=" in post.headers["cache-control"]
+    assert nope.status_code == 404
+    assert nope.headers["content-type"] == "application/problem+json"
+    assert health.json() == {"status": "ok"}
+    assert junk.status_code == 200 and _ocsp_status(junk) == 1

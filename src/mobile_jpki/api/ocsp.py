@@ -112,10 +112,10 @@ class OcspEndpoint:
             found = ca.ocsp_cached(der, now, hierarchy=h) if ca.ocsp_cached_is_local else None
             answer = found if found is not None else await _answer(services, der, now, h)
         headers = [
-            (b"content-type", OCSP_RESPONSE.encode()),
+            (b"content-type", b"application/ocsp-response"),
             (b"content-length", str(len(answer.der)).encode()),
+            *((k.lower().encode(), v.encode()) for k, v in cache_headers(answer, now).items()),
         ]
-        headers += [(k.lower().encode(), v.encode()) for k, v in cache_headers(answer, now).items()]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": answer.der})
 
@@ -134,11 +134,39 @@ async def _read_body(receive: Receive) -> bytes | None:
             return body
 
 
+class OcspFastPath:
+    """ASGI middleware sending ``POST /ocsp/{sign,auth}`` and ``GET /ocsp/{sign,auth}/{b64}``
+    straight to :class:`OcspEndpoint`, ahead of FastAPI's middleware and router (measured
+    ~100 µs per request in-process); every other request, unknown hierarchies included (their
+    problem+json 404 comes from the router), goes to the wrapped app. Install it with
+    ``app.add_middleware(OcspFastPath)``: Starlette then sets ``scope["app"]`` before it runs
+    and keeps its ServerErrorMiddleware outside it."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/ocsp/"):
+            hierarchy, sep, encoded = scope["path"][6:].partition("/")
+            if hierarchy in _HIERARCHIES:
+                method = scope["method"]
+                if method == "POST" and not sep:
+                    scope["path_params"] = {"hierarchy": hierarchy}
+                    return await _POST(scope, receive, send)
+                if method == "GET" and encoded:
+                    scope["path_params"] = {"hierarchy": hierarchy, "encoded": encoded}
+                    return await _GET(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+_HIERARCHIES = frozenset(h.value for h in Hierarchy)
+_POST, _GET = OcspEndpoint("POST"), OcspEndpoint("GET")
+
 router.routes += [
-    Route("/ocsp/{hierarchy}", OcspEndpoint("POST"), methods=["POST"], include_in_schema=False),
+    Route("/ocsp/{hierarchy}", _POST, methods=["POST"], include_in_schema=False),
     Route(
         "/ocsp/{hierarchy}/{encoded:path}",
-        OcspEndpoint("GET"),
+        _GET,
         methods=["GET"],
         include_in_schema=False,
     ),
