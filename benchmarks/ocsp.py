@@ -158,6 +158,37 @@ def _wrk_load(
     return total - bad - errors, bad + errors
 
 
+# The ceiling of ANY Python ASGI responder here: uvicorn with the same flags serving a fixed
+# response of the same size, doing no OCSP work at all (wrk's checks are skipped for it).
+_BARE_APP = """
+BODY = bytes(%d)
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/ocsp-response")]})
+    await send({"type": "http.response.body", "body": BODY})
+"""
+
+
+# The serve app with api.ocsp.OcspFastPath installed as middleware (a proposed one-line change
+# to api/app.py), to measure what skipping FastAPI's stack is worth end to end.
+_FRONT_APP = """
+from mobile_jpki.api.app import app_from_env
+from mobile_jpki.api.ocsp import OcspFastPath
+
+
+def factory():
+    app = app_from_env()
+    app.add_middleware(OcspFastPath)
+    return app
+"""
+
+
 def _load_avg() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
@@ -243,17 +274,17 @@ def main() -> None:
         *(["--loop", "uvloop"] if importlib.util.find_spec("uvloop") else []),
     ]
     print(f"set up in {tmp}; measuring", file=sys.stderr)
-    rows: list[tuple[int, str, float, float, int, int]] = []
-    for run in range(1, args.runs + 1):
-        load_avg = _load_avg()
+    (tmp / "bare_asgi.py").write_text(_BARE_APP % 1800)
+    (tmp / "front_asgi.py").write_text(_FRONT_APP)
+
+    def uvicorn_rate(target: list[str], env: dict[str, str]) -> tuple[int, int]:
         port = free_port()
-        ours = subprocess.Popen(
+        server = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "--factory",
-                "mobile_jpki.api.app:app_from_env",
+                *target,
                 "--port",
                 str(port),
                 "--workers",
@@ -263,15 +294,31 @@ def main() -> None:
                 "warning",
                 "--no-access-log",
             ],
-            env={**os.environ, "MOBILE_JPKI_DATA_DIR": str(data_dir)},
+            env={**os.environ, **env},
         )
         try:
-            _wait_port(port, ours)
+            _wait_port(port, server)
             load(port, "/ocsp/auth", 1.0)  # warm-up: imports, connections, first reads
-            ok, bad = load(port, "/ocsp/auth", args.seconds)
+            return load(port, "/ocsp/auth", args.seconds)
         finally:
-            ours.terminate()
-            ours.wait(timeout=30)
+            server.terminate()
+            server.wait(timeout=30)
+
+    rows: list[tuple[int, str, float, float, float, float, int, int]] = []
+    for run in range(1, args.runs + 1):
+        load_avg = _load_avg()
+        ok, bad = uvicorn_rate(
+            ["--factory", "mobile_jpki.api.app:app_from_env"],
+            {"MOBILE_JPKI_DATA_DIR": str(data_dir)},
+        )
+        front_ok, _ = uvicorn_rate(
+            ["--factory", "--app-dir", str(tmp), "front_asgi:factory"],
+            {"MOBILE_JPKI_DATA_DIR": str(data_dir)},
+        )
+        front_rate = front_ok / args.seconds
+        # The bare app answers zeros, which the OCSP check counts as failed: count all.
+        bare_ok, bare_bad = uvicorn_rate(["--app-dir", str(tmp), "bare_asgi:app"], {})
+        bare_rate = (bare_ok + bare_bad) / args.seconds
 
         port = free_port()
         peer = subprocess.Popen(
@@ -305,7 +352,7 @@ def main() -> None:
             peer.terminate()
             peer.wait(timeout=30)
         ours_rate, peer_rate = ok / args.seconds, peer_ok / args.seconds
-        rows.append((run, load_avg, ours_rate, peer_rate, bad, peer_bad))
+        rows.append((run, load_avg, ours_rate, front_rate, bare_rate, peer_rate, bad, peer_bad))
 
     print(
         f"client: {client}; {args.clients} concurrent connections, new connection per request, "
@@ -316,11 +363,25 @@ def main() -> None:
         "pre-signed responses read from SQLite per request"
     )
     print("peer: openssl ocsp -index (one process, one connection at a time, signs every response)")
-    print(f"{'run':>3}  {'load avg (1 5 15)':>17}  {'mobile-jpki/s':>13}  {'openssl/s':>9}  ratio")
-    for run, load_avg, ours_rate, peer_rate, bad, peer_bad in rows:
-        ratio = f"{ours_rate / peer_rate:5.2f}x" if peer_rate else "  n/a"
+    print(
+        "+middleware: the same app with api.ocsp.OcspFastPath added (app.add_middleware), "
+        "ahead of FastAPI's stack"
+    )
+    print(
+        "ceiling: a no-op ASGI app on the same uvicorn flags answering 1800 zero bytes "
+        "(what any Python ASGI responder could reach here)"
+    )
+    print(
+        f"{'run':>3}  {'load avg (1 5 15)':>17}  {'mobile-jpki/s':>13}  {'+middleware/s':>13}  "
+        f"{'ceiling/s':>9}  {'openssl/s':>9}  ratios to openssl (ours, +middleware, ceiling)"
+    )
+    for run, load_avg, ours, front, bare, peer, bad, peer_bad in rows:
+        ratios = ", ".join(f"{r / peer:.2f}x" for r in (ours, front, bare)) if peer else "n/a"
         failed = f"  (failed: ours {bad}, openssl {peer_bad})" if bad or peer_bad else ""
-        print(f"{run:>3}  {load_avg:>17}  {ours_rate:13.1f}  {peer_rate:9.1f}  {ratio}{failed}")
+        print(
+            f"{run:>3}  {load_avg:>17}  {ours:13.1f}  {front:13.1f}  {bare:9.1f}  {peer:9.1f}  "
+            f"{ratios}{failed}"
+        )
 
 
 if __name__ == "__main__":
