@@ -1563,11 +1563,12 @@ class PortalService:
     def my_page(self, device_id: str) -> MyPage:
         with self.db.transaction(write=False) as s:
             device = self._device(s, device_id)
-            apps = s.scalars(
-                select(Application)
-                .where(Application.device_id == device_id)
-                .order_by(Application.created_at)
-            ).all()
+            closed = (ApplicationStatus.SUPERSEDED.value, ApplicationStatus.FAILED.value)
+            # Oldest first; within one second a closed application is the older one.
+            apps = sorted(
+                s.scalars(select(Application).where(Application.device_id == device_id)),
+                key=lambda a: (a.created_at, a.status not in closed),
+            )
             states: dict[CertKind, str] = {k: "none" for k in PHONE_KINDS}
             for app in apps:
                 for item in s.scalars(
