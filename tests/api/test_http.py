@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import httpx
@@ -164,3 +167,108 @@ def test_fast_path_middleware(served: Served) -> None:
     assert nope.headers["content-type"] == "application/problem+json"
     assert health.json() == {"status": "ok"}
     assert junk.status_code == 200 and _ocsp_status(junk) == 1
+
+
+@contextmanager
+def socket_port() -> Iterator[int]:
+    """A free local TCP port (released on exit, for the server to bind)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    yield port
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_revocation_is_seen_by_every_worker_at_once(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``serve --workers 2``: answers come from both processes; once a revocation made by a
+    third process (this test) commits, no worker answers "good" again — no worker may keep
+    an unvalidated copy of the pre-signed response."""
+    import datetime as dt
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509 import ocsp as x509_ocsp
+    from sqlalchemy import text
+
+    from mobile_jpki.clock import SystemClock
+    from mobile_jpki.pki import ocsp
+    from mobile_jpki.pki.model import CertKind
+    from mobile_jpki.pki.revocation import Reason
+    from mobile_jpki.service.authority import IssueOrder
+    from mobile_jpki.service.bootstrap import init_data_dir, open_ca
+    from mobile_jpki.settings import Settings
+    from mobile_jpki.store.db import Database
+
+    url = None
+    if backend == "postgres":
+        url = os.environ.get("MOBILE_JPKI_TEST_POSTGRES_URL")
+        if not url:
+            pytest.skip("MOBILE_JPKI_TEST_POSTGRES_URL not set")
+        db = Database(url)
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        db.dispose()
+    data_dir = tmp_path_factory.mktemp("workers")
+    now = SystemClock().now()
+    init_data_dir(data_dir, now, database_url=url)
+    with socket_port() as port:
+        args = [sys.executable, "-m", "mobile_jpki", "serve", "--data-dir", str(data_dir)]
+        args += ["--port", str(port), "--workers", "2"]
+        args += ["--database-url", url] if url else []
+        env = {**os.environ, "MOBILE_JPKI_CA_PASSPHRASE": ""}
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    ca = open_ca(Settings.load(data_dir, database_url=url))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        info = ca.issue(
+            IssueOrder(
+                CertKind.PHONE_AUTH, key.public_key(), "WORKERS01", now, now + dt.timedelta(days=30)
+            ),
+            now,
+        )
+        req = (
+            x509_ocsp.OCSPRequestBuilder()
+            .add_certificate(
+                info.certificate,
+                ca.identity(info.ca_id).certificate,
+                hashes.SHA1(),  # noqa: S303 - RFC 5019 CertID
+            )
+            .build()
+            .public_bytes(serialization.Encoding.DER)
+        )
+
+        def statuses(n: int) -> set[ocsp.CertStatus]:
+            found = set()
+            for _ in range(n):  # new connections, spread by the kernel over both workers
+                resp = httpx.post(f"{base}/ocsp/auth", content=req)
+                found.add(ocsp.parse_response(resp.content).answers[0].status)
+            return found
+
+        assert statuses(20) == {ocsp.CertStatus.GOOD}
+        ca.revoke(info.serial, Reason.KEY_COMPROMISE, SystemClock().now())
+        assert statuses(40) == {ocsp.CertStatus.REVOKED}
+    finally:
+        ca.db.dispose()
+        proc.terminate()
+        proc.wait(timeout=20)
+        if proc.stderr:
+            proc.stderr.close()
