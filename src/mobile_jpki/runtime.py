@@ -23,7 +23,6 @@ from mobile_jpki.api.app import create_app
 from mobile_jpki.api.portal import PortalContext, install
 from mobile_jpki.api.portal.bootstrap import build_portal
 from mobile_jpki.clock import Clock
-from mobile_jpki.reader.emulated import load_or_create_manufacturer
 from mobile_jpki.service.authority import CertificateAuthority
 from mobile_jpki.service.bootstrap import open_ca
 from mobile_jpki.service.keystore import load_or_create_ec_key
@@ -68,9 +67,6 @@ def open_system(
     card_issuer_key = load_or_create_ec_key(
         settings.data_dir / "portal" / "card-issuer-key.pem", settings.ca_passphrase()
     )
-    # Before the portal reads its trusted manufacturer roots, so this data dir's emulated
-    # secure elements are among them.
-    load_or_create_manufacturer(settings.data_dir, now=now or clock.now())
     context = build_portal(ca, settings, clock=clock, config=config)
     tsa = load_or_create_tsa(settings, ca, now or clock.now())
     app = create_app(ca, clock=clock, tsa=tsa)

@@ -39,6 +39,9 @@ def create_app(
     )
     app.state.services = Services(ca=ca, clock=clock or SystemClock())
     problems.install(app)
+    # OCSP's common case (one certificate, no nonce, pre-signed) skips FastAPI's router and
+    # threadpool; everything else falls through to the routes below (docs/ca.md).
+    app.add_middleware(ocsp.OcspFastPath)
     app.include_router(ocsp.router)
     app.include_router(crl.router)
     if tsa is not None:

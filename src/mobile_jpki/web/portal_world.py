@@ -59,7 +59,6 @@ from mobile_jpki.reader.emulated import (
     DeviceExists,
     create_card,
     create_phone,
-    load_or_create_manufacturer,
 )
 from mobile_jpki.signing.cms import sign_cms
 from mobile_jpki.web.simulator import BackendFactory, SimulatorWorld, fake_world_factory
@@ -292,21 +291,6 @@ def load_card_instruction_key(data_dir: Path, passphrase: bytes) -> ec.EllipticC
     ).public_key()
 
 
-def trust_emulated_manufacturer(portal: PortalHandle, data_dir: Path) -> None:
-    """Make sure the portal trusts this data directory's emulated secure-element maker.
-
-    ``runtime.open_system`` (the demo) creates ``devices/manufacturer/`` before the portal
-    reads its roots; ``serve`` (``api.portal.bootstrap.install_from_settings``) only reads
-    them, so on a data directory fresh from ``mobile-jpki ca init`` the simulator's phones
-    would be refused at enrolment (``attestation-invalid``). Until bootstrap creates it too,
-    the simulator creates it and adds its root to the running service's trusted roots, exactly
-    what a restart of ``serve`` would load."""
-    maker = load_or_create_manufacturer(data_dir, now=portal.clock.now())
-    roots = portal.service.manufacturer_roots
-    if maker.root not in roots:
-        roots.append(maker.root)
-
-
 class PortalWorlds:
     """The simulator's world factory for ``app``: the real portal once one is installed on it
     (``app.state.portal``, as ``serve`` does), the in-memory FakeWorld otherwise or when
@@ -329,7 +313,6 @@ class PortalWorlds:
 
                 settings = self.app.state.services.ca.settings
                 data_dir = Path(settings.data_dir)
-                trust_emulated_manufacturer(portal, data_dir)
                 self._factory = PortalWorldFactory(
                     portal=portal,
                     http=in_process_client(self.app, base_url=settings.base_url),

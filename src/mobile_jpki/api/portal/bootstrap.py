@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import (
 from fastapi import FastAPI
 
 from mobile_jpki.clock import Clock, SystemClock
+from mobile_jpki.reader.emulated import load_or_create_manufacturer
 from mobile_jpki.service.authority import CertificateAuthority
 from mobile_jpki.service.keystore import write_private
 from mobile_jpki.service.portal.cms import CmsDocumentVerifier
@@ -77,6 +78,9 @@ def build_portal(
     config: PortalConfig | None = None,
 ) -> PortalContext:
     clock = clock or SystemClock()
+    # This data dir's emulated secure-element maker exists before the roots are read, so the
+    # phones of `mobile-jpki phone new`, the demo and the simulator enrol on a fresh data dir.
+    load_or_create_manufacturer(settings.data_dir, now=clock.now())
 
     service = PortalService(
         ca.db,
