@@ -289,15 +289,6 @@ def test_mutated_applications_get_4xx_problems_and_change_nothing(
         assert _counts(sut) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "verify.revocation.verify_crls leaks parser exceptions on mutated CRL DER: "
-        "ValueError 'error parsing asn1 value: UnexpectedTag' from full.extensions (line ~604), "
-        "ValueError 'ParseError InvalidValue' and KeyError 13 from _check_crl_signed (~551); "
-        "expected a VerifyError (RevocationCheckError/MalformedInput)"
-    ),
-)
 @FUZZ
 @given(st.data())
 def test_mutated_crls_give_a_verdict_or_a_clear_error(sut: Fixture, data: st.DataObject) -> None:

@@ -598,6 +598,24 @@ def verify_crls(
     complete CRL's number, and its own number is greater. An inapplicable delta is ignored with
     a note (the complete CRL alone still answers within its nextUpdate).
     """
+    try:
+        return _verify_crls(cert, issuer, full_der, delta_der, now=now, at=at, policy=policy)
+    except (ValueError, KeyError) as exc:
+        # cryptography parses a CRL lazily: a damaged extension or entry surfaces only when it
+        # is read. Untrusted bytes from the network get a verdict, never a stray exception.
+        raise RevocationCheckError(Source.CRL, f"malformed CRL: {exc}") from None
+
+
+def _verify_crls(
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    full_der: bytes,
+    delta_der: bytes | None,
+    *,
+    now: dt.datetime,
+    at: dt.datetime | None,
+    policy: RevocationPolicy,
+) -> RevocationResult:
     now = utc(now)
     full = _load_crl(full_der, "the CRL")
     try:
