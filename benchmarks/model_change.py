@@ -28,7 +28,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from mobile_jpki.api.app import create_app
 from mobile_jpki.api.portal import PortalContext, install
@@ -52,6 +52,8 @@ from mobile_jpki.store.db import Database
 SIGNATURES_PER_MODEL_CHANGE = 6
 TIMING: dict[str, list[float]] = {}
 _TIMING_ON = [False]
+# SQL statements executed during the timed section, by their first word (--breakdown).
+STATEMENTS: dict[str, int] = {}
 
 
 def _timed(cls: type, name: str) -> None:
@@ -112,6 +114,13 @@ def run(url: str, persons: int, data_dir: Path) -> tuple[float, float]:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
     db.migrate()
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def _count(_c: object, _cur: object, statement: str, *_rest: object) -> None:
+        if _TIMING_ON[0]:
+            verb = statement.lstrip().split(None, 1)[0].upper()
+            STATEMENTS[verb] = STATEMENTS.get(verb, 0) + 1
+
     clock = FixedClock(dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC))
     ca = CertificateAuthority(db, Settings(data_dir=data_dir, shard_count=16), PooledKeyStore())
     ca.init_hierarchies(clock.now())
@@ -203,6 +212,7 @@ def run(url: str, persons: int, data_dir: Path) -> tuple[float, float]:
             )
             prepared.append((new.device_id, cms))
     TIMING.clear()
+    STATEMENTS.clear()
     _TIMING_ON[0] = True
     start = time.perf_counter()
     for device_id, cms in prepared:
@@ -228,7 +238,7 @@ def main() -> None:
 
         for name in ("issue", "issue_many", "revoke"):
             _timed(CertificateAuthority, name)
-        _timed(AuditLog, "append")
+        _timed(AuditLog, "append_many")
         _timed(Verifier, "verify")
         for name in ("apply", "_issue"):
             _timed(PortalService, name)
@@ -270,6 +280,11 @@ def main() -> None:
                     per = 1000 * sum(values) / args.persons
                     print(f"    {key:28s} {len(values) / args.persons:4.1f} calls, {per:7.1f} ms"
                           " per model change")  # fmt: skip
+                total = sum(STATEMENTS.values())
+                verbs = ", ".join(
+                    f"{k} {v / args.persons:.1f}" for k, v in sorted(STATEMENTS.items())
+                )
+                print(f"    SQL statements per model change: {total / args.persons:.1f} ({verbs})")
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
-from sqlalchemy import delete, select, update
+import pytest
+from sqlalchemy import delete, event, select, update
 
 from mobile_jpki.clock import FixedClock
-from mobile_jpki.service.audit import GENESIS, AuditLog, BreakKind, record_hash
+from mobile_jpki.service.audit import GENESIS, AuditEvent, AuditLog, BreakKind, record_hash
 from mobile_jpki.store.db import Database
 from mobile_jpki.store.models import AuditRecord
 
@@ -129,3 +130,108 @@ def test_concurrent_appends_serialise(database: Database, clock: FixedClock) -> 
     assert errors == []
     verdict = log.verify()
     assert verdict.ok and verdict.checked == 40
+
+
+def test_append_many_chains_in_memory_with_one_head_update(
+    database: Database, clock: FixedClock
+) -> None:
+    log = _fill(database, clock, 2)
+    updates: list[str] = []
+
+    def count(_c: object, _cur: object, statement: str, *_rest: object) -> None:
+        if "audit_head" in statement:
+            updates.append(statement.split(None, 1)[0].upper())
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        with database.transaction() as s:
+            entries = log.append_many(
+                s,
+                [AuditEvent(clock.now(), "op", "batch", f"b{i}", {"i": i}) for i in range(5)],
+            )
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    assert [e.seq for e in entries] == [3, 4, 5, 6, 7]
+    assert updates == ["SELECT", "UPDATE"]  # one head read (locked), one head update
+    verdict = log.verify()
+    assert verdict.ok and verdict.checked == 7
+    assert [e.obj for e in log.entries(after=2)] == [f"b{i}" for i in range(5)]
+
+
+def test_recorded_events_are_appended_at_commit_in_order(
+    database: Database, clock: FixedClock
+) -> None:
+    log = _fill(database, clock, 1)
+    with database.transaction() as s:
+        log.record(s, at=clock.now(), actor="op", action="buffered", obj="r1")
+        log.record(s, at=clock.now(), actor="op", action="buffered", obj="r2")
+        # An immediate append writes what was buffered before it first: order is kept.
+        entry = log.append(s, at=clock.now(), actor="op", action="now", obj="a3")
+        log.record(s, at=clock.now(), actor="op", action="buffered", obj="r4")
+        assert entry.seq == 4
+    assert [(e.seq, e.obj) for e in log.entries()] == [
+        (1, "o0"),
+        (2, "r1"),
+        (3, "r2"),
+        (4, "a3"),
+        (5, "r4"),
+    ]
+    assert log.verify().ok
+
+
+def test_recorded_events_of_a_rolled_back_transaction_vanish(
+    database: Database, clock: FixedClock
+) -> None:
+    log = _fill(database, clock, 1)
+    with pytest.raises(RuntimeError):
+        with database.transaction() as s:
+            log.record(s, at=clock.now(), actor="op", action="test", obj="lost")
+            raise RuntimeError("the change failed")
+    with database.transaction() as s:
+        log.record(s, at=clock.now(), actor="op", action="test", obj="kept")
+    assert [e.obj for e in log.entries()] == ["o0", "kept"]
+    assert log.verify().ok
+
+
+def test_record_inside_a_rolled_back_savepoint_goes_with_it(
+    database: Database, clock: FixedClock
+) -> None:
+    log = _fill(database, clock, 1)
+    with database.transaction() as s:
+        log.record(s, at=clock.now(), actor="op", action="test", obj="outer")
+        savepoint = s.begin_nested()
+        log.record(s, at=clock.now(), actor="op", action="test", obj="inner")
+        savepoint.rollback()
+    assert [e.obj for e in log.entries()] == ["o0", "outer"]
+    assert log.verify().ok
+
+
+def test_concurrent_buffered_transactions_make_one_chain(
+    database: Database, clock: FixedClock
+) -> None:
+    log = AuditLog(database)
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(8):
+                with database.transaction() as s:
+                    for j in range(3):
+                        log.record(s, at=clock.now(), actor=f"w{n}", action="t", obj=f"{i}.{j}")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    verdict = log.verify()
+    assert verdict.ok and verdict.checked == 96
+    # A transaction's records stay together: its three records are consecutive.
+    entries = log.entries(limit=200)
+    for k in range(0, 96, 3):
+        group = entries[k : k + 3]
+        assert len({e.actor for e in group}) == 1
+        assert [e.obj.split(".")[1] for e in group] == ["0", "1", "2"]

@@ -7,6 +7,15 @@ commits. Appends are serialised: on SQLite by the write transaction's ``BEGIN IM
 PostgreSQL by ``SELECT … FOR UPDATE`` of the single chain-head row, which also remembers the last
 seq and hash so that deleting the newest records (truncation) is detected too.
 
+The head row is the one point every writer of the service meets, so it is touched once per
+transaction, not once per record: :meth:`AuditLog.append_many` reads (and locks) the head once,
+chains the hashes in memory, inserts the records in one executemany and updates the head once;
+:meth:`AuditLog.record` goes further and buffers the records on the session, flushed by that
+same call from the session's ``before_commit`` hook — still inside the transaction, so a change
+and its record commit or vanish together, but with the head lock taken last and held only for
+the three statements before COMMIT (on PostgreSQL the lock is never held while the transaction
+waits for other row locks, so appenders cannot deadlock through it).
+
 Payloads carry identifiers (serials, ca_ids, opaque subject ids, reasons), never personal data
 (name, address, date of birth, sex): the log is kept longer than the personal data may be.
 """
@@ -16,12 +25,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, SessionTransaction
 
 from mobile_jpki.pki.model import utc
 from mobile_jpki.store.db import Database
@@ -29,6 +41,8 @@ from mobile_jpki.store.models import AuditHead, AuditRecord
 
 GENESIS = "0" * 64
 _HEAD_ID = 1
+# session.info key of the records a transaction has buffered with AuditLog.record.
+_BUFFER = "mobile_jpki.audit.buffer"
 
 JsonScalar = str | int | bool | None
 Payload = Mapping[str, JsonScalar | list[JsonScalar]]
@@ -76,6 +90,25 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
+class AuditEvent:
+    """A record to append: what happened, before the chain gives it a seq and a hash."""
+
+    at: dt.datetime
+    actor: str
+    action: str
+    obj: str
+    payload: Payload | None = None
+
+
+@dataclass
+class _Buffer:
+    """The records one transaction has deferred to its commit, and where they go."""
+
+    log: AuditLog
+    events: list[AuditEvent]
+
+
+@dataclass(frozen=True)
 class Verdict:
     """Result of :func:`verify`: ``ok`` or the first broken seq and why."""
 
@@ -105,34 +138,108 @@ class AuditLog:
         obj: str,
         payload: Payload | None = None,
     ) -> AuditEntry:
-        """Append one record inside the caller's (write) transaction."""
-        head = session.execute(
-            self._db.lock(select(AuditHead).where(AuditHead.id == _HEAD_ID))
-        ).scalar_one_or_none()
-        if head is None:
-            head = AuditHead(id=_HEAD_ID, seq=0, hash=GENESIS)
-            session.add(head)
-        at = utc(at)
-        body = canonical_json(dict(payload or {}))
-        seq = head.seq + 1
-        digest = record_hash(
-            prev_hash=head.hash, seq=seq, at=at, actor=actor, action=action, obj=obj, payload=body
-        )
-        session.add(
-            AuditRecord(
+        """Append one record now, inside the caller's (write) transaction."""
+        return self.append_many(session, [AuditEvent(at, actor, action, obj, payload)])[0]
+
+    def append_many(self, session: Session, events: Sequence[AuditEvent]) -> list[AuditEntry]:
+        """Append ``events`` in order inside the caller's (write) transaction: one chain-head
+        lock and read, the hashes chained in memory, one bulk insert, one head update.
+
+        Records the session buffered with :meth:`record` are written first, so the chain
+        keeps the order in which the transaction produced its records (inside a SAVEPOINT
+        they are left buffered, to be written at commit)."""
+        own = len(events)
+        # Not inside a SAVEPOINT: the buffered records belong to the outer transaction and
+        # must not be rolled back with the savepoint (they follow at commit instead).
+        pending = None if session.in_nested_transaction() else _take_buffer(session)
+        if pending is not None:
+            events = [*pending.events, *events]
+        if not events:
+            return []
+        prev_seq, prev_hash = self._lock_head(session)
+        rows: list[dict[str, Any]] = []
+        entries: list[AuditEntry] = []
+        for event_ in events:
+            at = utc(event_.at)
+            body = canonical_json(dict(event_.payload or {}))
+            seq = prev_seq + 1
+            digest = record_hash(
+                prev_hash=prev_hash,
                 seq=seq,
                 at=at,
-                actor=actor,
-                action=action,
-                object=obj,
+                actor=event_.actor,
+                action=event_.action,
+                obj=event_.obj,
                 payload=body,
-                prev_hash=head.hash,
-                hash=digest,
             )
+            rows.append(
+                {
+                    "seq": seq,
+                    "at": at,
+                    "actor": event_.actor,
+                    "action": event_.action,
+                    "object": event_.obj,
+                    "payload": body,
+                    "prev_hash": prev_hash,
+                    "hash": digest,
+                }
+            )
+            entries.append(
+                AuditEntry(
+                    seq, at, event_.actor, event_.action, event_.obj, json.loads(body), digest
+                )
+            )
+            prev_seq, prev_hash = seq, digest
+        # Core executemany: one INSERT for the batch (insertmanyvalues), no ORM identity map.
+        session.execute(insert(AuditRecord), rows)
+        session.execute(
+            update(AuditHead).where(AuditHead.id == _HEAD_ID).values(seq=prev_seq, hash=prev_hash)
         )
-        head.seq, head.hash = seq, digest
-        session.flush()
-        return AuditEntry(seq, at, actor, action, obj, json.loads(body), digest)
+        # The buffered records written first are not the caller's: return only its own.
+        return entries[len(entries) - own :]
+
+    def record(
+        self,
+        session: Session,
+        *,
+        at: dt.datetime,
+        actor: str,
+        action: str,
+        obj: str,
+        payload: Payload | None = None,
+    ) -> None:
+        """Buffer one record on the session's transaction; it is appended (with every other
+        buffered record, under one head lock) just before that transaction commits, and
+        discarded if it rolls back. Inside a SAVEPOINT the record is appended at once instead,
+        so that rolling the savepoint back takes its record with it."""
+        event_ = AuditEvent(at, actor, action, obj, payload)
+        if session.in_nested_transaction():
+            self.append_many(session, [event_])
+            return
+        buffer = session.info.get(_BUFFER)
+        if buffer is None:
+            session.info[_BUFFER] = _Buffer(self, [event_])
+        else:
+            buffer.events.append(event_)
+
+    def _lock_head(self, session: Session) -> tuple[int, str]:
+        """Lock the chain head (FOR UPDATE on PostgreSQL) and return its seq and hash,
+        creating the row on the first append."""
+        stmt = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == _HEAD_ID)
+        if not self._db.is_sqlite:  # SQLite: BEGIN IMMEDIATE already holds the database lock
+            stmt = stmt.with_for_update()
+        head = session.execute(stmt).one_or_none()
+        if head is None:
+            # ON CONFLICT DO NOTHING: two first appenders may race to create the row; the
+            # loser then waits on the winner's lock below instead of failing.
+            dialect_insert = sqlite_insert if self._db.is_sqlite else pg_insert
+            session.execute(
+                dialect_insert(AuditHead)
+                .values(id=_HEAD_ID, seq=0, hash=GENESIS)
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+            head = session.execute(stmt).one()
+        return int(head.seq), str(head.hash)
 
     def entries(self, *, after: int = 0, limit: int = 100) -> list[AuditEntry]:
         with self._db.transaction(write=False) as s:
@@ -206,3 +313,27 @@ class AuditLog:
                 checked, head.seq, BreakKind.HEAD_MISMATCH, "the chain head does not match"
             )
         return Verdict(checked)
+
+
+def _take_buffer(session: Session) -> _Buffer | None:
+    buffer: _Buffer | None = session.info.pop(_BUFFER, None)
+    return buffer
+
+
+@event.listens_for(Session, "before_commit")
+def _flush_buffer(session: Session) -> None:
+    # Runs inside the transaction, before its final flush and COMMIT: the records land in
+    # the same transaction as the change they describe. A no-op (one dict lookup) for
+    # sessions that buffered nothing.
+    buffer = session.info.get(_BUFFER)
+    if buffer is not None:
+        buffer.log.append_many(session, [])
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_buffer(session: Session, transaction: SessionTransaction) -> None:
+    # When the outermost transaction ends, a buffer still present belongs to a rollback: its
+    # records describe changes that never happened. (A SAVEPOINT ending leaves it alone:
+    # records made inside one were appended at once, not buffered.)
+    if transaction.parent is None:
+        session.info.pop(_BUFFER, None)

@@ -362,7 +362,7 @@ class PortalService:
         secret = f"mjk_{key_id}_{self._rand(32).hex()}"
         with self.db.transaction() as s:
             s.add(ApiKey(id=key_id, name=name, role=role, key_hash=_sha256(secret), created_at=now))
-            self.audit.append(
+            self.audit.record(
                 s,
                 at=now,
                 actor="admin",
@@ -401,7 +401,7 @@ class PortalService:
                     updated_at=now,
                 )
             )
-            self.audit.append(
+            self.audit.record(
                 s,
                 at=now,
                 actor=op.actor,
@@ -440,7 +440,7 @@ class PortalService:
                     created_at=now,
                 )
             )
-            self.audit.append(
+            self.audit.record(
                 s,
                 at=now,
                 actor=op.actor,
@@ -517,7 +517,7 @@ class PortalService:
                 card.sign_serial = serial_hex(info.serial)
             else:
                 card.auth_serial = serial_hex(info.serial)
-            self.audit.append(
+            self.audit.record(
                 s,
                 at=now,
                 actor=op.actor,
@@ -562,7 +562,7 @@ class PortalService:
                 revoked.append(serial)
                 if cert.device_id:
                     self._notify_changed(s, cert.device_id, now)
-            self.audit.append(
+            self.audit.record(
                 s,
                 at=now,
                 actor=op.actor,
@@ -598,7 +598,7 @@ class PortalService:
                 select(Device).where(Device.person_id == card.person_id, Device.holder)
             ).all():
                 revoked += self._retire_device(s, device, Reason.SUPERSEDED, "card-replaced", now)
-            self.audit.append(
+            self.audit.record(
                 s,
                 at=now,
                 actor=op.actor,
@@ -625,7 +625,7 @@ class PortalService:
                 held.append(int(cert.serial, 16))
                 if cert.device_id:
                     self._notify_changed(s, cert.device_id, now)
-            self.audit.append(
+            self.audit.record(
                 s,
                 at=now,
                 actor=op.actor,
@@ -673,7 +673,7 @@ class PortalService:
                     created_at=now,
                 )
             )
-            self.audit.append(
+            self.audit.record(
                 s,
                 at=now,
                 actor=f"device:{device_id}",
@@ -719,7 +719,7 @@ class PortalService:
             if device.failed_auth >= self.config.credential_failures:
                 device.failed_auth = 0
                 device.locked_until = now + self.config.credential_window
-                self.audit.append(
+                self.audit.record(
                     s,
                     at=now,
                     actor=f"device:{device_id}",
@@ -915,7 +915,7 @@ class PortalService:
                         created_at=now,
                     )
                 )
-                self.audit.append(
+                self.audit.record(
                     s,
                     at=now,
                     actor=f"device:{device_id}",
@@ -1016,7 +1016,7 @@ class PortalService:
             outbox.enqueue(
                 s, device, outbox.APPLICATION_FAILED, {"application": app.id, "code": code}, now=now
             )
-            self.audit.append(
+            self.audit.record(
                 s,
                 at=now,
                 actor="worker",
@@ -1132,7 +1132,7 @@ class PortalService:
             {"application": app.id, "certificates": sorted(issued)},
             now=now,
         )
-        self.audit.append(
+        self.audit.record(
             s,
             at=now,
             actor="worker",
@@ -1180,7 +1180,7 @@ class PortalService:
                 now + self.config.deletion_window,
                 now,
             )
-        self.audit.append(
+        self.audit.record(
             s,
             at=now,
             actor="service",
@@ -1302,7 +1302,7 @@ class PortalService:
             if remaining is None:
                 app.status = ApplicationStatus.REGISTERED.value
             app.updated_at = now
-            self.audit.append(
+            self.audit.record(
                 s,
                 at=now,
                 actor=f"device:{device_id}",
@@ -1348,7 +1348,7 @@ class PortalService:
             if now > row.not_after:
                 raise E.InstructionExpired("the instruction expired before it was carried out")
             row.acknowledged_at = now
-            self.audit.append(
+            self.audit.record(
                 s,
                 at=now,
                 actor=f"device:{device_id}",
@@ -1395,7 +1395,7 @@ class PortalService:
             s.flush()
             if all(c.status == CertStatus.REVOKED.value for c in self._phone_certs(s, device_id)):
                 device.holder = False
-            self.audit.append(
+            self.audit.record(
                 s,
                 at=now,
                 actor=f"device:{device_id}",
@@ -1430,7 +1430,7 @@ class PortalService:
                 revoked += self._retire_device(
                     s, other, Reason.CESSATION_OF_OPERATION, "revoked-from-my-page", now
                 )
-            self.audit.append(
+            self.audit.record(
                 s,
                 at=now,
                 actor=f"device:{device_id}",
@@ -1482,7 +1482,7 @@ class PortalService:
                     result[cert.kind] = "reapply"
             if not result:
                 raise E.Conflict("no suspended certificate on this phone")
-            self.audit.append(
+            self.audit.record(
                 s,
                 at=now,
                 actor=f"device:{device_id}",
@@ -1522,7 +1522,7 @@ class PortalService:
                 challenge=bytes.fromhex(doc.element_challenge),
             )
             row.delivered_at = now
-            self.audit.append(
+            self.audit.record(
                 s,
                 at=now,
                 actor=f"device:{device_id}",
@@ -1611,7 +1611,7 @@ class PortalService:
             if enabled and device.push_channel == "none":
                 raise E.Conflict("this device enrolled without a push channel")
             device.push_enabled = enabled
-            self.audit.append(
+            self.audit.record(
                 s,
                 at=now,
                 actor=f"device:{device_id}",
