@@ -50,6 +50,16 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def _secrets(sign_password: str | None, auth_pin: str | None) -> dict[Hierarchy, str]:
+    """The phone secrets given, keyed by slot; signing passwords upper-cased as the app does."""
+    given: dict[Hierarchy, str] = {}
+    if sign_password is not None:
+        given[Hierarchy.SIGN] = normalise_sign_password(sign_password)
+    if auth_pin is not None:
+        given[Hierarchy.AUTH] = auth_pin
+    return given
+
+
 class ConsentNeeded(Exception):
     """「旧スマホ用電子証明書は失効されます」: the person has another phone; ask 同意して次へ."""
 
@@ -130,8 +140,8 @@ class ScriptedPhone:
         *,
         card_password: str,
         certificates: Iterable[Hierarchy],
-        sign_password: str,
-        auth_pin: str,
+        sign_password: str | None = None,
+        auth_pin: str | None = None,
         model_change: bool = False,
         consent: bool = False,
         terms_version: str | None = None,
@@ -141,8 +151,9 @@ class ScriptedPhone:
         (or not) to revoke the old phone, set the phone's passwords. Returns the card-signed
         application (CMS) ready to send.
 
-        A fresh element gets both secrets even when one certificate is applied for: ACTIVATE
-        needs both (docs/apdu.md "Lifecycle")."""
+        Only the ticked certificates' secrets are asked for (seed ⑩); a phone element is
+        activated with the secrets of the slots that hold keys (docs/apdu.md "Lifecycle"), and a
+        later application for the other certificate sets its secret then."""
         device_id = self._device()
         info = self.api.info()
         wanted = list(dict.fromkeys(certificates))
@@ -156,7 +167,10 @@ class ScriptedPhone:
                 "auth_ca": x509.load_der_x509_certificate(base64.b64decode(info["auth_ca"][-1])),
                 "instruction_public_key": base64.b64decode(info["instruction_key"]),
             }
-        given = {Hierarchy.SIGN: normalise_sign_password(sign_password), Hierarchy.AUTH: auth_pin}
+        given = _secrets(sign_password, auth_pin)
+        missing = [role.value for role in wanted if role not in given]
+        if missing:
+            raise ValueError(f"the new phone secret is needed for: {', '.join(missing)}")
         challenge = bytes.fromhex(nonce)
         generated: dict[Hierarchy, GeneratedKey] = {}
         if not self.secrets_set:
@@ -164,8 +178,8 @@ class ScriptedPhone:
                 self.element,
                 roles=wanted,
                 challenge=challenge,
-                sign_password=given[Hierarchy.SIGN],
-                auth_pin=auth_pin,
+                sign_password=given.get(Hierarchy.SIGN),
+                auth_pin=given.get(Hierarchy.AUTH),
                 **ca_material,
             )
             generated = dict(application.keys)
@@ -176,13 +190,11 @@ class ScriptedPhone:
             # element accepts key generation in a slot without a certificate).
             self.element.select_ap()
             for role in wanted:
-                generated[role] = self.element.generate_key(role, challenge)
-        if fresh:
-            # The other secret too, so the element can be activated at registration.
-            for role in (Hierarchy.SIGN, Hierarchy.AUTH):
                 if role not in self.secrets_set:
+                    # The other certificate, applied for later: its secret was never set.
                     self.element.change_secret(role, given[role])
                     self.secrets_set.add(role)
+                generated[role] = self.element.generate_key(role, challenge)
         keys = {
             KIND_OF[role]: AttestedKey(spki=_b64(g.spki), attestation=_b64(g.attestation or b""))
             for role, g in generated.items()
@@ -219,13 +231,18 @@ class ScriptedPhone:
         return topics
 
     # -- 登録 ----------------------------------------------------------------------------------
-    def register(self, *, sign_password: str, auth_pin: str) -> list[str]:
+    def register(
+        self, *, sign_password: str | None = None, auth_pin: str | None = None
+    ) -> list[str]:
         """⑫-⑬: write the ready certificates into the element and prove each installation by
-        signing the service's challenge with the installed key. Returns the kinds registered."""
+        signing the service's challenge with the installed key. Returns the kinds registered.
+        Each ready certificate needs its own secret (the one set at ⑩)."""
         done = []
-        secrets = {Hierarchy.SIGN: normalise_sign_password(sign_password), Hierarchy.AUTH: auth_pin}
+        secrets = _secrets(sign_password, auth_pin)
         for item in self.api.registrations():
             hierarchy = HIERARCHY_OF[item["kind"]]
+            if hierarchy not in secrets:
+                raise ValueError(f"the phone secret for {hierarchy.value} is needed to register")
             cert = x509.load_der_x509_certificate(base64.b64decode(item["certificate"]))
             register_phone(self.element, {hierarchy: cert}, activate=True)
             self.element.verify(hierarchy, secrets[hierarchy])

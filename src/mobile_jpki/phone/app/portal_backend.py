@@ -95,10 +95,6 @@ _PROBLEMS: Mapping[str, str] = {
     "card-certificate-expired": "card-certificate-invalid",
 }
 _DELETE = 0x01 | 0x02  # applet.instructions.Action.DELETE_SIGN | DELETE_AUTH
-# ScriptedPhone's steps take both secrets as str and check their format; for a certificate not
-# applied for these well-formed fillers go in and are never sent to the element (see above).
-_NOT_APPLIED_SIGN = "UNUSED0"
-_NOT_APPLIED_PIN = "0000"
 _READY_TOPIC = "registration-ready"
 
 
@@ -197,10 +193,9 @@ class PortalBackend:
                 self.card(),
                 card_password=self._card_passwords[draft.draft_id],
                 certificates=sorted(draft.certs),
-                # Never written: _prepare_element set the applied-for secrets, so the steps
-                # only generate keys (the format is checked there, hence a well-formed filler).
-                sign_password=secrets.sign_password or _NOT_APPLIED_SIGN,
-                auth_pin=secrets.auth_pin or _NOT_APPLIED_PIN,
+                # Already written by _prepare_element: the steps only generate the keys.
+                sign_password=secrets.sign_password,
+                auth_pin=secrets.auth_pin,
                 model_change=draft.kind is ApplicationKind.MODEL_CHANGE,
                 consent=consent_to_revoke,
                 terms_version=self._terms[draft.draft_id],
@@ -247,10 +242,10 @@ class PortalBackend:
         if secrets is None:
             raise Rejected("secrets-unknown", "register from the session that applied")
         with _translated(SecretKind.PHONE_SIGN):
-            # Only the ready certificates' secrets are used; the fillers never reach the element.
+            # The secrets of the certificates applied for (None for an unticked one).
             done = self.phone.register(
-                sign_password=secrets.sign_password or _NOT_APPLIED_SIGN,
-                auth_pin=secrets.auth_pin or _NOT_APPLIED_PIN,
+                sign_password=secrets.sign_password,
+                auth_pin=secrets.auth_pin,
             )
         if not done:
             raise Rejected("nothing-ready")
