@@ -153,7 +153,8 @@ def register_phone(
     activate: bool = False,
 ) -> None:
     """The secure-element half of 登録する: store the issued certificates (and optionally
-    ACTIVATE, which needs both secrets, both CA certificates and the instruction key)."""
+    ACTIVATE, which needs both CA certificates, the instruction key and the secret of every
+    slot holding a key: docs/apdu.md "Lifecycle")."""
     client.select_ap()
     for hierarchy, cert in certificates.items():
         client.write_certificate(hierarchy, cert)
