@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from asn1crypto import core
 from asn1crypto import ocsp as aocsp
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
 from mobile_jpki.clock import FixedClock
@@ -169,3 +169,56 @@ def test_ocsp_cached_declines_what_it_must_not_answer(
     # Stale (less than ocsp_refresh_before left): declined, so ocsp_answer re-signs.
     later = now + ca.settings.ocsp_validity - ca.settings.ocsp_refresh_before
     assert ca.ocsp_cached(_request(ca, [a.serial]), later) is None
+
+
+def test_one_transaction_touches_the_audit_head_once(
+    ca: CertificateAuthority, clock: FixedClock, order: Order
+) -> None:
+    """Issue, revoke and hold in one caller transaction: every record is buffered and the
+    chain head is read and updated once, at commit; and revoke/hold inside the caller's
+    session open no second transaction of their own."""
+    now = clock.now()
+    first = ca.issue_many([order(now), order(now)], now)
+    audits = _count(ca, AuditRecord)
+    seen: list[str] = []
+
+    def spy(_c: object, _cur: object, statement: str, *_rest: object) -> None:
+        seen.append(statement)
+
+    event.listen(ca.db.engine, "before_cursor_execute", spy)
+    try:
+        with ca.db.transaction() as s:
+            ca.issue_many([order(now) for _ in range(3)], now, session=s)
+            ca.revoke(first[0].serial, Reason.KEY_COMPROMISE, now, session=s)
+            ca.hold(first[1].serial, now, session=s)
+    finally:
+        event.remove(ca.db.engine, "before_cursor_execute", spy)
+    head = [q.split(None, 1)[0].upper() for q in seen if "audit_head" in q]
+    assert head == ["SELECT", "UPDATE"]
+    assert sum(1 for q in seen if q.startswith("INSERT INTO audit_log")) == 1
+    if ca.db.is_sqlite:
+        assert [q for q in seen if q.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
+    assert _count(ca, AuditRecord) == audits + 5
+    assert ca.audit.verify().ok
+    # The revocation is answered at once, from the response stored in that transaction.
+    answer = ca.ocsp_answer(_request(ca, [first[0].serial]), now)
+    single = aocsp.OCSPResponse.load(answer.der).basic_ocsp_response["tbs_response_data"][
+        "responses"
+    ][0]
+    assert single["cert_status"].name == "revoked"
+    assert ca.status(first[1].serial).status.value == "held"
+
+
+def test_a_failing_transaction_commits_no_revocation_and_no_record(
+    ca: CertificateAuthority, clock: FixedClock, order: Order
+) -> None:
+    now = clock.now()
+    (info,) = ca.issue_many([order(now)], now)
+    audits = _count(ca, AuditRecord)
+    with pytest.raises(RuntimeError):
+        with ca.db.transaction() as s:
+            ca.revoke(info.serial, Reason.KEY_COMPROMISE, now, session=s)
+            raise RuntimeError("the use case failed after revoking")
+    assert ca.status(info.serial).status.value == "good"
+    assert _count(ca, AuditRecord) == audits
+    assert ca.audit.verify().ok

@@ -20,11 +20,14 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -269,7 +272,7 @@ class CertificateAuthority:
                     )
                 )
                 s.flush()
-                self.audit.append(
+                self.audit.record(
                     s,
                     at=now,
                     actor=actor,
@@ -408,7 +411,7 @@ class CertificateAuthority:
             s.add(row)
             s.flush()
             rid = row.id
-            self.audit.append(
+            self.audit.record(
                 s,
                 at=now,
                 actor=actor,
@@ -474,7 +477,7 @@ class CertificateAuthority:
             s.flush()
             s.add_all([presigned for _, presigned in prepared if presigned is not None])
             for (row, _), order in zip(prepared, orders, strict=True):
-                self.audit.append(
+                self.audit.record(
                     s,
                     at=now,
                     actor=actor,
@@ -672,66 +675,130 @@ class CertificateAuthority:
     ) -> CertificateInfo:
         now = utc(now)
         key = serial_hex(serial)
+        if session is not None:
+            # Inside the caller's transaction: its session reads the row (no second
+            # connection and transaction just to learn the ca_id). The caller made sure no
+            # responder rollover is due (PortalService._ready_ca), so ensure_responder below
+            # answers from memory and writes nothing.
+            return self._change_in(session, key, action, now, actor, reason, invalidity_date)
         # Keys and responder first, outside the write transaction: a responder rollover is a
         # write of its own and must not wait on the lock we are about to take.
         with self.db.transaction(write=False) as r:
             ca_id = r.scalar(select(Certificate.ca_id).where(Certificate.serial == key))
         if ca_id is None:
             raise NotFound("certificate", key)
-        ca = self.identity(ca_id)
-        rid, responder = self.ensure_responder(ca_id, now)
-        with self._tx(session) as s:
+        self.identity(ca_id)
+        self.ensure_responder(ca_id, now)
+        with self.db.transaction() as s:
+            return self._change_in(s, key, action, now, actor, reason, invalidity_date)
+
+    def _change_in(
+        self,
+        s: Session,
+        key: str,
+        action: str,
+        now: dt.datetime,
+        actor: str,
+        reason: Reason | None,
+        invalidity_date: dt.datetime | None,
+    ) -> CertificateInfo:
+        serial = int(key, 16)
+        stmt = select(Certificate).where(Certificate.serial == key)
+        if self.db.is_sqlite:
+            # BEGIN IMMEDIATE holds the database lock: the identity map's copy (if the caller
+            # loaded the row in this transaction) is current, and get() needs no SQL for it.
+            row = s.get(Certificate, key)
+        else:
+            # FOR UPDATE, and populate_existing: under READ COMMITTED a copy the caller loaded
+            # before this lock may be stale (a concurrent revoke), and must be refreshed.
             row = s.execute(
-                self.db.lock(select(Certificate).where(Certificate.serial == key))
+                stmt.with_for_update().execution_options(populate_existing=True)
             ).scalar_one_or_none()
-            if row is None:
-                raise NotFound("certificate", key)
-            current = CertStatus(row.status)
-            # RFC 5280 §5.3.1: only certificateHold is reversible; revoked is final.
-            if current is CertStatus.REVOKED:
+        if row is None:
+            raise NotFound("certificate", key)
+        ca = self.identity(row.ca_id)
+        rid, responder = self.ensure_responder(row.ca_id, now)
+        current = CertStatus(row.status)
+        # RFC 5280 §5.3.1: only certificateHold is reversible; revoked is final.
+        if current is CertStatus.REVOKED:
+            raise InvalidTransition(serial, current, action)
+        if action == "hold":
+            if current is not CertStatus.GOOD:
                 raise InvalidTransition(serial, current, action)
-            if action == "hold":
-                if current is not CertStatus.GOOD:
-                    raise InvalidTransition(serial, current, action)
-                row.status, row.revoked_at, row.reason = CertStatus.HELD.value, now, None
-                row.invalidity_date = None
-            elif action == "release":
-                if current is not CertStatus.HELD:
-                    raise InvalidTransition(serial, current, action)
-                row.status, row.revoked_at, row.reason = CertStatus.GOOD.value, None, None
-            else:
-                # A held certificate keeps its hold date as revocationDate: it has not been
-                # relied on since then (conservative for signatures made while on hold).
-                if current is CertStatus.GOOD:
-                    row.revoked_at = now
-                row.status, row.reason = CertStatus.REVOKED.value, int(reason or 0)
-                row.invalidity_date = utc(invalidity_date) if invalidity_date else None
-            fresh = self._presign(row, ca, rid, responder, now)
-            s.merge(fresh)
-            s.add(CrlChange(ca_id=row.ca_id, shard=row.shard, serial=key, at=now))
-            self._mark_dirty(s, row.ca_id, row.shard)
-            payload: dict[str, str | int | bool | None] = {
-                "ca_id": row.ca_id,
-                "from": current.value,
-                "to": row.status,
-            }
-            if reason is not None:
-                payload["reason"] = reason.name
-            if invalidity_date is not None:
-                payload["invalidity_date"] = _iso(utc(invalidity_date))
-            self.audit.append(
-                s, at=now, actor=actor, action=f"certificate.{action}", obj=key, payload=payload
-            )
-            s.flush()
-            return _info(row)
+            row.status, row.revoked_at, row.reason = CertStatus.HELD.value, now, None
+            row.invalidity_date = None
+        elif action == "release":
+            if current is not CertStatus.HELD:
+                raise InvalidTransition(serial, current, action)
+            row.status, row.revoked_at, row.reason = CertStatus.GOOD.value, None, None
+        else:
+            # A held certificate keeps its hold date as revocationDate: it has not been
+            # relied on since then (conservative for signatures made while on hold).
+            if current is CertStatus.GOOD:
+                row.revoked_at = now
+            row.status, row.reason = CertStatus.REVOKED.value, int(reason or 0)
+            row.invalidity_date = utc(invalidity_date) if invalidity_date else None
+        fresh = self._presign(row, ca, rid, responder, now)
+        # Status first, so the response stored next never describes an unwritten state.
+        s.flush()
+        self._store_response(s, fresh)
+        s.add(CrlChange(ca_id=row.ca_id, shard=row.shard, serial=key, at=now))
+        self._mark_dirty(s, row.ca_id, row.shard)
+        payload: dict[str, str | int | bool | None] = {
+            "ca_id": row.ca_id,
+            "from": current.value,
+            "to": row.status,
+        }
+        if reason is not None:
+            payload["reason"] = reason.name
+        if invalidity_date is not None:
+            payload["invalidity_date"] = _iso(utc(invalidity_date))
+        self.audit.record(
+            s, at=now, actor=actor, action=f"certificate.{action}", obj=key, payload=payload
+        )
+        s.flush()
+        return _info(row)
+
+    def _upsert(self, table: Any) -> Any:
+        return (sqlite_insert if self.db.is_sqlite else pg_insert)(table)
+
+    def _store_response(self, s: Session, fresh: OcspResponse) -> None:
+        """Insert or replace the stored response of ``fresh.serial``: one upsert statement
+        instead of merge()'s SELECT then INSERT/UPDATE."""
+        values = {
+            "serial": fresh.serial,
+            "der": fresh.der,
+            "this_update": fresh.this_update,
+            "next_update": fresh.next_update,
+            "produced_at": fresh.produced_at,
+            "responder_id": fresh.responder_id,
+        }
+        stmt = self._upsert(OcspResponse).values(**values)
+        s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["serial"], set_={k: v for k, v in values.items() if k != "serial"}
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        # A copy loaded into this session earlier must not be flushed back over the new one.
+        stale = s.identity_map.get(s.identity_key(OcspResponse, fresh.serial))
+        if stale is not None:
+            s.expire(stale)
 
     def _mark_dirty(self, s: Session, ca_id: str, shard: int) -> None:
-        state = s.get(CrlState, (ca_id, shard))
-        if state is None:
-            s.add(CrlState(ca_id=ca_id, shard=shard, full_dirty=True, delta_dirty=True))
-        else:
-            state.full_dirty = True
-            state.delta_dirty = True
+        # One upsert (the row's first change in a shard creates it) instead of get + update.
+        stmt = self._upsert(CrlState).values(
+            ca_id=ca_id, shard=shard, full_dirty=True, delta_dirty=True
+        )
+        s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["ca_id", "shard"], set_={"full_dirty": True, "delta_dirty": True}
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        state = s.identity_map.get(s.identity_key(CrlState, (ca_id, shard)))
+        if state is not None:
+            s.expire(state)
 
     def status(self, serial: int) -> CertificateInfo:
         with self.db.transaction(write=False) as s:
