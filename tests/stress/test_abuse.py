@@ -116,14 +116,6 @@ def test_wrong_device_credentials_lock_the_device_with_retry_after(world: Abuse)
     assert_problem(locked, 429)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a device locked after 10 wrong credentials gets 429 rate-limited WITHOUT Retry-After "
-        "(header or retry_after member), though docs/portal.md promises it on every 429 "
-        "(service.authenticate_device raises RateLimited without retry_after)"
-    ),
-)
 def test_the_credential_lockout_says_when_to_retry(world: Abuse) -> None:
     w = world
     phone = new_phone(w.dep, w.http, "abuse-locked-2")

@@ -701,11 +701,15 @@ class PortalService:
             device = s.get(Device, device_id)
             if device is None:
                 raise E.Unauthenticated("unknown device")
-            locked = device.locked_until is not None and device.locked_until > now
+            locked_until = device.locked_until
             ok = hmac.compare_digest(device.credential_hash, _sha256(secret))
             failures = device.failed_auth
-        if locked:
-            raise E.RateLimited("too many wrong credentials; the device is locked for a while")
+        if locked_until is not None and locked_until > now:
+            # Retry-After (RFC 9110 §10.2.3) like every other 429 of the portal.
+            raise E.RateLimited(
+                "too many wrong credentials; the device is locked for a while",
+                retry_after=int((locked_until - now).total_seconds()) + 1,
+            )
         if ok:
             if failures:
                 # A right secret resets the count (as a PIN counter does); written only then,
