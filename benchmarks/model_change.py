@@ -255,6 +255,8 @@ def main() -> None:
         import mobile_jpki.service.authority as authority_module
 
         authority_module.ocsp.build_response = build  # type: ignore[assignment]
+    # The machine is shared: every figure below is read beside the load it ran under.
+    print("load average (1 5 15 min): " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
     sign_rate = rsa_sign_rate()
     ceiling = sign_rate / SIGNATURES_PER_MODEL_CHANGE
     print(f"RSA-2048 sign rate (cryptography, 1 thread): {sign_rate:8.1f} /s")
