@@ -17,8 +17,19 @@ from mobile_jpki.clock import FixedClock
 from mobile_jpki.pki import ocsp
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.pki.revocation import Reason
-from mobile_jpki.service.authority import CertificateAuthority, IssueOrder
-from mobile_jpki.store.models import AuditRecord, Certificate, OcspResponse
+from mobile_jpki.service.authority import (
+    CertificateAuthority,
+    InvalidRequest,
+    InvalidTransition,
+    IssueOrder,
+)
+from mobile_jpki.store.models import (
+    AuditRecord,
+    Certificate,
+    CrlChange,
+    OcspResponse,
+    serial_hex,
+)
 
 Order = Callable[..., IssueOrder]
 
@@ -222,3 +233,44 @@ def test_a_failing_transaction_commits_no_revocation_and_no_record(
     assert ca.status(info.serial).status.value == "good"
     assert _count(ca, AuditRecord) == audits
     assert ca.audit.verify().ok
+
+
+def test_revoke_many_revokes_all_in_one_batch(
+    ca: CertificateAuthority, clock: FixedClock, order: Order
+) -> None:
+    now = clock.now()
+    infos = ca.issue_many([order(now) for _ in range(3)], now)
+    with ca.db.transaction() as s:
+        done = ca.revoke_many(
+            [i.serial for i in infos[:2]], Reason.SUPERSEDED, now, actor="op", session=s
+        )
+    assert [d.status.value for d in done] == ["revoked", "revoked"]
+    assert [d.reason for d in done] == [Reason.SUPERSEDED, Reason.SUPERSEDED]
+    assert ca.status(infos[2].serial).status.value == "good"
+    answer = ca.ocsp_answer(_request(ca, [infos[0].serial, infos[1].serial]), now)
+    responses = aocsp.OCSPResponse.load(answer.der).basic_ocsp_response["tbs_response_data"][
+        "responses"
+    ]
+    assert [r["cert_status"].name for r in responses] == ["revoked", "revoked"]
+    with ca.db.transaction(write=False) as s:
+        changed = set(s.scalars(select(CrlChange.serial)).all())
+    assert {serial_hex(i.serial) for i in infos[:2]} <= changed
+    assert ca.audit.verify().ok
+
+
+def test_revoke_many_is_all_or_nothing(
+    ca: CertificateAuthority, clock: FixedClock, order: Order
+) -> None:
+    now = clock.now()
+    first, second = ca.issue_many([order(now), order(now)], now)
+    ca.revoke(second.serial, Reason.KEY_COMPROMISE, now)
+    audits = _count(ca, AuditRecord)
+    with pytest.raises(InvalidTransition):
+        with ca.db.transaction() as s:
+            ca.revoke_many([first.serial, second.serial], Reason.SUPERSEDED, now, session=s)
+    assert ca.status(first.serial).status.value == "good"
+    assert ca.status(second.serial).reason is Reason.KEY_COMPROMISE
+    assert _count(ca, AuditRecord) == audits
+    with pytest.raises(InvalidRequest):
+        with ca.db.transaction() as s:
+            ca.revoke_many([first.serial, first.serial], Reason.SUPERSEDED, now, session=s)

@@ -696,6 +696,23 @@ class CertificateAuthority:
         with self.db.transaction() as s:
             return self._change_in(s, key, action, now, actor, reason, invalidity_date)
 
+    def revoke_many(
+        self,
+        serials: Sequence[int],
+        reason: Reason,
+        now: dt.datetime,
+        *,
+        actor: str = SYSTEM,
+        session: Session,
+    ) -> list[CertificateInfo]:
+        """Revoke several certificates inside the caller's transaction, all or none: one
+        locking read of the rows (PostgreSQL), one executemany each for their new OCSP
+        answers and CRL changes, where :meth:`revoke` per certificate pays each of those."""
+        if reason in (Reason.CERTIFICATE_HOLD, Reason.REMOVE_FROM_CRL):
+            raise InvalidRequest(f"{reason.name} is not a revocation reason: use hold/release")
+        keys = [serial_hex(x) for x in serials]
+        return self._change_many_in(session, keys, "revoke", utc(now), actor, reason, None)
+
     def _change_in(
         self,
         s: Session,
@@ -706,103 +723,137 @@ class CertificateAuthority:
         reason: Reason | None,
         invalidity_date: dt.datetime | None,
     ) -> CertificateInfo:
-        serial = int(key, 16)
-        stmt = select(Certificate).where(Certificate.serial == key)
+        return self._change_many_in(s, [key], action, now, actor, reason, invalidity_date)[0]
+
+    def _change_many_in(
+        self,
+        s: Session,
+        keys: Sequence[str],
+        action: str,
+        now: dt.datetime,
+        actor: str,
+        reason: Reason | None,
+        invalidity_date: dt.datetime | None,
+    ) -> list[CertificateInfo]:
+        if not keys:
+            return []
+        if len(set(keys)) != len(keys):
+            raise InvalidRequest("a certificate is listed twice")
         if self.db.is_sqlite:
             # BEGIN IMMEDIATE holds the database lock: the identity map's copy (if the caller
             # loaded the row in this transaction) is current, and get() needs no SQL for it.
-            row = s.get(Certificate, key)
+            found = {k: s.get(Certificate, k) for k in keys}
         else:
-            # FOR UPDATE, and populate_existing: under READ COMMITTED a copy the caller loaded
-            # before this lock may be stale (a concurrent revoke), and must be refreshed.
-            row = s.execute(
-                stmt.with_for_update().execution_options(populate_existing=True)
-            ).scalar_one_or_none()
-        if row is None:
-            raise NotFound("certificate", key)
-        ca = self.identity(row.ca_id)
-        rid, responder = self.ensure_responder(row.ca_id, now)
-        current = CertStatus(row.status)
-        # RFC 5280 §5.3.1: only certificateHold is reversible; revoked is final.
-        if current is CertStatus.REVOKED:
-            raise InvalidTransition(serial, current, action)
-        if action == "hold":
-            if current is not CertStatus.GOOD:
+            # FOR UPDATE in serial order (concurrent multi-row lockers then cannot deadlock),
+            # and populate_existing: under READ COMMITTED a copy the caller loaded before this
+            # lock may be stale (a concurrent revoke), and must be refreshed.
+            locked = s.scalars(
+                select(Certificate)
+                .where(Certificate.serial.in_(sorted(keys)))
+                .order_by(Certificate.serial)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).all()
+            by_serial = {r.serial: r for r in locked}
+            found = {k: by_serial.get(k) for k in keys}
+        rows: list[Certificate] = []
+        for key in keys:
+            row = found[key]
+            if row is None:
+                raise NotFound("certificate", key)
+            rows.append(row)
+        responses: list[OcspResponse] = []
+        audits: list[tuple[str, dict[str, str | int | bool | None]]] = []
+        for row in rows:
+            serial = int(row.serial, 16)
+            ca = self.identity(row.ca_id)
+            rid, responder = self.ensure_responder(row.ca_id, now)
+            current = CertStatus(row.status)
+            # RFC 5280 §5.3.1: only certificateHold is reversible; revoked is final.
+            if current is CertStatus.REVOKED:
                 raise InvalidTransition(serial, current, action)
-            row.status, row.revoked_at, row.reason = CertStatus.HELD.value, now, None
-            row.invalidity_date = None
-        elif action == "release":
-            if current is not CertStatus.HELD:
-                raise InvalidTransition(serial, current, action)
-            row.status, row.revoked_at, row.reason = CertStatus.GOOD.value, None, None
-        else:
-            # A held certificate keeps its hold date as revocationDate: it has not been
-            # relied on since then (conservative for signatures made while on hold).
-            if current is CertStatus.GOOD:
-                row.revoked_at = now
-            row.status, row.reason = CertStatus.REVOKED.value, int(reason or 0)
-            row.invalidity_date = utc(invalidity_date) if invalidity_date else None
-        fresh = self._presign(row, ca, rid, responder, now)
-        # Status first, so the response stored next never describes an unwritten state.
-        s.flush()
-        self._store_response(s, fresh)
-        s.add(CrlChange(ca_id=row.ca_id, shard=row.shard, serial=key, at=now))
-        self._mark_dirty(s, row.ca_id, row.shard)
-        payload: dict[str, str | int | bool | None] = {
-            "ca_id": row.ca_id,
-            "from": current.value,
-            "to": row.status,
-        }
-        if reason is not None:
-            payload["reason"] = reason.name
-        if invalidity_date is not None:
-            payload["invalidity_date"] = _iso(utc(invalidity_date))
-        self.audit.record(
-            s, at=now, actor=actor, action=f"certificate.{action}", obj=key, payload=payload
+            if action == "hold":
+                if current is not CertStatus.GOOD:
+                    raise InvalidTransition(serial, current, action)
+                row.status, row.revoked_at, row.reason = CertStatus.HELD.value, now, None
+                row.invalidity_date = None
+            elif action == "release":
+                if current is not CertStatus.HELD:
+                    raise InvalidTransition(serial, current, action)
+                row.status, row.revoked_at, row.reason = CertStatus.GOOD.value, None, None
+            else:
+                # A held certificate keeps its hold date as revocationDate: it has not been
+                # relied on since then (conservative for signatures made while on hold).
+                if current is CertStatus.GOOD:
+                    row.revoked_at = now
+                row.status, row.reason = CertStatus.REVOKED.value, int(reason or 0)
+                row.invalidity_date = utc(invalidity_date) if invalidity_date else None
+            responses.append(self._presign(row, ca, rid, responder, now))
+            payload: dict[str, str | int | bool | None] = {
+                "ca_id": row.ca_id,
+                "from": current.value,
+                "to": row.status,
+            }
+            if reason is not None:
+                payload["reason"] = reason.name
+            if invalidity_date is not None:
+                payload["invalidity_date"] = _iso(utc(invalidity_date))
+            audits.append((row.serial, payload))
+        # Status changes, the answers OCSP serves at once, the CRL bookkeeping and the audit
+        # records: all in this transaction, so none commits without the others.
+        self._store_responses(s, responses)
+        s.execute(
+            insert(CrlChange),
+            [{"ca_id": r.ca_id, "shard": r.shard, "serial": r.serial, "at": now} for r in rows],
         )
+        self._mark_dirty(s, sorted({(r.ca_id, r.shard) for r in rows}))
+        for key, payload in audits:
+            self.audit.record(
+                s, at=now, actor=actor, action=f"certificate.{action}", obj=key, payload=payload
+            )
         s.flush()
-        return _info(row)
+        return [_info(r) for r in rows]
 
     def _upsert(self, table: Any) -> Any:
         return (sqlite_insert if self.db.is_sqlite else pg_insert)(table)
 
-    def _store_response(self, s: Session, fresh: OcspResponse) -> None:
-        """Insert or replace the stored response of ``fresh.serial``: one upsert statement
-        instead of merge()'s SELECT then INSERT/UPDATE."""
-        values = {
-            "serial": fresh.serial,
-            "der": fresh.der,
-            "this_update": fresh.this_update,
-            "next_update": fresh.next_update,
-            "produced_at": fresh.produced_at,
-            "responder_id": fresh.responder_id,
-        }
-        stmt = self._upsert(OcspResponse).values(**values)
+    def _store_responses(self, s: Session, fresh: Sequence[OcspResponse]) -> None:
+        """Insert or replace the stored responses: one executemany upsert instead of merge()'s
+        SELECT then INSERT/UPDATE per response. Runs after an autoflush, so the status
+        changes (and any pending "good" response of the same serial) are written first."""
+        stmt = self._upsert(OcspResponse)
+        columns = ("der", "this_update", "next_update", "produced_at", "responder_id")
         s.execute(
             stmt.on_conflict_do_update(
-                index_elements=["serial"], set_={k: v for k, v in values.items() if k != "serial"}
+                index_elements=["serial"], set_={c: stmt.excluded[c] for c in columns}
             ),
+            [_values(r) for r in fresh],
             execution_options={"synchronize_session": False},
         )
-        # A copy loaded into this session earlier must not be flushed back over the new one.
-        stale = s.identity_map.get(s.identity_key(OcspResponse, fresh.serial))
-        if stale is not None:
-            s.expire(stale)
+        for r in fresh:
+            # A copy loaded into this session earlier must not be flushed back over the new one.
+            stale = s.identity_map.get(s.identity_key(OcspResponse, r.serial))
+            if stale is not None:
+                s.expire(stale)
 
-    def _mark_dirty(self, s: Session, ca_id: str, shard: int) -> None:
-        # One upsert (the row's first change in a shard creates it) instead of get + update.
-        stmt = self._upsert(CrlState).values(
-            ca_id=ca_id, shard=shard, full_dirty=True, delta_dirty=True
-        )
+    def _mark_dirty(self, s: Session, shards: Sequence[tuple[str, int]]) -> None:
+        # One upsert per batch (a shard's first change creates its row) instead of get +
+        # update per certificate; in (ca_id, shard) order, the order every writer locks in.
+        stmt = self._upsert(CrlState)
         s.execute(
             stmt.on_conflict_do_update(
                 index_elements=["ca_id", "shard"], set_={"full_dirty": True, "delta_dirty": True}
             ),
+            [
+                {"ca_id": ca_id, "shard": shard, "full_dirty": True, "delta_dirty": True}
+                for ca_id, shard in shards
+            ],
             execution_options={"synchronize_session": False},
         )
-        state = s.identity_map.get(s.identity_key(CrlState, (ca_id, shard)))
-        if state is not None:
-            s.expire(state)
+        for key in shards:
+            state = s.identity_map.get(s.identity_key(CrlState, key))
+            if state is not None:
+                s.expire(state)
 
     def status(self, serial: int) -> CertificateInfo:
         with self.db.transaction(write=False) as s:

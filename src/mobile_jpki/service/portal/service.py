@@ -1081,12 +1081,13 @@ class PortalService:
         )
         wanted = {CertKind(i.kind) for i in items}
         # Same device applying again: its older certificate of a requested kind is superseded.
-        for cert in self._phone_certs(s, device.id):
-            if CertKind(cert.kind) in wanted and cert.status != CertStatus.REVOKED.value:
-                self.authority.revoke(
-                    int(cert.serial, 16), Reason.SUPERSEDED, now, actor=self._actor, session=s
-                )
-                revoked.append(int(cert.serial, 16))
+        again = [
+            int(cert.serial, 16)
+            for cert in self._phone_certs(s, device.id)
+            if CertKind(cert.kind) in wanted and cert.status != CertStatus.REVOKED.value
+        ]
+        self.authority.revoke_many(again, Reason.SUPERSEDED, now, actor=self._actor, session=s)
+        revoked += again
         s.flush()
         device.person_id = person.id
         device.holder = True
@@ -1154,13 +1155,14 @@ class PortalService:
         """Revoke every unrevoked phone certificate of ``device``, stop it being the holder,
         supersede its unfinished applications and queue a signed deletion instruction valid
         ``deletion_window`` from now (docs/apdu.md "Signed management instructions")."""
-        revoked: list[int] = []
-        for cert in self._phone_certs(s, device.id):
-            if cert.status != CertStatus.REVOKED.value:
-                self.authority.revoke(
-                    int(cert.serial, 16), reason, now, actor=self._actor, session=s
-                )
-                revoked.append(int(cert.serial, 16))
+        revoked = [
+            int(cert.serial, 16)
+            for cert in self._phone_certs(s, device.id)
+            if cert.status != CertStatus.REVOKED.value
+        ]
+        # One batch: the rows locked in one statement, their answers and CRL changes written
+        # with one executemany each.
+        self.authority.revoke_many(revoked, reason, now, actor=self._actor, session=s)
         for app in s.scalars(
             select(Application).where(
                 Application.device_id == device.id,
