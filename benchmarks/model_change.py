@@ -236,7 +236,7 @@ def main() -> None:
         from mobile_jpki.service.audit import AuditLog
         from mobile_jpki.service.portal.cms import CmsDocumentVerifier as Verifier
 
-        for name in ("issue", "issue_many", "revoke"):
+        for name in ("issue", "issue_many", "revoke", "revoke_many"):
             _timed(CertificateAuthority, name)
         _timed(AuditLog, "append_many")
         _timed(Verifier, "verify")
