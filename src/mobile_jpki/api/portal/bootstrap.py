@@ -17,18 +17,12 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import (
-    BestAvailableEncryption,
-    Encoding,
-    PrivateFormat,
-    load_pem_private_key,
-)
 from fastapi import FastAPI
 
 from mobile_jpki.clock import Clock, SystemClock
 from mobile_jpki.reader.emulated import load_or_create_manufacturer
 from mobile_jpki.service.authority import CertificateAuthority
-from mobile_jpki.service.keystore import write_private
+from mobile_jpki.service.keystore import load_or_create_ec_key
 from mobile_jpki.service.portal.cms import CmsDocumentVerifier
 from mobile_jpki.service.portal.service import PortalConfig, PortalService
 from mobile_jpki.settings import Settings
@@ -41,21 +35,10 @@ def instruction_key_path(settings: Settings) -> Path:
 
 
 def load_or_create_instruction_key(settings: Settings) -> ec.EllipticCurvePrivateKey:
-    """The portal's instruction key, made on first use. Several ``serve`` workers may race
-    here: the write is atomic and a second maker's key simply loses (last rename wins before
-    anyone signed with it, as every worker re-reads the file below)."""
-    path = instruction_key_path(settings)
-    passphrase = settings.ca_passphrase()
-    if not path.exists():
-        key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(
-            Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(passphrase)
-        )
-        write_private(path, pem)
-    loaded = load_pem_private_key(path.read_bytes(), passphrase)
-    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
-        raise ValueError(f"{path} is not an EC private key")
-    return loaded
+    """The portal's instruction key, made on first use (encrypted with the CA passphrase).
+    Several ``serve`` workers may race here: the write is atomic and every worker re-reads
+    the file, so all sign with the key that won."""
+    return load_or_create_ec_key(instruction_key_path(settings), settings.ca_passphrase())
 
 
 def manufacturer_roots(settings: Settings) -> list[x509.Certificate]:
