@@ -19,6 +19,7 @@ import hashlib
 from collections.abc import Callable
 
 from asn1crypto import cms
+from asn1crypto import tsp as _tsp  # noqa: F401 - registers signingCertificateV2's ASN.1 type
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -34,8 +35,9 @@ _HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
 }
-# PKCS#1 v1.5 signatures: rsaEncryption (RFC 5652 §5.3 allows it) or sha*WithRSAEncryption.
-_RSA_ALGS = {"rsa", "sha256_rsa", "sha384_rsa", "sha512_rsa"}
+# PKCS#1 v1.5 signatures: rsaEncryption (RFC 5652 §5.3 allows it; asn1crypto names it
+# "rsassa_pkcs1v15" in a SignerInfo, OpenSSL's choice) or sha*WithRSAEncryption.
+_RSA_ALGS = {"rsa", "rsassa_pkcs1v15", "sha256_rsa", "sha384_rsa", "sha512_rsa"}
 OID_DATA = "1.2.840.113549.1.7.1"
 OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 OID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
@@ -78,6 +80,12 @@ class CmsDocumentVerifier:
         attrs = si["signed_attrs"]
         if not attrs:
             raise SignatureInvalid("signed attributes are required")
+        # RFC 5652 §5.4: the signature covers the attributes exactly as received, re-tagged as
+        # a universal SET OF. Taken BEFORE any attribute is read: parsing an
+        # AlgorithmIdentifier (the ESS hash algorithm below) marks asn1crypto's tree mutated,
+        # and dump() then re-encodes it (sorting the SET OF) — 5 ms per application, and
+        # not necessarily the bytes that were signed.
+        signed_bytes = b"\x31" + attrs.dump()[1:]
         ctype = _one(attrs, OID_CONTENT_TYPE)
         if ctype is None or ctype["values"][0].dotted != OID_DATA:
             raise SignatureInvalid("contentType attribute missing or not id-data")
@@ -103,8 +111,6 @@ class CmsDocumentVerifier:
         key = signer.public_key()
         if not isinstance(key, rsa.RSAPublicKey):
             raise SignatureInvalid("the signer key is not RSA")
-        # RFC 5652 §5.4: the signature covers the attributes re-tagged as a universal SET OF.
-        signed_bytes = b"\x31" + attrs.dump()[1:]
         try:
             key.verify(
                 si["signature"].contents, signed_bytes, padding.PKCS1v15(), _HASHES[digest_name]()
@@ -119,6 +125,9 @@ class CmsDocumentVerifier:
             if choice.name != "certificate":
                 continue
             cert = choice.chosen
+            # The certificate's bytes as received, before reading a field re-encodes them
+            # (see the signed attributes above).
+            cert_der = cert.dump()
             if sid.name == "issuer_and_serial_number":
                 ias = sid.chosen
                 tbs = cert["tbs_certificate"]
@@ -126,9 +135,9 @@ class CmsDocumentVerifier:
                     ias["serial_number"].native == tbs["serial_number"].native
                     and ias["issuer"].dump() == tbs["issuer"].dump()
                 ):
-                    return x509.load_der_x509_certificate(cert.dump())
+                    return x509.load_der_x509_certificate(cert_der)
             else:
-                loaded = x509.load_der_x509_certificate(cert.dump())
+                loaded = x509.load_der_x509_certificate(cert_der)
                 try:
                     ski = loaded.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
                 except x509.ExtensionNotFound:
