@@ -159,7 +159,10 @@ class AuditLog:
         prev_seq, prev_hash = self._lock_head(session)
         rows: list[dict[str, Any]] = []
         entries: list[AuditEntry] = []
-        for event_ in events:
+        # Only the caller's own records are returned: the buffered ones (most of a batch,
+        # written at commit) skip building an AuditEntry.
+        first_own = len(events) - own
+        for i, event_ in enumerate(events):
             at = utc(event_.at)
             body = canonical_json(dict(event_.payload or {}))
             seq = prev_seq + 1
@@ -184,19 +187,19 @@ class AuditLog:
                     "hash": digest,
                 }
             )
-            entries.append(
-                AuditEntry(
-                    seq, at, event_.actor, event_.action, event_.obj, json.loads(body), digest
+            if i >= first_own:
+                entries.append(
+                    AuditEntry(
+                        seq, at, event_.actor, event_.action, event_.obj, json.loads(body), digest
+                    )
                 )
-            )
             prev_seq, prev_hash = seq, digest
         # Core executemany: one INSERT for the batch (insertmanyvalues), no ORM identity map.
         session.execute(insert(AuditRecord), rows)
         session.execute(
             update(AuditHead).where(AuditHead.id == _HEAD_ID).values(seq=prev_seq, hash=prev_hash)
         )
-        # The buffered records written first are not the caller's: return only its own.
-        return entries[len(entries) - own :]
+        return entries
 
     def record(
         self,
@@ -212,15 +215,20 @@ class AuditLog:
         buffered record, under one head lock) just before that transaction commits, and
         discarded if it rolls back. Inside a SAVEPOINT the record is appended at once instead,
         so that rolling the savepoint back takes its record with it."""
-        event_ = AuditEvent(at, actor, action, obj, payload)
+        self.record_many(session, [AuditEvent(at, actor, action, obj, payload)])
+
+    def record_many(self, session: Session, events: Sequence[AuditEvent]) -> None:
+        """:meth:`record` for several records at once (a batch's), in order."""
+        if not events:
+            return
         if session.in_nested_transaction():
-            self.append_many(session, [event_])
+            self.append_many(session, events)
             return
         buffer = session.info.get(_BUFFER)
         if buffer is None:
-            session.info[_BUFFER] = _Buffer(self, [event_])
+            session.info[_BUFFER] = _Buffer(self, list(events))
         else:
-            buffer.events.append(event_)
+            buffer.events.extend(events)
 
     def _lock_head(self, session: Session) -> tuple[int, str]:
         """Lock the chain head (FOR UPDATE on PostgreSQL) and return its seq and hash,

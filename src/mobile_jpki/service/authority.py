@@ -14,6 +14,7 @@ phone's in one commit).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 import sqlite3
 import threading
@@ -25,7 +26,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import delete, func, insert, inspect, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -43,8 +44,9 @@ from mobile_jpki.pki.issuance import (
 )
 from mobile_jpki.pki.model import CaIdentity, CertKind, Hierarchy, PublicUrls, utc
 from mobile_jpki.pki.revocation import Reason, RevokedEntry
-from mobile_jpki.service.audit import AuditLog
+from mobile_jpki.service.audit import AuditEvent, AuditLog
 from mobile_jpki.service.keystore import KeyStore
+from mobile_jpki.service.signing_pool import SigningPool
 from mobile_jpki.settings import Settings
 from mobile_jpki.store.db import Database
 from mobile_jpki.store.models import (
@@ -168,6 +170,21 @@ class OcspAnswer:
 
 
 @dataclass(frozen=True)
+class _Plan:
+    """One certificate of an issuance batch, before signing."""
+
+    ca_id: str
+    issuer: Issuer
+    request: IssuanceRequest
+    order: IssueOrder
+
+
+# What an OCSP answer says about a certificate: status, revocation time, reason code.
+_CertState = tuple[CertStatus, dt.datetime | None, int | None]
+_GOOD: _CertState = (CertStatus.GOOD, None, None)
+
+
+@dataclass(frozen=True)
 class CaSummary:
     ca_id: str
     hierarchy: Hierarchy
@@ -205,6 +222,9 @@ class CertificateAuthority:
         self._fast_path = database if database and database != ":memory:" else None
         self._fast_local = threading.local()
         self._sha1_issuer_keys: dict[str, tuple[ocsp.HashAlgorithm, bytes, bytes]] = {}
+        # The RSA signatures of issuance, pre-signing and revocation (threads: cryptography
+        # releases the GIL while signing; see service/signing_pool.py).
+        self._signing = SigningPool(settings.signing_threads)
 
     # -- session helper --------------------------------------------------------------------
     @contextmanager
@@ -471,73 +491,80 @@ class CertificateAuthority:
         and halving the signatures per issuance. Revocations always re-sign in their own
         transaction, whatever was chosen here."""
         now = utc(now)
-        prepared = [self._prepare(order, now, presign) for order in orders]
+        plans = [self._plan(order) for order in orders]
+        # Responders before signing: a rollover is a write transaction of its own.
+        responders = (
+            {ca_id: self.ensure_responder(ca_id, now) for ca_id in {p.ca_id for p in plans}}
+            if presign
+            else {}
+        )
+        # Every signature of the batch on the signing pool, certificate and OCSP response
+        # side by side (the CertID needs only the issuer's hashes and the serial), and all
+        # BEFORE the write transaction: nobody can revoke a certificate that does not exist
+        # yet, so the "good" cannot be stale, and the database lock is held for inserts only.
+        certs, responses = self._signing.run_pair(
+            [functools.partial(p.issuer.issue, p.request) for p in plans],
+            [
+                functools.partial(
+                    self._signed_response,
+                    self._sha1_key(p.issuer.ca),
+                    p.request.serial,
+                    *responders[p.ca_id],
+                    now,
+                    _GOOD,
+                )
+                for p in plans
+            ]
+            if presign
+            else [],
+        )
+        rows = [_row(p, cert, now) for p, cert in zip(plans, certs, strict=True)]
         with self._tx(session) as s:
-            # Core executemany inserts (one statement per table for the batch), not the ORM
-            # unit of work: the rows are write-once here, nothing in the session tracks them,
-            # and the unit of work's per-object bookkeeping cost as much as the fsync.
-            s.execute(insert(Certificate), [_values(row) for row, _ in prepared])
-            responses = [_values(p) for _, p in prepared if p is not None]
+            # Core executemany inserts of plain dicts (one statement per table for the batch),
+            # not ORM objects and the unit of work: the rows are write-once here, and building
+            # and flushing mapped objects cost as much as the fsync.
+            s.execute(insert(Certificate), rows)
             if responses:
                 s.execute(insert(OcspResponse), responses)
-            for (row, _), order in zip(prepared, orders, strict=True):
-                self.audit.record(
-                    s,
-                    at=now,
-                    actor=actor,
-                    action="certificate.issue",
-                    obj=row.serial,
-                    payload={
-                        "ca_id": row.ca_id,
-                        "kind": order.kind.value,
-                        "subject_id": order.subject_id,
-                        "shard": row.shard,
-                        "not_after": _iso(row.not_after),
-                    },
-                )
-            infos = [_info(row) for row, _ in prepared]
-        return infos
-
-    def _prepare(
-        self, order: IssueOrder, now: dt.datetime, presign: bool
-    ) -> tuple[Certificate, OcspResponse | None]:
-        """Sign the certificate (and its "good" response) outside any transaction."""
-        ca_id = self._active_ca(order.kind.hierarchy)
-        issuer = self._issuer(ca_id)
-        serial = new_serial(self._randbytes)
-        shard = shard_of(serial, self.settings.shard_count)
-        cert = issuer.issue(
-            IssuanceRequest(
-                kind=order.kind,
-                subject_public_key=order.subject_public_key,
-                serial=serial,
-                subject_id=order.subject_id,
-                not_before=order.not_before,
-                not_after=order.not_after,
-                shard=shard,
-                facts=order.facts,
-                locality=order.locality,
+            self.audit.record_many(
+                s,
+                [
+                    AuditEvent(
+                        now,
+                        actor,
+                        "certificate.issue",
+                        row["serial"],
+                        {
+                            "ca_id": row["ca_id"],
+                            "kind": row["kind"],
+                            "subject_id": row["subject_id"],
+                            "shard": row["shard"],
+                            "not_after": _iso(row["not_after"]),
+                        },
+                    )
+                    for row in rows
+                ],
             )
-        )
-        row = Certificate(
-            serial=serial_hex(serial),
-            ca_id=ca_id,
-            kind=order.kind.value,
+        return [_new_info(row) for row in rows]
+
+    def _plan(self, order: IssueOrder) -> _Plan:
+        """What one certificate will be: CA, serial and shard are chosen here, in the calling
+        thread (``randbytes`` may be a seeded test source, not thread-safe); the request is
+        validated before anything is signed."""
+        ca_id = self._active_ca(order.kind.hierarchy)
+        serial = new_serial(self._randbytes)
+        request = IssuanceRequest(
+            kind=order.kind,
+            subject_public_key=order.subject_public_key,
+            serial=serial,
             subject_id=order.subject_id,
-            not_before=cert.not_valid_before_utc,
-            not_after=cert.not_valid_after_utc,
-            shard=shard,
-            der=cert.public_bytes(serialization.Encoding.DER),
-            status=CertStatus.GOOD.value,
-            issued_at=now,
-            person_id=order.person_id,
-            card_id=order.card_id,
-            device_id=order.device_id,
+            not_before=order.not_before,
+            not_after=order.not_after,
+            shard=shard_of(serial, self.settings.shard_count),
+            facts=order.facts,
+            locality=order.locality,
         )
-        if not presign:
-            return row, None
-        rid, responder = self.ensure_responder(ca_id, now)
-        return row, self._presign(row, issuer.ca, rid, responder, now)
+        return _Plan(ca_id, self._issuer(ca_id), request, order)
 
     def presign_pending(self, now: dt.datetime, *, limit: int = 1000) -> int:
         """Pre-sign "good" responses for certificates issued with ``presign=False`` that no
@@ -558,12 +585,23 @@ class CertificateAuthority:
         )
         with self.db.transaction(write=False) as r:
             rows = list(r.scalars(missing).all())
-        signed: dict[str, OcspResponse] = {}
-        for row in rows:
-            rid, responder = self.ensure_responder(row.ca_id, now)
-            signed[row.serial] = self._presign(row, self.identity(row.ca_id), rid, responder, now)
-        if not signed:
+        if not rows:
             return 0
+        responders = {ca_id: self.ensure_responder(ca_id, now) for ca_id in {r.ca_id for r in rows}}
+        fresh = self._signing.run(
+            [
+                functools.partial(
+                    self._signed_response,
+                    self._sha1_key(self.identity(row.ca_id)),
+                    int(row.serial, 16),
+                    *responders[row.ca_id],
+                    now,
+                    _GOOD,
+                )
+                for row in rows
+            ]
+        )
+        signed = {values["serial"]: values for values in fresh}
         check = (
             select(Certificate.serial)
             .outerjoin(OcspResponse, OcspResponse.serial == Certificate.serial)
@@ -582,7 +620,7 @@ class CertificateAuthority:
             for serial in still:
                 # merge: a first request may have stored a response since the check (a "good"
                 # one: the row lock we hold keeps the status good), which ours replaces.
-                s.merge(signed[serial])
+                s.merge(OcspResponse(**signed[serial]))
         return len(still)
 
     def _presign(
@@ -593,24 +631,43 @@ class CertificateAuthority:
         responder: ocsp.Responder,
         now: dt.datetime,
     ) -> OcspResponse:
-        """The RFC 5019 response for ``row``'s current state: SHA-1 CertID, no nonce."""
+        """The RFC 5019 response for ``row``'s current state, signed in the calling thread."""
+        values = self._signed_response(
+            self._sha1_key(ca), int(row.serial, 16), rid, responder, now, _state(row)
+        )
+        return OcspResponse(**values)
+
+    def _sha1_key(self, ca: CaIdentity) -> tuple[ocsp.HashAlgorithm, bytes, bytes]:
+        # Looked up in the calling thread, before any task that needs it is queued.
         issuer_key = self._sha1_issuer_keys.get(ca.ca_id)
         if issuer_key is None:
             issuer_key = ocsp.issuer_key(ca.certificate, ocsp.HashAlgorithm.SHA1)
             self._sha1_issuer_keys[ca.ca_id] = issuer_key
+        return issuer_key
+
+    def _signed_response(
+        self,
+        issuer_key: tuple[ocsp.HashAlgorithm, bytes, bytes],
+        serial: int,
+        rid: int,
+        responder: ocsp.Responder,
+        now: dt.datetime,
+        state: _CertState,
+    ) -> dict[str, Any]:
+        """The stored RFC 5019 response (SHA-1 CertID, no nonce) of a certificate in
+        ``state``, as the column values of ``ocsp_response``. Pure (values in, values out):
+        it runs on the signing pool."""
         alg, name_hash, key_hash = issuer_key
-        cert_id = ocsp.CertId(alg, name_hash, key_hash, int(row.serial, 16))
-        answer = self._single(cert_id, row, now, responder)
+        answer = self._answer(ocsp.CertId(alg, name_hash, key_hash, serial), state, now, responder)
         der = ocsp.build_response(responder=responder, answers=[answer], produced_at=now)
-        assert answer.next_update is not None  # noqa: S101 - _single always sets it
-        return OcspResponse(
-            serial=row.serial,
-            der=der,
-            this_update=answer.this_update,
-            next_update=answer.next_update,
-            produced_at=now,
-            responder_id=rid,
-        )
+        return {
+            "serial": serial_hex(serial),
+            "der": der,
+            "this_update": answer.this_update,
+            "next_update": answer.next_update,
+            "produced_at": now,
+            "responder_id": rid,
+        }
 
     def _single(
         self,
@@ -619,23 +676,32 @@ class CertificateAuthority:
         now: dt.datetime,
         responder: ocsp.Responder,
     ) -> ocsp.SingleAnswer:
+        return self._answer(cert_id, None if row is None else _state(row), now, responder)
+
+    def _answer(
+        self,
+        cert_id: ocsp.CertId,
+        state: _CertState | None,
+        now: dt.datetime,
+        responder: ocsp.Responder,
+    ) -> ocsp.SingleAnswer:
         # nextUpdate never beyond the responder certificate (a response must stay verifiable
         # for its whole validity).
         next_update = min(
             now + self.settings.ocsp_validity, responder.certificate.not_valid_after_utc
         )
-        if row is None:
+        if state is None:
             return ocsp.SingleAnswer(cert_id, ocsp.CertStatus.UNKNOWN, now, next_update)
-        status = CertStatus(row.status)
+        status, revoked_at, reason_code = state
         if status is CertStatus.GOOD:
             return ocsp.SingleAnswer(cert_id, ocsp.CertStatus.GOOD, now, next_update)
-        reason = Reason.CERTIFICATE_HOLD if status is CertStatus.HELD else _reason(row.reason)
+        reason = Reason.CERTIFICATE_HOLD if status is CertStatus.HELD else _reason(reason_code)
         return ocsp.SingleAnswer(
             cert_id,
             ocsp.CertStatus.REVOKED,
             now,
             next_update,
-            revoked_at=row.revoked_at,
+            revoked_at=revoked_at,
             reason=reason,
         )
 
@@ -762,8 +828,8 @@ class CertificateAuthority:
             if row is None:
                 raise NotFound("certificate", key)
             rows.append(row)
-        responses: list[OcspResponse] = []
-        audits: list[tuple[str, dict[str, str | int | bool | None]]] = []
+        signing: list[Callable[[], dict[str, Any]]] = []
+        audits: list[AuditEvent] = []
         for row in rows:
             serial = int(row.serial, 16)
             ca = self.identity(row.ca_id)
@@ -788,7 +854,17 @@ class CertificateAuthority:
                     row.revoked_at = now
                 row.status, row.reason = CertStatus.REVOKED.value, int(reason or 0)
                 row.invalidity_date = utc(invalidity_date) if invalidity_date else None
-            responses.append(self._presign(row, ca, rid, responder, now))
+            signing.append(
+                functools.partial(
+                    self._signed_response,
+                    self._sha1_key(ca),
+                    serial,
+                    rid,
+                    responder,
+                    now,
+                    _state(row),
+                )
+            )
             payload: dict[str, str | int | bool | None] = {
                 "ca_id": row.ca_id,
                 "from": current.value,
@@ -798,7 +874,12 @@ class CertificateAuthority:
                 payload["reason"] = reason.name
             if invalidity_date is not None:
                 payload["invalidity_date"] = _iso(utc(invalidity_date))
-            audits.append((row.serial, payload))
+            audits.append(AuditEvent(now, actor, f"certificate.{action}", row.serial, payload))
+        # Every transition was checked above; now the new answers are signed, on the signing
+        # pool but INSIDE this transaction, with the rows locked: the revocation and the
+        # response that says so commit together, so no reader is answered "good" after the
+        # commit, and no stale "good" can be stored over it (docs/ca.md, "Pre-signed OCSP").
+        responses = self._signing.run(signing)
         # Status changes, the answers OCSP serves at once, the CRL bookkeeping and the audit
         # records: all in this transaction, so none commits without the others.
         self._store_responses(s, responses)
@@ -807,17 +888,14 @@ class CertificateAuthority:
             [{"ca_id": r.ca_id, "shard": r.shard, "serial": r.serial, "at": now} for r in rows],
         )
         self._mark_dirty(s, sorted({(r.ca_id, r.shard) for r in rows}))
-        for key, payload in audits:
-            self.audit.record(
-                s, at=now, actor=actor, action=f"certificate.{action}", obj=key, payload=payload
-            )
+        self.audit.record_many(s, audits)
         s.flush()
         return [_info(r) for r in rows]
 
     def _upsert(self, table: Any) -> Any:
         return (sqlite_insert if self.db.is_sqlite else pg_insert)(table)
 
-    def _store_responses(self, s: Session, fresh: Sequence[OcspResponse]) -> None:
+    def _store_responses(self, s: Session, fresh: Sequence[dict[str, Any]]) -> None:
         """Insert or replace the stored responses: one executemany upsert instead of merge()'s
         SELECT then INSERT/UPDATE per response. Runs after an autoflush, so the status
         changes (and any pending "good" response of the same serial) are written first."""
@@ -827,12 +905,12 @@ class CertificateAuthority:
             stmt.on_conflict_do_update(
                 index_elements=["serial"], set_={c: stmt.excluded[c] for c in columns}
             ),
-            [_values(r) for r in fresh],
+            fresh,
             execution_options={"synchronize_session": False},
         )
         for r in fresh:
             # A copy loaded into this session earlier must not be flushed back over the new one.
-            stale = s.identity_map.get(s.identity_key(OcspResponse, r.serial))
+            stale = s.identity_map.get(s.identity_key(OcspResponse, r["serial"]))
             if stale is not None:
                 s.expire(stale)
 
@@ -1260,6 +1338,46 @@ def _iso(value: dt.datetime) -> str:
     return utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _values(obj: object) -> dict[str, object]:
-    """The column values of a transient ORM object, for a Core executemany insert."""
-    return {attr.key: getattr(obj, attr.key) for attr in inspect(type(obj)).column_attrs}
+def _state(row: Certificate) -> _CertState:
+    return CertStatus(row.status), row.revoked_at, row.reason
+
+
+def _row(plan: _Plan, cert: x509.Certificate, now: dt.datetime) -> dict[str, Any]:
+    """The ``certificate`` row of a just-signed certificate (validity as signed: X.509 times
+    carry whole seconds)."""
+    order = plan.order
+    return {
+        "serial": serial_hex(plan.request.serial),
+        "ca_id": plan.ca_id,
+        "kind": order.kind.value,
+        "subject_id": order.subject_id,
+        "not_before": cert.not_valid_before_utc,
+        "not_after": cert.not_valid_after_utc,
+        "shard": plan.request.shard,
+        "der": cert.public_bytes(serialization.Encoding.DER),
+        "status": CertStatus.GOOD.value,
+        "revoked_at": None,
+        "reason": None,
+        "invalidity_date": None,
+        "issued_at": now,
+        "person_id": order.person_id,
+        "card_id": order.card_id,
+        "device_id": order.device_id,
+    }
+
+
+def _new_info(row: dict[str, Any]) -> CertificateInfo:
+    return CertificateInfo(
+        serial=int(row["serial"], 16),
+        ca_id=row["ca_id"],
+        kind=CertKind(row["kind"]),
+        subject_id=row["subject_id"],
+        shard=row["shard"],
+        not_before=row["not_before"],
+        not_after=row["not_after"],
+        status=CertStatus.GOOD,
+        revoked_at=None,
+        reason=None,
+        invalidity_date=None,
+        der=row["der"],
+    )
