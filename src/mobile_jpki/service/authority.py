@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mobile_jpki.pki import crl as crlmod
-from mobile_jpki.pki import ocsp
+from mobile_jpki.pki import ocsp, ocsp_rfc5019
 from mobile_jpki.pki.identity import BasicFourFacts, Locality
 from mobile_jpki.pki.issuance import (
     IssuanceRequest,
@@ -975,7 +975,9 @@ class CertificateAuthority:
 
         It reads committed state on every call (one primary-key read), never an in-process
         cache, so a revocation committed by any process is served at once."""
-        cert_id = ocsp.rfc5019_cert_id(request_der)
+        # The byte-wise matcher first (the canonical DER every client sends, ~3 us); the parser
+        # through cryptography (~8 us) for anything else it could still be.
+        cert_id = ocsp_rfc5019.match(request_der) or ocsp.rfc5019_cert_id(request_der)
         if cert_id is None:
             return None
         ca_id = self._issuer_index().get(cert_id.issuer_key)
@@ -1328,10 +1330,17 @@ def _info(row: Certificate) -> CertificateInfo:
 def _from_db(value: object) -> dt.datetime:
     """A naive-UTC column read through the driver (SQLite returns text, psycopg datetime)."""
     if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
+        return _from_db_text(value)
     if not isinstance(value, dt.datetime):
         raise TypeError(f"not a datetime: {value!r}")
     return value.replace(tzinfo=dt.UTC)
+
+
+@functools.lru_cache(maxsize=4096)
+def _from_db_text(value: str) -> dt.datetime:
+    # The OCSP hot path reads the same few timestamps (a response's thisUpdate, nextUpdate,
+    # producedAt) over and over; parsing each once is a third of that path's work saved.
+    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
 
 
 def _iso(value: dt.datetime) -> str:
