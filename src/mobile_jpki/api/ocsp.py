@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -38,6 +39,7 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+@functools.lru_cache(maxsize=4096)
 def _http_date(value: dt.datetime) -> str:
     """IMF-fixdate (RFC 9110 §5.6.7), English names whatever the locale; a third of the cost
     of ``email.utils.format_datetime`` on the hot path."""
@@ -56,7 +58,7 @@ def cache_headers(answer: OcspAnswer, now: dt.datetime) -> dict[str, str]:
     """Every answer carries ETag, Last-Modified, Expires and Cache-Control (RFC 5019 §6.2):
     shared caches may keep a no-nonce response until nextUpdate, never longer; nonce answers
     and errors are unique to their request and not cached."""
-    headers = {"ETag": f'"{hashlib.sha256(answer.der).hexdigest()[:32]}"'}
+    headers = {"ETag": _etag(answer.der)}
     if answer.cacheable and answer.next_update is not None and answer.this_update is not None:
         max_age = max(0, int((answer.next_update - now).total_seconds()))
         headers["Cache-Control"] = f"max-age={max_age}, public, no-transform, must-revalidate"
@@ -67,6 +69,13 @@ def cache_headers(answer: OcspAnswer, now: dt.datetime) -> dict[str, str]:
         headers["Last-Modified"] = _http_date(answer.produced_at)
         headers["Expires"] = _http_date(answer.produced_at)
     return headers
+
+
+@functools.lru_cache(maxsize=4096)
+def _etag(der: bytes) -> str:
+    # A strong validator of the exact bytes (RFC 9110 §8.8.3); memoised because the responder
+    # serves the same pre-signed responses over and over (the read stays per request).
+    return f'"{hashlib.sha256(der).hexdigest()[:32]}"'
 
 
 def _malformed(now: dt.datetime) -> Response:

@@ -26,6 +26,14 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     database_url: Annotated[str | None, typer.Option(help="Database URL.")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL or SQLite WAL).")] = 1,
+    ocsp_front: Annotated[
+        bool,
+        typer.Option(
+            help="Answer RFC 5019 OCSP requests on closing connections from the pre-signed "
+            "store at the connection, ahead of the ASGI stack (api/ocsp_front.py); "
+            "--no-ocsp-front serves them through the ASGI app only.",
+        ),
+    ] = True,
 ) -> None:
     """Serve OCSP (GET and POST), CRLs and the API of a data directory."""
     import uvicorn
@@ -49,6 +57,8 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        # An import string, not the class: worker processes are spawned and import it.
+        http="mobile_jpki.api.ocsp_front:OcspFrontProtocol" if ocsp_front else "auto",
         log_level="warning",
         access_log=False,
     )

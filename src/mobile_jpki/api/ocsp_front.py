@@ -1,0 +1,271 @@
+"""OCSP at the connection: uvicorn's HTTP protocol with a front door for RFC 5019 requests.
+
+Relying parties open a new TCP connection for most OCSP requests (``openssl ocsp``, Go's and
+Java's clients send ``Connection: close`` or HTTP/1.0), so per connection, not per byte, is
+what an OCSP responder pays. Measured on the 2-core benchmark machine with wrk (16 clients,
+new connection per request): uvicorn + httptools + uvloop answering a constant from a no-op
+ASGI app peaks at ≈3,300 connections/s per worker; a protocol that answers the same constant
+in ``data_received`` reaches ≈7,200/s. The ASGI machinery (request cycle object, a Task per
+request, scope and message dicts, flow control, keep-alive timers) costs more than the OCSP
+answer itself, which for the common request is one primary-key read of a pre-signed response.
+
+:class:`OcspFrontProtocol` is the uvicorn HTTP protocol class ``mobile-jpki serve`` runs
+(``uvicorn.run(http=...)``). For each new connection it looks at the first request and answers
+it itself only when ALL of these hold, and hands the connection with the bytes received so
+far to uvicorn's own protocol otherwise — so anything unusual gets exactly the behaviour of the
+full stack (where the ASGI fast path and FastAPI routes of :mod:`mobile_jpki.api.ocsp` answer):
+
+- a complete, well-formed HTTP/1.0 or 1.1 request head (RFC 9112 §2 to §5) with nothing after the
+  request, no ``Transfer-Encoding``, no ``Expect``, a ``Host`` for HTTP/1.1;
+- the client closes after the answer (HTTP/1.1 ``Connection: close`` or HTTP/1.0 without
+  keep-alive): keep-alive clients already amortise the connection, and uvicorn handles
+  persistence, pipelining and its timeouts;
+- ``POST /ocsp/{sign,auth}`` with a Content-Length body ≤ 16 KiB, or
+  ``GET /ocsp/{sign,auth}/{base64}`` (RFC 6960 Appendix A.1);
+- :meth:`CertificateAuthority.ocsp_cached` has a fresh pre-signed answer (an RFC 5019 request:
+  one certificate, SHA-1 CertID, no nonce) and reads it locally (SQLite; on PostgreSQL every
+  request takes the full stack, whose reads run in the thread pool).
+
+The answer is byte-for-byte the one the ASGI endpoint gives (same status, body and RFC 5019
+§6.2 cache headers; uvicorn's Date and Server headers), plus ``Connection: close``; the read is
+of committed state on every request, never an in-process cache, so a revocation committed by
+any process is answered at once. Any exception in the front door also hands over to uvicorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+from urllib.parse import unquote_to_bytes
+
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+
+from mobile_jpki.api.deps import Services
+from mobile_jpki.api.ocsp import MAX_REQUEST, cache_headers, decode_get
+from mobile_jpki.pki.model import Hierarchy
+
+try:  # uvicorn[standard] brings httptools; plain uvicorn falls back to h11
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _UvicornHttp
+except ImportError:  # pragma: no cover - depends on the installed extras
+    from uvicorn.protocols.http.h11_impl import (  # type: ignore[assignment]
+        H11Protocol as _UvicornHttp,
+    )
+
+_MAX_HEAD = 8 * 1024  # beyond this the head is not an OCSP client's: uvicorn decides
+_HIERARCHIES = {h.value.encode(): h for h in Hierarchy}
+_STATUS_LINE = b"HTTP/1.1 200 OK\r\n"
+_FIXED_HEADERS = b"content-type: application/ocsp-response\r\nconnection: close\r\n"
+
+
+def _services_of(config: Config) -> Services | None:
+    """The :class:`Services` of the app uvicorn loaded, under any middleware uvicorn wrapped it
+    in (ProxyHeadersMiddleware and friends keep the inner app as ``.app``)."""
+    app: Any = config.loaded_app
+    for _ in range(8):
+        services = getattr(getattr(app, "state", None), "services", None)
+        if isinstance(services, Services):
+            return services
+        app = getattr(app, "app", None)
+        if app is None:
+            break
+    return None
+
+
+class _Request:
+    """The parts of a request head the front door decides on."""
+
+    __slots__ = ("body", "der", "hierarchy")
+
+    def __init__(self, hierarchy: Hierarchy, der: bytes | None) -> None:
+        self.hierarchy = hierarchy
+        self.der = der
+        self.body = b""
+
+
+_NEED_MORE = object()  # the head or body is not complete yet
+
+
+def parse(buffer: bytes) -> _Request | object | None:
+    """The OCSP request in ``buffer`` when the front door may answer it, :data:`_NEED_MORE` when
+    more bytes are needed to tell, ``None`` when uvicorn must take the connection."""
+    head_end = buffer.find(b"\r\n\r\n")
+    if head_end < 0:
+        return _NEED_MORE if len(buffer) <= _MAX_HEAD else None
+    lines = buffer[:head_end].split(b"\r\n")
+    parts = lines[0].split(b" ")
+    if len(parts) != 3:
+        return None
+    method, target, version = parts
+    if version == b"HTTP/1.1":
+        close_by_default = False
+    elif version == b"HTTP/1.0":
+        close_by_default = True
+    else:
+        return None
+    length: int | None = None
+    connection = b""
+    host = False
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        # RFC 9112 §5.1: no whitespace between the field name and the colon; obs-fold (a line
+        # starting with whitespace) is refused rather than unfolded.
+        if not colon or not name or name != name.strip() or name[:1] in (b" ", b"\t"):
+            return None
+        key = name.lower()
+        value = value.strip(b" \t")
+        if key == b"content-length":
+            if length is not None or not value.isdigit():
+                return None  # RFC 9112 §6.3: repeated or malformed lengths are an error
+            length = int(value)
+        elif key == b"connection":
+            connection = b"," + value.lower().replace(b" ", b"") + b","
+        elif key == b"host":
+            host = True
+        elif key in (b"transfer-encoding", b"expect", b"upgrade"):
+            return None
+    closes = b",close," in connection or (close_by_default and b",keep-alive," not in connection)
+    if not closes or (version == b"HTTP/1.1" and not host):
+        return None
+    if not target.startswith(b"/ocsp/") or b"?" in target or b"#" in target:
+        return None
+    name, slash, encoded = target[6:].partition(b"/")
+    hierarchy = _HIERARCHIES.get(name)
+    if hierarchy is None:
+        return None  # the router answers unknown responders with problem+json 404
+    body_start = head_end + 4
+    if method == b"POST" and not slash:
+        if length is None or length > MAX_REQUEST:
+            return None
+        if len(buffer) < body_start + length:
+            return _NEED_MORE
+        if len(buffer) > body_start + length or length == 0:
+            return None
+        request = _Request(hierarchy, buffer[body_start:])
+        return request
+    if method == b"GET" and encoded and not length and len(buffer) == body_start:
+        # The server percent-decodes the path before the base64 (RFC 6960 A.1, RFC 3986 §2.1).
+        try:
+            text = unquote_to_bytes(encoded).decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        return _Request(hierarchy, decode_get(text))
+    return None
+
+
+class OcspFrontProtocol(asyncio.Protocol):
+    """uvicorn HTTP protocol: RFC 5019 OCSP requests on closing connections are answered from
+    the pre-signed store in ``data_received``; every other connection is handed, with the bytes
+    read so far, to uvicorn's own protocol (httptools), which then owns it for its lifetime."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        if not config.loaded:
+            config.load()
+        self._config = config
+        self._server_state = server_state
+        self._app_state = app_state
+        self._loop = _loop
+        self._services = _services_of(config)
+        self._transport: asyncio.Transport | None = None
+        self._inner: asyncio.Protocol | None = None
+        self._buffer = b""
+
+    # --- asyncio.Protocol ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A stream server's transport (uvloop's is not an asyncio.Transport subclass).
+        self._transport = cast(asyncio.Transport, transport)
+        # Registered like uvicorn's protocols: a graceful shutdown calls shutdown() on each.
+        self._server_state.connections.add(self)  # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        if self._inner is not None:
+            self._inner.data_received(data)
+            return
+        buffer = self._buffer + data if self._buffer else data
+        try:
+            answered = self._answer(buffer)
+        except Exception:  # the full stack answers (and logs) instead
+            answered = False
+        if answered is None:
+            self._buffer = buffer
+        elif not answered:
+            self._hand_over(buffer)
+
+    def eof_received(self) -> bool | None:
+        if self._inner is None:
+            # Half-closed before a whole request: uvicorn gives the answer it would give.
+            self._hand_over(self._buffer)
+        assert self._inner is not None  # noqa: S101 - set by _hand_over
+        return self._inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._inner is not None:
+            self._inner.connection_lost(exc)
+        else:
+            self._server_state.connections.discard(self)
+
+    def pause_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.resume_writing()
+
+    def shutdown(self) -> None:
+        """uvicorn's graceful shutdown: a front-door connection has no response in flight
+        (the answer is written in one call), so it is closed at once."""
+        if self._inner is not None:
+            self._inner.shutdown()  # type: ignore[attr-defined]
+        elif self._transport is not None:
+            self._transport.close()
+
+    # --- the front door -----------------------------------------------------------------
+
+    def _answer(self, buffer: bytes) -> bool | None:
+        """True: answered; None: wait for more bytes; False: hand over to uvicorn."""
+        services = self._services
+        if services is None or not services.ca.ocsp_cached_is_local:
+            return False
+        request = parse(buffer)
+        if request is _NEED_MORE:
+            return None
+        if not isinstance(request, _Request) or not request.der:
+            return False
+        now = services.clock.now()
+        answer = services.ca.ocsp_cached(request.der, now, hierarchy=request.hierarchy)
+        if answer is None:
+            return False  # nonce, several certificates, stale, unknown…: the full path
+        transport = self._transport
+        assert transport is not None  # noqa: S101 - connection_made ran
+        head = [_STATUS_LINE]
+        # uvicorn's Date and Server headers, kept current by its main loop once a second.
+        for name, value in self._server_state.default_headers:
+            head.append(name + b": " + value + b"\r\n")
+        head.append(_FIXED_HEADERS)
+        head.append(b"content-length: %d\r\n" % len(answer.der))
+        for name_s, value_s in cache_headers(answer, now).items():
+            head.append(f"{name_s.lower()}: {value_s}\r\n".encode("latin-1"))
+        head.append(b"\r\n")
+        head.append(answer.der)
+        transport.write(b"".join(head))
+        transport.close()
+        self._server_state.total_requests += 1
+        return True
+
+    def _hand_over(self, buffer: bytes) -> None:
+        self._buffer = b""
+        self._server_state.connections.discard(self)
+        inner = _UvicornHttp(self._config, self._server_state, self._app_state, self._loop)
+        self._inner = inner
+        assert self._transport is not None  # noqa: S101 - connection_made ran
+        inner.connection_made(self._transport)
+        if buffer:
+            inner.data_received(buffer)
