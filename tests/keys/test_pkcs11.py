@@ -4,6 +4,7 @@ cryptography's interface, never extractable; certificates checked by openssl."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 import subprocess
@@ -11,9 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
+from cryptography.x509 import ocsp as xocsp
 from pkcs11 import Attribute, ObjectClass
 
 from mobile_jpki.keys import KeyStoreError, Pkcs11KeyConfig, load_ca_key
@@ -25,10 +28,16 @@ from mobile_jpki.keys.pkcs11 import (
     Pkcs11Token,
     generate_keypair_on_token,
     key_uri,
+    module_lock,
     parse_key_uri,
 )
 from mobile_jpki.pki.issuance import IssuanceRequest, build_root, issue
 from mobile_jpki.pki.model import CaIdentity, CertKind, Hierarchy, PublicUrls
+from mobile_jpki.pki.revocation import Reason
+from mobile_jpki.service.authority import CertificateAuthority, IssueOrder
+from mobile_jpki.service.signing_pool import SigningPool
+from mobile_jpki.settings import Settings
+from mobile_jpki.store.db import Database
 
 pytestmark = pytest.mark.softhsm
 
@@ -204,3 +213,72 @@ def test_key_store(softhsm_token: Pkcs11Token, hsm_key: Pkcs11RSAPrivateKey) -> 
     assert existing.public_key() == hsm_key.public_key()
     with pytest.raises(KeyStoreError, match="not ours"):
         store.load("pkcs11:token=other;object=sign-ca-1")
+
+
+def test_concurrent_signing_through_the_pool(
+    softhsm_token: Pkcs11Token, hsm_key: Pkcs11RSAPrivateKey
+) -> None:
+    # The CA's signing pool signs a certificate (root key) and its OCSP response (responder
+    # key) on two threads at once. python-pkcs11 initialises the module with
+    # C_Initialize(NULL_PTR) (no multi-threaded access, PKCS#11 v2.40 §5.4; SoftHSM2 then
+    # disables its mutexes), so both keys must queue on the module's one lock.
+    other = generate_keypair_on_token(softhsm_token, KeypairSpec("ocsp-concurrent"))
+    assert other._lock is hsm_key._lock is module_lock(softhsm_token.module)
+    pool = SigningPool(4)
+    keys = [hsm_key, other] * 20
+    try:
+        signatures = pool.run(
+            [
+                functools.partial(k.sign, b"tbs %d" % i, padding.PKCS1v15(), hashes.SHA256())
+                for i, k in enumerate(keys)
+            ]
+        )
+    finally:
+        pool.close()
+    for i, (key, signature) in enumerate(zip(keys, signatures, strict=True)):
+        key.public_key().verify(signature, b"tbs %d" % i, padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_ca_issues_and_revokes_with_token_keys(softhsm_token: Pkcs11Token, tmp_path: Path) -> None:
+    # The whole service path on the token: root and responder keys generated there, a batch
+    # signed on the signing pool (certificates and OCSP responses at once), then revoked.
+    settings = Settings(data_dir=tmp_path, signing_threads=3)
+    db = Database(f"sqlite:///{tmp_path / 'ca.db'}")
+    db.migrate()
+    try:
+        ca = CertificateAuthority(db, settings, Pkcs11KeyStore(softhsm_token))
+        ca.init_hierarchies(NOW)
+        subject = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+        orders = [
+            IssueOrder(CertKind.PHONE_AUTH, subject, f"HSM{i}", NOW, NOW + dt.timedelta(days=30))
+            for i in range(6)
+        ]
+        infos = ca.issue_many(orders, NOW)
+        root = ca.identity(infos[0].ca_id).certificate
+        for info in infos:
+            info.certificate.verify_directly_issued_by(root)
+        with db.transaction() as s:
+            ca.revoke_many([infos[0].serial], Reason.KEY_COMPROMISE, NOW, session=s)
+        for info in infos:
+            answer = ca.ocsp_answer(_rfc5019_request(info.certificate, root), NOW)
+            response = xocsp.load_der_ocsp_response(answer.der)
+            expected = "REVOKED" if info is infos[0] else "GOOD"
+            assert response.certificate_status.name == expected
+            responder = response.certificates[0]
+            responder.verify_directly_issued_by(root)
+            public = responder.public_key()
+            assert isinstance(public, rsa.RSAPublicKey)
+            public.verify(
+                response.signature,
+                response.tbs_response_bytes,
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
+        assert ca.audit.verify().ok
+    finally:
+        db.dispose()
+
+
+def _rfc5019_request(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
+    builder = xocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())  # noqa: S303
+    return builder.build().public_bytes(serialization.Encoding.DER)

@@ -10,9 +10,15 @@ key (``cryptography`` ≥ 44 dispatches to Python subclasses). Mechanisms (PKCS#
 SHA-384/512 are supported the same way; PSS and decryption are not (JPKI is PKCS#1 v1.5 only and
 a CA key must not decrypt).
 
-One logged-in session per key, guarded by a lock: PKCS#11 sessions are not safe for concurrent
-operations (PKCS#11 v2.40 §5.1.3). The PIN is read from its :class:`SecretSource` when the session
-opens and not kept.
+Threads: python-pkcs11 initialises the module with ``C_Initialize(NULL_PTR)``, which tells it
+that the application will not call it from several threads at once (PKCS#11 v2.40 §5.4: no
+locking flags and no mutex callbacks), and SoftHSM2 then switches its own mutexes off. So every
+call into one module — sign, open a session, find a key, generate — holds ONE lock per module
+(:func:`module_lock`), not one per key: the CA's signing pool signs a certificate (root key) and
+its OCSP response (responder key) from two threads, through two sessions of the same library.
+Software keys sign in parallel; token keys queue here, one operation at a time per module
+(docs/hsm.md). The PIN is read from its :class:`SecretSource` when a session opens and not
+kept.
 """
 
 from __future__ import annotations
@@ -49,6 +55,16 @@ _HASH_AND_SIGN: dict[str, Mechanism] = {
 
 _libs: dict[str, Any] = {}
 _libs_lock = threading.Lock()
+_module_locks: dict[str, threading.RLock] = {}
+
+
+def module_lock(module: str) -> threading.RLock:
+    """The lock every call into the PKCS#11 module ``module`` holds (see the module doc)."""
+    with _libs_lock:
+        lock = _module_locks.get(module)
+        if lock is None:
+            lock = _module_locks[module] = threading.RLock()
+        return lock
 
 
 def _lib(module: str) -> Any:
@@ -73,16 +89,23 @@ class Pkcs11Token:
     pin: SecretSource
     module: str = DEFAULT_MODULE
 
+    @property
+    def lock(self) -> threading.RLock:
+        return module_lock(self.module)
+
     def open_session(self, *, rw: bool = False) -> Any:
-        token = self._token()
-        try:
-            return token.open(rw=rw, user_pin=self.pin.read().decode())
-        except p11_errors.UserAlreadyLoggedIn:
-            # Login is per application and token, not per session (PKCS#11 v2.40 §5.6
-            # C_Login): another open session of ours is logged in, so this one already is.
-            return token.open(rw=rw)
-        except p11_errors.PKCS11Error as exc:
-            raise TokenError(f"cannot log in to token {self.token_label!r}", _name(exc)) from None
+        with self.lock:
+            token = self._token()
+            try:
+                return token.open(rw=rw, user_pin=self.pin.read().decode())
+            except p11_errors.UserAlreadyLoggedIn:
+                # Login is per application and token, not per session (PKCS#11 v2.40 §5.6
+                # C_Login): another open session of ours is logged in, so this one already is.
+                return token.open(rw=rw)
+            except p11_errors.PKCS11Error as exc:
+                raise TokenError(
+                    f"cannot log in to token {self.token_label!r}", _name(exc)
+                ) from None
 
     def _token(self) -> Any:
         try:
@@ -98,28 +121,37 @@ def _name(exc: BaseException) -> str:
 class Pkcs11RSAPrivateKey(rsa.RSAPrivateKey):
     """An RSA private key on a PKCS#11 token, usable wherever ``cryptography`` takes a key."""
 
-    def __init__(self, session: Any, private: Any, public: rsa.RSAPublicKey, label: str) -> None:
+    def __init__(
+        self,
+        session: Any,
+        private: Any,
+        public: rsa.RSAPublicKey,
+        label: str,
+        lock: threading.RLock | None = None,
+    ) -> None:
         self._session = session
         self._private = private
         self._public = public
-        self._lock = threading.Lock()
+        # The module's lock (module_lock), shared with every other key of the same module.
+        self._lock = lock if lock is not None else threading.RLock()
         self.label = label
 
     @classmethod
     def open(cls, token: Pkcs11Token, key_label: str) -> Pkcs11RSAPrivateKey:
         """Log in and find the private key labelled ``key_label``."""
-        session = token.open_session()
-        try:
-            private = session.get_key(
-                object_class=ObjectClass.PRIVATE_KEY, key_type=KeyType.RSA, label=key_label
-            )
-            public = _public_key_of(session, private, key_label)
-        except (p11_errors.NoSuchKey, p11_errors.MultipleObjectsReturned) as exc:
-            session.close()
-            raise TokenError(
-                f"key {key_label!r} on token {token.token_label!r}", _name(exc)
-            ) from None
-        return cls(session, private, public, key_label)
+        with token.lock:
+            session = token.open_session()
+            try:
+                private = session.get_key(
+                    object_class=ObjectClass.PRIVATE_KEY, key_type=KeyType.RSA, label=key_label
+                )
+                public = _public_key_of(session, private, key_label)
+            except (p11_errors.NoSuchKey, p11_errors.MultipleObjectsReturned) as exc:
+                session.close()
+                raise TokenError(
+                    f"key {key_label!r} on token {token.token_label!r}", _name(exc)
+                ) from None
+        return cls(session, private, public, key_label, token.lock)
 
     def close(self) -> None:
         with self._lock:
@@ -212,6 +244,12 @@ def generate_keypair_on_token(token: Pkcs11Token, spec: KeypairSpec) -> Pkcs11RS
     read out (PKCS#11 v2.40 §4.9 CKA_SENSITIVE, CKA_EXTRACTABLE). Refuses an existing label."""
     if spec.key_size < 2048:
         raise KeyStoreError(f"RSA-{spec.key_size} is below the RSA-2048 JPKI requires")
+    with token.lock:
+        _generate(token, spec)
+    return Pkcs11RSAPrivateKey.open(token, spec.key_label)
+
+
+def _generate(token: Pkcs11Token, spec: KeypairSpec) -> None:
     session = token.open_session(rw=True)
     try:
         existing = list(session.get_objects({Attribute.LABEL: spec.key_label}))
@@ -247,7 +285,6 @@ def generate_keypair_on_token(token: Pkcs11Token, spec: KeypairSpec) -> Pkcs11RS
             ) from None
     finally:
         session.close()
-    return Pkcs11RSAPrivateKey.open(token, spec.key_label)
 
 
 def key_uri(token_label: str, key_label: str) -> str:

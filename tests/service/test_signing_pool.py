@@ -1,0 +1,99 @@
+"""The signing pool: results in task order whatever thread ran them, the caller working too,
+errors raised and the tasks not yet started cancelled, one thread = the caller alone."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from mobile_jpki.service.signing_pool import SigningPool, default_size
+
+
+def test_results_keep_task_order() -> None:
+    pool = SigningPool(3)
+    try:
+        tasks: list[Callable[[], int]] = [lambda i=i: i * i for i in range(50)]
+        assert pool.run(tasks) == [i * i for i in range(50)]
+        assert pool.run([]) == []
+    finally:
+        pool.close()
+
+
+def test_run_pair_splits_one_batch() -> None:
+    pool = SigningPool(2)
+    try:
+        first: list[Callable[[], int]] = [lambda i=i: i for i in range(3)]
+        second: list[Callable[[], str]] = [lambda i=i: f"s{i}" for i in range(4)]
+        assert pool.run_pair(first, second) == ([0, 1, 2], ["s0", "s1", "s2", "s3"])
+        assert pool.run_pair(first, []) == ([0, 1, 2], [])
+    finally:
+        pool.close()
+
+
+def test_tasks_run_concurrently() -> None:
+    # Two tasks that can only finish together: they must be on two threads at once (the
+    # caller's and a worker's).
+    barrier = threading.Barrier(2, timeout=10)
+    pool = SigningPool(2)
+    try:
+        names = pool.run([lambda: (barrier.wait(), threading.current_thread().name)[1]] * 2)
+    finally:
+        pool.close()
+    assert names[0] == threading.current_thread().name
+    assert names[1] != names[0]
+
+
+def test_one_thread_runs_in_the_caller_in_order() -> None:
+    seen: list[tuple[int, str]] = []
+    pool = SigningPool(1)
+    tasks: list[Callable[[], None]] = [
+        lambda i=i: seen.append((i, threading.current_thread().name)) for i in range(5)
+    ]
+    pool.run(tasks)
+    assert seen == [(i, threading.current_thread().name) for i in range(5)]
+
+
+def test_an_error_is_raised_and_pending_tasks_cancelled() -> None:
+    ran: list[int] = []
+    started = threading.Barrier(3, timeout=10)
+    release = threading.Event()
+
+    def hold_worker() -> int:
+        started.wait()
+        release.wait(10)
+        return 0
+
+    def boom() -> int:
+        started.wait()  # both workers are busy: every other task is still queued
+        raise ValueError("bad key")
+
+    def record(i: int) -> int:
+        ran.append(i)
+        return i
+
+    pool = SigningPool(2)
+    try:
+        with pytest.raises(ValueError, match="bad key"):
+            pool.run([boom, hold_worker, hold_worker, *[lambda i=i: record(i) for i in range(20)]])
+    finally:
+        release.set()
+        pool.close()
+    assert ran == []
+
+
+def test_size_is_checked_and_defaults_to_the_cores() -> None:
+    with pytest.raises(ValueError):
+        SigningPool(0)
+    assert SigningPool().size == default_size() >= 1
+
+
+def test_close_then_run_again() -> None:
+    pool = SigningPool(2)
+    tasks: list[Callable[[], int]] = [lambda: 1] * 4
+    assert pool.run(tasks) == [1] * 4
+    pool.close()
+    pool.close()
+    assert pool.run(tasks) == [1] * 4
+    pool.close()
