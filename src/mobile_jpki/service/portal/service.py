@@ -66,10 +66,10 @@ from mobile_jpki.store.portal import (
     Nonce,
     OutboxMessage,
     Person,
-    RateCounter,
 )
 
 from . import errors as E
+from . import queries as Q
 from .documents import (
     ApplicationDoc,
     DocType,
@@ -82,6 +82,7 @@ from .ports import DocumentVerifier
 
 _T = TypeVar("_T")
 PHONE_KINDS = (CertKind.PHONE_SIGN, CertKind.PHONE_AUTH)
+_PHONE_KIND_VALUES = frozenset(k.value for k in PHONE_KINDS)
 REGISTRATION_CONTEXT = b"mobile-jpki registration v1\x00"
 
 
@@ -126,6 +127,15 @@ class OperatorRef:
         suspensions at its counter; ``admin`` can do everything."""
         if self.role not in (*roles, ROLE_ADMIN):
             raise E.Forbidden(f"this API key's role ({self.role}) cannot do that")
+
+
+@dataclass(frozen=True)
+class SigningCard:
+    """The card whose signing certificate signed a document."""
+
+    card_id: str
+    person_id: str
+    serial: str  # of the card's signing certificate (hex)
 
 
 @dataclass(frozen=True)
@@ -203,6 +213,10 @@ def _age(cert: Certificate) -> tuple[dt.datetime, bool]:
     """Oldest first. Times have whole seconds: of two certificates issued in the same second
     the revoked one is the older (it was superseded by the other)."""
     return cert.issued_at, cert.status != CertStatus.REVOKED.value
+
+
+def _ref(device: Device) -> Q.DeviceRef:
+    return Q.DeviceRef(device.id, device.element_serial, device.push_enabled)
 
 
 def registration_message(item_id: str, challenge: bytes) -> bytes:
@@ -317,35 +331,6 @@ class PortalService:
         if device is None:
             raise E.NotFound("no such device")
         return device
-
-    def _count(self, key: str, *, limit: int, window: dt.timedelta, now: dt.datetime) -> None:
-        """Fixed-window rate limit in its own transaction, so refused attempts count too."""
-        for attempt in (1, 2):
-            try:
-                over, retry = self._bump(key, window, now)
-                break
-            except IntegrityError:
-                # Two first attempts raced to create the counter row (PostgreSQL, READ
-                # COMMITTED): the row exists now; count again on it.
-                if attempt == 2:
-                    raise
-        if over > limit:
-            raise E.RateLimited(
-                "too many attempts", retry_after=int((retry - now).total_seconds()) + 1
-            )
-
-    def _bump(self, key: str, window: dt.timedelta, now: dt.datetime) -> tuple[int, dt.datetime]:
-        with self.db.transaction() as s:
-            row = s.execute(
-                self.db.lock(select(RateCounter).where(RateCounter.key == key))
-            ).scalar_one_or_none()
-            if row is None:
-                row = RateCounter(key=key, window_start=now, count=0)
-                s.add(row)
-            elif now - row.window_start >= window:
-                row.window_start, row.count = now, 0
-            row.count += 1
-            return row.count, row.window_start + window
 
     def _phone_certs(self, s: Session, device_id: str) -> list[Certificate]:
         stmt = select(Certificate).where(
@@ -594,10 +579,20 @@ class PortalService:
                             int(serial, 16), Reason.SUPERSEDED, now, actor=self._actor, session=s
                         )
                         revoked.append(int(serial, 16))
-            for device in s.scalars(
-                select(Device).where(Device.person_id == card.person_id, Device.holder)
-            ).all():
-                revoked += self._retire_device(s, device, Reason.SUPERSEDED, "card-replaced", now)
+            holders = [
+                _ref(d)
+                for d in s.scalars(
+                    select(Device).where(Device.person_id == card.person_id, Device.holder)
+                )
+            ]
+            revoked += self._retire_devices(
+                s,
+                holders,
+                self._unrevoked(s, [], [d.id for d in holders]),
+                Reason.SUPERSEDED,
+                "card-replaced",
+                now,
+            )
             self.audit.record(
                 s,
                 at=now,
@@ -750,28 +745,40 @@ class PortalService:
     def _use_nonce(
         self, s: Session, value: str, device_id: str, purpose: str, now: dt.datetime
     ) -> None:
-        nonce = s.execute(
-            self.db.lock(select(Nonce).where(Nonce.value == value))
-        ).scalar_one_or_none()
-        if nonce is None or nonce.device_id != device_id or nonce.purpose != purpose:
+        """Mark the nonce used (one UPDATE naming every condition); on a refusal, say which
+        condition failed."""
+        conn = s.connection()
+        if Q.use_nonce(conn, value, device_id, purpose, now):
+            return
+        state = Q.nonce_state(conn, value)
+        if state is None or state.device_id != device_id or state.purpose != purpose:
             raise E.NonceUnknown("this nonce was not issued to this device for this purpose")
-        if nonce.used_at is not None:
+        if state.used_at is not None:
             raise E.NonceUsed("this signed request was already submitted")
-        if now > nonce.expires_at:
-            raise E.NonceExpired("the nonce has expired")
-        nonce.used_at = now
+        raise E.NonceExpired("the nonce has expired")
 
     def _check_time(self, signed_at: dt.datetime, now: dt.datetime) -> None:
         if abs(signed_at - now) > self.config.signing_skew:
             raise E.StaleSignature("signed_at is too far from the service's time")
 
     # --- card-signed documents ------------------------------------------------------------
+    def _check_signing_root(self, signer: x509.Certificate) -> None:
+        """The signer is issued by a signing root of this CA (matched by key identifier,
+        RFC 5280 §4.2.1.1). Signature checks only: run it before opening a transaction."""
+        if not any(
+            self._issued_by(signer, root) for root in self.roots(Hierarchy.SIGN)
+        ) and not any(
+            self._issued_by(signer, root) for root in self.roots(Hierarchy.SIGN, refresh=True)
+        ):
+            raise E.CardCertificateUnknown("the signer does not chain to a signing root")
+
     def _card_of_signer(
-        self, s: Session, signer: x509.Certificate, now: dt.datetime
-    ) -> tuple[Card, Certificate]:
-        """The card whose signing certificate made the signature: known to the CA, issued by a
-        signing root (matched by key identifier, RFC 5280 §4.2.1.1), good and in validity."""
-        row = s.get(Certificate, serial_hex(signer.serial_number))
+        self, s: Session, signer: x509.Certificate, now: dt.datetime, *, chain_checked: bool = False
+    ) -> SigningCard:
+        """The card whose signing certificate made the signature: known to the CA (the stored
+        DER, one query with its card), issued by a signing root, good and in validity."""
+        serial = serial_hex(signer.serial_number)
+        row = Q.signer(s.connection(), serial)
         if (
             row is None
             or row.der != signer.public_bytes(serialization.Encoding.DER)
@@ -780,26 +787,25 @@ class PortalService:
             raise E.CardCertificateUnknown(
                 "the signer is not a card signing certificate of this service"
             )
-        if not any(
-            self._issued_by(signer, root) for root in self.roots(Hierarchy.SIGN)
-        ) and not any(
-            self._issued_by(signer, root) for root in self.roots(Hierarchy.SIGN, refresh=True)
-        ):
-            raise E.CardCertificateUnknown("the signer does not chain to a signing root")
+        if not chain_checked:
+            self._check_signing_root(signer)
         if row.status == CertStatus.REVOKED.value:
             raise E.CardCertificateRevoked("the card's signing certificate is revoked")
         if row.status == CertStatus.HELD.value:
             raise E.CardCertificateHeld("the card's signing certificate is suspended")
         if not row.not_before <= now <= row.not_after:
             raise E.CardCertificateExpired("the card's signing certificate is not valid now")
-        card = s.scalars(select(Card).where(Card.sign_serial == row.serial)).first()
-        if card is None or card.status != CardStatus.ACTIVE.value:
+        if row.card_id is None or row.person_id is None or row.card_status != CardStatus.ACTIVE:
             raise E.CardCertificateRevoked("the card was replaced")
-        return card, row
+        return SigningCard(row.card_id, row.person_id, serial)
 
     # --- application (申請) ---------------------------------------------------------------
     def apply(self, device_id: str, cms_der: bytes, *, now: dt.datetime) -> str:
-        """Check a card-signed application and queue its issuance job; returns its id."""
+        """Check a card-signed application and queue its issuance job; returns its id.
+
+        ONE transaction: the signer's card is read and the card's rate-limit counter bumped
+        first; everything after runs in a SAVEPOINT, so a refusal rolls the application back
+        and still commits the count (refused attempts count against the quota)."""
         signed = self.verifier.verify(cms_der)
         doc = parse(ApplicationDoc, signed.content)
         if doc.device_id != device_id:
@@ -809,138 +815,160 @@ class PortalService:
         ):
             raise E.InvalidRequest("one attested key per requested certificate, no duplicates")
         self._check_time(doc.signed_at, now)
-        # Count only signatures by a real card of ours: the signer certificate must be the
-        # stored one (and the CMS verified with it, so the signer holds the card's key).
-        # Otherwise anyone could exhaust a card's quota with a made-up certificate that merely
-        # copies its serial number.
-        with self.db.transaction(write=False) as s:
-            self._card_of_signer(s, signed.signer, now)
-        self._count(
-            f"apply:card:{serial_hex(signed.signer.serial_number)}",
-            limit=self.config.applications_per_card,
-            window=self.config.application_window,
-            now=now,
-        )
-        if doc.terms_version != self.config.terms_version:
-            raise E.TermsOutdated(
-                f"the current terms are {self.config.terms_version}",
-                current=self.config.terms_version,
-            )
+        # Before the transaction: a signature check, no database.
+        self._check_signing_root(signed.signer)
         application_id = self._id()
-        try:
-            with self.db.transaction() as s:
-                card, card_cert = self._card_of_signer(s, signed.signer, now)
-                person = self._lock_person(s, card.person_id)
-                self._use_nonce(s, doc.nonce, device_id, "application", now)
-                device = self._device(s, device_id)
-                attestation = x509.load_der_x509_certificate(device.attestation_der)
-                items: list[ApplicationItem] = []
-                for kind in doc.kinds():
-                    key = doc.keys[kind.value]  # type: ignore[index]
-                    spki = key.spki_der()
-                    _public_key(spki)
-                    slot = Slot.SIGN if kind is CertKind.PHONE_SIGN else Slot.AUTH
-                    try:
-                        verify_key_attestation(
-                            generated=GeneratedKey(spki, key.attestation_der()),
-                            challenge=bytes.fromhex(doc.nonce),
-                            slot=slot,
-                            attestation_certificate=attestation,
-                            manufacturer_root=self._root_of(attestation),
-                            now=now,
-                            expected_serial=bytes.fromhex(device.element_serial),
-                        )
-                    except AttestationError as exc:
-                        raise E.AttestationInvalid(f"{kind.value}: {exc}") from None
-                    items.append(
-                        ApplicationItem(
-                            id=self._id(),
-                            application_id=application_id,
-                            kind=kind.value,
-                            spki_der=spki,
-                            status=ItemStatus.PENDING.value,
-                            install_challenge=self._rand(32).hex(),
-                        )
+        refusal: E.PortalError | None = None
+        with self.db.transaction() as s:
+            conn = s.connection()
+            # Count only signatures by a real card of ours: the signer certificate must be the
+            # stored one (and the CMS verified with it, so the signer holds the card's key).
+            # Otherwise anyone could exhaust a card's quota with a made-up certificate that
+            # merely copies its serial number. (A refusal here rolls back: nothing counted.)
+            card = self._card_of_signer(s, signed.signer, now, chain_checked=True)
+            count, window_start = Q.bump(
+                conn,
+                self.db.is_sqlite,
+                f"apply:card:{card.serial}",
+                window=self.config.application_window,
+                now=now,
+            )
+            try:
+                if count > self.config.applications_per_card:
+                    retry = window_start + self.config.application_window - now
+                    raise E.RateLimited(
+                        "too many attempts", retry_after=int(retry.total_seconds()) + 1
                     )
-                facts, _ = facts_from_json(person.facts_json)
-                if CertKind.PHONE_SIGN in doc.kinds():
-                    try:
-                        check_signing_eligibility(facts.date_of_birth, now)
-                    except EligibilityError:
-                        raise E.NotEligible("signing certificates are issued from age 15") from None
-                if device.person_id not in (None, person.id) and device.holder:
-                    raise E.Conflict(
-                        "this phone holds another person's certificates; revoke them first"
+                if doc.terms_version != self.config.terms_version:
+                    raise E.TermsOutdated(
+                        f"the current terms are {self.config.terms_version}",
+                        current=self.config.terms_version,
                     )
-                holder = s.scalars(
-                    select(Device).where(Device.person_id == person.id, Device.holder)
-                ).first()
-                if holder is not None and holder.id != device_id and not doc.revoke_other_device:
-                    raise E.ConsentRequired(
-                        "ご自身のスマホ用電子証明書が別端末に登録されています。このまま手続きを進めると"
-                        "別端末に登録されている証明書は失効されます。",
-                        other_device=True,
-                    )
-                open_app = s.scalars(
-                    select(Application).where(
-                        Application.person_id == person.id,
-                        Application.status == ApplicationStatus.ACCEPTED.value,
-                    )
-                ).first()
-                if open_app is not None:
-                    raise E.ApplicationInProgress(
-                        "another application of this person is being processed"
-                    )
-                s.add(
-                    Application(
-                        id=application_id,
-                        person_id=person.id,
-                        card_id=card.id,
-                        device_id=device_id,
-                        kind=doc.application.value,
-                        terms_version=doc.terms_version,
-                        revoke_other_consent=doc.revoke_other_device,
-                        nonce=doc.nonce,
-                        status=ApplicationStatus.ACCEPTED.value,
-                        cms_der=cms_der,
-                        created_at=now,
-                        updated_at=now,
-                    )
+                with s.begin_nested():
+                    self._accept(s, doc, cms_der, card, device_id, application_id, now)
+            except E.PortalError as exc:
+                refusal = exc
+            except IntegrityError:
+                # The partial unique index on open applications: a concurrent application
+                # of the same person committed first.
+                refusal = E.ApplicationInProgress(
+                    "another application of this person is being processed"
                 )
-                s.flush()
-                s.add_all(items)
-                s.add(
-                    Job(
-                        kind="issue",
-                        application_id=application_id,
-                        status=JobStatus.QUEUED.value,
-                        attempts=0,
-                        run_after=now,
-                        created_at=now,
-                    )
-                )
-                self.audit.record(
-                    s,
-                    at=now,
-                    actor=f"device:{device_id}",
-                    action="portal.application.accept",
-                    obj=f"application:{application_id}",
-                    payload={
-                        "kind": doc.application.value,
-                        "certificates": list(doc.certificates),
-                        "card": card_cert.serial,
-                        "terms": doc.terms_version,
-                        "revoke_other": doc.revoke_other_device,
-                    },
-                )
-                s.flush()
-        except IntegrityError:
-            # The partial unique index on open applications: a concurrent application of the
-            # same person committed first.
-            raise E.ApplicationInProgress(
-                "another application of this person is being processed"
-            ) from None
+        if refusal is not None:
+            raise refusal
         return application_id
+
+    def _accept(
+        self,
+        s: Session,
+        doc: ApplicationDoc,
+        cms_der: bytes,
+        card: SigningCard,
+        device_id: str,
+        application_id: str,
+        now: dt.datetime,
+    ) -> None:
+        """The checks under the person's row lock, then the application, its items and its
+        job (docs/portal.md "The application document" lists the order)."""
+        conn = s.connection()
+        facts_json = Q.lock_person(conn, self.db.is_sqlite, card.person_id)
+        if facts_json is None:
+            raise E.NotFound("no such person")
+        self._use_nonce(s, doc.nonce, device_id, "application", now)
+        device = Q.applying_device(conn, device_id, card.person_id)
+        if device is None:
+            raise E.NotFound("no such device")
+        attestation = x509.load_der_x509_certificate(device.attestation_der)
+        root = self._root_of(attestation)
+        items: list[dict[str, object]] = []
+        for kind in doc.kinds():
+            key = doc.keys[kind.value]  # type: ignore[index]
+            spki = key.spki_der()
+            _public_key(spki)
+            slot = Slot.SIGN if kind is CertKind.PHONE_SIGN else Slot.AUTH
+            try:
+                verify_key_attestation(
+                    generated=GeneratedKey(spki, key.attestation_der()),
+                    challenge=bytes.fromhex(doc.nonce),
+                    slot=slot,
+                    attestation_certificate=attestation,
+                    manufacturer_root=root,
+                    now=now,
+                    expected_serial=bytes.fromhex(device.element_serial),
+                )
+            except AttestationError as exc:
+                raise E.AttestationInvalid(f"{kind.value}: {exc}") from None
+            items.append(
+                {
+                    "id": self._id(),
+                    "application_id": application_id,
+                    "kind": kind.value,
+                    "spki_der": spki,
+                    "cert_serial": None,
+                    "status": ItemStatus.PENDING.value,
+                    "install_challenge": self._rand(32).hex(),
+                    "installed_at": None,
+                }
+            )
+        facts, _ = facts_from_json(facts_json)
+        if CertKind.PHONE_SIGN in doc.kinds():
+            try:
+                check_signing_eligibility(facts.date_of_birth, now)
+            except EligibilityError:
+                raise E.NotEligible("signing certificates are issued from age 15") from None
+        if device.person_id not in (None, card.person_id) and device.holder:
+            raise E.Conflict("this phone holds another person's certificates; revoke them first")
+        holder = device.holder_of_person
+        if holder is not None and holder != device_id and not doc.revoke_other_device:
+            raise E.ConsentRequired(
+                "ご自身のスマホ用電子証明書が別端末に登録されています。このまま手続きを進めると"
+                "別端末に登録されている証明書は失効されます。",
+                other_device=True,
+            )
+        if device.open_application is not None:
+            raise E.ApplicationInProgress("another application of this person is being processed")
+        Q.insert_application(
+            conn,
+            {
+                "id": application_id,
+                "person_id": card.person_id,
+                "card_id": card.card_id,
+                "device_id": device_id,
+                "kind": doc.application.value,
+                "terms_version": doc.terms_version,
+                "revoke_other_consent": doc.revoke_other_device,
+                "nonce": doc.nonce,
+                "status": ApplicationStatus.ACCEPTED.value,
+                "failure_code": None,
+                "cms_der": cms_der,
+                "created_at": now,
+                "updated_at": now,
+            },
+            items,
+            {
+                "kind": "issue",
+                "application_id": application_id,
+                "status": JobStatus.QUEUED.value,
+                "attempts": 0,
+                "run_after": now,
+                "last_error": None,
+                "created_at": now,
+            },
+        )
+        self.audit.record(
+            s,
+            at=now,
+            actor=f"device:{device_id}",
+            action="portal.application.accept",
+            obj=f"application:{application_id}",
+            payload={
+                "kind": doc.application.value,
+                "certificates": list(doc.certificates),
+                "card": card.serial,
+                "terms": doc.terms_version,
+                "revoke_other": doc.revoke_other_device,
+            },
+        )
 
     def _root_of(self, attestation: x509.Certificate) -> x509.Certificate:
         for root in self.manufacturer_roots:
@@ -984,23 +1012,12 @@ class PortalService:
         job_id: int | None = None
         try:
             with self.db.transaction() as s:
-                stmt = (
-                    select(Job)
-                    .where(Job.status == JobStatus.QUEUED.value, Job.run_after <= now)
-                    .order_by(Job.id)
-                    .limit(1)
-                )
-                if not self.db.is_sqlite:
-                    # Several `serve` processes share the queue: each takes a different job.
-                    stmt = stmt.with_for_update(skip_locked=True)
-                job = s.scalars(stmt).first()
-                if job is None:
+                claimed = Q.claim_job(s.connection(), self.db.is_sqlite, now)
+                if claimed is None:
                     return None
-                job_id = job.id
-                job.attempts += 1
-                self._issue(s, job.application_id, now)
-                job.status = JobStatus.DONE.value
-                return job.application_id
+                job_id, application_id = claimed
+                self._issue(s, application_id, now)
+                return application_id
         except E.PortalError as exc:
             self._fail_application(_need(job_id), exc.code, now)
             return "failed"
@@ -1044,21 +1061,32 @@ class PortalService:
     def _issue(self, s: Session, application_id: str, now: dt.datetime) -> None:
         """The model-change transaction: revoke what any other device of the person holds
         (superseded), hand that device a deletion instruction valid 48 hours, issue the new
-        certificates, make this device the holder, announce 登録準備完了."""
-        app = _need(s.get(Application, application_id))
-        person = self._lock_person(s, app.person_id)
+        certificates, make this device the holder, announce 登録準備完了.
+
+        Reads: the person's row lock, then (after it) the application with its card, device
+        and items in one query, the person's other holder devices, and every unrevoked
+        certificate involved (the card's, the devices') in one query."""
+        conn = s.connection()
+        person_id, facts_json = Q.lock_person_of(conn, self.db.is_sqlite, application_id)
+        app = Q.issue_state(conn, application_id)
         if app.status != ApplicationStatus.ACCEPTED.value:
             return
-        card = _need(s.get(Card, app.card_id))
-        if card.status != CardStatus.ACTIVE.value:
+        if app.card_status != CardStatus.ACTIVE.value:
             raise E.CardCertificateRevoked("the card was replaced after the application")
+        others = Q.other_holders(conn, person_id, app.device_id)
+        certs = self._unrevoked(
+            s,
+            [x for x in (app.card_sign_serial, app.card_auth_serial) if x],
+            [app.device_id, *(o.id for o in others)],
+        )
+        by_serial = {c.serial: c for c in certs}
         limits: dict[CertKind, dt.datetime] = {}
         for kind, serial in (
-            (CertKind.PHONE_SIGN, card.sign_serial),
-            (CertKind.PHONE_AUTH, card.auth_serial),
+            (CertKind.PHONE_SIGN, app.card_sign_serial),
+            (CertKind.PHONE_AUTH, app.card_auth_serial),
         ):
-            row = s.get(Certificate, serial) if serial else None
-            if row is None or row.status == CertStatus.REVOKED.value:
+            row = by_serial.get(serial) if serial else None
+            if row is None:  # only unrevoked certificates were read
                 raise E.CardCertificateRevoked(
                     f"the card's {kind.hierarchy.value} certificate was revoked after applying"
                 )
@@ -1068,34 +1096,21 @@ class PortalService:
                 raise E.CardCertificateExpired("the card's certificate expired")
             # Phone certificates never outlive the card certificate they were applied with.
             limits[kind] = row.not_after
-        device = self._device(s, app.device_id)
-        revoked: list[int] = []
-        for other in s.scalars(
-            select(Device).where(
-                Device.person_id == person.id, Device.holder, Device.id != device.id
-            )
-        ).all():
-            revoked += self._retire_device(s, other, Reason.SUPERSEDED, "model-change", now)
-        items = list(
-            s.scalars(select(ApplicationItem).where(ApplicationItem.application_id == app.id))
-        )
-        wanted = {CertKind(i.kind) for i in items}
+        revoked = self._retire_devices(s, others, certs, Reason.SUPERSEDED, "model-change", now)
+        wanted = {i.kind for i in app.items}
         # Same device applying again: its older certificate of a requested kind is superseded.
         again = [
-            int(cert.serial, 16)
-            for cert in self._phone_certs(s, device.id)
-            if CertKind(cert.kind) in wanted and cert.status != CertStatus.REVOKED.value
+            int(c.serial, 16)
+            for c in certs
+            if c.device_id == app.device_id and c.kind in wanted and c.kind in _PHONE_KIND_VALUES
         ]
-        self.authority.revoke_many(again, Reason.SUPERSEDED, now, actor=self._actor, session=s)
-        revoked += again
-        s.flush()
-        device.person_id = person.id
-        device.holder = True
-        s.flush()  # the partial unique index checks "one holder per person" here
-        facts, locality = facts_from_json(person.facts_json)
-        issued: dict[str, str] = {}
+        if again:
+            self.authority.revoke_many(again, Reason.SUPERSEDED, now, actor=self._actor, session=s)
+            revoked += again
+        Q.make_holder(conn, app.device_id, person_id)
+        facts, locality = facts_from_json(facts_json)
         orders: list[IssueOrder] = []
-        for item in items:
+        for item in app.items:
             kind = CertKind(item.kind)
             sign = kind is CertKind.PHONE_SIGN
             try:
@@ -1118,98 +1133,108 @@ class PortalService:
                     end,
                     facts=facts if sign else None,
                     locality=locality if sign else None,
-                    person_id=person.id,
-                    card_id=card.id,
-                    device_id=device.id,
+                    person_id=person_id,
+                    card_id=app.card_id,
+                    device_id=app.device_id,
                 )
             )
         # Both certificates with their pre-signed OCSP "good" answers, in this transaction.
         infos = self.authority.issue_many(orders, now, actor=self._actor, session=s)
-        for item, info in zip(items, infos, strict=True):
-            item.cert_serial = serial_hex(info.serial)
-            item.status = ItemStatus.READY.value
-            issued[item.kind] = item.cert_serial
-        app.status, app.updated_at = ApplicationStatus.READY.value, now
-        outbox.enqueue(
-            s,
-            device,
-            outbox.REGISTRATION_READY,
-            {"application": app.id, "certificates": sorted(issued)},
-            now=now,
+        serials = {
+            item.id: serial_hex(info.serial) for item, info in zip(app.items, infos, strict=True)
+        }
+        issued = {item.kind: serials[item.id] for item in app.items}
+        Q.application_ready(conn, application_id, serials, now)
+        device = Q.DeviceRef(app.device_id, app.element_serial, app.push_enabled)
+        Q.enqueue(
+            conn,
+            [
+                Q.outbox_row(
+                    device,
+                    outbox.REGISTRATION_READY,
+                    {"application": application_id, "certificates": sorted(issued)},
+                    now,
+                )
+            ],
         )
         self.audit.record(
             s,
             at=now,
             actor="worker",
             action="portal.application.issue",
-            obj=f"application:{app.id}",
+            obj=f"application:{application_id}",
             payload={
                 "issued": [f"{k}:{v}" for k, v in sorted(issued.items())],
                 "superseded": [serial_hex(x) for x in revoked],
             },
         )
 
-    def _retire_device(
-        self, s: Session, device: Device, reason: Reason, why: str, now: dt.datetime
+    @staticmethod
+    def _unrevoked(s: Session, serials: Sequence[str], devices: Sequence[str]) -> list[Certificate]:
+        """The unrevoked certificates among ``serials`` and those of ``devices``, as ORM rows
+        of this session (the CA's revoke_many changes them in place)."""
+        return list(s.scalars(Q.UNREVOKED_CERTIFICATES, {"serials": serials, "devices": devices}))
+
+    def _retire_devices(
+        self,
+        s: Session,
+        devices: Sequence[Q.DeviceRef],
+        certs: Sequence[Certificate],
+        reason: Reason,
+        why: str,
+        now: dt.datetime,
     ) -> list[int]:
-        """Revoke every unrevoked phone certificate of ``device``, stop it being the holder,
-        supersede its unfinished applications and queue a signed deletion instruction valid
-        ``deletion_window`` from now (docs/apdu.md "Signed management instructions")."""
-        revoked = [
-            int(cert.serial, 16)
-            for cert in self._phone_certs(s, device.id)
-            if cert.status != CertStatus.REVOKED.value
-        ]
+        """Revoke every unrevoked phone certificate of ``devices`` (among ``certs``, which
+        must hold them all), stop them being holders, supersede their unfinished applications
+        and queue a signed deletion instruction valid ``deletion_window`` from now for each
+        that had any (docs/apdu.md "Signed management instructions")."""
+        if not devices:
+            return []
+        per_device: dict[str, list[Certificate]] = {d.id: [] for d in devices}
+        for cert in sorted(certs, key=lambda c: c.serial):
+            if cert.device_id in per_device and cert.kind in _PHONE_KIND_VALUES:
+                if cert.status != CertStatus.REVOKED.value:
+                    per_device[cert.device_id].append(cert)
+        revoked = [int(c.serial, 16) for d in devices for c in per_device[d.id]]
         # One batch: the rows locked in one statement, their answers and CRL changes written
         # with one executemany each.
         self.authority.revoke_many(revoked, reason, now, actor=self._actor, session=s)
-        for app in s.scalars(
-            select(Application).where(
-                Application.device_id == device.id,
-                Application.status.in_(
-                    [ApplicationStatus.READY.value, ApplicationStatus.ACCEPTED.value]
-                ),
-            )
-        ).all():
-            app.status, app.updated_at = ApplicationStatus.SUPERSEDED.value, now
-            for item in s.scalars(
-                select(ApplicationItem).where(ApplicationItem.application_id == app.id)
-            ).all():
-                item.status = ItemStatus.REVOKED.value
-        device.holder = False
-        if revoked:
-            self._queue_instruction(
+        conn = s.connection()
+        Q.retire(conn, [d.id for d in devices], now)
+        not_after = now + self.config.deletion_window
+        for device in devices:
+            if per_device[device.id]:
+                self._queue_instruction(
+                    s, device, Action.DELETE_SIGN | Action.DELETE_AUTH, why, not_after, now
+                )
+            self.audit.record(
                 s,
-                device,
-                Action.DELETE_SIGN | Action.DELETE_AUTH,
-                why,
-                now + self.config.deletion_window,
-                now,
+                at=now,
+                actor="service",
+                action="portal.device.retire",
+                obj=f"device:{device.id}",
+                payload={
+                    "reason": int(reason),
+                    "why": why,
+                    "revoked": [c.serial for c in per_device[device.id]],
+                },
             )
-        self.audit.record(
-            s,
-            at=now,
-            actor="service",
-            action="portal.device.retire",
-            obj=f"device:{device.id}",
-            payload={
-                "reason": int(reason),
-                "why": why,
-                "revoked": [serial_hex(x) for x in revoked],
-            },
-        )
         return revoked
 
     def _queue_instruction(
         self,
         s: Session,
-        device: Device,
+        device: Q.DeviceRef,
         actions: Action,
         why: str,
         not_after: dt.datetime,
         now: dt.datetime,
         challenge: bytes | None = None,
-    ) -> DeviceInstruction:
+        *,
+        delivered: bool = False,
+    ) -> bytes:
+        """A signed instruction for ``device`` (and, unless challenge-bound, its
+        ``deletion-pending`` push); returns the instruction."""
         body = build_instruction(
             key=self.instruction_key,
             target_serial=bytes.fromhex(device.element_serial),
@@ -1217,25 +1242,37 @@ class PortalService:
             not_after=not_after,
             challenge=challenge,
         )
-        row = DeviceInstruction(
-            id=self._id(),
-            device_id=device.id,
-            actions=int(actions),
-            instruction=body,
-            not_after=not_after,
-            reason=why,
-            created_at=now,
+        instruction_id = self._id()
+        conn = s.connection()
+        Q.insert_instructions(
+            conn,
+            [
+                {
+                    "id": instruction_id,
+                    "device_id": device.id,
+                    "actions": int(actions),
+                    "instruction": body,
+                    "not_after": not_after,
+                    "reason": why,
+                    "created_at": now,
+                    "delivered_at": now if delivered else None,
+                    "acknowledged_at": None,
+                }
+            ],
         )
-        s.add(row)
         if challenge is None:
-            outbox.enqueue(
-                s,
-                device,
-                outbox.DELETION_PENDING,
-                {"instruction": row.id, "not_after": not_after.isoformat()},
-                now=now,
+            Q.enqueue(
+                conn,
+                [
+                    Q.outbox_row(
+                        device,
+                        outbox.DELETION_PENDING,
+                        {"instruction": instruction_id, "not_after": not_after.isoformat()},
+                        now,
+                    )
+                ],
             )
-        return row
+        return body
 
     def _notify_changed(self, s: Session, device_id: str, now: dt.datetime) -> None:
         device = s.get(Device, device_id)
@@ -1422,20 +1459,20 @@ class PortalService:
         revoked: list[int] = []
         self._ready_ca(now)
         with self.db.transaction() as s:
-            card, _ = self._card_of_signer(s, signed.signer, now)
+            card = self._card_of_signer(s, signed.signer, now)
             self._lock_person(s, card.person_id)
             self._use_nonce(s, doc.nonce, device_id, "revocation", now)
-            others = s.scalars(
-                select(Device).where(
-                    Device.person_id == card.person_id, Device.holder, Device.id != device_id
-                )
-            ).all()
+            others = Q.other_holders(s.connection(), card.person_id, device_id)
             if not others:
                 raise E.NotFound("no other phone holds certificates of this person")
-            for other in others:
-                revoked += self._retire_device(
-                    s, other, Reason.CESSATION_OF_OPERATION, "revoked-from-my-page", now
-                )
+            revoked += self._retire_devices(
+                s,
+                others,
+                self._unrevoked(s, [], [o.id for o in others]),
+                Reason.CESSATION_OF_OPERATION,
+                "revoked-from-my-page",
+                now,
+            )
             self.audit.record(
                 s,
                 at=now,
@@ -1459,7 +1496,7 @@ class PortalService:
         result: dict[str, str] = {}
         self._ready_ca(now)
         with self.db.transaction() as s:
-            card, _ = self._card_of_signer(s, signed.signer, now)
+            card = self._card_of_signer(s, signed.signer, now)
             self._lock_person(s, card.person_id)
             self._use_nonce(s, doc.nonce, device_id, "release", now)
             device = self._device(s, device_id)
@@ -1479,7 +1516,7 @@ class PortalService:
                     )
                     self._queue_instruction(
                         s,
-                        device,
+                        _ref(device),
                         Action.DELETE_SIGN,
                         "reissue-signing",
                         now + self.config.deletion_window,
@@ -1507,7 +1544,7 @@ class PortalService:
             raise E.DeviceMismatch("not a reset request of this device")
         self._check_time(doc.signed_at, now)
         with self.db.transaction() as s:
-            card, _ = self._card_of_signer(s, signed.signer, now)
+            card = self._card_of_signer(s, signed.signer, now)
             self._lock_person(s, card.person_id)
             self._use_nonce(s, doc.nonce, device_id, "reset", now)
             device = self._device(s, device_id)
@@ -1518,16 +1555,16 @@ class PortalService:
                 if doc.certificate == "phone-sign"
                 else Action.RESET_AUTH_PIN
             )
-            row = self._queue_instruction(
+            instruction = self._queue_instruction(
                 s,
-                device,
+                _ref(device),
                 action,
                 "password-reset",
                 now + self.config.reset_validity,
                 now,
                 challenge=bytes.fromhex(doc.element_challenge),
+                delivered=True,  # handed over in this very answer
             )
-            row.delivered_at = now
             self.audit.record(
                 s,
                 at=now,
@@ -1536,7 +1573,7 @@ class PortalService:
                 obj=f"device:{device_id}",
                 payload={"certificate": doc.certificate},
             )
-            return row.instruction
+            return instruction
 
     # --- reading ----------------------------------------------------------------------------
     def certificate_states(self, device_id: str) -> list[CertificateState]:
