@@ -65,10 +65,10 @@ class Settings(BaseModel):
     delta_crl_validity: dt.timedelta = dt.timedelta(hours=6)
     # Root lifetime for `ca init` (the real roots run ~ 12 years; *uncertain*).
     root_validity: dt.timedelta = dt.timedelta(days=365 * 12)
-    # Threads that sign the CA's certificates and OCSP responses (service/signing_pool.py):
-    # cryptography releases the GIL while signing, so issuance scales with the cores. None =
-    # one per core (os.cpu_count()), decided at start so a copied settings.json never pins
-    # another machine's count; 1 = sign in the calling thread only.
+    # Threads that sign the CA's certificates and OCSP responses, the calling one included
+    # (service/signing_pool.py): cryptography releases the GIL while signing, so issuance
+    # scales with the cores. None = one per core (os.cpu_count()), decided at start so a
+    # copied settings.json never pins another machine's count; 1 = the calling thread only.
     signing_threads: int | None = Field(default=None, ge=1, le=256)
     # Where CA keys live: "file" (encrypted PKCS#8 in DIR/ca) or a PKCS#11 module (see docs).
     key_backend: str = "file"

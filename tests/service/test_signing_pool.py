@@ -73,7 +73,7 @@ def test_an_error_is_raised_and_pending_tasks_cancelled() -> None:
         ran.append(i)
         return i
 
-    pool = SigningPool(2)
+    pool = SigningPool(3)  # the caller and two workers
     try:
         with pytest.raises(ValueError, match="bad key"):
             pool.run([boom, hold_worker, hold_worker, *[lambda i=i: record(i) for i in range(20)]])

@@ -5,11 +5,13 @@
 the CA issues costs one or two such signatures, so threads — not processes: keys, builders
 and results stay in memory, nothing is pickled — are what spread issuance over the cores.
 
-The caller's thread works too: :meth:`SigningPool.run` queues the tasks, then takes them
-back from the end of the queue and runs them itself until it meets one a worker has already
-started. So a call never depends on the pool being free — a revocation re-signing inside its
+``size`` threads sign: the caller's and ``size - 1`` workers. :meth:`SigningPool.run` queues
+the tasks, runs the first itself, then takes tasks back from the end of the queue and runs
+them too until it meets one a worker has already started. So ``size`` = the cores keeps every
+core signing without a thread more than there are cores (a surplus thread only adds GIL
+hand-offs); a call never depends on the pool being free — a revocation re-signing inside its
 write transaction is never stuck behind another caller's queued issuance batch — and with
-one thread (``size=1``) nothing is queued at all: the tasks run in order in the caller.
+``size=1`` nothing is queued at all: the tasks run in order in the caller.
 
 The tasks must be pure (build and sign; no database session, no shared mutable state): they
 run in any order, on any thread. Keys that cannot sign concurrently serialise themselves
@@ -29,12 +31,13 @@ U = TypeVar("U")
 
 
 def default_size() -> int:
-    """One signing thread per core (the caller's thread adds one that mostly waits)."""
+    """One signing thread per core."""
     return os.cpu_count() or 1
 
 
 class SigningPool:
-    """A lazily started thread pool of ``size`` threads for independent signing tasks."""
+    """``size`` threads (the caller's and ``size - 1`` lazily started workers) for
+    independent signing tasks."""
 
     def __init__(self, size: int | None = None) -> None:
         self.size = default_size() if size is None else size
@@ -91,6 +94,6 @@ class SigningPool:
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(
-                    max_workers=self.size, thread_name_prefix="mobile-jpki-sign"
+                    max_workers=self.size - 1, thread_name_prefix="mobile-jpki-sign"
                 )
             return self._executor
