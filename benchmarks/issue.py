@@ -16,6 +16,8 @@ the machine is shared), every rate also as a share of both openssl figures:
   ``synchronous=FULL`` fsync) per certificate;
 - service ``issue_many()`` in batches of ``--batch``, one transaction per batch, signed in one
   thread (``signing_threads=1``) and on the pool (``signing_threads=N``);
+- the pre-signed batch again from 2 concurrent callers sharing the pool (a server's request
+  threads: one caller's insert and commit overlap the other's signing);
 - the same with ``presign=False``: the OCSP response is signed on the first request (or by
   ``presign_pending``), so issuance costs one signature per certificate.
 """
@@ -30,6 +32,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,6 +74,24 @@ def _rate(seconds: float, step: Callable[[int], int]) -> float:
     while time.perf_counter() - start < seconds:
         n += step(n)
     return n / (time.perf_counter() - start)
+
+
+def _rate_concurrent(seconds: float, step: Callable[[int], int], callers: int) -> float:
+    """:func:`_rate` with ``callers`` threads calling ``step`` at once (a server's request
+    threads): one caller's write transaction overlaps the others' signing."""
+    counts = [0] * callers
+    start = time.perf_counter()
+
+    def loop(k: int) -> None:
+        while time.perf_counter() - start < seconds:
+            counts[k] += step(10_000_000 * (k + 1) + counts[k])
+
+    threads = [threading.Thread(target=loop, args=(k,)) for k in range(callers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.perf_counter() - start)
 
 
 def _load() -> str:
@@ -148,6 +169,10 @@ def _one_run(
             (
                 f"service issue_many({b}), pre-signed, pool of {n}",
                 _rate(args.seconds, batch(ca, True)),
+            ),
+            (
+                f"service issue_many({b}), pre-signed, 2 callers, pool",
+                _rate_concurrent(args.seconds, batch(ca, True), 2),
             ),
             (
                 f"service issue_many({b}, presign=False), 1 thread",
