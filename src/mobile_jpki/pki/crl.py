@@ -43,7 +43,7 @@ from cryptography.x509.oid import CRLEntryExtensionOID
 
 from mobile_jpki.pki import der, profiles
 from mobile_jpki.pki.model import CaIdentity, PublicUrls, utc
-from mobile_jpki.pki.revocation import Reason, RevokedEntry
+from mobile_jpki.pki.revocation import Reason, RevokedEntry, RevokedRow
 
 __all__ = [
     "CrlError",
@@ -56,6 +56,7 @@ __all__ = [
     "build_crl",
     "crl_extensions",
     "encode_revoked_certificates",
+    "encode_revoked_rows",
     "issuing_distribution_point",
 ]
 
@@ -81,8 +82,10 @@ class CrlError(ValueError):
 class InvalidEntry(CrlError):
     """A revoked entry that cannot go into this CRL (bad serial, time or reason)."""
 
-    def __init__(self, serial: int, problem: str) -> None:
-        super().__init__(f"revoked entry serial={serial:#x}: {problem}")
+    def __init__(self, serial: int | str, problem: str) -> None:
+        # ``serial`` is the store's hexadecimal text when the entry came as a row (RevokedRow).
+        shown = f"{serial:#x}" if isinstance(serial, int) else repr(serial)
+        super().__init__(f"revoked entry serial={shown}: {problem}")
         self.serial = serial
         self.problem = problem
 
@@ -272,7 +275,7 @@ def _allowed_reasons(kind: CrlKind) -> list[Reason | None]:
 
 def _entry_extension_tables(
     kind: CrlKind,
-) -> tuple[dict[Reason | None, bytes], dict[Reason | None, bytes]]:
+) -> tuple[dict[int | None, bytes], dict[int | None, bytes]]:
     """Precomputed crlEntryExtensions per reason: only a handful exist, so no per-entry encoding.
 
     ``plain[r]`` is the complete crlEntryExtensions for an entry without invalidityDate;
@@ -280,8 +283,8 @@ def _entry_extension_tables(
     reasonCode is omitted for unspecified: RFC 5280 §5.3.1 says it "SHOULD be absent instead of
     using the unspecified (0) reasonCode value".
     """
-    plain: dict[Reason | None, bytes] = {}
-    with_date: dict[Reason | None, bytes] = {}
+    plain: dict[int | None, bytes] = {}
+    with_date: dict[int | None, bytes] = {}
     for reason in _allowed_reasons(kind):
         reason_ext = b"" if reason in (None, Reason.UNSPECIFIED) else _reason_extension(reason)
         plain[reason] = der.tlv(der.TAG_SEQUENCE, reason_ext) if reason_ext else b""
@@ -293,25 +296,37 @@ def _entry_extension_tables(
     return plain, with_date
 
 
-# Time-of-day pieces for every entry's dates: "HHMM" for each minute of a day and "SSZ" for each
-# second. Two small tables (1,440 + 60 short bytes, cache-resident) replace a strftime per entry;
-# measured faster than one 86,400-entry table, whose random access misses the CPU cache.
-_HHMM = tuple(b"%02d%02d" % (h, m) for h in range(24) for m in range(60))
-_SSZ = tuple(b"%02dZ" % s for s in range(60))
 # SEQUENCE header + INTEGER tag + INTEGER length of an entry, indexed by (entry length << 5) |
 # serial length. Entries are < 128 octets and serials <= 21 octets, so both lengths are one octet.
 _ENTRY_HEAD = tuple(
     bytes((der.TAG_SEQUENCE, n, der.TAG_INTEGER, s)) for n in range(128) for s in range(32)
 )
+# Entry length = INTEGER header (2) + serial + Time header and date (len(date_head)) + HHMMSSZ (7)
+# + crlEntryExtensions; the constant part:
+_ENTRY_FIXED = 2 + 7
+_SERIAL_TOO_LONG = "serial must be positive and at most 20 octets (§4.1.2.2)"
 
 
-def _day_prefix(when: dt.datetime, serial: int) -> bytes:
-    """Tag, length and date part of revocationDate (RFC 5280 §5.1.2.6 → §4.1.2.5 rules)."""
+# Time-of-day pieces for every entry's dates: "HHMM" for each minute of a day and "SSZ" for each
+# second. Two small tables (1,440 + 60 short bytes, cache-resident) replace a strftime per entry;
+# measured faster than one 86,400-entry table, whose random access misses the CPU cache (again
+# in this revision: 1.6 against 1.15 µs per entry in the whole loop).
+_HHMM = tuple(b"%02d%02d" % (h, m) for h in range(24) for m in range(60))
+_SSZ = tuple(b"%02dZ" % s for s in range(60))
+
+
+def _day_prefix(when: dt.datetime) -> bytes | None:
+    """Tag, length and date part of revocationDate (RFC 5280 §5.1.2.6 → §4.1.2.5 rules): UTCTime
+    through 2049, GeneralizedTime from 2050; None before 1950 (neither may express it)."""
     if when.year < 1950:
-        raise InvalidEntry(serial, f"revocation date {when.isoformat()} is before 1950")
+        return None
     if when.year < 2050:
         return b"\x17\x0d%02d%02d%02d" % (when.year % 100, when.month, when.day)
     return b"\x18\x0f%04d%02d%02d" % (when.year, when.month, when.day)
+
+
+def _before_1950(serial: int | str, when: dt.datetime) -> InvalidEntry:
+    return InvalidEntry(serial, f"revocation date {when.isoformat()} is before 1950")
 
 
 def _as_utc(when: dt.datetime, serial: int) -> dt.datetime:
@@ -320,8 +335,20 @@ def _as_utc(when: dt.datetime, serial: int) -> dt.datetime:
     return when.astimezone(dt.UTC)
 
 
-def encode_revoked_certificates(entries: Iterable[RevokedEntry], kind: CrlKind) -> bytearray:
-    """The contents (without the outer SEQUENCE header) of ``revokedCertificates``.
+def _naive_utc(when: dt.datetime) -> dt.datetime:
+    """A row's time as naive UTC: the store keeps naive UTC, an aware time is converted."""
+    return when if when.tzinfo is None else when.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _reason_not_allowed(serial: int | str, reason: object, kind: CrlKind) -> InvalidEntry:
+    return InvalidEntry(serial, f"reason {reason!r} not allowed in a {kind.value} CRL (§5.3.1)")
+
+
+def encode_revoked_certificates(
+    entries: Iterable[RevokedEntry], kind: CrlKind, buf: bytearray | None = None
+) -> bytearray:
+    """The contents (without the outer SEQUENCE header) of ``revokedCertificates``, appended to
+    ``buf`` (a new buffer if None) and returned.
 
     Each entry is ``SEQUENCE { userCertificate INTEGER, revocationDate Time,
     crlEntryExtensions Extensions OPTIONAL }`` (RFC 5280 §5.1). Every entry is shorter than 128
@@ -333,12 +360,13 @@ def encode_revoked_certificates(entries: Iterable[RevokedEntry], kind: CrlKind) 
     plain, with_date = _entry_extension_tables(kind)
     day_cache: dict[int, bytes] = {}  # proleptic ordinal -> tag, length and date octets
     gen_day_cache: dict[int, bytes] = {}  # ordinal -> "YYYYMMDD" for invalidityDate
-    buf = bytearray()
+    if buf is None:
+        buf = bytearray()
     for entry in entries:
         serial = entry.serial
         nbits = serial.bit_length()
         if serial <= 0 or nbits > MAX_SERIAL_BITS:
-            raise InvalidEntry(serial, "serial must be positive and at most 20 octets (§4.1.2.2)")
+            raise InvalidEntry(serial, _SERIAL_TOO_LONG)
         when = entry.revoked_at
         if when.tzinfo is not UTC:
             when = _as_utc(when, serial)
@@ -346,7 +374,10 @@ def encode_revoked_certificates(entries: Iterable[RevokedEntry], kind: CrlKind) 
         try:  # subscription, not .get(): measurably cheaper, and misses are rare (one per day)
             date_head = day_cache[day]
         except KeyError:
-            date_head = day_cache[day] = _day_prefix(when, serial)
+            prefix = _day_prefix(when)
+            if prefix is None:
+                raise _before_1950(serial, when) from None
+            date_head = day_cache[day] = prefix
         invalid = entry.invalidity_date
         try:
             if invalid is None:
@@ -354,9 +385,7 @@ def encode_revoked_certificates(entries: Iterable[RevokedEntry], kind: CrlKind) 
             else:
                 exts = with_date[entry.reason]
         except KeyError:
-            raise InvalidEntry(
-                serial, f"reason {entry.reason!r} not allowed in a {kind.value} CRL (§5.3.1)"
-            ) from None
+            raise _reason_not_allowed(serial, entry.reason, kind) from None
         if invalid is not None:
             if invalid.tzinfo is not UTC:
                 invalid = _as_utc(invalid, serial)
@@ -371,11 +400,86 @@ def encode_revoked_certificates(entries: Iterable[RevokedEntry], kind: CrlKind) 
             exts += gdate + hhmm[invalid.hour * 60 + invalid.minute] + ssz[invalid.second]
         serial_octets = serial.to_bytes((nbits + 8) >> 3, "big")  # leading 00 if top bit set
         nserial = len(serial_octets)
-        # entry length = INTEGER (2 + n) + Time (header + date + HHMM + SSZ = len + 7) + exts
         buf += b"".join(
             (
-                entry_head[((9 + nserial + len(date_head) + len(exts)) << 5) | nserial],
+                entry_head[((_ENTRY_FIXED + nserial + len(date_head) + len(exts)) << 5) | nserial],
                 serial_octets,
+                date_head,
+                hhmm[when.hour * 60 + when.minute],
+                ssz[when.second],
+                exts,
+            )
+        )
+    return buf
+
+
+def encode_revoked_rows(
+    rows: Iterable[RevokedRow], kind: CrlKind, buf: bytearray | None = None
+) -> bytearray:
+    """:func:`encode_revoked_certificates` for entries as the store keeps them (``RevokedRow``:
+    hex serial, naive-UTC or aware times, integer reason code), straight from a database cursor.
+
+    Same output for the same revocations (tested byte for byte), without an ``int`` serial, a
+    ``Reason`` or a ``RevokedEntry`` per entry: the hex text becomes the INTEGER contents through
+    ``bytes.fromhex`` (measured ~130 ns against ~470 ns for ``int(text, 16)`` + ``to_bytes``).
+    The text must be canonical, as ``store.models.serial_hex`` writes it: hex digits only, no
+    leading zeros (so that the DER INTEGER is minimal, X.690 §8.3.2), at most 159 bits.
+    """
+    hhmm, ssz, entry_head, fromhex = _HHMM, _SSZ, _ENTRY_HEAD, bytes.fromhex
+    plain, with_date = _entry_extension_tables(kind)  # Reason is an IntEnum: int codes match
+    day_cache: dict[int, bytes] = {}
+    gen_day_cache: dict[int, bytes] = {}
+    if buf is None:
+        buf = bytearray()
+    for serial_hex, when, reason, invalid in rows:
+        try:
+            digits = len(serial_hex)
+            # An odd count of digits gets a leading 0 nibble; the result is then minimal unless
+            # the text itself had leading zeros (checked below).
+            octets = fromhex(serial_hex) if not digits & 1 else fromhex("0" + serial_hex)
+        except (ValueError, TypeError):
+            raise InvalidEntry(serial_hex, "serial is not hexadecimal text") from None
+        nserial = len(octets)
+        # fromhex skips whitespace: a length mismatch means the text was not bare hex digits.
+        first = octets[0] if nserial else 0
+        if (nserial << 1) - (digits & 1) != digits or first == 0:
+            raise InvalidEntry(serial_hex, "serial is not canonical hex of a positive number")
+        if first & 0x80:  # positive INTEGER whose top bit is set: leading 00 (X.690 §8.3.2)
+            octets = b"\x00" + octets
+            nserial += 1
+        if nserial > 20:
+            raise InvalidEntry(serial_hex, _SERIAL_TOO_LONG)
+        if when.tzinfo is not None:
+            when = _naive_utc(when)
+        day = when.toordinal()
+        try:
+            date_head = day_cache[day]
+        except KeyError:
+            prefix = _day_prefix(when)
+            if prefix is None:
+                raise _before_1950(serial_hex, when) from None
+            date_head = day_cache[day] = prefix
+        try:
+            exts = plain[reason] if invalid is None else with_date[reason]
+        except KeyError:
+            raise _reason_not_allowed(serial_hex, reason, kind) from None
+        if invalid is not None:
+            if invalid.tzinfo is not None:
+                invalid = _naive_utc(invalid)
+            gday = invalid.toordinal()
+            try:
+                gdate = gen_day_cache[gday]
+            except KeyError:
+                gdate = gen_day_cache[gday] = b"%04d%02d%02d" % (
+                    invalid.year,
+                    invalid.month,
+                    invalid.day,
+                )
+            exts += gdate + hhmm[invalid.hour * 60 + invalid.minute] + ssz[invalid.second]
+        buf += b"".join(
+            (
+                entry_head[((_ENTRY_FIXED + nserial + len(date_head) + len(exts)) << 5) | nserial],
+                octets,
                 date_head,
                 hhmm[when.hour * 60 + when.minute],
                 ssz[when.second],
@@ -411,7 +515,8 @@ def build_crl(
     *,
     issuer: CaIdentity,
     urls: PublicUrls,
-    entries: Iterable[RevokedEntry],
+    entries: Iterable[RevokedEntry] = (),
+    rows: Iterable[RevokedRow] = (),
     crl_number: int,
     this_update: dt.datetime,
     next_update: dt.datetime,
@@ -419,8 +524,10 @@ def build_crl(
 ) -> bytes:
     """Encode and sign one CRL; returns DER.
 
-    ``entries`` is consumed once, lazily: pass a generator over a database cursor and a CRL of
-    millions of entries never holds more than its own output bytes in memory. ``crl_number`` is
+    The revoked certificates are ``entries`` (:class:`RevokedEntry` values) followed by
+    ``rows`` (:data:`RevokedRow` tuples as the store keeps them; the fast form for a CA reading
+    its database). Each is consumed once, lazily: pass a database cursor that streams and a CRL
+    of millions of entries never holds more than its own output bytes in memory. ``crl_number`` is
     the CA's single monotonic counter shared by full and delta CRLs (RFC 5280 §5.2.3, §5.2.4);
     the caller allocates it. The signature is sha256WithRSAEncryption made by
     ``issuer.key.sign(tbs, PKCS1v15(), SHA256())``, so an HSM key works unchanged.
@@ -448,7 +555,7 @@ def build_crl(
     )
     extensions = der.tlv(der.TAG_CONTEXT_0_CONSTRUCTED, der.sequence(extensions))
 
-    buf = encode_revoked_certificates(entries, scope.kind)
+    buf = encode_revoked_rows(rows, scope.kind, encode_revoked_certificates(entries, scope.kind))
     # RFC 5280 §5.1.2.6: "When there are no revoked certificates, the revoked certificates list
     # MUST be absent."
     revoked_header = der.header(der.TAG_SEQUENCE, len(buf)) if buf else b""
