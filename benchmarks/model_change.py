@@ -24,6 +24,7 @@ import itertools
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
@@ -96,14 +97,23 @@ class PooledKeyStore:
         return self._keys[key_ref]
 
 
-def rsa_sign_rate(seconds: float = 3.0) -> float:
-    key = _POOL[0]
+def rsa_sign_rate(seconds: float = 3.0, threads: int = 1) -> float:
+    """RSA-2048 PKCS#1 v1.5 signatures per second, by ``threads`` threads signing side by side
+    (cryptography releases the GIL while it signs, so threads use every core)."""
     data = b"x" * 64
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        key.sign(data, padding.PKCS1v15(), hashes.SHA256())
-        n += 1
-    return n / (time.perf_counter() - start)
+    deadline = time.perf_counter() + seconds
+
+    def sign(key: rsa.RSAPrivateKey) -> int:
+        n = 0
+        while time.perf_counter() < deadline:
+            key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+            n += 1
+        return n
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        total = sum(pool.map(sign, _POOL[:threads]))
+    return total / (time.perf_counter() - start)
 
 
 def run(url: str, persons: int, data_dir: Path) -> tuple[float, float]:
@@ -257,11 +267,18 @@ def main() -> None:
         authority_module.ocsp.build_response = build  # type: ignore[assignment]
     # The machine is shared: every figure below is read beside the load it ran under.
     print("load average (1 5 15 min): " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
-    sign_rate = rsa_sign_rate()
-    ceiling = sign_rate / SIGNATURES_PER_MODEL_CHANGE
-    print(f"RSA-2048 sign rate (cryptography, 1 thread): {sign_rate:8.1f} /s")
     per = SIGNATURES_PER_MODEL_CHANGE
+    cores = os.cpu_count() or 1
+    sign_rate = rsa_sign_rate()
+    ceiling = sign_rate / per
+    print(f"RSA-2048 sign rate (cryptography, 1 thread): {sign_rate:8.1f} /s")
     print(f"ceiling: {per} signatures per model change  -> {ceiling:8.1f} model changes/s")
+    # The issue's ceiling is the one-thread rate above; the CA signs on a thread pool, so the
+    # ceiling with every core busy signing is printed too, measured the same way.
+    all_rate = rsa_sign_rate(threads=cores)
+    all_ceiling = all_rate / per
+    print(f"RSA-2048 sign rate ({cores} threads, all cores): {all_rate:8.1f} /s")
+    print(f"ceiling with all cores: {per} signatures  -> {all_ceiling:8.1f} model changes/s")
     targets = [("SQLite", None)]
     pg = os.environ.get("MOBILE_JPKI_BENCH_POSTGRES_URL") or os.environ.get(
         "MOBILE_JPKI_TEST_POSTGRES_URL"
@@ -276,7 +293,8 @@ def main() -> None:
                 continue
             rate, elapsed = run(url, args.persons, Path(tmp))
             print(f"{name:10s}: {rate:8.1f} model changes/s ({args.persons} in {elapsed:.2f} s)"
-                  f" = {100 * rate / ceiling:5.1f}% of the ceiling")  # fmt: skip
+                  f" = {100 * rate / ceiling:5.1f}% of the ceiling,"
+                  f" {100 * rate / all_ceiling:5.1f}% of the all-core ceiling")  # fmt: skip
             if args.breakdown:
                 for key, values in sorted(TIMING.items(), key=lambda kv: -sum(kv[1])):
                     per = 1000 * sum(values) / args.persons

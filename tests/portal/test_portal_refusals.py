@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import select
 
 from conftest import CARD_PASSWORD, World, facts, pooled_key
 from mobile_jpki.phone.client import PortalProblem
@@ -20,6 +21,7 @@ from mobile_jpki.service.portal.documents import (
     AttestedKey,
     canonical,
 )
+from mobile_jpki.store.portal import Application, Nonce
 
 BOTH = (Hierarchy.SIGN, Hierarchy.AUTH)
 PW, PIN = "PHONE123", "1234"
@@ -251,3 +253,41 @@ def test_a_made_up_certificate_copying_a_card_serial_is_not_counted(world: World
     for _ in range(3):
         assert refused(phone.send_application, forged).code == "card-certificate-unknown"
     assert apply(phone, card)  # the card's own quota is untouched
+
+
+def test_a_refusal_under_the_person_lock_rolls_back_and_still_counts(world: World) -> None:
+    """The application runs in ONE transaction: its checks under the person's lock run in a
+    SAVEPOINT, so a refusal there leaves no application and no used nonce behind, while the
+    card's attempt counter, bumped before it, commits (refused attempts count)."""
+    world.service.config = dataclasses.replace(world.service.config, applications_per_card=3)
+    _, _, card = world.resident()
+    apply(world.new_phone("old"), card)  # attempt 1
+    world.work()
+    new = world.new_phone("new")
+    cms = new.prepare_application(
+        card, card_password=CARD_PASSWORD, certificates=BOTH, sign_password=PW, auth_pin=PIN
+    )
+    for _ in range(2):  # attempts 2 and 3: the same document, its nonce still unused
+        assert refused(new.api.apply, cms).code == "revoke-consent-required"
+    with world.db.transaction(write=False) as s:
+        assert not s.scalars(
+            select(Application).where(Application.device_id == new.device_id)
+        ).all()
+        used = s.scalars(
+            select(Nonce).where(Nonce.device_id == new.device_id, Nonce.used_at.is_not(None))
+        )
+        assert not used.all()
+    assert refused(new.api.apply, cms).code == "rate-limited"  # attempt 4
+
+
+def test_the_rate_window_starts_again_when_it_is_over(world: World) -> None:
+    world.service.config = dataclasses.replace(world.service.config, applications_per_card=1)
+    _, _, card = world.resident()
+    phone = world.new_phone("p")
+    assert refused(apply, phone, card, terms_version="old").code == "terms-outdated"
+    world.clock.advance(dt.timedelta(hours=23))
+    problem = refused(apply, phone, card)
+    # Retry-After: what is left of the window that opened 23 hours ago (RFC 9110 §10.2.3).
+    assert (problem.code, problem.body["retry_after"]) == ("rate-limited", 3601)
+    world.clock.advance(dt.timedelta(hours=1))
+    assert apply(phone, card)  # a new window: counted as its first attempt
