@@ -31,6 +31,7 @@ are likewise the caller's job (a unique key in the store).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -38,6 +39,7 @@ from enum import StrEnum
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.x509.oid import CRLEntryExtensionOID
 
@@ -568,13 +570,32 @@ def build_crl(
         + revoked_header
     )
     tbs_length = len(head) + len(buf) + len(extensions)
-    # Prepend in place (one memmove) rather than concatenating, then freeze once: peak memory
-    # stays near two copies of the CRL (the TBS and the output) however many entries it holds.
-    buf[0:0] = der.header(der.TAG_SEQUENCE, tbs_length) + head
+    tbs_header = der.header(der.TAG_SEQUENCE, tbs_length)
+    # The whole CRL is built in this one buffer, so its outer header goes in first: its length
+    # needs the signature's, which PKCS#1 v1.5 fixes at the modulus length (RFC 8017 §8.2.1).
+    signature_length = (key.key_size + 7) // 8
+    bit_string_length = 1 + signature_length  # the unused-bits octet, then the signature
+    tail_length = (
+        len(_SHA256_WITH_RSA)
+        + len(der.header(der.TAG_BIT_STRING, bit_string_length))
+        + bit_string_length
+    )
+    outer = der.header(der.TAG_SEQUENCE, len(tbs_header) + tbs_length + tail_length)
+    # Prepend in place (one memmove) rather than concatenating.
+    buf[0:0] = outer + tbs_header + head
     buf += extensions
-    tbs = bytes(buf)
-    del buf
-    # A plain ``bytes`` TBS: HSM-backed keys (PKCS#11 wrappers) may accept nothing else.
-    signature = key.sign(tbs, PKCS1v15(), SHA256())
-    tail = _SHA256_WITH_RSA + der.bit_string(signature)
-    return b"".join((der.header(der.TAG_SEQUENCE, len(tbs) + len(tail)), tbs, tail))
+    # Hash here and sign the digest (Prehashed): no copy of the TBS is made, and an HSM key is
+    # sent 32 octets instead of the whole list (keys.pkcs11 signs Prehashed SHA-256 as
+    # CKM_RSA_PKCS over the DigestInfo: the same PKCS#1 v1.5 signature, RFC 8017 §9.2).
+    with memoryview(buf) as view, view[len(outer) :] as tbs:
+        digest = hashlib.sha256(tbs).digest()
+    signature = key.sign(digest, PKCS1v15(), Prehashed(SHA256()))
+    if len(signature) != signature_length:
+        raise CrlError(
+            f"the issuer key gave a {len(signature)}-octet signature where PKCS#1 v1.5 gives"
+            f" {signature_length} (RFC 8017 §8.2.1)"
+        )
+    buf += _SHA256_WITH_RSA + der.bit_string(signature)
+    # Peak memory: this buffer and the bytes returned, two copies of the CRL, however many
+    # entries it holds (a ``bytes`` result cannot be made without one copy).
+    return bytes(buf)
