@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from mobile_jpki.service.signing_pool import SigningPool, default_size
+from mobile_jpki.settings import Settings
 
 
 def test_results_keep_task_order() -> None:
@@ -97,3 +100,13 @@ def test_close_then_run_again() -> None:
     pool.close()
     assert pool.run(tasks) == [1] * 4
     pool.close()
+
+
+def test_signing_threads_setting(tmp_path: Path) -> None:
+    assert Settings(data_dir=tmp_path).signing_threads is None  # = the cores, at start
+    assert Settings(data_dir=tmp_path, signing_threads=4).signing_threads == 4
+    with pytest.raises(ValidationError):
+        Settings(data_dir=tmp_path, signing_threads=0)
+    saved = Settings(data_dir=tmp_path, signing_threads=2)
+    saved.save()
+    assert Settings.load(tmp_path).signing_threads == 2
