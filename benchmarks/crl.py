@@ -12,7 +12,9 @@ ru_maxrss for that child).
   The child opens the CA as ``mobile-jpki ca crl`` does (``open_ca``: migration check, key
   unlock) and calls ``CertificateAuthority.crl``: the service's own query, encoder, signature and
   storage of the new CRL in ``crl_state``, then writes the DER file. ``--cli`` also times the
-  literal ``python -m mobile_jpki ca crl``, whose start-up imports every subcommand.
+  literal ``python -m mobile_jpki ca crl``, whose start-up imports every subcommand; it runs
+  second, so it republishes over the first CRL (loading it with the state row), as a CA's
+  daily publication does.
   A third child times ``build_crl(rows=...)`` alone on rows already in memory (the encoder).
 - openssl: the same N entries written as an ``openssl ca`` index.txt with the same reasons,
   invalidity dates and CRL extensions; ``openssl ca -gencrl`` parses it and writes PEM (it has no
@@ -124,6 +126,8 @@ def make_data_dir(data_dir: Path, n: int, seed: int, now: dt.datetime) -> None:
         )
         held, revoked = CertStatus.HELD.value, CertStatus.REVOKED.value
         with ca.db.engine.begin() as conn:
+            # Setup only: a page cache that holds the serial index, or random keys go to disk.
+            conn.exec_driver_sql("PRAGMA cache_size = -262144")
             batch: list[tuple[object, ...]] = []
             for i, (serial, at, reason, invalid) in enumerate(raw_entries(n, seed, end_of(now))):
                 is_hold = reason is Reason.CERTIFICATE_HOLD

@@ -420,8 +420,8 @@ def encode_revoked_rows(
     Same output for the same revocations (tested byte for byte), without an ``int`` serial, a
     ``Reason`` or a ``RevokedEntry`` per entry: the hex text becomes the INTEGER contents through
     ``bytes.fromhex`` (measured ~130 ns against ~470 ns for ``int(text, 16)`` + ``to_bytes``).
-    The text must be canonical, as ``store.models.serial_hex`` writes it: hex digits only, no
-    leading zeros (so that the DER INTEGER is minimal, X.690 §8.3.2), at most 159 bits.
+    The text must be bare hex digits as ``store.models.serial_hex`` writes them, without a
+    leading zero octet (the DER INTEGER must be minimal, X.690 §8.3.2), at most 159 bits.
     """
     hhmm, ssz, entry_head, fromhex = _HHMM, _SSZ, _ENTRY_HEAD, bytes.fromhex
     plain, with_date = _entry_extension_tables(kind)  # Reason is an IntEnum: int codes match
