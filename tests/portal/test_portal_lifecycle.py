@@ -3,9 +3,11 @@ hotline hold and release (signing certificate re-issued), 初期化, push off, �
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
+from sqlalchemy import event
 
 from conftest import CARD_PASSWORD, World, facts
 from mobile_jpki.phone.client import PortalProblem
@@ -158,3 +160,64 @@ def test_an_application_fails_when_the_card_is_replaced_before_issuance(world: W
     assert world.inbox(phone) == ["application-failed"]
     assert phone.api.registrations() == []
     assert phone.check_validity() == []
+
+
+def _applied(world: World, name: str) -> tuple[ScriptedPhone, object, str]:
+    _, card_id, card = world.resident()
+    phone = world.new_phone(name)
+    phone.apply(
+        card, card_password=CARD_PASSWORD, certificates=BOTH, sign_password=PW, auth_pin=PIN
+    )  # type: ignore[arg-type]
+    return phone, card, card_id
+
+
+def test_jobs_of_one_batch_fail_retry_and_succeed_each_on_its_own(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issuance jobs are committed in batches (group commit), all or nothing; when a job of
+    a batch fails, the batch's jobs run again one per transaction: the job whose card was
+    replaced fails (application-failed), the one whose issuance raised is put back for a
+    retry with nothing of it kept, and the third is issued."""
+    world.service.config = dataclasses.replace(world.service.config, jobs_per_transaction=8)
+    failing, _, failing_card = _applied(world, "failing")
+    world.operator.replace_card(failing_card)
+    flaky, _, _ = _applied(world, "flaky")
+    fine, _, _ = _applied(world, "fine")
+    issue_many = world.service.authority.issue_many
+    calls: list[int] = []
+
+    def once_broken(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("signer unreachable")
+        return issue_many(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(world.service.authority, "issue_many", once_broken)
+    assert world.service.run_jobs(now=world.clock.now()) == 3
+    assert world.inbox(failing) == ["application-failed"]
+    assert world.inbox(flaky) == [] and flaky.api.registrations() == []
+    assert flaky.check_validity() == []  # its certificates were rolled back with its savepoint
+    assert world.inbox(fine) == ["registration-ready"]
+    assert world.service.run_jobs(now=world.clock.now()) == 0  # the retry waits its backoff
+    world.clock.advance(dt.timedelta(seconds=5))
+    world.work()
+    assert world.inbox(flaky) == ["registration-ready"]
+    assert flaky.register(sign_password=PW, auth_pin=PIN)
+    assert world.ca.audit.verify().ok
+
+
+def test_due_jobs_commit_together(world: World) -> None:
+    """Group commit: the due jobs of a pass are issued in one transaction (one commit)."""
+    world.service.config = dataclasses.replace(world.service.config, jobs_per_transaction=8)
+    phones = [_applied(world, f"p{i}")[0] for i in range(3)]
+    commits: list[int] = []
+    listen = event.listens_for(world.db.engine, "commit")(lambda _conn: commits.append(1))
+    try:
+        assert world.service.run_jobs(now=world.clock.now()) == 3
+    finally:
+        event.remove(world.db.engine, "commit", listen)
+    assert len(commits) == 1
+    for phone in phones:
+        assert world.inbox(phone) == ["registration-ready"]
+        assert phone.register(sign_password=PW, auth_pin=PIN)
+    assert world.ca.audit.verify().ok

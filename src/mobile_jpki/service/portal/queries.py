@@ -233,22 +233,22 @@ def insert_application(
 
 # --- the issuance job (model change) ------------------------------------------------------
 def _claim(sqlite: bool) -> Any:
-    # An alias: the subquery picks a job of its own, it is not correlated with the UPDATE.
+    # An alias: the subquery picks jobs of its own, it is not correlated with the UPDATE.
     queued = _JOB.alias("queued")
     due = (
         select(queued.c.id)
         .where(queued.c.status == JobStatus.QUEUED.value, queued.c.run_after <= bindparam("now"))
         .order_by(queued.c.id)
-        .limit(1)
+        .limit(bindparam("size"))
     )
     if not sqlite:
-        # Several `serve` processes share the queue: each takes a different job.
+        # Several `serve` processes share the queue: each takes different jobs.
         due = due.with_for_update(skip_locked=True)
-    # Marked done in the claiming statement: the job is done exactly when this transaction
+    # Marked done in the claiming statement: a job is done exactly when its transaction
     # commits; a failure rolls the mark back (and the worker records it in a new one).
     return (
         update(_JOB)
-        .where(_JOB.c.id == due.scalar_subquery())
+        .where(_JOB.c.id.in_(due))
         .values(attempts=_JOB.c.attempts + 1, status=JobStatus.DONE.value)
         .returning(_JOB.c.id, _JOB.c.application_id)
     )
@@ -257,9 +257,12 @@ def _claim(sqlite: bool) -> Any:
 _CLAIM = {True: _claim(True), False: _claim(False)}
 
 
-def claim_job(conn: Connection, sqlite: bool, now: dt.datetime) -> tuple[int, str] | None:
-    row = conn.execute(_CLAIM[sqlite], {"now": now}).first()
-    return None if row is None else (int(row[0]), str(row[1]))
+def claim_jobs(
+    conn: Connection, sqlite: bool, now: dt.datetime, size: int
+) -> list[tuple[int, str]]:
+    """Claim up to ``size`` due jobs, oldest first: [(job id, application id)]."""
+    rows = conn.execute(_CLAIM[sqlite], {"now": now, "size": size}).all()
+    return sorted((int(r[0]), str(r[1])) for r in rows)
 
 
 _LOCK_PERSON_OF_APPLICATION = _both(

@@ -102,6 +102,12 @@ class PortalConfig:
     credential_window: dt.timedelta = dt.timedelta(minutes=15)
     reset_validity: dt.timedelta = dt.timedelta(minutes=10)
     job_attempts: int = 5
+    # Issuance jobs committed together (group commit). None: 8 on SQLite, where the one
+    # writer serialises everything anyway and each commit is an fsync (~2-8 ms here); 1 on
+    # PostgreSQL, where a batch would hold its CRL-shard rows and the audit chain head until
+    # its commit, making every concurrent revocation wait (and two batches could deadlock
+    # on shards locked in different orders).
+    jobs_per_transaction: int | None = None
     # *Uncertain* (JPKI-FACTS.md): does 異動 revoke the phone's signing certificate? Default yes.
     move_revokes_phone_signing: bool = True
 
@@ -998,24 +1004,54 @@ class PortalService:
 
     # --- issuance jobs --------------------------------------------------------------------
     def run_jobs(self, *, now: dt.datetime, limit: int = 100) -> int:
-        """Process due jobs, one transaction each; returns how many finished."""
+        """Process due jobs, up to ``jobs_per_transaction`` per transaction; returns how many
+        were processed (issued, failed, or put back for a retry)."""
+        per_transaction = self.config.jobs_per_transaction or (8 if self.db.is_sqlite else 1)
         done = 0
-        for _ in range(limit):
-            outcome = self._run_one(now)
-            if outcome is None:
-                break
-            done += 1
+        while done < limit:
+            size = min(per_transaction, limit - done)
+            processed = self._run_batch(now, size)
+            done += processed
+            if processed < size:
+                break  # the queue is empty for now
         return done
+
+    def _run_batch(self, now: dt.datetime, size: int) -> int:
+        """Up to ``size`` due jobs in ONE transaction: group commit, one commit (one fsync)
+        and one audit-chain append for the batch instead of one per job. All or nothing: if
+        any job of the batch fails, everything rolls back (the claim too) and the batch's
+        jobs run again one per transaction (:meth:`_run_one`), where a failure is recorded
+        for its own job. Nothing of a batch is visible, pushed or answered by OCSP before its
+        commit, so each model change still commits as a whole."""
+        if size <= 1:
+            return 0 if self._run_one(now) is None else 1
+        self._ready_ca(now)
+        claimed: list[tuple[int, str]] = []
+        try:
+            with self.db.transaction() as s:
+                claimed = Q.claim_jobs(s.connection(), self.db.is_sqlite, now, size)
+                for _, application_id in claimed:
+                    self._issue(s, application_id, now)
+                return len(claimed)
+        except Exception:
+            if not claimed:
+                raise
+        processed = 0
+        for _ in claimed:
+            if self._run_one(now) is None:
+                break
+            processed += 1
+        return processed
 
     def _run_one(self, now: dt.datetime) -> str | None:
         self._ready_ca(now)
         job_id: int | None = None
         try:
             with self.db.transaction() as s:
-                claimed = Q.claim_job(s.connection(), self.db.is_sqlite, now)
-                if claimed is None:
+                one = Q.claim_jobs(s.connection(), self.db.is_sqlite, now, 1)
+                if not one:
                     return None
-                job_id, application_id = claimed
+                job_id, application_id = one[0]
                 self._issue(s, application_id, now)
                 return application_id
         except E.PortalError as exc:
