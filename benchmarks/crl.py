@@ -37,16 +37,18 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from sqlalchemy import DateTime
-
-from mobile_jpki.pki.crl import CrlScope, build_crl
-from mobile_jpki.pki.model import CaIdentity, PublicUrls
+# The parent process imports nothing heavy, on purpose: a child's peak RSS (ru_maxrss from
+# wait4) starts at its parent's RSS, which Linux carries over exec (measured: `true` spawned by
+# a 300 MB Python reports 313 MiB). So the store is written, and everything else is imported,
+# in child processes; the parent stays at ~15 MiB for both sides.
 from mobile_jpki.pki.revocation import Reason, RevokedRow
-from mobile_jpki.service.bootstrap import init_data_dir, open_ca
-from mobile_jpki.settings import Settings
-from mobile_jpki.store.models import CertStatus, serial_hex
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from mobile_jpki.pki.model import CaIdentity
 
 UTC = dt.UTC
 SHARD = 0
@@ -105,6 +107,12 @@ def make_data_dir(data_dir: Path, n: int, seed: int, now: dt.datetime) -> None:
     processor): the ORM would take minutes for a million rows and this is setup, not measured.
     The ``der`` column is left empty: the CRL never reads it (openssl's index.txt has no
     certificates either)."""
+    from sqlalchemy import DateTime
+
+    from mobile_jpki.service.bootstrap import init_data_dir, open_ca
+    from mobile_jpki.settings import Settings
+    from mobile_jpki.store.models import CertStatus, serial_hex
+
     Settings.model_validate({"data_dir": data_dir, "shard_count": 1}).save()
     settings, _ = init_data_dir(data_dir, now)
     ca = open_ca(settings, migrate=False)
@@ -161,6 +169,9 @@ def end_of(now: dt.datetime) -> int:
 
 
 def load_ca(data_dir: Path) -> CaIdentity:
+    from mobile_jpki.service.bootstrap import open_ca
+    from mobile_jpki.settings import Settings
+
     ca = open_ca(Settings.load(data_dir), migrate=False)
     try:
         return ca.identity(CA_ID)
@@ -174,6 +185,9 @@ def load_ca(data_dir: Path) -> CaIdentity:
 def child_ours(data_dir: Path, out: Path) -> None:
     """What ``mobile-jpki ca crl --shard 0`` does, without the CLI's imports of every other
     subcommand: open the CA, have the service (re)publish the shard's CRL, write it out."""
+    from mobile_jpki.service.bootstrap import open_ca
+    from mobile_jpki.settings import Settings
+
     ca = open_ca(Settings.load(data_dir))
     try:
         start, cpu_start = time.perf_counter(), time.process_time()
@@ -190,6 +204,9 @@ def child_ours(data_dir: Path, out: Path) -> None:
 def child_encoder(n: int, seed: int, data_dir: Path, end: int) -> None:
     """The encoder alone: rows (as the store's cursor yields them) are materialised first
     (memory not representative), then only build_crl is timed."""
+    from mobile_jpki.pki.crl import CrlScope, build_crl
+    from mobile_jpki.pki.model import PublicUrls
+
     issuer = load_ca(data_dir)
     now = dt.datetime.now(UTC)
     fromts = dt.datetime.fromtimestamp
@@ -214,6 +231,29 @@ def child_encoder(n: int, seed: int, data_dir: Path, end: int) -> None:
     )
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     print(json.dumps({"encoder": wall, "encoder_cpu": cpu}))
+
+
+def child_setup(workdir: Path, n: int, seed: int, now: int, peer: bool) -> None:
+    """Both stores, before any timing: our data directory, and openssl's index.txt."""
+    from mobile_jpki.settings import Settings
+
+    data_dir = workdir / "data"
+    when = dt.datetime.fromtimestamp(now, UTC)
+    start = time.perf_counter()
+    make_data_dir(data_dir, n, seed, when)
+    ours = time.perf_counter() - start
+    if peer:
+        write_openssl_ca(workdir, data_dir, n, seed, end_of(when))
+    settings = Settings.load(data_dir)
+    print(
+        json.dumps(
+            {
+                "seconds": ours,
+                "root": str(settings.ca_cert_path(CA_ID)),
+                "passphrase": str(settings.passphrase_path),
+            }
+        )
+    )
 
 
 def mark_stale(data_dir: Path) -> None:
@@ -251,6 +291,9 @@ def openssl_time(unix: int, generalized: bool = False) -> str:
 def write_openssl_ca(workdir: Path, data_dir: Path, n: int, seed: int, end: int) -> None:
     """An ``openssl ca`` directory with the same CA (certificate, encrypted key and passphrase of
     the data directory), the same N revocations in index.txt and the same CRL extensions."""
+    from mobile_jpki.pki.model import PublicUrls
+    from mobile_jpki.settings import Settings
+
     settings = Settings.load(data_dir)
     urls = PublicUrls(settings.base_url)
     expiry = openssl_time(end + 1000 * 86_400)
@@ -296,6 +339,8 @@ SAME_ENTRIES_CHECK_MAX = 200_000  # parsing both CRLs entry by entry in Python i
 
 
 def _entry_facts(crl: x509.CertificateRevocationList) -> dict[int, tuple[object, ...]]:
+    from cryptography import x509
+
     facts: dict[int, tuple[object, ...]] = {}
     for revoked in crl:
         exts = {ext.oid: ext.value for ext in revoked.extensions}
@@ -311,6 +356,8 @@ def same_entries(ours: Path, peer_pem: Path) -> bool:
     """Both tools listed the same revocations. Invalidity dates are not compared: OpenSSL 3.0's
     ``ca -gencrl`` does not write the compromise time of index.txt as invalidityDate (measured),
     so it encodes ~10% fewer entry extensions than we do; it adds holdInstructionCode instead."""
+    from cryptography import x509
+
     mine = _entry_facts(x509.load_der_x509_crl(ours.read_bytes()))
     theirs = _entry_facts(x509.load_pem_x509_crl(peer_pem.read_bytes()))
     return mine == theirs
@@ -325,11 +372,16 @@ def main() -> None:
     parser.add_argument(
         "--cli", action="store_true", help="also time the literal `mobile-jpki ca crl`"
     )
-    parser.add_argument("--child", choices=["ours", "encoder"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["setup", "ours", "encoder"], help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--now", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--end", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.child == "setup":
+        child_setup(args.workdir, args.entries, args.seed, args.now, args.peer)
+        return
     if args.child == "ours":
         child_ours(args.data_dir, args.out)
         return
@@ -342,14 +394,16 @@ def main() -> None:
         workdir = Path(tmp)
         data_dir = workdir / "data"
         now = dt.datetime.now(UTC)
-        setup = time.perf_counter()
-        make_data_dir(data_dir, n, seed, now)
-        setup = time.perf_counter() - setup
         me = [sys.executable, str(Path(__file__).resolve())]
         out = args.out.resolve()
+        sizes = ["--entries", str(n), "--seed", str(seed), "--now", str(int(now.timestamp()))]
+        peer = "--peer" if args.peer else "--no-peer"
+        setup = json.loads(
+            run_measured([*me, "--child", "setup", "--workdir", str(workdir), *sizes, peer])[3]
+        )
         print(
-            f"CRL of {n:,} entries (seed {seed}); our store written in {setup:.1f} s (not timed);"
-            f" load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+            f"CRL of {n:,} entries (seed {seed}); our store written in {setup['seconds']:.1f} s"
+            f" (not timed); load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
         )
 
         ours_wall, ours_cpu, ours_rss, ours_out = run_measured(
@@ -395,8 +449,7 @@ def main() -> None:
             )[3]
         )
 
-        settings = Settings.load(data_dir)
-        root = str(settings.ca_cert_path(CA_ID))
+        root = setup["root"]
         check = subprocess.run(
             ["openssl", "crl", "-inform", "DER", "-in", str(out), "-noout", "-CAfile", root],
             capture_output=True,
@@ -448,8 +501,7 @@ def main() -> None:
         if not args.peer:
             return
 
-        write_openssl_ca(workdir, data_dir, n, seed, end_of(now))
-        passphrase = settings.passphrase_path
+        passphrase = setup["passphrase"]
         ossl_wall, ossl_cpu, ossl_rss, _ = run_measured(
             [
                 "openssl",
