@@ -801,7 +801,11 @@ class PortalService:
             raise E.CardCertificateHeld("the card's signing certificate is suspended")
         if not row.not_before <= now <= row.not_after:
             raise E.CardCertificateExpired("the card's signing certificate is not valid now")
-        if row.card_id is None or row.person_id is None or row.card_status != CardStatus.ACTIVE:
+        if (
+            row.card_id is None
+            or row.person_id is None
+            or row.card_status != CardStatus.ACTIVE.value
+        ):
             raise E.CardCertificateRevoked("the card was replaced")
         return SigningCard(row.card_id, row.person_id, serial)
 
