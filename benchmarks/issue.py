@@ -20,6 +20,10 @@ the machine is shared), every rate also as a share of both openssl figures:
   threads: one caller's insert and commit overlap the other's signing);
 - the same with ``presign=False``: the OCSP response is signed on the first request (or by
   ``presign_pending``), so issuance costs one signature per certificate.
+
+The machine is shared, so the variants compared with each other (1 thread, pool, 2 callers;
+openssl 1 process and -multi) are measured in alternating slices rather than one after the
+other: a load change then hits both sides of a ratio alike.
 """
 
 from __future__ import annotations
@@ -76,22 +80,30 @@ def _rate(seconds: float, step: Callable[[int], int]) -> float:
     return n / (time.perf_counter() - start)
 
 
-def _rate_concurrent(seconds: float, step: Callable[[int], int], callers: int) -> float:
-    """:func:`_rate` with ``callers`` threads calling ``step`` at once (a server's request
-    threads): one caller's write transaction overlaps the others' signing."""
-    counts = [0] * callers
-    start = time.perf_counter()
+def _alternated(seconds: float, *steps: Callable[[int], int], slices: int = 3) -> list[float]:
+    """The rates of ``steps`` measured in ``slices`` alternating slices each (A B A B ...),
+    so a load change on the shared machine hits every variant alike."""
+    made = [0] * len(steps)
+    spent = [0.0] * len(steps)
+    for _ in range(slices):
+        for k, step in enumerate(steps):
+            n, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds / slices:
+                n += step(made[k] + n + 1_000_000 * k)
+            made[k] += n
+            spent[k] += time.perf_counter() - start
+    return [m / t for m, t in zip(made, spent, strict=True)]
 
-    def loop(k: int) -> None:
-        while time.perf_counter() - start < seconds:
-            counts[k] += step(10_000_000 * (k + 1) + counts[k])
 
-    threads = [threading.Thread(target=loop, args=(k,)) for k in range(callers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(counts) / (time.perf_counter() - start)
+def _openssl_alternated(seconds: int, processes: int, slices: int = 3) -> tuple[float, float]:
+    """openssl speed for 1 process and for ``processes``, alternated like :func:`_alternated`
+    (whole seconds per slice: openssl's -seconds is an integer)."""
+    each = max(1, round(seconds / slices))
+    one, multi = [], []
+    for _ in range(slices):
+        one.append(openssl_rsa2048_sign_rate(each))
+        multi.append(openssl_rsa2048_sign_rate(each, processes))
+    return sum(one) / slices, sum(multi) / slices
 
 
 def _load() -> str:
@@ -102,8 +114,7 @@ def _one_run(
     args: argparse.Namespace, subject_key: rsa.RSAPublicKey
 ) -> tuple[str, list[tuple[str, float]]]:
     load_before = _load()
-    peer = openssl_rsa2048_sign_rate(int(args.seconds))
-    peer_multi = openssl_rsa2048_sign_rate(int(args.seconds), args.threads)
+    peer, peer_multi = _openssl_alternated(int(args.seconds), args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), signing_threads=args.threads)
         db = Database(settings.effective_database_url)
@@ -155,33 +166,36 @@ def _one_run(
 
             return step
 
-        n, b = args.threads, args.batch
+        def two_callers(n: int) -> int:
+            # Two request threads, three batches each: after the first, one caller's insert
+            # and commit overlap the other's signing.
+            step = batch(ca, True)
+            threads = [
+                threading.Thread(target=lambda k=k: [step(n + k * 1000 + i * b) for i in range(3)])
+                for k in range(2)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            return 6 * b
+
+        n, b, t = args.threads, args.batch, args.seconds
+        # Each pair (or triple) alternated in slices: the same load for both sides.
+        pure_1, pure_n = _alternated(2 * t, pure, pure_pool)
+        pre_1, pre_n, pre_2 = _alternated(3 * t, batch(ca_1, True), batch(ca, True), two_callers)
+        def_1, def_n = _alternated(2 * t, batch(ca_1, False), batch(ca, False))
         rows = [
             ("openssl speed rsa2048 sign/s (1 process)", peer),
             (f"openssl speed -multi {n} rsa2048 sign/s", peer_multi),
-            ("pure Issuer.issue(), 1 thread", _rate(args.seconds, pure)),
-            (f"pure Issuer.issue(), pool of {n}", _rate(args.seconds, pure_pool)),
-            (f"service issue(), 1 per transaction, pool of {n}", _rate(args.seconds, single)),
-            (
-                f"service issue_many({b}), pre-signed, 1 thread",
-                _rate(args.seconds, batch(ca_1, True)),
-            ),
-            (
-                f"service issue_many({b}), pre-signed, pool of {n}",
-                _rate(args.seconds, batch(ca, True)),
-            ),
-            (
-                f"service issue_many({b}), pre-signed, 2 callers, pool",
-                _rate_concurrent(args.seconds, batch(ca, True), 2),
-            ),
-            (
-                f"service issue_many({b}, presign=False), 1 thread",
-                _rate(args.seconds, batch(ca_1, False)),
-            ),
-            (
-                f"service issue_many({b}, presign=False), pool of {n}",
-                _rate(args.seconds, batch(ca, False)),
-            ),
+            ("pure Issuer.issue(), 1 thread", pure_1),
+            (f"pure Issuer.issue(), pool of {n}", pure_n),
+            (f"service issue(), 1 per transaction, pool of {n}", _rate(t, single)),
+            (f"service issue_many({b}), pre-signed, 1 thread", pre_1),
+            (f"service issue_many({b}), pre-signed, pool of {n}", pre_n),
+            (f"service issue_many({b}), pre-signed, 2 callers, pool", pre_2),
+            (f"service issue_many({b}, presign=False), 1 thread", def_1),
+            (f"service issue_many({b}, presign=False), pool of {n}", def_n),
         ]
         pool.close()
         assert ca.audit.verify().ok
