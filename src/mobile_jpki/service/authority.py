@@ -26,7 +26,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import DateTime, case, delete, func, insert, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -1206,36 +1206,35 @@ class CertificateAuthority:
     def _publish_full(self, s: Session, ca: CaIdentity, state: CrlState, now: dt.datetime) -> None:
         number = self._next_number(s, ca.ca_id)
         next_update = now + self.settings.crl_validity
-        rows = s.execute(
+        # The rows go to the encoder as the store keeps them (crlmod's RevokedRow): hex serial,
+        # naive-UTC times without UtcDateTime's per-value conversion, the reason code with a
+        # hold as certificateHold. Core execution with yield_per streams them (SQLite steps its
+        # cursor, PostgreSQL uses a server-side cursor): Session.execute would buffer every
+        # row as an ORM row first (1,000,000 rows: 591 MiB, ~20 CPU s; docs/crl.md).
+        stmt = (
             select(
                 Certificate.serial,
-                Certificate.status,
-                Certificate.revoked_at,
-                Certificate.reason,
-                Certificate.invalidity_date,
-            ).where(
+                type_coerce(Certificate.revoked_at, DateTime()),
+                case(
+                    (Certificate.status == CertStatus.HELD.value, int(Reason.CERTIFICATE_HOLD)),
+                    else_=Certificate.reason,
+                ),
+                type_coerce(Certificate.invalidity_date, DateTime()),
+            )
+            .where(
                 Certificate.ca_id == ca.ca_id,
                 Certificate.shard == state.shard,
                 Certificate.status != CertStatus.GOOD.value,
                 # RFC 5280 §5.3: entries may go once the certificate has expired.
                 Certificate.not_after > now,
             )
+            .execution_options(yield_per=10_000)
         )
-        entries = (
-            RevokedEntry(
-                serial=int(r.serial, 16),
-                revoked_at=r.revoked_at,
-                reason=Reason.CERTIFICATE_HOLD
-                if r.status == CertStatus.HELD.value
-                else _reason(r.reason),
-                invalidity_date=r.invalidity_date,
-            )
-            for r in rows
-        )
+        rows = s.connection().execute(stmt)
         state.full_der = crlmod.build_crl(
             issuer=ca,
             urls=self.urls,
-            entries=entries,
+            rows=rows,
             crl_number=number,
             this_update=now,
             next_update=next_update,
