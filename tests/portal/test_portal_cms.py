@@ -12,8 +12,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
+from portal_world import START, pooled_key
 
-from conftest import START, pooled_key
 from mobile_jpki.clock import FixedClock
 from mobile_jpki.service.portal.cms import CmsDocumentVerifier, cms_document_signer
 from mobile_jpki.service.portal.errors import SignatureInvalid

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from portal_world import CARD_PASSWORD, World
 
-from conftest import CARD_PASSWORD, World
 from mobile_jpki.phone.steps import ConsentNeeded
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.reader.errors import SecurityStatusNotSatisfied

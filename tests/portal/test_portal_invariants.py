@@ -12,10 +12,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import ocsp
+from portal_world import CARD_PASSWORD, World
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from conftest import CARD_PASSWORD, World
 from mobile_jpki.phone.client import PortalProblem
 from mobile_jpki.phone.steps import ScriptedPhone
 from mobile_jpki.pki.model import Hierarchy

@@ -7,9 +7,9 @@ import dataclasses
 import datetime as dt
 
 import pytest
+from portal_world import CARD_PASSWORD, World, facts
 from sqlalchemy import event
 
-from conftest import CARD_PASSWORD, World, facts
 from mobile_jpki.phone.client import PortalProblem
 from mobile_jpki.phone.steps import ScriptedPhone
 from mobile_jpki.pki.model import Hierarchy

@@ -7,9 +7,9 @@ import datetime as dt
 from pathlib import Path
 
 import httpx
+from portal_world import CARD_PASSWORD, START, World
 from sqlalchemy import select
 
-from conftest import CARD_PASSWORD, START, World
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.push.outbox import backoff
 from mobile_jpki.store.portal import OutboxMessage

@@ -8,9 +8,9 @@ import datetime as dt
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from portal_world import CARD_PASSWORD, World, facts, pooled_key
 from sqlalchemy import select
 
-from conftest import CARD_PASSWORD, World, facts, pooled_key
 from mobile_jpki.phone.client import PortalProblem
 from mobile_jpki.phone.steps import ScriptedPhone
 from mobile_jpki.pki.model import Hierarchy

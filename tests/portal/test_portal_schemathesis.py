@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-
-from conftest import World
+from portal_world import World
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

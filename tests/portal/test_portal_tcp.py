@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import uvicorn
+from portal_world import CARD_PASSWORD, World
 
-from conftest import CARD_PASSWORD, World
 from mobile_jpki.api.app import create_app
 from mobile_jpki.api.portal import PortalContext
 from mobile_jpki.api.portal.bootstrap import install_with_worker
