@@ -113,3 +113,56 @@ def test_write_transactions_begin_immediate(db: Database) -> None:
 def test_bad_url_is_a_store_error() -> None:
     with pytest.raises(StoreError):
         Database("nosuchdialect://x")
+
+
+def _upgrade(database: Database, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("mobile_jpki.store") / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", database.url)
+    with database.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def test_migration_0003_backfills_stored_crl_entries(tmp_path: Path) -> None:
+    """Certificates revoked or held before 0003 get the entry the service would have stored."""
+    from mobile_jpki.pki.crl import encode_entry
+    from mobile_jpki.pki.revocation import Reason
+
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    _upgrade(database, "0002")
+    t = dt.datetime(2026, 3, 1, 12, 30, 5)
+    rows = [  # serial, status, revoked_at, reason, invalidity_date
+        ("1f", "revoked", t, 3, None),
+        ("80", "revoked", t, 1, t - dt.timedelta(days=1)),
+        ("2a", "revoked", t, 0, None),
+        ("3b", "held", t, None, None),
+        ("4c", "good", None, None, None),
+    ]
+    with database.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO ca_generation VALUES ('auth-1', 'auth', 1, x'', 'k', ?, 1, 0)", (t,)
+        )
+        for serial, status, at, reason, invalid in rows:
+            conn.exec_driver_sql(
+                "INSERT INTO certificate (serial, ca_id, kind, subject_id, not_before, not_after,"
+                " shard, der, status, revoked_at, reason, invalidity_date, issued_at)"
+                " VALUES (?, 'auth-1', 'phone-auth', 's', ?, ?, 0, x'', ?, ?, ?, ?, ?)",
+                (serial, t, t, status, at, reason, invalid, t),
+            )
+    database.migrate()
+    with database.engine.connect() as conn:
+        stored = dict(conn.exec_driver_sql("SELECT serial, crl_entry FROM certificate").all())
+    utc = dt.UTC
+    aware = t.replace(tzinfo=utc)
+    assert stored == {
+        "1f": encode_entry(0x1F, aware, Reason.AFFILIATION_CHANGED),
+        "80": encode_entry(0x80, aware, Reason.KEY_COMPROMISE, aware - dt.timedelta(days=1)),
+        "2a": encode_entry(0x2A, aware, None),
+        "3b": encode_entry(0x3B, aware, Reason.CERTIFICATE_HOLD),
+        "4c": None,
+    }
+    database.dispose()

@@ -31,6 +31,7 @@ are likewise the caller's job (a unique key in the store).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ __all__ = [
     "UnsupportedIssuerKey",
     "build_crl",
     "crl_extensions",
+    "encode_entry",
     "encode_revoked_certificates",
     "encode_revoked_rows",
     "issuing_distribution_point",
@@ -275,10 +277,12 @@ def _allowed_reasons(kind: CrlKind) -> list[Reason | None]:
     return [r for r in (None, *Reason) if kind is CrlKind.DELTA or r is not Reason.REMOVE_FROM_CRL]
 
 
+@functools.cache
 def _entry_extension_tables(
     kind: CrlKind,
 ) -> tuple[dict[int | None, bytes], dict[int | None, bytes]]:
     """Precomputed crlEntryExtensions per reason: only a handful exist, so no per-entry encoding.
+    Cached per kind (read only): :func:`encode_entry` runs once per status change.
 
     ``plain[r]`` is the complete crlEntryExtensions for an entry without invalidityDate;
     ``with_date[r]`` is the same up to (excluding) the 15 octets of the invalidity date.
@@ -485,6 +489,25 @@ def encode_revoked_rows(
     return buf
 
 
+def encode_entry(
+    serial: int,
+    revoked_at: dt.datetime,
+    reason: Reason | None,
+    invalidity_date: dt.datetime | None = None,
+) -> bytes:
+    """The DER of one ``revokedCertificates`` entry of a full CRL or ARL (RFC 5280 §5.1), exactly
+    as :func:`build_crl` writes it for that revocation: a store computes it once, when the
+    certificate's status changes, and a full CRL is then the concatenation of stored entries
+    (``build_crl(encoded=...)``), with no per-entry encoding at publication.
+
+    A hold is ``reason`` certificateHold. removeFromCRL is refused: it exists only in delta CRLs
+    (RFC 5280 §5.3.1), which are built from their entries. Aware datetimes only, as
+    :class:`RevokedEntry` requires; errors are :func:`build_crl`'s (:class:`InvalidEntry`).
+    """
+    entry = RevokedEntry(serial, revoked_at, reason, invalidity_date)
+    return bytes(encode_revoked_certificates((entry,), CrlKind.FULL))
+
+
 # --- the CRL ------------------------------------------------------------------------------------
 
 
@@ -513,6 +536,7 @@ def build_crl(
     urls: PublicUrls,
     entries: Iterable[RevokedEntry] = (),
     rows: Iterable[RevokedRow] = (),
+    encoded: Iterable[bytes] = (),
     crl_number: int,
     this_update: dt.datetime,
     next_update: dt.datetime,
@@ -521,9 +545,13 @@ def build_crl(
     """Encode and sign one CRL; returns DER.
 
     The revoked certificates are ``entries`` (:class:`RevokedEntry` values) followed by
-    ``rows`` (:data:`RevokedRow` tuples as the store keeps them; the fast form for a CA reading
-    its database). Each is consumed once, lazily: pass a database cursor that streams and a CRL
-    of millions of entries never holds more than its own output bytes in memory. ``crl_number`` is
+    ``rows`` (:data:`RevokedRow` tuples as the store keeps them), then ``encoded``: entries
+    already in DER, as :func:`encode_entry` made them when each certificate's status changed
+    (the fast form for a CA reading its database: no per-entry work here). Each item of
+    ``encoded`` holds one or more whole entries (a cursor's batch joined is fine) and is copied
+    in as it is: the encoder made those bytes and does not check them again. Each input is
+    consumed once, lazily: pass a database cursor that streams and a CRL of millions of entries
+    never holds more than its own output bytes in memory. ``crl_number`` is
     the CA's single monotonic counter shared by full and delta CRLs (RFC 5280 §5.2.3, §5.2.4);
     the caller allocates it. The signature is sha256WithRSAEncryption made by
     ``issuer.key.sign(tbs, PKCS1v15(), SHA256())``, so an HSM key works unchanged.
@@ -552,6 +580,8 @@ def build_crl(
     extensions = der.tlv(der.TAG_CONTEXT_0_CONSTRUCTED, der.sequence(extensions))
 
     buf = encode_revoked_rows(rows, scope.kind, encode_revoked_certificates(entries, scope.kind))
+    for chunk in encoded:
+        buf += chunk
     # RFC 5280 §5.1.2.6: "When there are no revoked certificates, the revoked certificates list
     # MUST be absent."
     revoked_header = der.header(der.TAG_SEQUENCE, len(buf)) if buf else b""

@@ -119,6 +119,10 @@ class Certificate(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     reason: Mapped[int | None] = mapped_column(Integer, nullable=True)
     invalidity_date: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # This certificate's entry of its shard's full CRL, as DER (RFC 5280 §5.1 revokedCertificates
+    # element, ``pki.crl.encode_entry``), written with every status change and NULL while good:
+    # a full CRL is then these blobs concatenated, not millions of entries encoded (docs/crl.md).
+    crl_entry: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     # Owners, filled in by the portal service later (no foreign keys yet: its tables come
     # with its own migration, which may add them).
