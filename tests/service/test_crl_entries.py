@@ -15,7 +15,7 @@ from mobile_jpki.clock import FixedClock
 from mobile_jpki.pki import crl as crlmod
 from mobile_jpki.pki.revocation import Reason, RevokedEntry
 from mobile_jpki.service.authority import CertificateAuthority, CertificateInfo, IssueOrder
-from mobile_jpki.store.models import Certificate, CertStatus, CrlState, serial_hex
+from mobile_jpki.store.models import Certificate, CertStatus, CrlDocument, CrlState, serial_hex
 
 Order = Callable[..., IssueOrder]
 CA_ID = "auth-1"
@@ -138,3 +138,29 @@ def test_expired_certificates_leave_the_crl(
     full = x509.load_der_x509_crl(ca.crl(CA_ID, info.shard, after_expiry))
     # RFC 5280 §5.3: an entry may go once the certificate has expired.
     assert full.get_revoked_certificate_by_serial_number(info.serial) is None
+
+
+def test_a_revocation_does_not_rewrite_the_published_crl(
+    ca: CertificateAuthority, clock: FixedClock, order: Order
+) -> None:
+    """The CRL's DER is in crl_document, apart from the state row every status change marks
+    dirty; the dirty shard is republished on the next request, and the stored DER is what
+    was served."""
+    info = ca.issue(order(clock.now()), clock.now())
+    first = ca.crl(CA_ID, info.shard, clock.now())
+    assert ca.crl(CA_ID, info.shard, clock.now()) == first  # read back as stored
+    ca.revoke(info.serial, Reason.SUPERSEDED, clock.advance(dt.timedelta(minutes=1)))
+    with ca.db.transaction(write=False) as s:
+        stored = s.scalar(
+            select(CrlDocument.der).where(
+                CrlDocument.ca_id == CA_ID,
+                CrlDocument.shard == info.shard,
+                CrlDocument.kind == "full",
+            )
+        )
+        state = s.get(CrlState, (CA_ID, info.shard))
+        assert state is not None and state.full_dirty
+    assert stored == first
+    second = ca.crl(CA_ID, info.shard, clock.now())
+    assert x509.load_der_x509_crl(second).get_revoked_certificate_by_serial_number(info.serial)
+    assert ca.crl(CA_ID, info.shard, clock.now()) == second

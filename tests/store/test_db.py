@@ -166,3 +166,30 @@ def test_migration_0003_backfills_stored_crl_entries(tmp_path: Path) -> None:
         "4c": None,
     }
     database.dispose()
+
+
+def test_migration_0004_moves_published_crls_out_of_the_state_row(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    _upgrade(database, "0003")
+    t = dt.datetime(2026, 3, 1, 12, 30, 5)
+    with database.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO ca_generation VALUES ('auth-1', 'auth', 1, x'', 'k', ?, 1, 0)", (t,)
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO crl_state (ca_id, shard, full_number, full_der, delta_number,"
+            " delta_der, full_dirty, delta_dirty) VALUES"
+            " ('auth-1', 0, 5, x'3001', 6, x'3002', 0, 0), ('auth-1', 1, 7, x'3003', NULL, NULL,"
+            " 0, 1), ('auth-1', 2, NULL, NULL, NULL, NULL, 1, 1)"
+        )
+    database.migrate()
+    with database.engine.connect() as conn:
+        moved = conn.exec_driver_sql("SELECT shard, kind, der FROM crl_document").all()
+        columns = [r[1] for r in conn.exec_driver_sql("PRAGMA table_info(crl_state)")]
+    assert sorted(moved) == [
+        (0, "delta", b"\x30\x02"),
+        (0, "full", b"\x30\x01"),
+        (1, "full", b"\x30\x03"),
+    ]
+    assert "full_der" not in columns and "delta_der" not in columns
+    database.dispose()
