@@ -193,3 +193,27 @@ def test_migration_0004_moves_published_crls_out_of_the_state_row(tmp_path: Path
     ]
     assert "full_der" not in columns and "delta_der" not in columns
     database.dispose()
+
+
+def test_head_revision_constant_is_alembics_head() -> None:
+    from mobile_jpki.store.migrations import HEAD_REVISION
+
+    script = ScriptDirectory(str(resources.files("mobile_jpki.store") / "migrations"))
+    assert script.get_heads() == [HEAD_REVISION]
+
+
+def test_open_ca_migrates_only_a_database_behind_head(tmp_path: Path) -> None:
+    from mobile_jpki.service import bootstrap
+    from mobile_jpki.settings import Settings
+
+    settings = Settings(data_dir=tmp_path)
+    settings.save()
+    settings.ca_passphrase(create=True)
+    old = Database(settings.effective_database_url)
+    _upgrade(old, "0003")
+    old.dispose()
+    ca = bootstrap.open_ca(settings)  # behind: migrated
+    assert bootstrap._schema_is_current(ca.db)
+    with ca.db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM crl_document").scalar() == 0
+    ca.db.dispose()

@@ -7,21 +7,34 @@ import datetime as dt
 from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy.exc import SQLAlchemyError
 
 from mobile_jpki.service.authority import CertificateAuthority
 from mobile_jpki.service.keystore import FileKeyStore, write_private
 from mobile_jpki.settings import Settings, passphrase_source
 from mobile_jpki.store.db import Database
+from mobile_jpki.store.migrations import HEAD_REVISION
 
 
 def open_ca(settings: Settings, *, migrate: bool = True) -> CertificateAuthority:
     """The CA of ``settings``: database opened (and migrated), file keys unlocked."""
     db = Database(settings.effective_database_url)
-    if migrate:
+    if migrate and not _schema_is_current(db):
         db.migrate()
     settings.ca_passphrase()  # a clear error now rather than at the first signature
     keys = FileKeyStore(settings.ca_dir, passphrase_source(settings))
     return CertificateAuthority(db, settings, keys)
+
+
+def _schema_is_current(db: Database) -> bool:
+    """The database is at the packaged head revision: one query, where ``migrate`` imports
+    Alembic and loads every revision script to find that out (0.3-0.5 s per CLI command)."""
+    try:
+        with db.engine.connect() as conn:
+            versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    except SQLAlchemyError:
+        return False  # no alembic_version yet: a new database, migrate() creates it
+    return [v for (v,) in versions] == [HEAD_REVISION]
 
 
 def init_data_dir(
