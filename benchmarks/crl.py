@@ -8,14 +8,16 @@ start-up and imports included), CPU seconds, and peak RSS from ``os.wait4`` (the
 ru_maxrss for that child).
 
 - ours: a data directory made by ``init_data_dir`` (one shard, so one CRL holds all N) whose
-  SQLite database holds the N revoked certificates in our schema (``store.models.Certificate``).
-  The child opens the CA as ``mobile-jpki ca crl`` does (``open_ca``: migration check, key
-  unlock) and calls ``CertificateAuthority.crl``: the service's own query, encoder, signature and
-  storage of the new CRL in ``crl_state``, then writes the DER file. ``--cli`` also times the
-  literal ``python -m mobile_jpki ca crl``, whose start-up imports every subcommand; it runs
-  second, so it republishes over the first CRL (loading it with the state row), as a CA's
-  daily publication does.
-  A third child times ``build_crl(rows=...)`` alone on rows already in memory (the encoder).
+  SQLite database holds the N revoked certificates in our schema (``store.models.Certificate``),
+  each with its stored CRL entry (``crl_entry``) encoded by ``pki.crl.encode_entry`` as the
+  service does when it revokes. The child opens the CA as ``mobile-jpki ca crl`` does
+  (``open_ca``: schema revision check, key unlock) and calls ``CertificateAuthority.crl``: the
+  service's own query of the stored entries, signature and storage of the new CRL in
+  ``crl_document``, then writes the DER file. ``--cli`` also times the literal
+  ``python -m mobile_jpki ca crl``; it runs second, so it republishes over the first CRL, as a
+  CA's daily publication does.
+  A third child times ``build_crl`` alone, on rows already in memory (``rows=``, the encoder)
+  and on stored entries already in memory (``encoded=``, concatenation, hash and signature).
 - openssl: the same N entries written as an ``openssl ca`` index.txt with the same reasons,
   invalidity dates and CRL extensions; ``openssl ca -gencrl`` parses it and writes PEM (it has no
   DER output).
