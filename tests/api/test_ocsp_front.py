@@ -309,3 +309,65 @@ def test_a_client_that_gives_up_mid_request_leaves_the_server_serving(front: Fro
     status, _, body = front.request(raw)
     assert status == 200
     assert x509_ocsp.load_der_ocsp_response(body).serial_number == cert.serial_number
+
+
+# --- answers kept while nothing was committed ------------------------------------------------
+
+
+class _CountingCa:
+    """The CA's two calls the kept answers make, counted."""
+
+    def __init__(self, ca: CertificateAuthority) -> None:
+        self.ca = ca
+        self.reads = 0
+
+    def committed_version(self) -> tuple[int, int] | None:
+        return self.ca.committed_version()
+
+    def ocsp_cached(self, der: bytes, now: dt.datetime, *, hierarchy: Hierarchy) -> Any:
+        self.reads += 1
+        return self.ca.ocsp_cached(der, now, hierarchy=hierarchy)
+
+
+def _max_age(answer: tuple[bytes, bytes]) -> int:
+    return int(answer[1].split(b",", 1)[0])
+
+
+def test_kept_answers_last_until_any_commit_and_only_in_their_window(front: Front) -> None:
+    from mobile_jpki.api.deps import Services
+    from mobile_jpki.api.ocsp_front import KeptAnswers
+    from mobile_jpki.clock import FixedClock
+
+    cert, issuer = _issue(front)
+    request = parse(_http_post(_ocsp_request(cert, issuer)))
+    assert isinstance(request, _Request)
+    counting = _CountingCa(open_ca(Settings.load(front.data_dir)))
+    now = SystemClock().now()
+    clock = FixedClock(now)
+    services = Services(ca=counting, clock=clock)  # type: ignore[arg-type]
+    kept = KeptAnswers()
+    first = kept.answer(services, request)
+    assert first is not None and counting.reads == 1
+    assert kept.answer(services, request) == first and counting.reads == 1  # kept
+    # Any commit, by any connection, drops every kept answer: here an unrelated issuance.
+    _issue(front)
+    again = kept.answer(services, request)
+    assert counting.reads == 2 and again is not None
+    # Revoked elsewhere: the next answer is the re-signed one.
+    front.ca.revoke(cert.serial_number, Reason.SUPERSEDED, SystemClock().now())
+    clock.advance(SystemClock().now() - clock.now())  # not before the re-signed thisUpdate
+    revoked = kept.answer(services, request)
+    assert revoked is not None and counting.reads == 3
+    der = revoked[1].partition(b"\r\n\r\n")[2]
+    assert x509_ocsp.load_der_ocsp_response(der).certificate_status is (
+        x509_ocsp.OCSPCertStatus.REVOKED
+    )
+    # max-age counts down with the clock; past served_until the store decides again (and
+    # ocsp_cached declines a response that should be re-signed: the full path signs it).
+    clock.advance(dt.timedelta(seconds=10))
+    later = kept.answer(services, request)
+    assert later is not None and counting.reads == 3
+    assert _max_age(revoked) - _max_age(later) == 10
+    clock.advance(dt.timedelta(days=1))
+    assert kept.answer(services, request) is None and counting.reads == 4
+    counting.ca.db.dispose()

@@ -183,6 +183,9 @@ class OcspAnswer:
     next_update: dt.datetime | None = None
     # False for nonce answers and errors: unique to one request, never shared by caches.
     cacheable: bool = False
+    # A stored pre-signed answer (ocsp_cached): the instant from which it is no longer served
+    # as it is but re-signed (nextUpdate - ocsp_refresh_before). None for everything else.
+    served_until: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -1015,6 +1018,21 @@ class CertificateAuthority:
         on an event loop); False for a network database, whose reads belong in a thread."""
         return self._fast_path is not None
 
+    def committed_version(self) -> tuple[int, int] | None:
+        """A value that changes whenever any connection of any process commits to the database,
+        read on the calling thread's read-only connection (SQLite's ``PRAGMA data_version``,
+        ~5 µs); ``None`` where there is none (PostgreSQL, in-memory SQLite).
+
+        A caller may keep what it derived from :meth:`ocsp_cached` while this value is
+        unchanged, provided it reads the value BEFORE the answer it keeps (a commit landing in
+        between then only makes the kept answer look older than it is). The value includes the
+        connection's identity: versions of different connections are not comparable."""
+        conn = self._fast_connection()
+        if conn is None:
+            return None
+        row = conn.execute("PRAGMA data_version").fetchone()
+        return (id(conn), int(row[0]))
+
     def _authoritative_ca(self, request: ocsp.OcspRequest, hierarchy: Hierarchy | None) -> str:
         index = self._issuer_index()
         found = {index.get(c.issuer_key) for c in request.cert_ids}
@@ -1049,7 +1067,8 @@ class CertificateAuthority:
             _from_db(hit[2]),
             _from_db(hit[3]),
         )
-        if this_update > now or next_update - now <= self.settings.ocsp_refresh_before:
+        served_until = next_update - self.settings.ocsp_refresh_before
+        if this_update > now or now >= served_until:
             return None
         return OcspAnswer(
             der,
@@ -1058,6 +1077,7 @@ class CertificateAuthority:
             this_update,
             next_update,
             cacheable=True,
+            served_until=served_until,
         )
 
     def _fast_connection(self) -> sqlite3.Connection | None:
