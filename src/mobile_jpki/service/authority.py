@@ -922,19 +922,30 @@ class CertificateAuthority:
     def _upsert(self, table: Any) -> Any:
         return (sqlite_insert if self.db.is_sqlite else pg_insert)(table)
 
+    @functools.cached_property
+    def _responses_upsert(self) -> Any:
+        # Built once: constructing ON CONFLICT ... excluded (an alias of the table) and its
+        # cache key on every call cost more than executing it (measured in model changes).
+        stmt = self._upsert(OcspResponse.__table__)
+        columns = ("der", "this_update", "next_update", "produced_at", "responder_id")
+        return stmt.on_conflict_do_update(
+            index_elements=["serial"], set_={c: stmt.excluded[c] for c in columns}
+        )
+
+    @functools.cached_property
+    def _dirty_upsert(self) -> Any:
+        stmt = self._upsert(CrlState.__table__)
+        return stmt.on_conflict_do_update(
+            index_elements=["ca_id", "shard"], set_={"full_dirty": True, "delta_dirty": True}
+        )
+
     def _store_responses(self, s: Session, fresh: Sequence[dict[str, Any]]) -> None:
         """Insert or replace the stored responses: one executemany upsert instead of merge()'s
-        SELECT then INSERT/UPDATE per response. Runs after an autoflush, so the status
-        changes (and any pending "good" response of the same serial) are written first."""
-        stmt = self._upsert(OcspResponse)
-        columns = ("der", "this_update", "next_update", "produced_at", "responder_id")
-        s.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["serial"], set_={c: stmt.excluded[c] for c in columns}
-            ),
-            fresh,
-            execution_options={"synchronize_session": False},
-        )
+        SELECT then INSERT/UPDATE per response, in Core on the session's connection (the ORM's
+        bulk path added nothing here). The session is flushed first, so the status changes
+        (and any pending "good" response of the same serial) are written before."""
+        s.flush()
+        s.connection().execute(self._responses_upsert, list(fresh))
         for r in fresh:
             # A copy loaded into this session earlier must not be flushed back over the new one.
             stale = s.identity_map.get(s.identity_key(OcspResponse, r["serial"]))
@@ -944,16 +955,13 @@ class CertificateAuthority:
     def _mark_dirty(self, s: Session, shards: Sequence[tuple[str, int]]) -> None:
         # One upsert per batch (a shard's first change creates its row) instead of get +
         # update per certificate; in (ca_id, shard) order, the order every writer locks in.
-        stmt = self._upsert(CrlState)
-        s.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["ca_id", "shard"], set_={"full_dirty": True, "delta_dirty": True}
-            ),
+        s.flush()
+        s.connection().execute(
+            self._dirty_upsert,
             [
                 {"ca_id": ca_id, "shard": shard, "full_dirty": True, "delta_dirty": True}
                 for ca_id, shard in shards
             ],
-            execution_options={"synchronize_session": False},
         )
         for key in shards:
             state = s.identity_map.get(s.identity_key(CrlState, key))
