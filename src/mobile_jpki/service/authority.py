@@ -21,12 +21,12 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import delete, func, insert, literal_column, select, update
+from sqlalchemy import Table, delete, func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -81,6 +81,10 @@ _STORED_ENTRIES_SQL_PYFORMAT = (
     .replace(":now", "%(now)s")
 )
 _ENTRY_BATCH = 10_000  # rows per fetch: ~0.5 MB of entries, one join each
+
+# Built once (a statement's cache key is computed per construct): the issuance inserts.
+_INSERT_CERTIFICATE = insert(cast(Table, Certificate.__table__))
+_INSERT_OCSP_RESPONSE = insert(cast(Table, OcspResponse.__table__))
 
 ARL_SHARD = -1  # crl_state row of the root's CRL of CA certificates
 _FULL, _DELTA = "full", "delta"  # crl_document.kind
@@ -539,12 +543,16 @@ class CertificateAuthority:
         )
         rows = [_row(p, cert, now) for p, cert in zip(plans, certs, strict=True)]
         with self._tx(session) as s:
-            # Core executemany inserts of plain dicts (one statement per table for the batch),
-            # not ORM objects and the unit of work: the rows are write-once here, and building
-            # and flushing mapped objects cost as much as the fsync.
-            s.execute(insert(Certificate), rows)
+            # Core executemany inserts of plain dicts (one statement per table for the batch)
+            # on the session's connection, not ORM objects and the unit of work: the rows are
+            # write-once here, and building and flushing mapped objects (or the ORM's bulk
+            # path) cost as much as the fsync. Flushed first: the rows may reference a person,
+            # card or device the caller added to this session.
+            s.flush()
+            conn = s.connection()
+            conn.execute(_INSERT_CERTIFICATE, rows)
             if responses:
-                s.execute(insert(OcspResponse), responses)
+                conn.execute(_INSERT_OCSP_RESPONSE, responses)
             self.audit.record_many(
                 s,
                 [
