@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import weakref
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import unquote_to_bytes
@@ -46,7 +47,7 @@ from uvicorn.server import ServerState
 from mobile_jpki.api.deps import Services
 from mobile_jpki.api.ocsp import MAX_REQUEST, cache_headers, decode_get
 from mobile_jpki.pki.model import Hierarchy
-from mobile_jpki.service.authority import OcspAnswer
+from mobile_jpki.service.authority import CertificateAuthority, OcspAnswer
 
 try:  # uvicorn[standard] brings httptools; plain uvicorn falls back to h11
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _UvicornHttp
@@ -238,9 +239,17 @@ class KeptAnswers:
         return kept
 
 
-# One per process: the front door runs on the event loop's thread only, and the versions it
-# compares come from that thread's connection.
-_KEPT = KeptAnswers()
+# One per CA object and process: the front door runs on the event loop's thread only, and the
+# versions it compares come from that thread's connection to that CA's database (a process may
+# serve several CAs: tests do).
+_KEPT: weakref.WeakKeyDictionary[CertificateAuthority, KeptAnswers] = weakref.WeakKeyDictionary()
+
+
+def _kept_for(ca: CertificateAuthority) -> KeptAnswers:
+    kept = _KEPT.get(ca)
+    if kept is None:
+        kept = _KEPT[ca] = KeptAnswers()
+    return kept
 
 
 class OcspFrontProtocol(asyncio.Protocol):
@@ -329,7 +338,7 @@ class OcspFrontProtocol(asyncio.Protocol):
             return None
         if not isinstance(request, _Request) or not request.der:
             return False
-        kept = _KEPT.answer(services, request)
+        kept = _kept_for(services.ca).answer(services, request)
         if kept is None:
             return False  # nonce, several certificates, stale, unknown…: the full path
         transport = self._transport
