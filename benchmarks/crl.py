@@ -16,7 +16,7 @@ ru_maxrss for that child).
   ``crl_document``, then writes the DER file. ``--cli`` also times the literal
   ``python -m mobile_jpki ca crl``; it runs second, so it republishes over the first CRL, as a
   CA's daily publication does.
-  A third child times ``build_crl`` alone, on rows already in memory (``rows=``, the encoder)
+  A third child times ``build_crl`` alone, on entries already in memory (``entries=``, the encoder)
   and on stored entries already in memory (``encoded=``, concatenation, hash and signature).
 - openssl: the same N entries written as an ``openssl ca`` index.txt with the same reasons,
   invalidity dates and CRL extensions; ``openssl ca -gencrl`` parses it and writes PEM (it has no
@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 # wait4) starts at its parent's RSS, which Linux carries over exec (measured: `true` spawned by
 # a 300 MB Python reports 313 MiB). So the store is written, and everything else is imported,
 # in child processes; the parent stays at ~15 MiB for both sides.
-from mobile_jpki.pki.revocation import Reason, RevokedRow
+from mobile_jpki.pki.revocation import Reason
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -213,20 +213,22 @@ def child_ours(data_dir: Path, out: Path) -> None:
 
 
 def child_encoder(n: int, seed: int, data_dir: Path, end: int) -> None:
-    """The encoder alone: rows (as the store's cursor yields them) are materialised first
-    (memory not representative), then only build_crl is timed."""
+    """The encoder alone: entries are materialised first (memory not representative), then only
+    build_crl is timed — per entry (RevokedEntry: the form deltas and encode_entry use) and over
+    stored entries (the form the service publishes full CRLs from)."""
     from mobile_jpki.pki.crl import CrlScope, build_crl, encode_entry
     from mobile_jpki.pki.model import PublicUrls
+    from mobile_jpki.pki.revocation import RevokedEntry
 
     issuer = load_ca(data_dir)
     now = dt.datetime.now(UTC)
     fromts = dt.datetime.fromtimestamp
-    rows: list[RevokedRow] = [
-        (
-            format(serial, "x"),
-            fromts(at, UTC).replace(tzinfo=None),
-            None if reason is None else int(reason),
-            None if invalid is None else fromts(invalid, UTC).replace(tzinfo=None),
+    entries = [
+        RevokedEntry(
+            serial,
+            fromts(at, UTC),
+            reason,
+            None if invalid is None else fromts(invalid, UTC),
         )
         for serial, at, reason, invalid in raw_entries(n, seed, end)
     ]
@@ -235,14 +237,14 @@ def child_encoder(n: int, seed: int, data_dir: Path, end: int) -> None:
     build_crl(
         issuer=issuer,
         urls=urls,
-        rows=rows,
+        entries=entries,
         crl_number=1000,
         this_update=now,
         next_update=now + dt.timedelta(days=1),
         scope=CrlScope.full(SHARD),
     )
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    del rows
+    del entries
     # The stored form the service publishes from: entries encoded at revocation, handed over
     # in joined batches of 10,000 as the service's cursor does.
     blobs = [
@@ -533,7 +535,7 @@ def main() -> None:
             )
         print(
             row.format(
-                "build_crl(rows=...) alone, rows already in memory",
+                "build_crl(entries=...) alone, in memory",
                 f"{encoder['encoder']:.2f}",
                 f"{encoder['encoder_cpu']:.2f}",
                 "n/a",

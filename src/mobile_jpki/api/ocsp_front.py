@@ -79,12 +79,11 @@ def _services_of(config: Config) -> Services | None:
 class _Request:
     """The parts of a request head the front door decides on."""
 
-    __slots__ = ("body", "der", "hierarchy")
+    __slots__ = ("der", "hierarchy")
 
     def __init__(self, hierarchy: Hierarchy, der: bytes | None) -> None:
         self.hierarchy = hierarchy
         self.der = der
-        self.body = b""
 
 
 _NEED_MORE = object()  # the head or body is not complete yet
@@ -145,8 +144,7 @@ def parse(buffer: bytes) -> _Request | object | None:
             return _NEED_MORE
         if len(buffer) > body_start + length or length == 0:
             return None
-        request = _Request(hierarchy, buffer[body_start:])
-        return request
+        return _Request(hierarchy, buffer[body_start:])
     if method == b"GET" and encoded and not length and len(buffer) == body_start:
         # The server percent-decodes the path before the base64 (RFC 6960 A.1, RFC 3986 §2.1).
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TypeAlias
 
 
 class Reason(IntEnum):
@@ -31,11 +30,3 @@ class RevokedEntry:
     revoked_at: dt.datetime
     reason: Reason | None = None
     invalidity_date: dt.datetime | None = None
-
-
-# A revoked entry exactly as the store keeps it and a database cursor yields it (store/models.py):
-# (serial as hexadecimal text, revocation time, CRLReason code or None, invalidity date or None).
-# Naive times are UTC, the store's convention; aware ones are converted. The CRL encoder takes
-# these rows directly (``build_crl(rows=...)``) so that a CRL of millions of entries needs no
-# ``int``, ``Reason`` or ``RevokedEntry`` object per entry.
-RevokedRow: TypeAlias = tuple[str, dt.datetime, int | None, dt.datetime | None]
