@@ -15,7 +15,7 @@ from mobile_jpki.clock import FixedClock
 from mobile_jpki.pki import crl as crlmod
 from mobile_jpki.pki.revocation import Reason, RevokedEntry
 from mobile_jpki.service.authority import CertificateAuthority, CertificateInfo, IssueOrder
-from mobile_jpki.store.models import Certificate, CertStatus, CrlDocument, CrlState, serial_hex
+from mobile_jpki.store.models import Certificate, CertStatus, CrlState, serial_hex
 
 Order = Callable[..., IssueOrder]
 CA_ID = "auth-1"
@@ -143,23 +143,17 @@ def test_expired_certificates_leave_the_crl(
 def test_a_revocation_does_not_rewrite_the_published_crl(
     ca: CertificateAuthority, clock: FixedClock, order: Order
 ) -> None:
-    """The CRL's DER is in crl_document, apart from the state row every status change marks
-    dirty; the dirty shard is republished on the next request, and the stored DER is what
-    was served."""
+    """The CRL's DER is stored apart from the state row every status change marks dirty (a
+    file beside a SQLite database, the crl_document table on PostgreSQL); the dirty shard is
+    republished on the next request, and the stored DER is what was served."""
     info = ca.issue(order(clock.now()), clock.now())
     first = ca.crl(CA_ID, info.shard, clock.now())
     assert ca.crl(CA_ID, info.shard, clock.now()) == first  # read back as stored
     ca.revoke(info.serial, Reason.SUPERSEDED, clock.advance(dt.timedelta(minutes=1)))
     with ca.db.transaction(write=False) as s:
-        stored = s.scalar(
-            select(CrlDocument.der).where(
-                CrlDocument.ca_id == CA_ID,
-                CrlDocument.shard == info.shard,
-                CrlDocument.kind == "full",
-            )
-        )
         state = s.get(CrlState, (CA_ID, info.shard))
-        assert state is not None and state.full_dirty
+        assert state is not None and state.full_dirty and state.full_number is not None
+        stored = ca.crl_documents.get(s, CA_ID, info.shard, "full", state.full_number)
     assert stored == first
     second = ca.crl(CA_ID, info.shard, clock.now())
     assert x509.load_der_x509_crl(second).get_revoked_certificate_by_serial_number(info.serial)

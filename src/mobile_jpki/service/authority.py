@@ -26,7 +26,7 @@ from typing import Any, cast
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import Table, delete, func, insert, literal_column, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -45,6 +45,9 @@ from mobile_jpki.pki.issuance import (
 from mobile_jpki.pki.model import CaIdentity, CertKind, Hierarchy, PublicUrls, utc
 from mobile_jpki.pki.revocation import Reason, RevokedEntry
 from mobile_jpki.service.audit import AuditEvent, AuditLog
+from mobile_jpki.service.crl_documents import DELTA as _DELTA
+from mobile_jpki.service.crl_documents import FULL as _FULL
+from mobile_jpki.service.crl_documents import documents_for
 from mobile_jpki.service.keystore import KeyStore
 from mobile_jpki.service.signing_pool import SigningPool
 from mobile_jpki.settings import Settings
@@ -54,7 +57,6 @@ from mobile_jpki.store.models import (
     Certificate,
     CertStatus,
     CrlChange,
-    CrlDocument,
     CrlState,
     OcspResponder,
     OcspResponse,
@@ -87,7 +89,6 @@ _INSERT_CERTIFICATE = insert(cast(Table, Certificate.__table__))
 _INSERT_OCSP_RESPONSE = insert(cast(Table, OcspResponse.__table__))
 
 ARL_SHARD = -1  # crl_state row of the root's CRL of CA certificates
-_FULL, _DELTA = "full", "delta"  # crl_document.kind
 SYSTEM = "system"
 
 
@@ -243,6 +244,8 @@ class CertificateAuthority:
         self._current_responder: dict[str, tuple[int, dt.datetime]] = {}
         database = db.engine.url.database if db.is_sqlite else None
         self._fast_path = database if database and database != ":memory:" else None
+        # The DER of published CRLs (service/crl_documents.py): files beside a SQLite file.
+        self.crl_documents = documents_for(self._fast_path, is_sqlite=db.is_sqlite)
         self._fast_local = threading.local()
         self._sha1_issuer_keys: dict[str, tuple[ocsp.HashAlgorithm, bytes, bytes]] = {}
         # The RSA signatures of issuance, pre-signing and revocation (threads: cryptography
@@ -1190,21 +1193,32 @@ class CertificateAuthority:
             raise NotFound("CRL shard", f"{ca_id}/{shard}")
         with self.db.transaction() as s:
             state = self._state(s, ca_id, shard)
-            # A delta request does not republish the full CRL for mere changes (that would
-            # empty the delta); only a missing or expiring base is replaced.
-            full = None
-            if self._full_stale(state, now, changes_matter=not delta):
-                full = self._publish_full(s, ca, state, now)
-            if not delta:
-                return full if full is not None else self._document(s, state, _FULL)
-            if (
-                state.delta_number is None
-                or state.delta_dirty
-                or state.delta_next_update is None
-                or state.delta_next_update - now <= self.settings.delta_crl_validity / 2
-            ):
-                return self._publish_delta(s, ca, state, now)
-            return self._document(s, state, _DELTA)
+            der = self._current(s, ca, state, now, delta)
+        # Committed: the files of earlier publications can go (crl_documents.FileDocuments).
+        self.crl_documents.prune(ca_id, shard, {_FULL: state.full_number, _DELTA: state.delta_number})
+        return der
+
+    def _current(
+        self, s: Session, ca: CaIdentity, state: CrlState, now: dt.datetime, delta: bool
+    ) -> bytes:
+        # A delta request does not republish the full CRL for mere changes (that would
+        # empty the delta); only a missing or expiring base is replaced.
+        full = None
+        if self._full_stale(state, now, changes_matter=not delta):
+            full = self._publish_full(s, ca, state, now)
+        if not delta:
+            if full is None:
+                full = self._document(s, state, _FULL)
+            return full if full is not None else self._publish_full(s, ca, state, now)
+        if (
+            state.delta_number is None
+            or state.delta_dirty
+            or state.delta_next_update is None
+            or state.delta_next_update - now <= self.settings.delta_crl_validity / 2
+        ):
+            return self._publish_delta(s, ca, state, now)
+        kept = self._document(s, state, _DELTA)
+        return kept if kept is not None else self._publish_delta(s, ca, state, now)
 
     def root_crl(self, ca_id: str, now: dt.datetime) -> bytes:
         """The root's CRL of CA certificates (ARL). A one-level hierarchy issues no CA
@@ -1214,27 +1228,27 @@ class CertificateAuthority:
         ca = self.identity(ca_id)
         with self.db.transaction() as s:
             state = self._state(s, ca_id, ARL_SHARD)
-            if not self._full_stale(state, now):
-                return self._document(s, state, _FULL)
-            number = self._next_number(s, ca_id)
-            next_update = now + self.settings.crl_validity
-            der = crlmod.build_crl(
-                issuer=ca,
-                urls=self.urls,
-                entries=(),
-                crl_number=number,
-                this_update=now,
-                next_update=next_update,
-                scope=crlmod.CrlScope.arl(),
-            )
-            self._store_document(s, state, _FULL, der)
-            state.full_number, state.full_this_update, state.full_next_update = (
-                number,
-                now,
-                next_update,
-            )
-            state.full_dirty = False
-            return der
+            kept = None if self._full_stale(state, now) else self._document(s, state, _FULL)
+            der = kept if kept is not None else self._publish_arl(s, ca, state, now)
+        self.crl_documents.prune(ca_id, ARL_SHARD, {_FULL: state.full_number})
+        return der
+
+    def _publish_arl(self, s: Session, ca: CaIdentity, state: CrlState, now: dt.datetime) -> bytes:
+        number = self._next_number(s, ca.ca_id)
+        next_update = now + self.settings.crl_validity
+        der = crlmod.build_crl(
+            issuer=ca,
+            urls=self.urls,
+            entries=(),
+            crl_number=number,
+            this_update=now,
+            next_update=next_update,
+            scope=crlmod.CrlScope.arl(),
+        )
+        self.crl_documents.put(s, ca.ca_id, state.shard, _FULL, number, der)
+        state.full_number, state.full_this_update, state.full_next_update = number, now, next_update
+        state.full_dirty = False
+        return der
 
     def _state(self, s: Session, ca_id: str, shard: int) -> CrlState:
         state = s.execute(
@@ -1246,43 +1260,13 @@ class CertificateAuthority:
             s.flush()
         return state
 
-    def _document(self, s: Session, state: CrlState, kind: str) -> bytes:
-        """The stored DER of the state's current full or delta CRL (the only read of it)."""
-        return s.execute(
-            select(CrlDocument.der).where(
-                CrlDocument.ca_id == state.ca_id,
-                CrlDocument.shard == state.shard,
-                CrlDocument.kind == kind,
-            )
-        ).scalar_one()
-
-    def _store_document(self, s: Session, state: CrlState, kind: str, der: bytes) -> None:
-        """Insert or replace a CRL's DER, in the publishing transaction.
-
-        SQLite: the row gets ``zeroblob(n)`` and the DER is written through incremental blob
-        I/O (``sqlite3_blob_write``), straight from our buffer into the pages; binding a 49 MB
-        ``bytes`` made pysqlite copy it, and SQLite again to assemble the record (+93 MiB
-        measured, docs/crl.md). PostgreSQL gets the bytes bound as a parameter."""
-        key = {"ca_id": state.ca_id, "shard": state.shard, "kind": kind}
-        stmt = self._upsert(CrlDocument)
-        if not self.db.is_sqlite:
-            s.execute(
-                stmt.values(**key, der=der).on_conflict_do_update(
-                    index_elements=["ca_id", "shard", "kind"], set_={"der": stmt.excluded.der}
-                )
-            )
-            return
-        rowid = s.execute(
-            stmt.values(**key, der=func.zeroblob(len(der)))
-            .on_conflict_do_update(
-                index_elements=["ca_id", "shard", "kind"], set_={"der": stmt.excluded.der}
-            )
-            .returning(literal_column("rowid"))
-        ).scalar_one()
-        dbapi = s.connection().connection.dbapi_connection
-        assert isinstance(dbapi, sqlite3.Connection)  # noqa: S101 - is_sqlite
-        with dbapi.blobopen("crl_document", "der", rowid) as blob:
-            blob.write(der)
+    def _document(self, s: Session, state: CrlState, kind: str) -> bytes | None:
+        """The stored DER of the state's current full or delta CRL; ``None`` if the store no
+        longer has it (the caller publishes again)."""
+        number = state.full_number if kind == _FULL else state.delta_number
+        if number is None:
+            return None
+        return self.crl_documents.get(s, state.ca_id, state.shard, kind, number)
 
     def _full_stale(
         self, state: CrlState, now: dt.datetime, *, changes_matter: bool = True
@@ -1313,20 +1297,14 @@ class CertificateAuthority:
             next_update=next_update,
             scope=crlmod.CrlScope.full(state.shard),
         )
-        self._store_document(s, state, _FULL, der)
+        self.crl_documents.put(s, ca.ca_id, state.shard, _FULL, number, der)
         state.full_number, state.full_this_update, state.full_next_update = number, now, next_update
         state.full_dirty = False
         # The new full CRL is the base of the next deltas: earlier changes are in it.
         s.execute(
             delete(CrlChange).where(CrlChange.ca_id == ca.ca_id, CrlChange.shard == state.shard)
         )
-        s.execute(
-            delete(CrlDocument).where(
-                CrlDocument.ca_id == ca.ca_id,
-                CrlDocument.shard == state.shard,
-                CrlDocument.kind == _DELTA,
-            )
-        )
+        self.crl_documents.drop(s, ca.ca_id, state.shard, _DELTA)
         state.delta_number = None
         state.delta_this_update = state.delta_next_update = None
         state.delta_dirty = True
@@ -1441,7 +1419,7 @@ class CertificateAuthority:
             next_update=next_update,
             scope=crlmod.CrlScope.delta(state.shard, state.full_number),
         )
-        self._store_document(s, state, _DELTA, der)
+        self.crl_documents.put(s, ca.ca_id, state.shard, _DELTA, number, der)
         state.delta_number, state.delta_this_update, state.delta_next_update = (
             number,
             now,
