@@ -14,9 +14,9 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from mobile_jpki.store.db import Database
@@ -88,6 +88,20 @@ def to_message(row: OutboxMessage, channel: str = "inprocess") -> PushMessage:
     )
 
 
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_UNDELIVERED = (_OUTBOX.c.id == bindparam("message"), _OUTBOX.c.delivered_at.is_(None))
+_MARK_DELIVERED = update(_OUTBOX).where(*_UNDELIVERED).values(delivered_at=bindparam("now"))
+_MARK_FAILED = (
+    update(_OUTBOX)
+    .where(*_UNDELIVERED)
+    .values(
+        attempts=_OUTBOX.c.attempts + 1,
+        last_error=bindparam("error"),
+        next_attempt_at=bindparam("next", type_=_OUTBOX.c.next_attempt_at.type),
+    )
+)
+
+
 class Dispatcher:
     """Moves due outbox rows to the channel of their device (``inprocess``, ``sse``). One pass
     is :meth:`dispatch`; ``serve`` loops it."""
@@ -97,7 +111,12 @@ class Dispatcher:
         self._channels = dict(channels)
 
     def dispatch(self, *, now: dt.datetime, limit: int = 100) -> int:
-        """Deliver due messages; returns how many were delivered in this pass."""
+        """Deliver due messages; returns how many were delivered in this pass.
+
+        The outcomes of the pass are written in ONE transaction afterwards (one executemany
+        per outcome), not one transaction per message: each is a commit, an fsync on SQLite,
+        and the worker runs a pass after every issuance. At least once still holds: a crash
+        before that commit sends the pass's messages again (the phone ignores a seen id)."""
         with self._db.transaction(write=False) as s:
             stmt = (
                 select(OutboxMessage, Device.push_channel)
@@ -108,29 +127,36 @@ class Dispatcher:
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             )
-            due = [to_message(r, channel) for r, channel in s.execute(stmt).all()]
-        delivered = 0
-        for message in due:
-            error: str | None = None
+            due = [(to_message(r, channel), r.attempts) for r, channel in s.execute(stmt).all()]
+        if not due:
+            return 0
+        delivered: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        for message, attempts in due:
             channel = self._channels.get(message.channel)
             try:
                 if channel is None:
                     raise PushUndeliverable(f"no {message.channel} channel in this process")
                 channel.send(message)
             except PushUndeliverable as exc:
-                error = str(exc) or type(exc).__name__
-            with self._db.transaction() as s:
-                row = s.get(OutboxMessage, message.id)
-                if row is None or row.delivered_at is not None:
-                    continue
-                if error is None:
-                    row.delivered_at = now
-                    delivered += 1
-                else:
-                    row.attempts += 1
-                    row.last_error = error[:500]
-                    row.next_attempt_at = now + backoff(row.attempts)
-        return delivered
+                failed.append(
+                    {
+                        "message": message.id,
+                        "error": (str(exc) or type(exc).__name__)[:500],
+                        "next": now + backoff(attempts + 1),
+                    }
+                )
+            else:
+                delivered.append({"message": message.id})
+        with self._db.transaction() as s:
+            conn = s.connection()
+            # "delivered_at IS NULL": a message another process delivered meanwhile (or the
+            # SSE replay marked) keeps its first delivery.
+            if delivered:
+                conn.execute(_MARK_DELIVERED, [{**d, "now": now} for d in delivered])
+            if failed:
+                conn.execute(_MARK_FAILED, failed)
+        return len(delivered)
 
     def mark_delivered(self, message_id: int, *, now: dt.datetime) -> None:
         with self._db.transaction() as s:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from mobile_jpki.service.portal.errors import PortalError
 from mobile_jpki.service.portal.service import PortalService
 
 log = logging.getLogger("mobile_jpki.portal")
+# Jobs one worker pass processes at most, so that push delivery is not starved by a backlog.
+JOBS_PER_PASS = 100
 
 
 @dataclass
@@ -52,7 +55,7 @@ class PortalContext:
         """One pass of the worker: due issuance jobs, then due push messages; hourly, the
         housekeeping of expired nonces and old delivered messages."""
         now = self.clock.now()
-        jobs = self.service.run_jobs(now=now)
+        jobs = self.service.run_jobs(now=now, limit=JOBS_PER_PASS)
         pushed = self.dispatcher.dispatch(now=self.clock.now())
         if time.monotonic() - self.last_housekeeping > 3600:
             self.last_housekeeping = time.monotonic()
@@ -86,22 +89,37 @@ def install(app: FastAPI, ctx: PortalContext) -> None:
         return response
 
 
+def run_worker(ctx: PortalContext, stop: threading.Event, *, interval: float = 0.5) -> None:
+    """The worker loop: a pass (:meth:`PortalContext.work_once`), then wait until an
+    application of this process queues a job, ``interval`` seconds pass (jobs queued by other
+    ``serve`` processes, due retries and push messages are found by polling), or ``stop``.
+
+    A pass that reached its limit (``JOBS_PER_PASS``) is followed at once by another: a
+    backlog is drained without waiting for the poll."""
+    while not stop.is_set():
+        jobs = 0
+        try:
+            jobs, _ = ctx.work_once()
+        except Exception:  # a bad pass must not stop the worker; the next one retries
+            log.exception("portal worker pass failed")
+        if jobs < JOBS_PER_PASS:
+            ctx.service.wait_for_jobs(interval)
+
+
 @contextlib.asynccontextmanager
-async def worker(ctx: PortalContext, *, interval: float = 0.5) -> AsyncIterator[asyncio.Task[None]]:
-    """The worker loop of ``serve``: jobs and push delivery in a thread, every ``interval``."""
-
-    async def loop() -> None:
-        while True:
-            try:
-                await asyncio.to_thread(ctx.work_once)
-            except Exception:  # a bad pass must not stop the worker; the next one retries
-                log.exception("portal worker pass failed")
-            await asyncio.sleep(interval)
-
-    task = asyncio.create_task(loop())
+async def worker(ctx: PortalContext, *, interval: float = 0.5) -> AsyncIterator[threading.Thread]:
+    """The worker loop of ``serve`` (:func:`run_worker`) on a thread of its own for the app's
+    lifetime: jobs run in blocking database transactions, never on the event loop, and an
+    application committed on uvicorn's thread pool wakes it at once."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_worker, args=(ctx, stop), kwargs={"interval": interval}, name="portal-worker"
+    )
+    thread.start()
     try:
-        yield task
+        yield thread
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        stop.set()
+        ctx.service.wake()
+        # The pass under way finishes (its transaction commits or rolls back) before exit.
+        await asyncio.to_thread(thread.join)

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -302,6 +303,23 @@ class PortalService:
         self._actor = "portal"
         self._roots: dict[Hierarchy, list[x509.Certificate]] = {}
         self._ca_ids: list[str] = []
+        # Set when an application of this process has committed its issuance job: the
+        # worker loop waits on it instead of only polling (api/portal ``run_worker``).
+        self._jobs_queued = threading.Event()
+
+    def wake(self) -> None:
+        """Wake a worker waiting in :meth:`wait_for_jobs` (a job was queued, or it must stop)."""
+        self._jobs_queued.set()
+
+    def wait_for_jobs(self, timeout: float) -> bool:
+        """Wait until an application of this process queues a job (True) or ``timeout``
+        seconds pass (False: jobs queued by other processes are found by polling).
+
+        Cleared after the wait, before the caller's next pass: a job committed after the
+        clear sets the event again, and one committed before it is seen by that pass."""
+        woke = self._jobs_queued.wait(timeout)
+        self._jobs_queued.clear()
+        return woke
 
     def roots(self, hierarchy: Hierarchy, *, refresh: bool = False) -> list[x509.Certificate]:
         """Every generation's root of ``hierarchy`` (signers are matched by key id). Cached:
@@ -866,6 +884,7 @@ class PortalService:
                 )
         if refusal is not None:
             raise refusal
+        self.wake()  # committed: the worker may claim the job now
         return application_id
 
     def _accept(
