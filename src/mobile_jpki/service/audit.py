@@ -28,9 +28,9 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import Table, bindparam, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
@@ -43,6 +43,25 @@ GENESIS = "0" * 64
 _HEAD_ID = 1
 # session.info key of the records a transaction has buffered with AuditLog.record.
 _BUFFER = "mobile_jpki.audit.buffer"
+
+# The statements of an append, built once (compiled once: SQLAlchemy's cache), executed in
+# Core on the session's connection; {is_sqlite: statement} where the dialects differ.
+_HEAD_TABLE = cast(Table, AuditHead.__table__)
+_READ_HEAD = select(_HEAD_TABLE.c.seq, _HEAD_TABLE.c.hash).where(_HEAD_TABLE.c.id == _HEAD_ID)
+# SQLite: BEGIN IMMEDIATE already holds the database lock; PostgreSQL locks the head row.
+_LOCK_HEAD = {True: _READ_HEAD, False: _READ_HEAD.with_for_update()}
+_CREATE_HEAD = {
+    sqlite: insert_(_HEAD_TABLE)
+    .values(id=_HEAD_ID, seq=0, hash=GENESIS)
+    .on_conflict_do_nothing(index_elements=["id"])
+    for sqlite, insert_ in ((True, sqlite_insert), (False, pg_insert))
+}
+_UPDATE_HEAD = (
+    update(_HEAD_TABLE)
+    .where(_HEAD_TABLE.c.id == _HEAD_ID)
+    .values(seq=bindparam("b_seq"), hash=bindparam("b_hash"))
+)
+_INSERT_RECORDS = insert(cast(Table, AuditRecord.__table__))
 
 JsonScalar = str | int | bool | None
 Payload = Mapping[str, JsonScalar | list[JsonScalar]]
@@ -194,11 +213,11 @@ class AuditLog:
                     )
                 )
             prev_seq, prev_hash = seq, digest
-        # Core executemany: one INSERT for the batch (insertmanyvalues), no ORM identity map.
-        session.execute(insert(AuditRecord), rows)
-        session.execute(
-            update(AuditHead).where(AuditHead.id == _HEAD_ID).values(seq=prev_seq, hash=prev_hash)
-        )
+        # Core executemany on the session's connection: one INSERT for the batch
+        # (insertmanyvalues), no ORM identity map, statements compiled once.
+        conn = session.connection()
+        conn.execute(_INSERT_RECORDS, rows)
+        conn.execute(_UPDATE_HEAD, {"b_seq": prev_seq, "b_hash": prev_hash})
         return entries
 
     def record(
@@ -233,20 +252,17 @@ class AuditLog:
     def _lock_head(self, session: Session) -> tuple[int, str]:
         """Lock the chain head (FOR UPDATE on PostgreSQL) and return its seq and hash,
         creating the row on the first append."""
-        stmt = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == _HEAD_ID)
-        if not self._db.is_sqlite:  # SQLite: BEGIN IMMEDIATE already holds the database lock
-            stmt = stmt.with_for_update()
-        head = session.execute(stmt).one_or_none()
+        # The caller's pending ORM changes first: their row locks are taken before the head's,
+        # which is then held only for the statements of the append (see the module docstring).
+        session.flush()
+        conn = session.connection()
+        sqlite = self._db.is_sqlite
+        head = conn.execute(_LOCK_HEAD[sqlite]).one_or_none()
         if head is None:
             # ON CONFLICT DO NOTHING: two first appenders may race to create the row; the
             # loser then waits on the winner's lock below instead of failing.
-            dialect_insert = sqlite_insert if self._db.is_sqlite else pg_insert
-            session.execute(
-                dialect_insert(AuditHead)
-                .values(id=_HEAD_ID, seq=0, hash=GENESIS)
-                .on_conflict_do_nothing(index_elements=["id"])
-            )
-            head = session.execute(stmt).one()
+            conn.execute(_CREATE_HEAD[sqlite])
+            head = conn.execute(_LOCK_HEAD[sqlite]).one()
         return int(head.seq), str(head.hash)
 
     def entries(self, *, after: int = 0, limit: int = 100) -> list[AuditEntry]:
