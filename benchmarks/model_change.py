@@ -9,9 +9,19 @@ Set-up (not timed): P persons, each with a card personalised through APDUs and a
 phone; then a new phone per person whose card-signed application is PRE-BUILT (the app's work:
 card read, key generation in the element, CMS). Timed: the service accepting every
 application (CMS, card chain and status, nonce, attestation, consent, audit) and the worker
-issuing each (revoke old + issue new + instruction + outbox + audit, one transaction each).
+issuing each (revoke old + issue new + instruction + outbox + audit), in two ways on the same
+database, each with its own P persons:
 
-    python benchmarks/model_change.py [--persons 40]
+- sequential: every ``apply``, then ``run_jobs`` (nothing overlaps: the sum of the parts);
+- served: as ``mobile-jpki serve`` runs under load: K client threads (``--clients``) submit
+  the applications side by side (uvicorn's thread pool runs the sync endpoints the same way)
+  while the worker loop of ``serve`` (``api.portal.run_worker``, woken by each committed
+  application) issues them; timed until every model change is issued.
+
+Beside each rate: the process CPU time per model change (every thread: the Python work, the
+signatures and the sqlite steps), which moves less with the load than the wall time.
+
+    python benchmarks/model_change.py [--persons 40] [--clients 4]
     MOBILE_JPKI_BENCH_POSTGRES_URL=postgresql+psycopg://u:p@localhost/db \
         python benchmarks/model_change.py [--breakdown]
 """
@@ -20,19 +30,23 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import itertools
 import os
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from sqlalchemy import event, text
+from sqlalchemy import bindparam, event, text
 
 from mobile_jpki.api.app import create_app
-from mobile_jpki.api.portal import PortalContext, install
+from mobile_jpki.api.portal import PortalContext, install, run_worker
 from mobile_jpki.applet.attestation import Manufacturer
 from mobile_jpki.applet.factory import new_card, new_secure_element
 from mobile_jpki.applet.state import MemoryStateStore
@@ -116,8 +130,27 @@ def rsa_sign_rate(seconds: float = 3.0, threads: int = 1) -> float:
     return total / (time.perf_counter() - start)
 
 
-def run(url: str, persons: int, data_dir: Path) -> tuple[float, float]:
-    """(model changes per second, seconds) for ``persons`` model changes on ``url``."""
+@dataclass
+class Bench:
+    """A database with persons whose model-change applications are pre-built."""
+
+    db: Database
+    service: PortalService
+    ctx: PortalContext
+    clock: FixedClock
+    prepared: list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Figure:
+    rate: float  # model changes per second
+    seconds: float
+    cpu_ms: float  # process CPU time per model change, every thread
+
+
+def setup(url: str, persons: int, data_dir: Path) -> Bench:
+    """``persons`` persons on ``url``, each with a card, a registered phone and a new phone
+    whose model-change application is pre-built."""
     db = Database(url)
     if not db.is_sqlite:
         with db.engine.begin() as conn:
@@ -221,24 +254,103 @@ def run(url: str, persons: int, data_dir: Path) -> tuple[float, float]:
                 consent=True,
             )
             prepared.append((new.device_id, cms))
+    return Bench(db, service, ctx, clock, prepared)
+
+
+def _ready(bench: Bench, apps: list[tuple[str, bytes]]) -> int:
+    """How many of ``apps`` were issued (application ``ready``)."""
+    devices = [device_id for device_id, _ in apps]
+    with bench.db.transaction(write=False) as s:
+        return int(
+            s.scalar(
+                text(
+                    "SELECT count(*) FROM portal_application"
+                    " WHERE status = 'ready' AND device_id IN :devices"
+                ).bindparams(bindparam("devices", expanding=True)),
+                {"devices": devices},
+            )
+            or 0
+        )
+
+
+def _timed_section(bench: Bench, apps: list[tuple[str, bytes]], body: Callable[[], None]) -> Figure:
     TIMING.clear()
     STATEMENTS.clear()
     _TIMING_ON[0] = True
+    cpu = time.process_time()
     start = time.perf_counter()
-    for device_id, cms in prepared:
-        service.apply(device_id, cms, now=clock.now())
-    done = service.run_jobs(now=clock.now(), limit=persons + 1)
+    body()
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     _TIMING_ON[0] = False
-    if done != persons:
-        raise SystemExit(f"only {done} of {persons} model changes completed")
-    db.dispose()
-    return persons / elapsed, elapsed
+    done = _ready(bench, apps)
+    if done != len(apps):
+        raise SystemExit(f"only {done} of {len(apps)} model changes completed")
+    return Figure(len(apps) / elapsed, elapsed, 1000 * cpu / len(apps))
+
+
+def sequential(bench: Bench, apps: list[tuple[str, bytes]]) -> Figure:
+    """Every application, then every job: one thread, nothing overlapping."""
+
+    def body() -> None:
+        for device_id, cms in apps:
+            bench.service.apply(device_id, cms, now=bench.clock.now())
+        bench.service.run_jobs(now=bench.clock.now(), limit=len(apps) + 1)
+
+    return _timed_section(bench, apps, body)
+
+
+def served(bench: Bench, apps: list[tuple[str, bytes]], clients: int) -> Figure:
+    """``clients`` threads submitting the applications side by side while ``serve``'s worker
+    loop issues them; until every one is issued."""
+    issued = [0]
+    all_issued = threading.Event()
+    work_once = bench.ctx.work_once
+
+    def counting_pass() -> tuple[int, int]:
+        jobs, pushed = work_once()
+        issued[0] += jobs
+        if issued[0] >= len(apps):
+            all_issued.set()
+        return jobs, pushed
+
+    bench.ctx.work_once = counting_pass  # type: ignore[method-assign]
+    queue = list(reversed(apps))
+    lock = threading.Lock()
+
+    def client() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                device_id, cms = queue.pop()
+            bench.service.apply(device_id, cms, now=bench.clock.now())
+
+    def body() -> None:
+        stop = threading.Event()
+        worker = threading.Thread(target=run_worker, args=(bench.ctx, stop))
+        worker.start()
+        try:
+            with ThreadPoolExecutor(clients) as pool:
+                for future in [pool.submit(client) for _ in range(clients)]:
+                    future.result()
+            if not all_issued.wait(timeout=120):
+                raise SystemExit("the worker did not issue every model change in 120 s")
+        finally:
+            stop.set()
+            bench.service.wake()
+            worker.join()
+
+    try:
+        return _timed_section(bench, apps, body)
+    finally:
+        bench.ctx.work_once = work_once  # type: ignore[method-assign]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--persons", type=int, default=40)
+    parser.add_argument("--persons", type=int, default=40, help="model changes per figure")
+    parser.add_argument("--clients", type=int, default=4, help="client threads (served)")
     parser.add_argument("--breakdown", action="store_true", help="where the time goes")
     args = parser.parse_args()
     if args.breakdown:
@@ -291,20 +403,35 @@ def main() -> None:
             if url is None:
                 print(f"{name:10s}: skipped (set MOBILE_JPKI_BENCH_POSTGRES_URL)")
                 continue
-            rate, elapsed = run(url, args.persons, Path(tmp))
-            print(f"{name:10s}: {rate:8.1f} model changes/s ({args.persons} in {elapsed:.2f} s)"
-                  f" = {100 * rate / ceiling:5.1f}% of the ceiling,"
-                  f" {100 * rate / all_ceiling:5.1f}% of the all-core ceiling")  # fmt: skip
-            if args.breakdown:
-                for key, values in sorted(TIMING.items(), key=lambda kv: -sum(kv[1])):
-                    per = 1000 * sum(values) / args.persons
-                    print(f"    {key:28s} {len(values) / args.persons:4.1f} calls, {per:7.1f} ms"
-                          " per model change")  # fmt: skip
-                total = sum(STATEMENTS.values())
-                verbs = ", ".join(
-                    f"{k} {v / args.persons:.1f}" for k, v in sorted(STATEMENTS.items())
-                )
-                print(f"    SQL statements per model change: {total / args.persons:.1f} ({verbs})")
+            n = args.persons
+            bench = setup(url, 2 * n, Path(tmp))
+            runs: list[tuple[str, Callable[[], Figure]]] = [
+                ("sequential", functools.partial(sequential, bench, bench.prepared[:n])),
+                (
+                    f"served, {args.clients} clients",
+                    functools.partial(served, bench, bench.prepared[n:], args.clients),
+                ),
+            ]
+            for label, measure in runs:
+                fig = measure()
+                print(f"{name:10s} {label:18s}: {fig.rate:6.1f} model changes/s ({n} in"
+                      f" {fig.seconds:.2f} s, CPU {fig.cpu_ms:5.1f} ms each)"
+                      f" = {100 * fig.rate / ceiling:5.1f}% of the ceiling,"
+                      f" {100 * fig.rate / all_ceiling:5.1f}% of the all-core ceiling")  # fmt: skip
+                if args.breakdown:
+                    _print_breakdown(n)
+            bench.db.dispose()
+
+
+def _print_breakdown(n: int) -> None:
+    """Where the time went (wall time of each call, nested; in the served run, calls on
+    different threads overlap) and the statements."""
+    for key, values in sorted(TIMING.items(), key=lambda kv: -sum(kv[1])):
+        ms = 1000 * sum(values) / n
+        print(f"    {key:34s} {len(values) / n:4.1f} calls, {ms:7.1f} ms per model change")
+    total = sum(STATEMENTS.values())
+    verbs = ", ".join(f"{k} {v / n:.1f}" for k, v in sorted(STATEMENTS.items()))
+    print(f"    SQL statements per model change: {total / n:.1f} ({verbs})")
 
 
 if __name__ == "__main__":
