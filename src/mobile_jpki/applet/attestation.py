@@ -79,14 +79,37 @@ def verify_key_attestation(
         attestation_certificate.verify_directly_issued_by(manufacturer_root)
     except (ValueError, TypeError, InvalidSignature) as exc:
         raise AttestationError(f"attestation certificate not issued by the root: {exc}") from exc
-    if not (
-        attestation_certificate.not_valid_before_utc
-        <= now
-        <= attestation_certificate.not_valid_after_utc
-    ):
+    check_attestation_certificate(attestation_certificate, now=now, expected_serial=expected_serial)
+    verify_attested_key(
+        generated=generated,
+        challenge=challenge,
+        slot=slot,
+        attestation_certificate=attestation_certificate,
+    )
+
+
+def check_attestation_certificate(
+    certificate: x509.Certificate, *, now: dt.datetime, expected_serial: bytes | None = None
+) -> None:
+    """The checks of :func:`verify_key_attestation` on the attestation certificate itself,
+    apart from its issuer's signature: valid at ``now``, of the expected element."""
+    if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
         raise AttestationError("attestation certificate not valid now")
-    if expected_serial is not None and element_serial(attestation_certificate) != expected_serial:
+    if expected_serial is not None and element_serial(certificate) != expected_serial:
         raise AttestationError("attestation certificate belongs to another element")
+
+
+def verify_attested_key(
+    *,
+    generated: GeneratedKey,
+    challenge: bytes,
+    slot: Slot,
+    attestation_certificate: x509.Certificate,
+) -> None:
+    """The element's signature over ``challenge ‖ role ‖ SPKI``, by the key of an attestation
+    certificate the caller has already checked (:func:`verify_key_attestation` does both)."""
+    if generated.attestation is None:
+        raise AttestationError("no attestation in the response")
     public_key = attestation_certificate.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
         raise AttestationError("attestation key is not ECDSA")

@@ -33,7 +33,7 @@ from mobile_jpki.applet.attestation import (
     AttestationError,
     GeneratedKey,
     element_serial,
-    verify_key_attestation,
+    verify_attested_key,
 )
 from mobile_jpki.applet.constants import Slot
 from mobile_jpki.applet.instructions import Action, build_instruction
@@ -71,6 +71,7 @@ from mobile_jpki.store.portal import (
 
 from . import errors as E
 from . import queries as Q
+from .attestations import AttestationCertificates
 from .documents import (
     ApplicationDoc,
     DocType,
@@ -306,6 +307,7 @@ class PortalService:
         # Set when an application of this process has committed its issuance job: the
         # worker loop waits on it instead of only polling (api/portal ``run_worker``).
         self._jobs_queued = threading.Event()
+        self._attestations = AttestationCertificates()
 
     def wake(self) -> None:
         """Wake a worker waiting in :meth:`wait_for_jobs` (a job was queued, or it must stop)."""
@@ -907,8 +909,17 @@ class PortalService:
         device = Q.applying_device(conn, device_id, card.person_id)
         if device is None:
             raise E.NotFound("no such device")
-        attestation = x509.load_der_x509_certificate(device.attestation_der)
-        root = self._root_of(attestation)
+        try:
+            # Parsed and chained to its manufacturer root once per certificate (cached by its
+            # DER); the root still configured, the validity and the serial checked each time.
+            attestation = self._attestations.check(
+                device.attestation_der,
+                self.manufacturer_roots,
+                now=now,
+                expected_serial=bytes.fromhex(device.element_serial),
+            )
+        except AttestationError as exc:
+            raise E.AttestationInvalid(str(exc)) from None
         items: list[dict[str, object]] = []
         for kind in doc.kinds():
             key = doc.keys[kind.value]  # type: ignore[index]
@@ -916,14 +927,12 @@ class PortalService:
             _public_key(spki)
             slot = Slot.SIGN if kind is CertKind.PHONE_SIGN else Slot.AUTH
             try:
-                verify_key_attestation(
+                # Born in this element for this application: its signature over the nonce.
+                verify_attested_key(
                     generated=GeneratedKey(spki, key.attestation_der()),
                     challenge=bytes.fromhex(doc.nonce),
                     slot=slot,
                     attestation_certificate=attestation,
-                    manufacturer_root=root,
-                    now=now,
-                    expected_serial=bytes.fromhex(device.element_serial),
                 )
             except AttestationError as exc:
                 raise E.AttestationInvalid(f"{kind.value}: {exc}") from None
@@ -998,12 +1007,6 @@ class PortalService:
                 "revoke_other": doc.revoke_other_device,
             },
         )
-
-    def _root_of(self, attestation: x509.Certificate) -> x509.Certificate:
-        for root in self.manufacturer_roots:
-            if self._issued_by(attestation, root):
-                return root
-        raise E.AttestationInvalid("the device's manufacturer is no longer trusted")
 
     # --- housekeeping -----------------------------------------------------------------------
     def housekeeping(self, *, now: dt.datetime, keep: dt.timedelta = dt.timedelta(days=7)) -> int:
