@@ -26,7 +26,7 @@ from typing import Any, cast
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -87,6 +87,34 @@ _ENTRY_BATCH = 10_000  # rows per fetch: ~0.5 MB of entries, one join each
 # Built once (a statement's cache key is computed per construct): the issuance inserts.
 _INSERT_CERTIFICATE = insert(cast(Table, Certificate.__table__))
 _INSERT_OCSP_RESPONSE = insert(cast(Table, OcspResponse.__table__))
+# ... and the status changes (revoke, hold, release: _change_many_in).
+_CERTIFICATE = cast(Table, Certificate.__table__)
+_READ_CERTIFICATES = (
+    select(
+        *(
+            _CERTIFICATE.c[name]
+            for name in (
+                "serial", "ca_id", "kind", "subject_id", "shard", "not_before", "not_after",
+                "status", "revoked_at", "reason", "invalidity_date", "der",
+            )
+        )
+    )
+    .where(_CERTIFICATE.c.serial.in_(bindparam("serials", expanding=True)))
+    .order_by(_CERTIFICATE.c.serial)
+)  # fmt: skip
+_LOCK_CERTIFICATES = {True: _READ_CERTIFICATES, False: _READ_CERTIFICATES.with_for_update()}
+_UPDATE_CERTIFICATE_STATE = (
+    update(_CERTIFICATE)
+    .where(_CERTIFICATE.c.serial == bindparam("b_serial"))
+    .values(
+        status=bindparam("b_status"),
+        revoked_at=bindparam("b_revoked_at"),
+        reason=bindparam("b_reason"),
+        invalidity_date=bindparam("b_invalidity_date"),
+        crl_entry=bindparam("b_crl_entry"),
+    )
+)
+_INSERT_CRL_CHANGE = insert(cast(Table, CrlChange.__table__))
 
 ARL_SHARD = -1  # crl_state row of the root's CRL of CA certificates
 SYSTEM = "system"
@@ -835,29 +863,24 @@ class CertificateAuthority:
             return []
         if len(set(keys)) != len(keys):
             raise InvalidRequest("a certificate is listed twice")
-        if self.db.is_sqlite:
-            # BEGIN IMMEDIATE holds the database lock: the identity map's copy (if the caller
-            # loaded the row in this transaction) is current, and get() needs no SQL for it.
-            found = {k: s.get(Certificate, k) for k in keys}
-        else:
-            # FOR UPDATE in serial order (concurrent multi-row lockers then cannot deadlock),
-            # and populate_existing: under READ COMMITTED a copy the caller loaded before this
-            # lock may be stale (a concurrent revoke), and must be refreshed.
-            locked = s.scalars(
-                select(Certificate)
-                .where(Certificate.serial.in_(sorted(keys)))
-                .order_by(Certificate.serial)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            ).all()
-            by_serial = {r.serial: r for r in locked}
-            found = {k: by_serial.get(k) for k in keys}
-        rows: list[Certificate] = []
+        # Core, not the ORM (a model change revokes two certificates: loading them as
+        # mapped objects and flushing their changes through the unit of work cost more than
+        # the rest of the revocation). The caller's pending ORM changes are written first, so
+        # the rows read here are current; on PostgreSQL they are locked FOR UPDATE in serial
+        # order (concurrent multi-row lockers then cannot deadlock) and, under READ
+        # COMMITTED, read as they are once locked. SQLite's BEGIN IMMEDIATE holds the lock.
+        s.flush()
+        conn = s.connection()
+        locked = conn.execute(_LOCK_CERTIFICATES[self.db.is_sqlite], {"serials": sorted(keys)})
+        found = {r.serial: r for r in locked}
+        rows: list[Any] = []
         for key in keys:
-            row = found[key]
+            row = found.get(key)
             if row is None:
                 raise NotFound("certificate", key)
             rows.append(row)
+        changes: list[dict[str, Any]] = []
+        infos: list[CertificateInfo] = []
         signing: list[Callable[[], dict[str, Any]]] = []
         audits: list[AuditEvent] = []
         for row in rows:
@@ -865,33 +888,59 @@ class CertificateAuthority:
             ca = self.identity(row.ca_id)
             rid, responder = self.ensure_responder(row.ca_id, now)
             current = CertStatus(row.status)
+            revoked_at: dt.datetime | None = row.revoked_at
+            code: int | None = row.reason
+            invalidity: dt.datetime | None = row.invalidity_date
             # RFC 5280 §5.3.1: only certificateHold is reversible; revoked is final.
             if current is CertStatus.REVOKED:
                 raise InvalidTransition(serial, current, action)
             if action == "hold":
                 if current is not CertStatus.GOOD:
                     raise InvalidTransition(serial, current, action)
-                row.status, row.revoked_at, row.reason = CertStatus.HELD.value, now, None
-                row.invalidity_date = None
-                row.crl_entry = crlmod.encode_entry(serial, now, Reason.CERTIFICATE_HOLD)
+                status, revoked_at, code, invalidity = CertStatus.HELD, now, None, None
+                entry = crlmod.encode_entry(serial, now, Reason.CERTIFICATE_HOLD)
             elif action == "release":
                 if current is not CertStatus.HELD:
                     raise InvalidTransition(serial, current, action)
-                row.status, row.revoked_at, row.reason = CertStatus.GOOD.value, None, None
-                row.crl_entry = None  # off the next full CRL; the delta says removeFromCRL
+                status, revoked_at, code = CertStatus.GOOD, None, None
+                entry = None  # off the next full CRL; the delta says removeFromCRL
             else:
                 # A held certificate keeps its hold date as revocationDate: it has not been
                 # relied on since then (conservative for signatures made while on hold).
                 if current is CertStatus.GOOD:
-                    row.revoked_at = now
-                row.status, row.reason = CertStatus.REVOKED.value, int(reason or 0)
-                row.invalidity_date = utc(invalidity_date) if invalidity_date else None
-                assert row.revoked_at is not None  # noqa: S101 - set above or by the hold
+                    revoked_at = now
+                status, code = CertStatus.REVOKED, int(reason or 0)
+                invalidity = utc(invalidity_date) if invalidity_date else None
+                assert revoked_at is not None  # noqa: S101 - set above or by the hold
                 # The full-CRL entry, encoded once here rather than at every publication; it
                 # commits with the status it describes (docs/crl.md "Stored entries").
-                row.crl_entry = crlmod.encode_entry(
-                    serial, row.revoked_at, _reason(row.reason), row.invalidity_date
+                entry = crlmod.encode_entry(serial, revoked_at, _reason(code), invalidity)
+            changes.append(
+                {
+                    "b_serial": row.serial,
+                    "b_status": status.value,
+                    "b_revoked_at": revoked_at,
+                    "b_reason": code,
+                    "b_invalidity_date": invalidity,
+                    "b_crl_entry": entry,
+                }
+            )
+            infos.append(
+                CertificateInfo(
+                    serial=serial,
+                    ca_id=row.ca_id,
+                    kind=CertKind(row.kind),
+                    subject_id=row.subject_id,
+                    shard=row.shard,
+                    not_before=row.not_before,
+                    not_after=row.not_after,
+                    status=status,
+                    revoked_at=revoked_at,
+                    reason=_reason(code),
+                    invalidity_date=invalidity,
+                    der=row.der,
                 )
+            )
             signing.append(
                 functools.partial(
                     self._signed_response,
@@ -900,13 +949,13 @@ class CertificateAuthority:
                     rid,
                     responder,
                     now,
-                    _state(row),
+                    (status, revoked_at, code),
                 )
             )
             payload: dict[str, str | int | bool | None] = {
                 "ca_id": row.ca_id,
                 "from": current.value,
-                "to": row.status,
+                "to": status.value,
             }
             if reason is not None:
                 payload["reason"] = reason.name
@@ -920,15 +969,20 @@ class CertificateAuthority:
         responses = self._signing.run(signing)
         # Status changes, the answers OCSP serves at once, the CRL bookkeeping and the audit
         # records: all in this transaction, so none commits without the others.
+        conn.execute(_UPDATE_CERTIFICATE_STATE, changes)
+        for key in keys:
+            # A copy the caller loaded into this session must not be read (or flushed) stale.
+            stale = s.identity_map.get(s.identity_key(Certificate, key))
+            if stale is not None:
+                s.expire(stale)
         self._store_responses(s, responses)
-        s.execute(
-            insert(CrlChange),
+        conn.execute(
+            _INSERT_CRL_CHANGE,
             [{"ca_id": r.ca_id, "shard": r.shard, "serial": r.serial, "at": now} for r in rows],
         )
         self._mark_dirty(s, sorted({(r.ca_id, r.shard) for r in rows}))
         self.audit.record_many(s, audits)
-        s.flush()
-        return [_info(r) for r in rows]
+        return infos
 
     def _upsert(self, table: Any) -> Any:
         return (sqlite_insert if self.db.is_sqlite else pg_insert)(table)

@@ -355,13 +355,34 @@ def other_holders(conn: Connection, person_id: str, device_id: str) -> list[Devi
     return [DeviceRef(*r) for r in rows]
 
 
-# ORM on purpose: CertificateAuthority.revoke_many finds these rows in the session's identity
-# map (no second read on SQLite) and changes them in place.
-UNREVOKED_CERTIFICATES = select(Certificate).where(
-    Certificate.status != CertStatus.REVOKED.value,
-    (Certificate.serial.in_(bindparam("serials", expanding=True)))
-    | (Certificate.device_id.in_(bindparam("devices", expanding=True))),
+@dataclass(frozen=True)
+class UnrevokedCertificate:
+    """What the issuance and the retirement of devices need to know of a certificate."""
+
+    serial: str
+    kind: str
+    status: str  # good or held
+    not_after: dt.datetime
+    device_id: str | None
+
+
+_UNREVOKED_CERTIFICATES = select(
+    _CERT.c.serial, _CERT.c.kind, _CERT.c.status, _CERT.c.not_after, _CERT.c.device_id
+).where(
+    _CERT.c.status != CertStatus.REVOKED.value,
+    (_CERT.c.serial.in_(bindparam("serials", expanding=True)))
+    | (_CERT.c.device_id.in_(bindparam("devices", expanding=True))),
 )
+
+
+def unrevoked_certificates(
+    conn: Connection, serials: Sequence[str], devices: Sequence[str]
+) -> list[UnrevokedCertificate]:
+    """The unrevoked certificates among ``serials`` and those of ``devices``. (Revoking them
+    is the CA's business: ``revoke_many`` reads them again, locked.)"""
+    rows = conn.execute(_UNREVOKED_CERTIFICATES, {"serials": serials, "devices": devices})
+    return [UnrevokedCertificate(*r) for r in rows]
+
 
 _SUPERSEDE_ITEMS = (
     update(_ITEM)

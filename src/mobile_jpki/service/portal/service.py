@@ -1232,16 +1232,17 @@ class PortalService:
         )
 
     @staticmethod
-    def _unrevoked(s: Session, serials: Sequence[str], devices: Sequence[str]) -> list[Certificate]:
-        """The unrevoked certificates among ``serials`` and those of ``devices``, as ORM rows
-        of this session (the CA's revoke_many changes them in place)."""
-        return list(s.scalars(Q.UNREVOKED_CERTIFICATES, {"serials": serials, "devices": devices}))
+    def _unrevoked(
+        s: Session, serials: Sequence[str], devices: Sequence[str]
+    ) -> list[Q.UnrevokedCertificate]:
+        """The unrevoked certificates among ``serials`` and those of ``devices``."""
+        return Q.unrevoked_certificates(s.connection(), serials, devices)
 
     def _retire_devices(
         self,
         s: Session,
         devices: Sequence[Q.DeviceRef],
-        certs: Sequence[Certificate],
+        certs: Sequence[Q.UnrevokedCertificate],
         reason: Reason,
         why: str,
         now: dt.datetime,
@@ -1252,7 +1253,7 @@ class PortalService:
         that had any (docs/apdu.md "Signed management instructions")."""
         if not devices:
             return []
-        per_device: dict[str, list[Certificate]] = {d.id: [] for d in devices}
+        per_device: dict[str, list[Q.UnrevokedCertificate]] = {d.id: [] for d in devices}
         for cert in sorted(certs, key=lambda c: c.serial):
             if cert.device_id in per_device and cert.kind in _PHONE_KIND_VALUES:
                 if cert.status != CertStatus.REVOKED.value:
