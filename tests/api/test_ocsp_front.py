@@ -80,6 +80,40 @@ def test_anything_unusual_goes_to_uvicorn(raw: bytes) -> None:
     assert parse(raw) is None
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        # names and the tokens looked at are case-insensitive; values lose their OWS
+        f"HOST: x\r\nCONNECTION:   Close \t\r\nCONTENT-LENGTH:\t{len(BODY)}  \r\n",
+        # Connection fields combine (RFC 9110 §5.3): close anywhere closes
+        f"Host: x\r\nConnection: keep-alive\r\nConnection: te, close\r\n"
+        f"Content-Length: {len(BODY)}\r\nUser-Agent: Go-http-client/1.1\r\n",
+        # a value may hold colons and non-ASCII octets (obs-text: UTF-8 here)
+        "Host: [::1]:8080\r\nUser-Agent: caf\u00e9 :)\r\nConnection: close\r\n"
+        f"Content-Length: {len(BODY)}\r\n",
+    ],
+)
+def test_closing_posts_are_taken_whatever_their_field_spelling(headers: str) -> None:
+    request = parse(_post(headers))
+    assert isinstance(request, _Request) and request.der == BODY
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _post(CLOSE.replace("Host: x", "Host: x\ny")),  # a bare LF inside a field
+        _post(CLOSE.replace("Host: x", "Host: x\x00")),  # a control character in a value
+        _post(CLOSE.replace("Host: x", "Ho(st: x")),  # not a token
+        _post(CLOSE.replace("Connection: close", "Content-length: 40\r\nConnection: close")),
+        _post(CLOSE, target="/ocsp/auth/\\x"),  # not a path character
+        _post(CLOSE.replace("Connection: close", "Connection: keep-alive")),
+        _post(CLOSE.replace("Connection: close", "UPGRADE: h2c\r\nConnection: close")),
+    ],
+)
+def test_field_lines_the_front_door_does_not_frame_go_to_uvicorn(raw: bytes) -> None:
+    assert parse(raw) is None
+
+
 def test_an_incomplete_request_waits_for_more() -> None:
     whole = _post(CLOSE)
     assert parse(whole[:20]) is _NEED_MORE
@@ -321,8 +355,8 @@ class _CountingCa:
         self.ca = ca
         self.reads = 0
 
-    def committed_version(self) -> tuple[int, int] | None:
-        return self.ca.committed_version()
+    def version_probe(self) -> Any:
+        return self.ca.version_probe()
 
     def ocsp_cached(self, der: bytes, now: dt.datetime, *, hierarchy: Hierarchy) -> Any:
         self.reads += 1
