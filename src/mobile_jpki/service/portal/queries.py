@@ -384,12 +384,14 @@ def unrevoked_certificates(
     return [UnrevokedCertificate(*r) for r in rows]
 
 
+# One device per execution (executemany over the devices): an expanding IN list would make
+# SQLAlchemy render the statement again on every execution.
 _SUPERSEDE_ITEMS = (
     update(_ITEM)
     .where(
         _ITEM.c.application_id.in_(
             select(_APP.c.id).where(
-                _APP.c.device_id.in_(bindparam("devices", expanding=True)),
+                _APP.c.device_id == bindparam("device"),
                 _APP.c.status.in_(
                     [ApplicationStatus.READY.value, ApplicationStatus.ACCEPTED.value]
                 ),
@@ -401,25 +403,23 @@ _SUPERSEDE_ITEMS = (
 _SUPERSEDE_APPLICATIONS = (
     update(_APP)
     .where(
-        _APP.c.device_id.in_(bindparam("devices", expanding=True)),
+        _APP.c.device_id == bindparam("device"),
         _APP.c.status.in_([ApplicationStatus.READY.value, ApplicationStatus.ACCEPTED.value]),
     )
     .values(status=ApplicationStatus.SUPERSEDED.value, updated_at=bindparam("now"))
 )
-_RELEASE_HOLDERS = (
-    update(_DEVICE)
-    .where(_DEVICE.c.id.in_(bindparam("devices", expanding=True)))
-    .values(holder=False)
-)
+_RELEASE_HOLDER = update(_DEVICE).where(_DEVICE.c.id == bindparam("device")).values(holder=False)
 
 
 def retire(conn: Connection, device_ids: Sequence[str], now: dt.datetime) -> None:
     """The devices' unfinished applications superseded (their items revoked), and the devices
     no longer holders. Their certificates are the CA's business (revoke_many)."""
-    devices = {"devices": list(device_ids)}
+    if not device_ids:
+        return
+    devices = [{"device": d} for d in device_ids]
     conn.execute(_SUPERSEDE_ITEMS, devices)
-    conn.execute(_SUPERSEDE_APPLICATIONS, {**devices, "now": now})
-    conn.execute(_RELEASE_HOLDERS, devices)
+    conn.execute(_SUPERSEDE_APPLICATIONS, [{**d, "now": now} for d in devices])
+    conn.execute(_RELEASE_HOLDER, devices)
 
 
 _MAKE_HOLDER = (

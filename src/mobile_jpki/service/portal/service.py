@@ -876,6 +876,23 @@ class PortalService:
                     )
                 with s.begin_nested():
                     self._accept(s, doc, cms_der, card, device_id, application_id, now)
+                # Recorded after the savepoint, so buffered to the commit: appended inside
+                # it, the record would take the audit chain's head lock (PostgreSQL) before
+                # the application's inserts and hold it through them.
+                self.audit.record(
+                    s,
+                    at=now,
+                    actor=f"device:{device_id}",
+                    action="portal.application.accept",
+                    obj=f"application:{application_id}",
+                    payload={
+                        "kind": doc.application.value,
+                        "certificates": list(doc.certificates),
+                        "card": card.serial,
+                        "terms": doc.terms_version,
+                        "revoke_other": doc.revoke_other_device,
+                    },
+                )
             except E.PortalError as exc:
                 refusal = exc
             except IntegrityError:
@@ -900,7 +917,8 @@ class PortalService:
         now: dt.datetime,
     ) -> None:
         """The checks under the person's row lock, then the application, its items and its
-        job (docs/portal.md "The application document" lists the order)."""
+        job (docs/portal.md "The application document" lists the order); the caller records
+        the acceptance once this savepoint is released."""
         conn = s.connection()
         facts_json = Q.lock_person(conn, self.db.is_sqlite, card.person_id)
         if facts_json is None:
@@ -991,20 +1009,6 @@ class PortalService:
                 "run_after": now,
                 "last_error": None,
                 "created_at": now,
-            },
-        )
-        self.audit.record(
-            s,
-            at=now,
-            actor=f"device:{device_id}",
-            action="portal.application.accept",
-            obj=f"application:{application_id}",
-            payload={
-                "kind": doc.application.value,
-                "certificates": list(doc.certificates),
-                "card": card.serial,
-                "terms": doc.terms_version,
-                "revoke_other": doc.revoke_other_device,
             },
         )
 
