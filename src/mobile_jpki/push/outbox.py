@@ -89,6 +89,28 @@ def to_message(row: OutboxMessage, channel: str = "inprocess") -> PushMessage:
 
 
 _OUTBOX = cast(Table, OutboxMessage.__table__)
+_DEVICE = cast(Table, Device.__table__)
+# The due messages of a pass, oldest first, with their device's channel: Core columns, not
+# mapped objects (the worker runs a pass after every issuance).
+_DUE = (
+    select(
+        _OUTBOX.c.id,
+        _OUTBOX.c.device_id,
+        _OUTBOX.c.topic,
+        _OUTBOX.c.payload,
+        _OUTBOX.c.created_at,
+        _OUTBOX.c.attempts,
+        _DEVICE.c.push_channel.label("channel"),
+    )
+    .join(_DEVICE, _DEVICE.c.id == _OUTBOX.c.device_id)
+    .where(
+        _OUTBOX.c.delivered_at.is_(None),
+        _OUTBOX.c.next_attempt_at <= bindparam("now", type_=_OUTBOX.c.next_attempt_at.type),
+        _OUTBOX.c.attempts < MAX_ATTEMPTS,
+    )
+    .order_by(_OUTBOX.c.id)
+    .limit(bindparam("limit"))
+)
 _UNDELIVERED = (_OUTBOX.c.id == bindparam("message"), _OUTBOX.c.delivered_at.is_(None))
 _MARK_DELIVERED = update(_OUTBOX).where(*_UNDELIVERED).values(delivered_at=bindparam("now"))
 _MARK_FAILED = (
@@ -118,16 +140,16 @@ class Dispatcher:
         and the worker runs a pass after every issuance. At least once still holds: a crash
         before that commit sends the pass's messages again (the phone ignores a seen id)."""
         with self._db.transaction(write=False) as s:
-            stmt = (
-                select(OutboxMessage, Device.push_channel)
-                .join(Device, Device.id == OutboxMessage.device_id)
-                .where(OutboxMessage.delivered_at.is_(None))
-                .where(OutboxMessage.next_attempt_at <= now)
-                .where(OutboxMessage.attempts < MAX_ATTEMPTS)
-                .order_by(OutboxMessage.id)
-                .limit(limit)
+            rows = s.connection().execute(_DUE, {"now": now, "limit": limit}).all()
+        due = [
+            (
+                PushMessage(
+                    r.id, r.device_id, r.topic, json.loads(r.payload), r.created_at, r.channel
+                ),
+                r.attempts,
             )
-            due = [(to_message(r, channel), r.attempts) for r, channel in s.execute(stmt).all()]
+            for r in rows
+        ]
         if not due:
             return 0
         delivered: list[dict[str, Any]] = []
