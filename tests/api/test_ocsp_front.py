@@ -114,6 +114,30 @@ def test_field_lines_the_front_door_does_not_frame_go_to_uvicorn(raw: bytes) -> 
     assert parse(raw) is None
 
 
+def test_requests_taken_are_remembered_by_their_bytes_and_nothing_else_is() -> None:
+    from mobile_jpki.api.ocsp_front import ParsedRequests
+
+    parsed = ParsedRequests(limit=2)
+    raw = _post(CLOSE)
+    first = parsed.parse(raw)
+    assert isinstance(first, _Request) and parsed.parse(raw) is first  # remembered
+    refused = _post(CLOSE.replace("Connection: close", "Connection: keep-alive"))
+    assert parsed.parse(refused) is None and parsed.parse(refused[:10]) is _NEED_MORE
+    assert list(parsed._seen) == [raw]  # only what the front door answers
+    other = _post(CLOSE, target="/ocsp/sign")
+    third = _post(CLOSE.replace("Host: x", "Host: y"))
+    assert isinstance(parsed.parse(other), _Request)
+    request = parsed.parse(third)  # the limit: the set is dropped and refilled
+    assert isinstance(request, _Request) and list(parsed._seen) == [third]
+
+
+def test_the_system_clock_gives_whole_posix_seconds() -> None:
+    clock = SystemClock()
+    before = clock.now().timestamp()
+    stamp = clock.timestamp()
+    assert stamp == int(stamp) and before <= stamp <= clock.now().timestamp()
+
+
 def test_an_incomplete_request_waits_for_more() -> None:
     whole = _post(CLOSE)
     assert parse(whole[:20]) is _NEED_MORE

@@ -48,6 +48,7 @@ from uvicorn.server import ServerState
 
 from mobile_jpki.api.deps import Services
 from mobile_jpki.api.ocsp import MAX_REQUEST, cache_headers, decode_get
+from mobile_jpki.clock import SystemClock
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.service.authority import OcspAnswer
 
@@ -159,6 +160,29 @@ def parse(buffer: bytes) -> _Request | object | None:
     return None
 
 
+class ParsedRequests:
+    """:func:`parse` results remembered by the request's bytes. A relying party's client sends
+    the same bytes for the same certificate (RFC 5019 §2.1: no nonce, one CertID), and
+    :func:`parse` is a function of those bytes alone, so a request seen before needs one dict
+    lookup instead of the parse. Only requests the front door answers are remembered; bounded
+    (the whole set is dropped when full)."""
+
+    def __init__(self, limit: int = 65_536) -> None:
+        self.limit = limit
+        self._seen: dict[bytes, _Request] = {}
+
+    def parse(self, buffer: bytes) -> _Request | object | None:
+        seen = self._seen.get(buffer)
+        if seen is not None:
+            return seen
+        request = parse(buffer)
+        if isinstance(request, _Request) and request.der:
+            if len(self._seen) >= self.limit:
+                self._seen.clear()
+            self._seen[buffer] = request
+        return request
+
+
 @dataclass(slots=True)
 class _Answer:
     """A pre-signed answer as the front door sends it, but for Date, Server and max-age."""
@@ -208,14 +232,17 @@ class KeptAnswers:
             self._version = version
         assert request.der is not None  # noqa: S101 - the caller checked
         key = (request.hierarchy, request.der)
-        now = services.clock.now()
-        stamp = now.timestamp()
+        clock = services.clock
+        # POSIX seconds without a datetime where the clock offers them (SystemClock does).
+        stamp = clock.timestamp() if isinstance(clock, SystemClock) else clock.now().timestamp()
         kept = self._answers.get(key)
         if kept is None or not kept.this_update <= stamp < kept.served_until:
+            now = clock.now()
             answer = ca.ocsp_cached(request.der, now, hierarchy=request.hierarchy)
             if answer is None:
                 return None
             kept = self._keep(key, answer, now)
+            stamp = now.timestamp()
         # RFC 5019 §6.2 max-age, exactly as api.ocsp.cache_headers computes it.
         max_age = max(0, int(kept.next_update - stamp))
         return kept.before, b"%d" % max_age + kept.after
@@ -252,15 +279,15 @@ class KeptAnswers:
 # process may run several: tests do): the app's services and the answers kept for its CA. The
 # front door runs on the event loop's thread only, and the versions the kept answers compare
 # come from their own connection to that CA's database.
-_DOOR: weakref.WeakKeyDictionary[Config, tuple[Services | None, KeptAnswers]] = (
+_DOOR: weakref.WeakKeyDictionary[Config, tuple[Services | None, ParsedRequests, KeptAnswers]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _door_of(config: Config) -> tuple[Services | None, KeptAnswers]:
+def _door_of(config: Config) -> tuple[Services | None, ParsedRequests, KeptAnswers]:
     door = _DOOR.get(config)
     if door is None:
-        door = _DOOR[config] = (_services_of(config), KeptAnswers())
+        door = _DOOR[config] = (_services_of(config), ParsedRequests(), KeptAnswers())
     return door
 
 
@@ -282,7 +309,7 @@ class OcspFrontProtocol(asyncio.Protocol):
         self._server_state = server_state
         self._app_state = app_state
         self._loop = _loop
-        self._services, self._kept = _door_of(config)
+        self._services, self._parsed, self._kept = _door_of(config)
         self._transport: asyncio.Transport | None = None
         self._inner: asyncio.Protocol | None = None
         self._buffer = b""
@@ -345,7 +372,7 @@ class OcspFrontProtocol(asyncio.Protocol):
         services = self._services
         if services is None or not services.ca.ocsp_cached_is_local:
             return False
-        request = parse(buffer)
+        request = self._parsed.parse(buffer)
         if request is _NEED_MORE:
             return None
         if not isinstance(request, _Request) or not request.der:
