@@ -8,7 +8,8 @@ the root's ECDSA signature on it cost ≈0.25 ms each time, three times per appl
 both are remembered per DER bytes — a re-enrolled or changed device brings other bytes and is
 checked afresh — while what can change is checked on every use: that the root is still
 configured (a root removed from the configuration is refused at once), the validity at
-``now`` and the element serial.
+``now`` and the element serial. Enrolment checks the certificate through the same cache, so a
+device's first application finds it chained already.
 """
 
 from __future__ import annotations

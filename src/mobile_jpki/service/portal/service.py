@@ -663,16 +663,13 @@ class PortalService:
         """Register a secure element by its factory attestation certificate, which must chain
         to a configured manufacturer root. The credential authenticates later calls."""
         try:
-            cert = x509.load_der_x509_certificate(attestation_der)
+            x509.load_der_x509_certificate(attestation_der)
         except ValueError:
             raise E.InvalidRequest("the attestation certificate is not DER X.509") from None
-        if not any(self._issued_by(cert, root) for root in self.manufacturer_roots):
-            raise E.AttestationInvalid(
-                "the attestation certificate does not chain to a known manufacturer"
-            )
-        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-            raise E.AttestationInvalid("the attestation certificate is not valid now")
         try:
+            # Checked as every application checks it (and remembered: the first application
+            # then finds it chained already).
+            cert = self._attestations.check(attestation_der, self.manufacturer_roots, now=now)
             serial = element_serial(cert)
         except AttestationError as exc:
             raise E.AttestationInvalid(str(exc)) from None
