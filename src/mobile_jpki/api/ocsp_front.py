@@ -199,21 +199,20 @@ class KeptAnswers:
     as long as the database has not changed.
 
     Every request first reads the CA's :meth:`~CertificateAuthority.version_probe` (SQLite's
-    ``PRAGMA data_version``: it changes when any connection of any process commits) on a
-    connection of the kept answers' own; if it moved, every
-    kept answer is dropped. So, as with a read of the stored answer on every request, a
-    revocation committed anywhere is answered at once — the check is per request, only the
-    row read and the HTTP encoding are saved while nothing at all was committed (measured: a
-    third of the front door's work per request). The version is read BEFORE the answer that
+    wal-index header, ``store/change_probe.py``: it changes when any connection of any process
+    commits, before that commit returns); if it moved, every kept answer is dropped. So, as
+    with a read of the stored answer on every request, a revocation committed anywhere is
+    answered at once — the check is per request, only the row read and the HTTP encoding are
+    saved while nothing at all was committed. The version is read BEFORE the answer that
     is kept under it. Time still moves: an answer is served only between its thisUpdate and
     ``served_until``, as :meth:`ocsp_cached` serves it. Bounded: at ``limit`` answers the
     whole set is dropped and refilled (a relying party population asks about a working set)."""
 
     def __init__(self, limit: int = 65_536) -> None:
         self.limit = limit
-        self._probe: Callable[[], int] | None = None
+        self._probe: Callable[[], object] | None = None
         self._probed: object = None  # the CA the probe reads (the services may change)
-        self._version: int | None = None
+        self._version: object = None
         self._answers: dict[tuple[Hierarchy, bytes], _Answer] = {}
 
     def answer(self, services: Services, request: _Request) -> tuple[bytes, bytes] | None:

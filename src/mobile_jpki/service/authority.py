@@ -51,6 +51,7 @@ from mobile_jpki.service.crl_documents import documents_for
 from mobile_jpki.service.keystore import KeyStore
 from mobile_jpki.service.signing_pool import SigningPool
 from mobile_jpki.settings import Settings
+from mobile_jpki.store.change_probe import change_probe
 from mobile_jpki.store.db import Database
 from mobile_jpki.store.models import (
     CaGeneration,
@@ -1091,27 +1092,19 @@ class CertificateAuthority:
         on an event loop); False for a network database, whose reads belong in a thread."""
         return self._fast_path is not None
 
-    def version_probe(self) -> Callable[[], int] | None:
+    def version_probe(self) -> Callable[[], object] | None:
         """A function returning a value that changes whenever any connection of any process
-        commits to the database (SQLite's ``PRAGMA data_version``, ~7 µs), read on a read-only
-        connection of its own; ``None`` where there is none (PostgreSQL, in-memory SQLite).
+        commits to the database (``store/change_probe.py``: SQLite's wal-index header, or
+        ``PRAGMA data_version``), on a read-only connection of its own; ``None`` where there is
+        none (PostgreSQL, in-memory SQLite).
 
         A caller may keep what it derived from :meth:`ocsp_cached` while the probe's value is
         unchanged, provided it reads the value BEFORE the answer it keeps (a commit landing in
         between then only makes the kept answer look older than it is). Values of different
-        probes are not comparable (each is its connection's own counter), and a probe is used
-        from the thread that made it (sqlite3 refuses others)."""
+        probes are not comparable, and a probe is used from the thread that made it."""
         if self._fast_path is None:
             return None
-        conn = sqlite3.connect(self._fast_path, timeout=30, isolation_level=None)
-        conn.execute("PRAGMA query_only=ON")
-        # One cursor, one prepared statement: the probe runs on every OCSP request.
-        cursor = conn.cursor()
-
-        def probe() -> int:
-            return int(cursor.execute("PRAGMA data_version").fetchone()[0])
-
-        return probe
+        return change_probe(self._fast_path)
 
     def _authoritative_ca(self, request: ocsp.OcspRequest, hierarchy: Hierarchy | None) -> str:
         index = self._issuer_index()
