@@ -90,6 +90,8 @@ def _map_header(shm_path: str) -> mmap.mmap | None:
         if os.fstat(fd).st_size < 2 * _HEADER:
             return None
         header = mmap.mmap(fd, 2 * _HEADER, mmap.MAP_SHARED, mmap.PROT_READ)
+    except (OSError, ValueError):  # a file system that cannot map it: PRAGMA data_version
+        return None
     finally:
         os.close(fd)
     # The wal-index is in the host's byte order (it never moves between machines).
