@@ -429,3 +429,31 @@ def test_kept_answers_last_until_any_commit_and_only_in_their_window(front: Fron
     clock.advance(dt.timedelta(days=1))
     assert kept.answer(services, request) is None and counting.reads == 4
     counting.ca.db.dispose()
+
+
+def test_the_whole_response_is_built_once_per_second_and_header_block(front: Front) -> None:
+    from mobile_jpki.api.deps import Services
+    from mobile_jpki.api.ocsp_front import KeptAnswers
+    from mobile_jpki.clock import FixedClock
+
+    cert, issuer = _issue(front)
+    request = parse(_http_post(_ocsp_request(cert, issuer)))
+    assert isinstance(request, _Request)
+    ca = open_ca(Settings.load(front.data_dir))
+    clock = FixedClock(SystemClock().now())
+    services = Services(ca=ca, clock=clock)
+    kept = KeptAnswers()
+    head = b"HTTP/1.1 200 OK\r\ndate: x\r\n"
+    first = kept.response(services, request, head)
+    assert first is not None and first.startswith(head)
+    parts = kept.answer(services, request)
+    assert parts is not None and first == head + parts[0] + parts[1]
+    assert kept.response(services, request, head) is first  # reused, not rebuilt
+    other = b"HTTP/1.1 200 OK\r\ndate: y\r\n"  # uvicorn's next Date
+    assert kept.response(services, request, other) == other + first[len(head) :]
+    clock.advance(dt.timedelta(seconds=3))
+    later = kept.response(services, request, other)
+    assert later is not None
+    age = int(later.split(b"max-age=")[1].split(b",")[0])
+    assert age == int(first.split(b"max-age=")[1].split(b",")[0]) - 3
+    ca.db.dispose()

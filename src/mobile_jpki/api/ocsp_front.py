@@ -192,6 +192,11 @@ class _Answer:
     this_update: float  # POSIX seconds
     next_update: float
     served_until: float  # OcspAnswer.served_until: re-signed from then on
+    # The whole response last sent, and what it was made for: the second (max-age counts
+    # down by seconds) and uvicorn's Date/Server header block (a new one each second).
+    sent: bytes = b""
+    sent_at: float = -1.0
+    sent_head: bytes = b""
 
 
 class KeptAnswers:
@@ -215,9 +220,9 @@ class KeptAnswers:
         self._version: object = None
         self._answers: dict[tuple[Hierarchy, bytes], _Answer] = {}
 
-    def answer(self, services: Services, request: _Request) -> tuple[bytes, bytes] | None:
-        """(the headers from Content-Type to Cache-Control's value, the rest): the response
-        but for the status line, Date and Server; ``None`` when :meth:`ocsp_cached` has none."""
+    def _lookup(self, services: Services, request: _Request) -> tuple[_Answer, float, bytes] | None:
+        """The kept answer for ``request`` (read and kept if need be), the time as POSIX
+        seconds, and its max-age; ``None`` when :meth:`ocsp_cached` has none."""
         ca = services.ca
         if self._probed is not ca:
             # Made on first use, on the thread that will use it (the event loop's).
@@ -244,7 +249,29 @@ class KeptAnswers:
             stamp = now.timestamp()
         # RFC 5019 §6.2 max-age, exactly as api.ocsp.cache_headers computes it.
         max_age = max(0, int(kept.next_update - stamp))
-        return kept.before, b"%d" % max_age + kept.after
+        return kept, stamp, b"%d" % max_age
+
+    def response(self, services: Services, request: _Request, head: bytes) -> bytes | None:
+        """The whole HTTP response: ``head`` (status line, Date, Server), then the answer's
+        headers and body; the same bytes object again within the same second and ``head``
+        (no per-request building); ``None`` when :meth:`ocsp_cached` has none."""
+        found = self._lookup(services, request)
+        if found is None:
+            return None
+        kept, stamp, max_age = found
+        if kept.sent_at != stamp or kept.sent_head is not head:
+            kept.sent = head + kept.before + max_age + kept.after
+            kept.sent_at, kept.sent_head = stamp, head
+        return kept.sent
+
+    def answer(self, services: Services, request: _Request) -> tuple[bytes, bytes] | None:
+        """(the headers from Content-Type to Cache-Control's value, the rest): the response
+        but for the status line, Date and Server; ``None`` when :meth:`ocsp_cached` has none."""
+        found = self._lookup(services, request)
+        if found is None:
+            return None
+        kept, _, max_age = found
+        return kept.before, max_age + kept.after
 
     def _keep(self, key: tuple[Hierarchy, bytes], answer: OcspAnswer, now: dt.datetime) -> _Answer:
         assert (  # noqa: S101 - ocsp_cached sets all three on what it returns
@@ -288,6 +315,21 @@ def _door_of(config: Config) -> tuple[Services | None, ParsedRequests, KeptAnswe
     if door is None:
         door = _DOOR[config] = (_services_of(config), ParsedRequests(), KeptAnswers())
     return door
+
+
+_ENCODED_HEAD: list[tuple[object, bytes]] = [(None, b"")]  # uvicorn's headers -> bytes
+
+
+def _head(server_state: ServerState) -> bytes:
+    """The status line and uvicorn's Date and Server headers, which its main loop replaces
+    (a new list) once a second: encoded once per list."""
+    headers = server_state.default_headers
+    cached = _ENCODED_HEAD[0]
+    if cached[0] is headers:
+        return cached[1]
+    head = _STATUS_LINE + b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+    _ENCODED_HEAD[0] = (headers, head)
+    return head
 
 
 class OcspFrontProtocol(asyncio.Protocol):
@@ -376,18 +418,12 @@ class OcspFrontProtocol(asyncio.Protocol):
             return None
         if not isinstance(request, _Request) or not request.der:
             return False
-        kept = self._kept.answer(services, request)
-        if kept is None:
+        response = self._kept.response(services, request, _head(self._server_state))
+        if response is None:
             return False  # nonce, several certificates, stale, unknown…: the full path
         transport = self._transport
         assert transport is not None  # noqa: S101 - connection_made ran
-        head = [_STATUS_LINE]
-        # uvicorn's Date and Server headers, kept current by its main loop once a second.
-        for name, value in self._server_state.default_headers:
-            head.append(name + b": " + value + b"\r\n")
-        head.append(kept[0])
-        head.append(kept[1])
-        transport.write(b"".join(head))
+        transport.write(response)
         transport.close()
         self._server_state.total_requests += 1
         return True
