@@ -337,6 +337,20 @@ class OcspFrontProtocol(asyncio.Protocol):
     the pre-signed store in ``data_received``; every other connection is handed, with the bytes
     read so far, to uvicorn's own protocol (httptools), which then owns it for its lifetime."""
 
+    # One instance per connection: no per-instance dict to allocate.
+    __slots__ = (
+        "_app_state",
+        "_buffer",
+        "_config",
+        "_inner",
+        "_kept",
+        "_loop",
+        "_parsed",
+        "_server_state",
+        "_services",
+        "_transport",
+    )
+
     def __init__(
         self,
         config: Config,
@@ -389,6 +403,9 @@ class OcspFrontProtocol(asyncio.Protocol):
             self._inner.connection_lost(exc)
         else:
             self._server_state.connections.discard(self)
+            # Break the protocol <-> transport cycle: both are freed by reference counting
+            # now, not by a later garbage collection pass.
+            self._transport = None
 
     def pause_writing(self) -> None:
         if self._inner is not None:
