@@ -310,10 +310,22 @@ _DOOR: weakref.WeakKeyDictionary[Config, tuple[Services | None, ParsedRequests, 
 )
 
 
+# The last server's, checked first: a process runs one server but in tests.
+_LAST_DOOR: list[tuple[object, tuple[Services | None, ParsedRequests, KeptAnswers]]] = []
+
+
 def _door_of(config: Config) -> tuple[Services | None, ParsedRequests, KeptAnswers]:
+    """The services (``None`` where the front door cannot answer: no CA services, or a store
+    read over the network), parsed requests and kept answers of ``config``'s server."""
+    if _LAST_DOOR and _LAST_DOOR[0][0] is config:
+        return _LAST_DOOR[0][1]
     door = _DOOR.get(config)
     if door is None:
-        door = _DOOR[config] = (_services_of(config), ParsedRequests(), KeptAnswers())
+        services = _services_of(config)
+        if services is not None and not services.ca.ocsp_cached_is_local:
+            services = None  # PostgreSQL: every request takes the full stack
+        door = _DOOR[config] = (services, ParsedRequests(), KeptAnswers())
+    _LAST_DOOR[:] = [(config, door)]
     return door
 
 
@@ -428,7 +440,7 @@ class OcspFrontProtocol(asyncio.Protocol):
     def _answer(self, buffer: bytes) -> bool | None:
         """True: answered; None: wait for more bytes; False: hand over to uvicorn."""
         services = self._services
-        if services is None or not services.ca.ocsp_cached_is_local:
+        if services is None:
             return False
         request = self._parsed.parse(buffer)
         if request is _NEED_MORE:
