@@ -264,15 +264,6 @@ class KeptAnswers:
             kept.sent_at, kept.sent_head = stamp, head
         return kept.sent
 
-    def answer(self, services: Services, request: _Request) -> tuple[bytes, bytes] | None:
-        """(the headers from Content-Type to Cache-Control's value, the rest): the response
-        but for the status line, Date and Server; ``None`` when :meth:`ocsp_cached` has none."""
-        found = self._lookup(services, request)
-        if found is None:
-            return None
-        kept, _, max_age = found
-        return kept.before, max_age + kept.after
-
     def _keep(self, key: tuple[Hierarchy, bytes], answer: OcspAnswer, now: dt.datetime) -> _Answer:
         assert (  # noqa: S101 - ocsp_cached sets all three on what it returns
             answer.this_update is not None

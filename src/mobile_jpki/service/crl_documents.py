@@ -23,9 +23,7 @@ the store until the next publication.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import tempfile
 import time
 from pathlib import Path
 from typing import Protocol
@@ -33,6 +31,7 @@ from typing import Protocol
 from sqlalchemy import delete, func, literal_column, select
 from sqlalchemy.orm import Session
 
+from mobile_jpki.service.keystore import write_private
 from mobile_jpki.store.models import CrlDocument
 
 FULL, DELTA = "full", "delta"  # crl_document.kind; the kinds a (CA, shard) publishes
@@ -120,19 +119,8 @@ class FileDocuments:
         return self.directory / f"{ca_id}.{shard}.{kind}.{number}.der"
 
     def put(self, s: Session, ca_id: str, shard: int, kind: str, number: int, der: bytes) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        final = self._path(ca_id, shard, kind, number)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{final.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(der)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_directory(self.directory)
+        # CRLs are public (RFC 5280 §5): readable by whoever serves them.
+        write_private(self._path(ca_id, shard, kind, number), der, mode=0o644)
         # A database from before this store kept its CRLs in the table: drop that copy.
         TableDocuments(is_sqlite=True).drop(s, ca_id, shard, kind)
 
@@ -156,7 +144,7 @@ class FileDocuments:
         prefix = f"{ca_id}.{shard}."
         for path in self.directory.iterdir():
             name = path.name
-            if name.startswith(f".{prefix}") and name.endswith(".tmp"):
+            if name.startswith(f".{prefix}"):  # write_private's temporary file
                 if time.time() - _mtime(path) > _ABANDONED_AFTER:
                     path.unlink(missing_ok=True)  # left by a crash mid-write
                 continue
@@ -173,15 +161,6 @@ def _mtime(path: Path) -> float:
         return path.stat().st_mtime
     except FileNotFoundError:
         return time.time()
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (POSIX: the entry lives in the directory)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def documents_for(database_path: str | None, *, is_sqlite: bool) -> CrlDocuments:

@@ -68,7 +68,8 @@ class FileKeyStore:
 
 
 def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Atomic write (temp file, fsync, rename) with ``mode`` from creation on."""
+    """Atomic, durable write (temp file, fsync, rename, fsync of the directory: the rename
+    lives in the directory, POSIX ``rename(2)``) with ``mode`` from creation on."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -81,6 +82,11 @@ def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def load_or_create_ec_key(path: Path, passphrase: bytes) -> ec.EllipticCurvePrivateKey:
