@@ -59,6 +59,7 @@ PHONE_PASSWORD = "PHONE123"
 PHONE_PIN = "4321"
 BOTH = (Hierarchy.SIGN, Hierarchy.AUTH)
 READY = "登録準備が完了しています"
+REGISTERED = "登録済み"
 POSTGRES_ENV = "MOBILE_JPKI_TEST_POSTGRES_URL"
 
 # Keys made on the emulated chips come from a small pool: RSA-2048 generation (~0.1 s each)
@@ -333,13 +334,15 @@ def labels(phone: ScriptedPhone) -> list[str]:
     return [str(e.get("label")) for e in phone.my_page().get("entries", [])]
 
 
-def wait_ready(phone: ScriptedPhone, *, timeout: float = 60.0) -> bool:
+def wait_ready(phone: ScriptedPhone, *, timeout: float = 60.0, or_registered: bool = False) -> bool:
     """Poll マイページ until every certificate shows 「登録準備が完了しています」 (the worker
-    inside ``serve`` runs every 0.5 s)."""
+    inside ``serve`` runs every 0.5 s); with ``or_registered``, 「登録済み」 counts too (a
+    registration cut short by a crash may have installed one certificate of two)."""
+    done = {READY, REGISTERED} if or_registered else {READY}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with suppress(httpx.TransportError, PortalProblem):
-            if all(label == READY for label in labels(phone)):
+            if all(label in done for label in labels(phone)):
                 return True
         time.sleep(0.2)
     return False
