@@ -274,3 +274,47 @@ def test_revoke_many_is_all_or_nothing(
     with pytest.raises(InvalidRequest):
         with ca.db.transaction() as s:
             ca.revoke_many([first.serial, first.serial], Reason.SUPERSEDED, now, session=s)
+
+
+def test_signatures_made_later_commit_with_their_transaction(
+    ca: CertificateAuthority, clock: FixedClock, order: Order
+) -> None:
+    """``signing_later``: revoked answers and new certificates are signed while the
+    transaction goes on, and written by the end of the block, before the commit."""
+    now = clock.now()
+    old = ca.issue(order(now), now)
+    certificates = _count(ca, Certificate)
+    with ca.db.transaction() as s:
+        with ca.signing_later() as later:
+            ca.revoke_many([old.serial], Reason.SUPERSEDED, now, session=s, later=later)
+            (serial,) = ca.issue_later([order(now)], now, session=s, later=later)
+            # Chosen, not yet written: the row waits for its signature.
+            assert s.get(Certificate, serial_hex(serial)) is None
+        assert s.get(Certificate, serial_hex(serial)) is not None
+    assert _count(ca, Certificate) == certificates + 1
+    answer = ca.ocsp_answer(_request(ca, [old.serial, serial]), now)
+    responses = aocsp.OCSPResponse.load(answer.der).basic_ocsp_response["tbs_response_data"][
+        "responses"
+    ]
+    assert [r["cert_status"].name for r in responses] == ["revoked", "good"]
+    cached = ca.ocsp_cached(_request(ca, [serial]), now)
+    assert cached is not None  # the pre-signed "good" was stored with the certificate
+    assert ca.audit.verify().ok
+
+
+def test_signatures_made_later_are_dropped_with_a_rollback(
+    ca: CertificateAuthority, clock: FixedClock, order: Order
+) -> None:
+    now = clock.now()
+    old = ca.issue(order(now), now)
+    counts = (_count(ca, Certificate), _count(ca, OcspResponse), _count(ca, AuditRecord))
+    with pytest.raises(RuntimeError, match="after the signatures were started"):
+        with ca.db.transaction() as s, ca.signing_later() as later:
+            ca.revoke_many([old.serial], Reason.SUPERSEDED, now, session=s, later=later)
+            ca.issue_later([order(now)], now, session=s, later=later)
+            raise RuntimeError("after the signatures were started")
+    assert (_count(ca, Certificate), _count(ca, OcspResponse), _count(ca, AuditRecord)) == counts
+    assert ca.status(old.serial).status.value == "good"
+    good = ca.ocsp_answer(_request(ca, [old.serial]), now)
+    single = aocsp.OCSPResponse.load(good.der).basic_ocsp_response["tbs_response_data"]
+    assert single["responses"][0]["cert_status"].name == "good"

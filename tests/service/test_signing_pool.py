@@ -1,5 +1,6 @@
 """The signing pool: results in task order whatever thread ran them, the caller working too,
-errors raised and the tasks not yet started cancelled, one thread = the caller alone."""
+errors raised and the tasks not yet started cancelled, one thread = the caller alone; tasks
+started to sign while the caller goes on, and the writes that wait for them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from mobile_jpki.service.signing_pool import SigningPool, default_size
+from mobile_jpki.service.signing_pool import SignedWrites, SigningPool, default_size
 from mobile_jpki.settings import Settings
 
 
@@ -24,13 +25,61 @@ def test_results_keep_task_order() -> None:
         pool.close()
 
 
-def test_run_pair_splits_one_batch() -> None:
+def test_started_tasks_sign_while_the_caller_goes_on() -> None:
+    # start() returns before its tasks finish: a task waiting for the caller's own later step
+    # can only complete if it runs on a worker while the caller goes on.
+    caller_went_on = threading.Event()
     pool = SigningPool(2)
     try:
-        first: list[Callable[[], int]] = [lambda i=i: i for i in range(3)]
-        second: list[Callable[[], str]] = [lambda i=i: f"s{i}" for i in range(4)]
-        assert pool.run_pair(first, second) == ([0, 1, 2], ["s0", "s1", "s2", "s3"])
-        assert pool.run_pair(first, []) == ([0, 1, 2], [])
+        pending = pool.start([lambda: caller_went_on.wait(10), lambda: 7])
+        caller_went_on.set()
+        assert pending.results() == [True, 7]
+    finally:
+        pool.close()
+
+
+def test_one_thread_starts_nothing_until_results_are_asked() -> None:
+    ran: list[int] = []
+    pending = SigningPool(1).start([lambda i=i: ran.append(i) or i for i in range(3)])
+    assert ran == []
+    assert pending.results() == [0, 1, 2] and ran == [0, 1, 2]
+
+
+def test_signed_writes_run_in_order_at_finish_and_not_after_a_cancel() -> None:
+    pool = SigningPool(2)
+    written: list[object] = []
+    try:
+        later = SignedWrites()
+        later.add(pool.start([lambda: "a", lambda: "b"]), written.append)
+        later.add(pool.start([lambda: 1]), written.append)
+        assert written == []
+        later.finish()
+        assert written == [["a", "b"], [1]]
+        later.finish()  # emptied by the first finish
+        assert written == [["a", "b"], [1]]
+        dropped = SignedWrites()
+        dropped.add(pool.start([lambda: "c"]), written.append)
+        dropped.cancel()
+        dropped.finish()
+        assert written == [["a", "b"], [1]]
+    finally:
+        pool.close()
+
+
+def test_a_failed_signature_fails_finish_before_any_later_write() -> None:
+    pool = SigningPool(2)
+    written: list[object] = []
+
+    def broken() -> str:
+        raise RuntimeError("signer unreachable")
+
+    try:
+        later = SignedWrites()
+        later.add(pool.start([broken]), written.append)
+        later.add(pool.start([lambda: "never written"]), written.append)
+        with pytest.raises(RuntimeError, match="signer unreachable"):
+            later.finish()
+        assert written == []
     finally:
         pool.close()
 

@@ -49,7 +49,7 @@ from mobile_jpki.service.crl_documents import DELTA as _DELTA
 from mobile_jpki.service.crl_documents import FULL as _FULL
 from mobile_jpki.service.crl_documents import documents_for
 from mobile_jpki.service.keystore import KeyStore
-from mobile_jpki.service.signing_pool import SigningPool
+from mobile_jpki.service.signing_pool import Pending, SignedWrites, SigningPool
 from mobile_jpki.settings import Settings
 from mobile_jpki.store.change_probe import change_probe
 from mobile_jpki.store.db import Database
@@ -547,19 +547,63 @@ class CertificateAuthority:
         transaction, whatever was chosen here."""
         now = utc(now)
         plans = [self._plan(order) for order in orders]
+        # Every signature of the batch on the signing pool, certificate and OCSP response
+        # side by side (the CertID needs only the issuer's hashes and the serial), and all
+        # BEFORE the write transaction: nobody can revoke a certificate that does not exist
+        # yet, so the "good" cannot be stale, and the database lock is held for inserts only.
+        signed = self._sign_issuance(plans, now, presign).results()
+        with self._tx(session) as s:
+            rows = self._insert_issued(s, plans, signed, now, actor)
+        return [_new_info(row) for row in rows]
+
+    def issue_later(
+        self,
+        orders: Sequence[IssueOrder],
+        now: dt.datetime,
+        *,
+        session: Session,
+        later: SignedWrites,
+        actor: str = SYSTEM,
+    ) -> list[int]:
+        """:meth:`issue_many` (pre-signed) inside the caller's transaction, the signatures
+        made while the caller goes on: the rows, their OCSP answers and audit records are
+        written by ``later.finish()``, which the caller runs before it commits (see
+        :meth:`signing_later`). Returns the serials, chosen now."""
+        now = utc(now)
+        plans = [self._plan(order) for order in orders]
+        pending = self._sign_issuance(plans, now, presign=True)
+        later.add(pending, lambda signed: self._insert_issued(session, plans, signed, now, actor))
+        return [p.request.serial for p in plans]
+
+    @contextmanager
+    def signing_later(self) -> Iterator[SignedWrites]:
+        """Signatures for :meth:`issue_later` and ``revoke_many(later=...)``, made while the
+        block goes on and written when it ends (use it inside the transaction: the writes
+        are part of it); dropped if the block raises."""
+        later = SignedWrites()
+        try:
+            yield later
+        except BaseException:
+            later.cancel()
+            raise
+        later.finish()
+
+    def _sign_issuance(
+        self, plans: Sequence[_Plan], now: dt.datetime, presign: bool
+    ) -> Pending[Any]:
+        """Start the certificates' signatures and (``presign``) their OCSP "good" answers'
+        on the signing pool; the results are the certificates, then the answers."""
         # Responders before signing: a rollover is a write transaction of its own.
         responders = (
             {ca_id: self.ensure_responder(ca_id, now) for ca_id in {p.ca_id for p in plans}}
             if presign
             else {}
         )
-        # Every signature of the batch on the signing pool, certificate and OCSP response
-        # side by side (the CertID needs only the issuer's hashes and the serial), and all
-        # BEFORE the write transaction: nobody can revoke a certificate that does not exist
-        # yet, so the "good" cannot be stale, and the database lock is held for inserts only.
-        certs, responses = self._signing.run_pair(
-            [functools.partial(p.issuer.issue, p.request) for p in plans],
-            [
+        tasks: list[Callable[[], Any]] = [
+            functools.partial(p.issuer.issue, p.request) for p in plans
+        ]
+        if presign:
+            tasks += [
                 functools.partial(
                     self._signed_response,
                     self._sha1_key(p.issuer.ca),
@@ -570,41 +614,50 @@ class CertificateAuthority:
                 )
                 for p in plans
             ]
-            if presign
-            else [],
-        )
+        return self._signing.start(tasks)
+
+    def _insert_issued(
+        self,
+        s: Session,
+        plans: Sequence[_Plan],
+        signed: Sequence[Any],
+        now: dt.datetime,
+        actor: str,
+    ) -> list[dict[str, Any]]:
+        """Record signed certificates (``signed``: the certificates, then any pre-signed
+        answers) and audit them, in ``s``."""
+        certs, responses = signed[: len(plans)], signed[len(plans) :]
         rows = [_row(p, cert, now) for p, cert in zip(plans, certs, strict=True)]
-        with self._tx(session) as s:
-            # Core executemany inserts of plain dicts (one statement per table for the batch)
-            # on the session's connection, not ORM objects and the unit of work: the rows are
-            # write-once here, and building and flushing mapped objects (or the ORM's bulk
-            # path) cost as much as the fsync. Flushed first: the rows may reference a person,
-            # card or device the caller added to this session.
-            s.flush()
-            conn = s.connection()
-            conn.execute(_INSERT_CERTIFICATE, rows)
-            if responses:
-                conn.execute(_INSERT_OCSP_RESPONSE, responses)
-            self.audit.record_many(
-                s,
-                [
-                    AuditEvent(
-                        now,
-                        actor,
-                        "certificate.issue",
-                        row["serial"],
-                        {
-                            "ca_id": row["ca_id"],
-                            "kind": row["kind"],
-                            "subject_id": row["subject_id"],
-                            "shard": row["shard"],
-                            "not_after": _iso(row["not_after"]),
-                        },
-                    )
-                    for row in rows
-                ],
-            )
-        return [_new_info(row) for row in rows]
+        # Core executemany inserts of plain dicts (one statement per table for the batch) on
+        # the session's connection, not ORM objects and the unit of work: the rows are
+        # write-once here, and building and flushing mapped objects (or the ORM's bulk path)
+        # cost as much as the fsync. Flushed first: the rows may reference a person, card or
+        # device the caller added to this session.
+        s.flush()
+        conn = s.connection()
+        conn.execute(_INSERT_CERTIFICATE, rows)
+        if responses:
+            conn.execute(_INSERT_OCSP_RESPONSE, list(responses))
+        self.audit.record_many(
+            s,
+            [
+                AuditEvent(
+                    now,
+                    actor,
+                    "certificate.issue",
+                    row["serial"],
+                    {
+                        "ca_id": row["ca_id"],
+                        "kind": row["kind"],
+                        "subject_id": row["subject_id"],
+                        "shard": row["shard"],
+                        "not_after": _iso(row["not_after"]),
+                    },
+                )
+                for row in rows
+            ],
+        )
+        return rows
 
     def _plan(self, order: IssueOrder) -> _Plan:
         """What one certificate will be: CA, serial and shard are chosen here, in the calling
@@ -829,14 +882,17 @@ class CertificateAuthority:
         *,
         actor: str = SYSTEM,
         session: Session,
+        later: SignedWrites | None = None,
     ) -> list[CertificateInfo]:
         """Revoke several certificates inside the caller's transaction, all or none: one
         locking read of the rows (PostgreSQL), one executemany each for their new OCSP
-        answers and CRL changes, where :meth:`revoke` per certificate pays each of those."""
+        answers and CRL changes, where :meth:`revoke` per certificate pays each of those.
+        With ``later`` (:meth:`signing_later`) the new answers are signed while the caller
+        goes on and stored when it finishes, still in its transaction."""
         if reason in (Reason.CERTIFICATE_HOLD, Reason.REMOVE_FROM_CRL):
             raise InvalidRequest(f"{reason.name} is not a revocation reason: use hold/release")
         keys = [serial_hex(x) for x in serials]
-        return self._change_many_in(session, keys, "revoke", utc(now), actor, reason, None)
+        return self._change_many_in(session, keys, "revoke", utc(now), actor, reason, None, later)
 
     def _change_in(
         self,
@@ -859,6 +915,7 @@ class CertificateAuthority:
         actor: str,
         reason: Reason | None,
         invalidity_date: dt.datetime | None,
+        later: SignedWrites | None = None,
     ) -> list[CertificateInfo]:
         if not keys:
             return []
@@ -967,7 +1024,13 @@ class CertificateAuthority:
         # pool but INSIDE this transaction, with the rows locked: the revocation and the
         # response that says so commit together, so no reader is answered "good" after the
         # commit, and no stale "good" can be stored over it (docs/ca.md, "Pre-signed OCSP").
-        responses = self._signing.run(signing)
+        # With ``later`` they are stored by its finish(), which also runs before the commit.
+        pending = self._signing.start(signing)
+        if later is None:
+            responses: list[dict[str, Any]] | None = pending.results()
+        else:
+            responses = None
+            later.add(pending, functools.partial(self._store_responses, s))
         # Status changes, the answers OCSP serves at once, the CRL bookkeeping and the audit
         # records: all in this transaction, so none commits without the others.
         conn.execute(_UPDATE_CERTIFICATE_STATE, changes)
@@ -976,7 +1039,8 @@ class CertificateAuthority:
             stale = s.identity_map.get(s.identity_key(Certificate, key))
             if stale is not None:
                 s.expire(stale)
-        self._store_responses(s, responses)
+        if responses is not None:
+            self._store_responses(s, responses)
         conn.execute(
             _INSERT_CRL_CHANGE,
             [{"ca_id": r.ca_id, "shard": r.shard, "serial": r.serial, "at": now} for r in rows],

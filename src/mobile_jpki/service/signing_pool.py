@@ -24,10 +24,9 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 T = TypeVar("T")
-U = TypeVar("U")
 
 
 def default_size() -> int:
@@ -51,14 +50,6 @@ class SigningPool:
         raised here (after the tasks not yet started are cancelled)."""
         return cast(list[T], self._run(tasks))
 
-    def run_pair(
-        self, first: Sequence[Callable[[], T]], second: Sequence[Callable[[], U]]
-    ) -> tuple[list[T], list[U]]:
-        """Two lists of tasks with different result types, run as ONE batch (so, e.g., a
-        certificate and its OCSP response are signed at the same time)."""
-        results = self._run([*first, *second])
-        return cast(list[T], results[: len(first)]), cast(list[U], results[len(first) :])
-
     def close(self) -> None:
         """Stop the worker threads (idempotent); a later :meth:`run` starts new ones."""
         with self._lock:
@@ -66,29 +57,27 @@ class SigningPool:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
 
+    def start(self, tasks: Sequence[Callable[[], T]]) -> Pending[T]:
+        """Hand ``tasks`` to the workers and return at once, so the caller can go on with work
+        of its own (its SQL, say) while they sign; :meth:`Pending.results` collects them,
+        running in the caller whatever no worker has started by then. With ``size=1`` nothing
+        is queued: the tasks run in the caller when the results are asked for."""
+        if self.size == 1 or not tasks:
+            return Pending(tasks, None)
+        executor = self._start()
+        return Pending(tasks, [executor.submit(task) for task in tasks])
+
     def _run(self, tasks: Sequence[Callable[[], Any]]) -> list[Any]:
         if self.size == 1 or len(tasks) < 2:
             return [task() for task in tasks]
-        executor = self._start()
         # The caller keeps the first task for itself: it would only wait otherwise.
-        futures: list[Future[Any]] = [executor.submit(task) for task in tasks[1:]]
-        results: list[Any] = [None] * len(tasks)
+        rest = self.start(tasks[1:])
         try:
-            results[0] = tasks[0]()
-            # Workers take from the front of the queue; the caller takes back from the end
-            # whatever no worker has started (cancel() succeeds only for pending futures).
-            for i in range(len(futures) - 1, -1, -1):
-                if not futures[i].cancel():
-                    break
-                results[i + 1] = tasks[i + 1]()
-            for i, future in enumerate(futures):
-                if not future.cancelled():
-                    results[i + 1] = future.result()
+            first = tasks[0]()
         except BaseException:
-            for future in futures:
-                future.cancel()
+            rest.cancel()
             raise
-        return results
+        return [first, *rest.results()]
 
     def _start(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -97,3 +86,70 @@ class SigningPool:
                     max_workers=self.size - 1, thread_name_prefix="mobile-jpki-sign"
                 )
             return self._executor
+
+
+class Pending(Generic[T]):
+    """Tasks given to the workers (:meth:`SigningPool.start`) whose results are collected later."""
+
+    def __init__(self, tasks: Sequence[Callable[[], T]], futures: list[Future[T]] | None) -> None:
+        self._tasks = tasks
+        self._futures = futures  # None: no workers, the tasks run in the caller, in order
+
+    def results(self) -> list[T]:
+        """The results, in the tasks' order. Workers take from the front of the queue; the
+        caller takes back from the end whatever no worker has started (``cancel()`` succeeds
+        only for pending futures) and runs it itself. The first exception raised by a task is
+        raised here, after the tasks not yet started are cancelled."""
+        if self._futures is None:
+            return [task() for task in self._tasks]
+        futures = self._futures
+        results: list[Any] = [None] * len(self._tasks)
+        done = len(futures)  # futures[done:] were taken back and run here
+        try:
+            while done and futures[done - 1].cancel():
+                done -= 1
+                results[done] = self._tasks[done]()
+            for i in range(done):
+                results[i] = futures[i].result()
+        except BaseException:
+            self.cancel()
+            raise
+        return cast(list[T], results)
+
+    def cancel(self) -> None:
+        """Drop the tasks no worker has started (a started one finishes; its result is lost)."""
+        for future in self._futures or ():
+            future.cancel()
+
+
+class SignedWrites:
+    """Signatures started during a transaction and the writes that wait for them.
+
+    A batch of issuance jobs (service/portal) queues each job's signatures as soon as the job
+    knows what to sign, then goes on with the next job's reads and writes while the workers
+    sign; :meth:`finish`, still inside the transaction, writes every signed row (in the order
+    the writes were added), so nothing signed is committed apart from the rows it speaks for.
+    On a rollback call :meth:`cancel`: the results are dropped."""
+
+    def __init__(self) -> None:
+        self._steps: list[tuple[Pending[Any], Callable[[list[Any]], object]]] = []
+
+    def add(self, pending: Pending[T], write: Callable[[list[T]], object]) -> None:
+        """Call ``write`` with ``pending``'s results at :meth:`finish`."""
+        self._steps.append((pending, write))
+
+    def finish(self) -> None:
+        """Every write with its results, in order; after it the object is empty again."""
+        steps, self._steps = self._steps, []
+        try:
+            for pending, write in steps:
+                write(pending.results())
+        except BaseException:
+            for pending, _ in steps:
+                pending.cancel()
+            raise
+
+    def cancel(self) -> None:
+        steps, self._steps = self._steps, []
+        for pending, _ in steps:
+            pending.cancel()

@@ -50,6 +50,7 @@ from mobile_jpki.pki.validity import (
 from mobile_jpki.push import outbox
 from mobile_jpki.service.audit import AuditLog
 from mobile_jpki.service.authority import CertificateAuthority, IssueOrder
+from mobile_jpki.service.signing_pool import SignedWrites
 from mobile_jpki.store.db import Database
 from mobile_jpki.store.models import Certificate, CertStatus, serial_hex
 from mobile_jpki.store.portal import (
@@ -1055,10 +1056,10 @@ class PortalService:
         self._ready_ca(now)
         claimed: list[tuple[int, str]] = []
         try:
-            with self.db.transaction() as s:
+            with self.db.transaction() as s, self.authority.signing_later() as later:
                 claimed = Q.claim_jobs(s.connection(), self.db.is_sqlite, now, size)
                 for _, application_id in claimed:
-                    self._issue(s, application_id, now)
+                    self._issue(s, application_id, now, later)
                 return len(claimed)
         except Exception:
             if not claimed:
@@ -1074,12 +1075,12 @@ class PortalService:
         self._ready_ca(now)
         job_id: int | None = None
         try:
-            with self.db.transaction() as s:
+            with self.db.transaction() as s, self.authority.signing_later() as later:
                 one = Q.claim_jobs(s.connection(), self.db.is_sqlite, now, 1)
                 if not one:
                     return None
                 job_id, application_id = one[0]
-                self._issue(s, application_id, now)
+                self._issue(s, application_id, now, later)
                 return application_id
         except E.PortalError as exc:
             self._fail_application(_need(job_id), exc.code, now)
@@ -1121,14 +1122,20 @@ class PortalService:
         if job.status == JobStatus.FAILED.value:
             self._fail_application(job_id, "issuance-failed", now)
 
-    def _issue(self, s: Session, application_id: str, now: dt.datetime) -> None:
+    def _issue(
+        self, s: Session, application_id: str, now: dt.datetime, later: SignedWrites
+    ) -> None:
         """The model-change transaction: revoke what any other device of the person holds
         (superseded), hand that device a deletion instruction valid 48 hours, issue the new
         certificates, make this device the holder, announce 登録準備完了.
 
         Reads: the person's row lock, then (after it) the application with its card, device
         and items in one query, the person's other holder devices, and every unrevoked
-        certificate involved (the card's, the devices') in one query."""
+        certificate involved (the card's, the devices') in one query.
+
+        Its RSA signatures (the revoked answers, the certificates and their "good" answers)
+        are started as soon as they are known and written by ``later`` before the commit: the
+        next job of the batch is read and written while they are signed."""
         conn = s.connection()
         person_id, facts_json = Q.lock_person_of(conn, self.db.is_sqlite, application_id)
         app = Q.issue_state(conn, application_id)
@@ -1159,7 +1166,9 @@ class PortalService:
                 raise E.CardCertificateExpired("the card's certificate expired")
             # Phone certificates never outlive the card certificate they were applied with.
             limits[kind] = row.not_after
-        revoked = self._retire_devices(s, others, certs, Reason.SUPERSEDED, "model-change", now)
+        revoked = self._retire_devices(
+            s, others, certs, Reason.SUPERSEDED, "model-change", now, later=later
+        )
         wanted = {i.kind for i in app.items}
         # Same device applying again: its older certificate of a requested kind is superseded.
         again = [
@@ -1168,7 +1177,9 @@ class PortalService:
             if c.device_id == app.device_id and c.kind in wanted and c.kind in _PHONE_KIND_VALUES
         ]
         if again:
-            self.authority.revoke_many(again, Reason.SUPERSEDED, now, actor=self._actor, session=s)
+            self.authority.revoke_many(
+                again, Reason.SUPERSEDED, now, actor=self._actor, session=s, later=later
+            )
             revoked += again
         Q.make_holder(conn, app.device_id, person_id)
         facts, locality = facts_from_json(facts_json)
@@ -1202,9 +1213,12 @@ class PortalService:
                 )
             )
         # Both certificates with their pre-signed OCSP "good" answers, in this transaction.
-        infos = self.authority.issue_many(orders, now, actor=self._actor, session=s)
+        issued_serials = self.authority.issue_later(
+            orders, now, actor=self._actor, session=s, later=later
+        )
         serials = {
-            item.id: serial_hex(info.serial) for item, info in zip(app.items, infos, strict=True)
+            item.id: serial_hex(serial)
+            for item, serial in zip(app.items, issued_serials, strict=True)
         }
         issued = {item.kind: serials[item.id] for item in app.items}
         Q.application_ready(conn, application_id, serials, now)
@@ -1247,6 +1261,8 @@ class PortalService:
         reason: Reason,
         why: str,
         now: dt.datetime,
+        *,
+        later: SignedWrites | None = None,
     ) -> list[int]:
         """Revoke every unrevoked phone certificate of ``devices`` (among ``certs``, which
         must hold them all), stop them being holders, supersede their unfinished applications
@@ -1262,7 +1278,7 @@ class PortalService:
         revoked = [int(c.serial, 16) for d in devices for c in per_device[d.id]]
         # One batch: the rows locked in one statement, their answers and CRL changes written
         # with one executemany each.
-        self.authority.revoke_many(revoked, reason, now, actor=self._actor, session=s)
+        self.authority.revoke_many(revoked, reason, now, actor=self._actor, session=s, later=later)
         conn = s.connection()
         Q.retire(conn, [d.id for d in devices], now)
         not_after = now + self.config.deletion_window
