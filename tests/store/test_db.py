@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import pkgutil
+import threading
+import time
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
 from mobile_jpki.store.db import Database, StoreError
@@ -108,6 +111,40 @@ def test_write_transactions_begin_immediate(db: Database) -> None:
             other.execute("BEGIN IMMEDIATE")
         assert other.execute("SELECT count(*) FROM certificate").fetchone() == (0,)
         other.close()
+
+
+def test_writers_of_one_process_take_turns_without_the_busy_handler(db: Database) -> None:
+    """Writer threads of one process queue on the process's writer lock, not in SQLite's busy
+    handler (which sleeps up to 100 ms between tries): with the handler disabled
+    (busy_timeout=0, so any meeting at the database lock is "database is locked" at once),
+    two threads writing side by side still all commit."""
+
+    @event.listens_for(db.engine, "connect")
+    def _no_busy_wait(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA busy_timeout=0")
+
+    db.engine.dispose()  # the pool's connections are made again, with the handler off
+    with db.transaction() as s:
+        s.execute(text("CREATE TABLE counter (n INTEGER)"))
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            for _ in range(100):
+                with db.transaction() as s:
+                    s.execute(text("INSERT INTO counter VALUES (1)"))
+                    time.sleep(0.0005)  # hold the lock while the other thread comes
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with db.transaction(write=False) as s:
+        assert s.scalar(text("SELECT count(*) FROM counter")) == 200
 
 
 def test_bad_url_is_a_store_error() -> None:

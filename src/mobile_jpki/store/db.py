@@ -9,6 +9,7 @@ certificate's status) takes row locks with ``SELECT … FOR UPDATE`` through :me
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -22,6 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 SelectT = TypeVar("SelectT", bound=Select[Any])
 
 _BEGIN_OPTION = "mobile_jpki_begin"
+#: Seconds a SQLite writer waits for the database lock before "database is locked".
+_SQLITE_BUSY_TIMEOUT = 30.0
 
 
 class StoreError(Exception):
@@ -43,7 +46,10 @@ class Database:
         if self.is_sqlite:
             # pysqlite's own timeout doubles as busy_timeout: a waiting writer blocks instead of
             # failing with "database is locked".
-            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+            kwargs["connect_args"] = {
+                "timeout": _SQLITE_BUSY_TIMEOUT,
+                "check_same_thread": False,
+            }
         else:
             kwargs["pool_pre_ping"] = True
         try:
@@ -52,6 +58,7 @@ class Database:
             raise StoreError(f"cannot open database {parsed!r}: {exc}", url=url) from exc
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        self._write_lock = threading.Lock()  # SQLite: see _writer
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(
             self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"}),
@@ -61,9 +68,30 @@ class Database:
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:
         """A session in one transaction: committed on normal exit, rolled back on error."""
+        if write and self.is_sqlite:
+            with self._writer():
+                with self._write() as session, session.begin():
+                    yield session
+            return
         factory = self._write if write else self._read
         with factory() as session, session.begin():
             yield session
+
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        """This process's turn to write (SQLite). SQLite lets one writer in at a time and
+        makes the others poll in its busy handler, which sleeps 1, 2, 5, 10 … up to 100 ms
+        between tries: a thread whose turn came could still be asleep for most of it. Writers
+        of one process queue on this lock instead and are woken the moment it is released;
+        other processes still meet in the busy handler. A thread that already writes and opens
+        a second write transaction would wait for itself: after the busy timeout it goes on
+        without the lock, so SQLite's own timeout ("database is locked") ends it as before."""
+        acquired = self._write_lock.acquire(timeout=_SQLITE_BUSY_TIMEOUT)
+        try:
+            yield
+        finally:
+            if acquired:
+                self._write_lock.release()
 
     def lock(self, stmt: SelectT) -> SelectT:
         """``stmt`` with ``FOR UPDATE`` where the database has row locks (SQLite's write
