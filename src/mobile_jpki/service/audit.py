@@ -36,6 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
 
 from mobile_jpki.pki.model import utc
+from mobile_jpki.store import fast_write
 from mobile_jpki.store.db import Database
 from mobile_jpki.store.models import AuditHead, AuditRecord
 
@@ -216,8 +217,8 @@ class AuditLog:
         # Core executemany on the session's connection: one INSERT for the batch
         # (insertmanyvalues), no ORM identity map, statements compiled once.
         conn = session.connection()
-        conn.execute(_INSERT_RECORDS, rows)
-        conn.execute(_UPDATE_HEAD, {"b_seq": prev_seq, "b_hash": prev_hash})
+        fast_write.write(conn, _INSERT_RECORDS, rows)
+        fast_write.write(conn, _UPDATE_HEAD, {"b_seq": prev_seq, "b_hash": prev_hash})
         return entries
 
     def record(

@@ -51,6 +51,7 @@ from mobile_jpki.service.crl_documents import documents_for
 from mobile_jpki.service.keystore import KeyStore
 from mobile_jpki.service.signing_pool import Pending, SignedWrites, SigningPool
 from mobile_jpki.settings import Settings
+from mobile_jpki.store import fast_write
 from mobile_jpki.store.change_probe import change_probe
 from mobile_jpki.store.db import Database
 from mobile_jpki.store.models import (
@@ -635,9 +636,9 @@ class CertificateAuthority:
         # device the caller added to this session.
         s.flush()
         conn = s.connection()
-        conn.execute(_INSERT_CERTIFICATE, rows)
+        fast_write.write(conn, _INSERT_CERTIFICATE, rows)
         if responses:
-            conn.execute(_INSERT_OCSP_RESPONSE, list(responses))
+            fast_write.write(conn, _INSERT_OCSP_RESPONSE, list(responses))
         self.audit.record_many(
             s,
             [
@@ -1033,7 +1034,7 @@ class CertificateAuthority:
             later.add(pending, functools.partial(self._store_responses, s))
         # Status changes, the answers OCSP serves at once, the CRL bookkeeping and the audit
         # records: all in this transaction, so none commits without the others.
-        conn.execute(_UPDATE_CERTIFICATE_STATE, changes)
+        fast_write.write(conn, _UPDATE_CERTIFICATE_STATE, changes)
         for key in keys:
             # A copy the caller loaded into this session must not be read (or flushed) stale.
             stale = s.identity_map.get(s.identity_key(Certificate, key))
@@ -1041,7 +1042,8 @@ class CertificateAuthority:
                 s.expire(stale)
         if responses is not None:
             self._store_responses(s, responses)
-        conn.execute(
+        fast_write.write(
+            conn,
             _INSERT_CRL_CHANGE,
             [{"ca_id": r.ca_id, "shard": r.shard, "serial": r.serial, "at": now} for r in rows],
         )
@@ -1075,7 +1077,7 @@ class CertificateAuthority:
         bulk path added nothing here). The session is flushed first, so the status changes
         (and any pending "good" response of the same serial) are written before."""
         s.flush()
-        s.connection().execute(self._responses_upsert, list(fresh))
+        fast_write.write(s.connection(), self._responses_upsert, list(fresh))
         for r in fresh:
             # A copy loaded into this session earlier must not be flushed back over the new one.
             stale = s.identity_map.get(s.identity_key(OcspResponse, r["serial"]))
@@ -1086,7 +1088,8 @@ class CertificateAuthority:
         # One upsert per batch (a shard's first change creates its row) instead of get +
         # update per certificate; in (ca_id, shard) order, the order every writer locks in.
         s.flush()
-        s.connection().execute(
+        fast_write.write(
+            s.connection(),
             self._dirty_upsert,
             [
                 {"ca_id": ca_id, "shard": shard, "full_dirty": True, "delta_dirty": True}

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Table, bindparam, case, insert, select, updat
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from mobile_jpki.store import fast_write
 from mobile_jpki.store.models import Certificate, CertStatus
 from mobile_jpki.store.portal import (
     Application,
@@ -158,10 +159,10 @@ _NONCE_STATE = select(
 def use_nonce(conn: Connection, value: str, device_id: str, purpose: str, now: dt.datetime) -> bool:
     """Mark the nonce used if it was issued to this device for this purpose, is unused and
     unexpired; False otherwise (then :func:`nonce_state` says why)."""
-    result = conn.execute(
-        _USE_NONCE, {"b_value": value, "device": device_id, "b_purpose": purpose, "now": now}
+    matched = fast_write.write(
+        conn, _USE_NONCE, {"b_value": value, "device": device_id, "b_purpose": purpose, "now": now}
     )
-    return bool(result.rowcount == 1)
+    return matched == 1
 
 
 def nonce_state(conn: Connection, value: str) -> Any:
@@ -226,9 +227,9 @@ def insert_application(
 ) -> None:
     """The application, its items (one executemany) and its issuance job. The partial unique
     index on open applications raises IntegrityError if a concurrent one committed first."""
-    conn.execute(_INSERT_APPLICATION, application)
-    conn.execute(_INSERT_ITEMS, list(items))
-    conn.execute(_INSERT_JOB, job)
+    fast_write.write(conn, _INSERT_APPLICATION, application)
+    fast_write.write(conn, _INSERT_ITEMS, list(items))
+    fast_write.write(conn, _INSERT_JOB, job)
 
 
 # --- the issuance job (model change) ------------------------------------------------------
@@ -417,9 +418,9 @@ def retire(conn: Connection, device_ids: Sequence[str], now: dt.datetime) -> Non
     if not device_ids:
         return
     devices = [{"device": d} for d in device_ids]
-    conn.execute(_SUPERSEDE_ITEMS, devices)
-    conn.execute(_SUPERSEDE_APPLICATIONS, [{**d, "now": now} for d in devices])
-    conn.execute(_RELEASE_HOLDER, devices)
+    fast_write.write(conn, _SUPERSEDE_ITEMS, devices)
+    fast_write.write(conn, _SUPERSEDE_APPLICATIONS, [{**d, "now": now} for d in devices])
+    fast_write.write(conn, _RELEASE_HOLDER, devices)
 
 
 _MAKE_HOLDER = (
@@ -431,7 +432,7 @@ _MAKE_HOLDER = (
 
 def make_holder(conn: Connection, device_id: str, person_id: str) -> None:
     """The partial unique index ``uq_portal_device_holder`` refuses a second holder here."""
-    conn.execute(_MAKE_HOLDER, {"device": device_id, "person": person_id})
+    fast_write.write(conn, _MAKE_HOLDER, {"device": device_id, "person": person_id})
 
 
 _ITEM_READY = (
@@ -450,8 +451,10 @@ def application_ready(
     conn: Connection, application_id: str, serials: Mapping[str, str], now: dt.datetime
 ) -> None:
     """Each item gets its certificate's serial (one executemany), the application is ready."""
-    conn.execute(_ITEM_READY, [{"item": item, "serial": s} for item, s in serials.items()])
-    if conn.execute(_APPLICATION_READY, {"app": application_id, "now": now}).rowcount != 1:
+    fast_write.write(
+        conn, _ITEM_READY, [{"item": item, "serial": s} for item, s in serials.items()]
+    )
+    if fast_write.write(conn, _APPLICATION_READY, {"app": application_id, "now": now}) != 1:
         raise LookupError("the application left 'accepted' under its person's lock")
 
 
@@ -461,7 +464,7 @@ _INSERT_OUTBOX = insert(_OUTBOX)
 
 def insert_instructions(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     if rows:
-        conn.execute(_INSERT_INSTRUCTIONS, list(rows))
+        fast_write.write(conn, _INSERT_INSTRUCTIONS, list(rows))
 
 
 def outbox_row(
@@ -485,4 +488,4 @@ def enqueue(conn: Connection, rows: Sequence[Mapping[str, Any] | None]) -> None:
     """Insert the outbox rows (one executemany), in order: their ids are the push order."""
     present = [r for r in rows if r is not None]
     if present:
-        conn.execute(_INSERT_OUTBOX, present)
+        fast_write.write(conn, _INSERT_OUTBOX, present)

@@ -1,0 +1,167 @@
+"""store/fast_write.py: prebuilt writes run straight on pysqlite store exactly what
+``Connection.execute`` stores, report the same row counts and raise SQLAlchemy's exceptions;
+whatever it cannot prepare, or while someone watches the statements, goes through
+SQLAlchemy."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from mobile_jpki.store import fast_write
+from mobile_jpki.store.db import Database
+from mobile_jpki.store.models import UtcDateTime
+
+_META = MetaData()
+_T = Table(
+    "t",
+    _META,
+    Column("id", String(32), primary_key=True),
+    Column("n", Integer, nullable=False),
+    Column("at", UtcDateTime, nullable=True),
+    Column("blob", LargeBinary, nullable=True),
+    Column("flag", Boolean, nullable=False),
+    Column("note", String(32), nullable=True, default="made by default"),
+)
+_INSERT = insert(_T)
+_UPSERT = sqlite_insert(_T)
+_UPSERT = _UPSERT.on_conflict_do_update(
+    index_elements=["id"], set_={"n": _UPSERT.excluded.n, "at": _UPSERT.excluded.at}
+)
+_BUMP = (
+    update(_T)
+    .where(_T.c.id == bindparam("key"), _T.c.flag.is_(False))
+    .values(n=_T.c.n + 1, flag=True, at=bindparam("when"))
+)
+_BY_LIST = update(_T).where(_T.c.id.in_(["a", "b"])).values(note=bindparam("text"))
+T0 = dt.datetime(2026, 11, 27, 3, 0, 0, 123456, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def twins(tmp_path: Path) -> Iterator[tuple[Database, Database]]:
+    """Two identical databases: one written through fast_write, one by SQLAlchemy."""
+    pair = (
+        Database(f"sqlite:///{tmp_path / 'fast.db'}"),
+        Database(f"sqlite:///{tmp_path / 'ref.db'}"),
+    )
+    for db in pair:
+        _META.create_all(db.engine)
+    yield pair
+    for db in pair:
+        db.dispose()
+
+
+def _rows(db: Database) -> list[tuple[Any, ...]]:
+    with db.transaction(write=False) as s:
+        return [tuple(r) for r in s.execute(select(_T).order_by(_T.c.id))]
+
+
+def _both(twins: tuple[Database, Database], stmt: Any, params: Any) -> tuple[int, int]:
+    fast, ref = twins
+    with fast.transaction() as s:
+        counted = fast_write.write(s.connection(), stmt, params)
+    with ref.transaction() as s:
+        expected = s.connection().execute(stmt, params).rowcount
+    return counted, expected
+
+
+def test_writes_store_what_sqlalchemy_stores(twins: tuple[Database, Database]) -> None:
+    rows = [
+        {"id": "a", "n": 1, "at": T0, "blob": b"\x00\x01", "flag": False, "note": None},
+        {"id": "b", "n": 2, "at": None, "blob": None, "flag": True, "note": "x"},
+    ]
+    assert _both(twins, _INSERT, rows) == (2, 2)  # executemany
+    one = {
+        "id": "c",
+        "n": 3,
+        "at": T0 + dt.timedelta(days=1),
+        "blob": b"",
+        "flag": False,
+        "note": "y",
+    }
+    assert _both(twins, _INSERT, one) == (1, 1)
+    # A statement's own literals (flag=True) and expressions (n + 1) beside given parameters;
+    # the row count says how many matched (b is already flagged).
+    assert _both(twins, _BUMP, [{"key": "a", "when": T0}, {"key": "b", "when": T0}]) == (1, 1)
+    upsert = {"id": "a", "n": 9, "at": T0, "blob": None, "flag": True, "note": None}
+    _both(twins, _UPSERT, upsert)
+    fast, ref = twins
+    assert _rows(fast) == _rows(ref)
+    # ... and read back as SQLAlchemy wrote them: aware UTC datetimes, bytes, booleans.
+    assert _rows(fast)[0][:5] == ("a", 9, T0, b"\x00\x01", True)
+
+
+def test_what_it_cannot_prepare_goes_through_sqlalchemy(
+    twins: tuple[Database, Database],
+) -> None:
+    # The column default ("made by default") is filled in at execution by SQLAlchemy; an IN
+    # list is expanded at execution.
+    without_note = {"id": "d", "n": 4, "at": None, "blob": None, "flag": False}
+    assert _both(twins, _INSERT, without_note) == (1, 1)
+    assert _both(twins, _BY_LIST, {"text": "listed"}) == (0, 0)
+    fast, ref = twins
+    assert _rows(fast) == _rows(ref)
+    assert _rows(fast)[0][5] == "made by default"
+
+
+def test_a_constraint_violation_is_sqlalchemys_integrity_error(
+    twins: tuple[Database, Database],
+) -> None:
+    fast, _ = twins
+    row = {"id": "a", "n": 1, "at": None, "blob": None, "flag": False, "note": None}
+    with fast.transaction() as s:
+        fast_write.write(s.connection(), _INSERT, row)
+    with pytest.raises(IntegrityError):
+        with fast.transaction() as s:
+            fast_write.write(s.connection(), _INSERT, row)
+
+
+def test_a_rolled_back_transaction_takes_its_writes_along(
+    twins: tuple[Database, Database],
+) -> None:
+    fast, _ = twins
+    row = {"id": "a", "n": 1, "at": None, "blob": None, "flag": False, "note": None}
+    with pytest.raises(RuntimeError):
+        with fast.transaction() as s:
+            fast_write.write(s.connection(), _INSERT, row)
+            raise RuntimeError("after the write")
+    assert _rows(fast) == []
+
+
+def test_statement_listeners_still_see_every_write(twins: tuple[Database, Database]) -> None:
+    fast, _ = twins
+    seen: list[str] = []
+    listener: Callable[..., None] = lambda _c, _cur, statement, *_r: seen.append(statement)  # noqa: E731
+    event.listen(fast.engine, "before_cursor_execute", listener)
+    try:
+        with fast.transaction() as s:
+            fast_write.write(
+                s.connection(),
+                _INSERT,
+                {"id": "a", "n": 1, "at": None, "blob": None, "flag": False, "note": None},
+            )
+    finally:
+        event.remove(fast.engine, "before_cursor_execute", listener)
+    assert [x for x in seen if x.startswith("INSERT")] == [
+        "INSERT INTO t (id, n, at, blob, flag, note) VALUES (?, ?, ?, ?, ?, ?)"
+    ]
