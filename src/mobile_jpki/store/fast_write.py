@@ -117,7 +117,6 @@ def _prepare(conn: Connection, stmt: UpdateBase, first: Mapping[str, Any]) -> _P
     if compiled.insert_prefetch or compiled.update_prefetch:
         return None  # a column default or onupdate SQLAlchemy computes at execution
     given = set(first)
-    literals = compiled.construct_params(_check=False)
     slots = []
     for name in names:
         bind = compiled.binds.get(name)
@@ -125,10 +124,10 @@ def _prepare(conn: Connection, stmt: UpdateBase, first: Mapping[str, Any]) -> _P
             return None
         if name in given:
             source: str | None = name
-        elif bind.callable is None and not bind.required and name in literals:
-            source = None
+        elif bind.callable is None and not bind.required:
+            source = None  # the statement's own literal, e.g. values(status="revoked")
         else:
-            return None  # a default filled in at execution, or a missing parameter
+            return None  # a value computed at execution, or a missing parameter
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        slots.append((source, None if source else literals[name], process))
+        slots.append((source, None if source else bind.value, process))
     return _Prepared(compiled.string, tuple(slots))
