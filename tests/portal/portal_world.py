@@ -31,6 +31,7 @@ from mobile_jpki.phone.client import OperatorClient, PortalClient
 from mobile_jpki.phone.office import issue_card
 from mobile_jpki.phone.steps import ScriptedPhone
 from mobile_jpki.phone.transport import in_process_client
+from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.connection import InProcessConnection
 from mobile_jpki.service.authority import CertificateAuthority
@@ -160,6 +161,17 @@ class World:
             card_instruction_key=self.card_issuer_key.public_key(),
         )
         return person_id, card_id, card
+
+    def apply_for_auth(self, phone: ScriptedPhone, card: JpkiClient) -> None:
+        """``phone`` applies for the user-authentication certificate alone, signed with
+        ``card`` (the shortest application: no signing password rules, no age check)."""
+        phone.apply(
+            card,
+            card_password=CARD_PASSWORD,
+            certificates=(Hierarchy.AUTH,),
+            sign_password="PHONE123",
+            auth_pin="1234",
+        )
 
     def inbox(self, phone: ScriptedPhone) -> list[str]:
         """Topics newly pushed to ``phone`` (in-process channel, de-duplicated by the app)."""

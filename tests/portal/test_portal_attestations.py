@@ -64,13 +64,7 @@ def test_an_application_after_its_manufacturer_was_removed_is_refused(world: Wor
     _, _, card = world.resident()
     phone = world.new_phone("p")
     # Checked (and remembered) once: a first application of this device.
-    phone.apply(
-        card,
-        card_password=CARD_PASSWORD,
-        certificates=(Hierarchy.AUTH,),
-        sign_password="PHONE123",
-        auth_pin="1234",
-    )
+    world.apply_for_auth(phone, card)
     world.work()
     world.service.manufacturer_roots.clear()
     with pytest.raises(PortalProblem) as info:

@@ -7,10 +7,9 @@ import datetime as dt
 from pathlib import Path
 
 import httpx
-from portal_world import CARD_PASSWORD, START, World
+from portal_world import START, World
 from sqlalchemy import select
 
-from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.push.outbox import backoff
 from mobile_jpki.store.portal import OutboxMessage
 
@@ -25,13 +24,7 @@ def test_unreachable_phone_is_retried_with_backoff_then_delivered_once(world: Wo
     phone = world.new_phone("p")
     assert phone.device_id is not None
     world.ctx.inprocess.offline.add(phone.device_id)
-    phone.apply(
-        card,
-        card_password=CARD_PASSWORD,
-        certificates=(Hierarchy.AUTH,),
-        sign_password="PHONE123",
-        auth_pin="1234",
-    )
+    world.apply_for_auth(phone, card)
     jobs, delivered = world.work()
     assert (jobs, delivered) == (1, 0)
     with world.db.transaction(write=False) as s:
@@ -70,13 +63,7 @@ def test_housekeeping_forgets_expired_nonces_and_old_delivered_messages(world: W
     _, _, card = world.resident()
     phone = world.new_phone("p")
     phone.api.nonce("revocation")  # never used
-    phone.apply(
-        card,
-        card_password=CARD_PASSWORD,
-        certificates=(Hierarchy.AUTH,),
-        sign_password="PHONE123",
-        auth_pin="1234",
-    )
+    world.apply_for_auth(phone, card)
     world.work()  # the registration-ready message is delivered
     assert world.service.housekeeping(now=world.clock.now()) == 0
     world.clock.advance(dt.timedelta(days=8))

@@ -4,9 +4,8 @@ whether a device is still a holder from such copies)."""
 
 from __future__ import annotations
 
-from portal_world import CARD_PASSWORD, World
+from portal_world import World
 
-from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.store.models import Certificate, CertStatus, serial_hex
 
@@ -15,13 +14,7 @@ def test_a_row_loaded_before_revoke_many_is_read_afresh(world: World) -> None:
     _, _, card = world.resident()
     phone = world.new_phone("p")
     assert phone.device_id is not None
-    phone.apply(
-        card,
-        card_password=CARD_PASSWORD,
-        certificates=(Hierarchy.AUTH,),
-        sign_password="PHONE123",
-        auth_pin="1234",
-    )
+    world.apply_for_auth(phone, card)
     world.work()
     (state,) = world.service.certificate_states(phone.device_id)
     now = world.clock.now()

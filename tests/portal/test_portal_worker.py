@@ -6,11 +6,10 @@ from __future__ import annotations
 import threading
 import time
 
-from portal_world import CARD_PASSWORD, World
+from portal_world import World
 from sqlalchemy import event, select
 
 from mobile_jpki.api.portal import run_worker
-from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.push.outbox import REGISTRATION_READY
 from mobile_jpki.store.portal import OutboxMessage
 
@@ -19,13 +18,7 @@ def _apply(world: World, name: str) -> str:
     _, _, card = world.resident()
     phone = world.new_phone(name)
     assert phone.device_id is not None
-    phone.apply(
-        card,
-        card_password=CARD_PASSWORD,
-        certificates=(Hierarchy.AUTH,),
-        sign_password="PHONE123",
-        auth_pin="1234",
-    )
+    world.apply_for_auth(phone, card)
     return phone.device_id
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,8 +54,10 @@ class _Prepared:
         return tuple(out)
 
 
-_cache: dict[tuple[int, tuple[str, ...]], _Prepared | None] = {}
-_keep: dict[int, UpdateBase] = {}  # the statements of _cache's keys, so their ids stay theirs
+# Per statement (held weakly: a CA's own upserts go with it), per tuple of parameter names.
+_cache: weakref.WeakKeyDictionary[UpdateBase, dict[tuple[str, ...], _Prepared | None]] = (
+    weakref.WeakKeyDictionary()
+)
 _lock = threading.Lock()
 
 
@@ -94,15 +97,13 @@ def _direct(conn: Connection) -> bool:
 
 
 def _prepared(conn: Connection, stmt: UpdateBase, first: Mapping[str, Any]) -> _Prepared | None:
-    key = (id(stmt), tuple(first))
-    try:
-        return _cache[key]
-    except KeyError:
-        pass
+    names = tuple(first)
+    known = _cache.get(stmt)
+    if known is not None and names in known:
+        return known[names]
     prepared = _prepare(conn, stmt, first)
     with _lock:
-        _keep[id(stmt)] = stmt
-        _cache[key] = prepared
+        _cache.setdefault(stmt, {})[names] = prepared
     return prepared
 
 
