@@ -161,7 +161,7 @@ def setup(url: str, persons: int, data_dir: Path) -> Bench:
 
     if BREAKDOWN[0]:
         # Only when asked: with a statement listener the store runs every write through
-        # SQLAlchemy's Connection.execute (store/fast_write.py), so the breakdown's run counts
+        # SQLAlchemy's Connection.execute (store/direct.py), so the breakdown's run counts
         # every statement and is slower than the plain one.
         @event.listens_for(db.engine, "before_cursor_execute")
         def _count(_c: object, _cur: object, statement: str, *_rest: object) -> None:

@@ -19,7 +19,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from mobile_jpki.store import fast_write
+from mobile_jpki.store import direct
 from mobile_jpki.store.db import Database
 from mobile_jpki.store.portal import Device, OutboxMessage
 
@@ -176,9 +176,9 @@ class Dispatcher:
             # "delivered_at IS NULL": a message another process delivered meanwhile (or the
             # SSE replay marked) keeps its first delivery.
             if delivered:
-                fast_write.write(conn, _MARK_DELIVERED, [{**d, "now": now} for d in delivered])
+                direct.write(conn, _MARK_DELIVERED, [{**d, "now": now} for d in delivered])
             if failed:
-                fast_write.write(conn, _MARK_FAILED, failed)
+                direct.write(conn, _MARK_FAILED, failed)
         return len(delivered)
 
     def mark_delivered(self, message_id: int, *, now: dt.datetime) -> None:

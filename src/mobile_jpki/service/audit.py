@@ -36,7 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
 
 from mobile_jpki.pki.model import utc
-from mobile_jpki.store import fast_write
+from mobile_jpki.store import direct
 from mobile_jpki.store.db import Database
 from mobile_jpki.store.models import AuditHead, AuditRecord
 
@@ -217,8 +217,8 @@ class AuditLog:
         # Core executemany on the session's connection: one INSERT for the batch
         # (insertmanyvalues), no ORM identity map, statements compiled once.
         conn = session.connection()
-        fast_write.write(conn, _INSERT_RECORDS, rows)
-        fast_write.write(conn, _UPDATE_HEAD, {"b_seq": prev_seq, "b_hash": prev_hash})
+        direct.write(conn, _INSERT_RECORDS, rows)
+        direct.write(conn, _UPDATE_HEAD, {"b_seq": prev_seq, "b_hash": prev_hash})
         return entries
 
     def record(
@@ -258,13 +258,14 @@ class AuditLog:
         session.flush()
         conn = session.connection()
         sqlite = self._db.is_sqlite
-        head = conn.execute(_LOCK_HEAD[sqlite]).one_or_none()
-        if head is None:
+        head = direct.rows(conn, _LOCK_HEAD[sqlite], {})
+        if not head:
             # ON CONFLICT DO NOTHING: two first appenders may race to create the row; the
             # loser then waits on the winner's lock below instead of failing.
             conn.execute(_CREATE_HEAD[sqlite])
-            head = conn.execute(_LOCK_HEAD[sqlite]).one()
-        return int(head.seq), str(head.hash)
+            head = direct.rows(conn, _LOCK_HEAD[sqlite], {})
+        ((seq, hash_),) = head
+        return int(seq), str(hash_)
 
     def entries(self, *, after: int = 0, limit: int = 100) -> list[AuditEntry]:
         with self._db.transaction(write=False) as s:

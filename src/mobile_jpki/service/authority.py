@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -51,7 +51,7 @@ from mobile_jpki.service.crl_documents import documents_for
 from mobile_jpki.service.keystore import KeyStore
 from mobile_jpki.service.signing_pool import Pending, SignedWrites, SigningPool
 from mobile_jpki.settings import Settings
-from mobile_jpki.store import fast_write
+from mobile_jpki.store import direct
 from mobile_jpki.store.change_probe import change_probe
 from mobile_jpki.store.db import Database
 from mobile_jpki.store.models import (
@@ -91,19 +91,30 @@ _INSERT_CERTIFICATE = insert(cast(Table, Certificate.__table__))
 _INSERT_OCSP_RESPONSE = insert(cast(Table, OcspResponse.__table__))
 # ... and the status changes (revoke, hold, release: _change_many_in).
 _CERTIFICATE = cast(Table, Certificate.__table__)
+
+
+class _Locked(NamedTuple):
+    """A certificate row read (and locked) for a status change."""
+
+    serial: str
+    ca_id: str
+    kind: str
+    subject_id: str
+    shard: int
+    not_before: dt.datetime
+    not_after: dt.datetime
+    status: str
+    revoked_at: dt.datetime | None
+    reason: int | None
+    invalidity_date: dt.datetime | None
+    der: bytes
+
+
 _READ_CERTIFICATES = (
-    select(
-        *(
-            _CERTIFICATE.c[name]
-            for name in (
-                "serial", "ca_id", "kind", "subject_id", "shard", "not_before", "not_after",
-                "status", "revoked_at", "reason", "invalidity_date", "der",
-            )
-        )
-    )
+    select(*(_CERTIFICATE.c[name] for name in _Locked._fields))
     .where(_CERTIFICATE.c.serial.in_(bindparam("serials", expanding=True)))
     .order_by(_CERTIFICATE.c.serial)
-)  # fmt: skip
+)
 _LOCK_CERTIFICATES = {True: _READ_CERTIFICATES, False: _READ_CERTIFICATES.with_for_update()}
 _UPDATE_CERTIFICATE_STATE = (
     update(_CERTIFICATE)
@@ -636,9 +647,9 @@ class CertificateAuthority:
         # device the caller added to this session.
         s.flush()
         conn = s.connection()
-        fast_write.write(conn, _INSERT_CERTIFICATE, rows)
+        direct.write(conn, _INSERT_CERTIFICATE, rows)
         if responses:
-            fast_write.write(conn, _INSERT_OCSP_RESPONSE, list(responses))
+            direct.write(conn, _INSERT_OCSP_RESPONSE, list(responses))
         self.audit.record_many(
             s,
             [
@@ -930,9 +941,9 @@ class CertificateAuthority:
         # COMMITTED, read as they are once locked. SQLite's BEGIN IMMEDIATE holds the lock.
         s.flush()
         conn = s.connection()
-        locked = conn.execute(_LOCK_CERTIFICATES[self.db.is_sqlite], {"serials": sorted(keys)})
-        found = {r.serial: r for r in locked}
-        rows: list[Any] = []
+        locked = direct.rows(conn, _LOCK_CERTIFICATES[self.db.is_sqlite], {"serials": sorted(keys)})
+        found = {r.serial: r for r in map(_Locked._make, locked)}
+        rows: list[_Locked] = []
         for key in keys:
             row = found.get(key)
             if row is None:
@@ -1034,7 +1045,7 @@ class CertificateAuthority:
             later.add(pending, functools.partial(self._store_responses, s))
         # Status changes, the answers OCSP serves at once, the CRL bookkeeping and the audit
         # records: all in this transaction, so none commits without the others.
-        fast_write.write(conn, _UPDATE_CERTIFICATE_STATE, changes)
+        direct.write(conn, _UPDATE_CERTIFICATE_STATE, changes)
         for key in keys:
             # A copy the caller loaded into this session must not be read (or flushed) stale.
             stale = s.identity_map.get(s.identity_key(Certificate, key))
@@ -1042,7 +1053,7 @@ class CertificateAuthority:
                 s.expire(stale)
         if responses is not None:
             self._store_responses(s, responses)
-        fast_write.write(
+        direct.write(
             conn,
             _INSERT_CRL_CHANGE,
             [{"ca_id": r.ca_id, "shard": r.shard, "serial": r.serial, "at": now} for r in rows],
@@ -1077,7 +1088,7 @@ class CertificateAuthority:
         bulk path added nothing here). The session is flushed first, so the status changes
         (and any pending "good" response of the same serial) are written before."""
         s.flush()
-        fast_write.write(s.connection(), self._responses_upsert, list(fresh))
+        direct.write(s.connection(), self._responses_upsert, list(fresh))
         for r in fresh:
             # A copy loaded into this session earlier must not be flushed back over the new one.
             stale = s.identity_map.get(s.identity_key(OcspResponse, r["serial"]))
@@ -1088,7 +1099,7 @@ class CertificateAuthority:
         # One upsert per batch (a shard's first change creates its row) instead of get +
         # update per certificate; in (ca_id, shard) order, the order every writer locks in.
         s.flush()
-        fast_write.write(
+        direct.write(
             s.connection(),
             self._dirty_upsert,
             [

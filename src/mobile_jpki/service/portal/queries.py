@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Table, bindparam, case, insert, select, updat
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from mobile_jpki.store import fast_write
+from mobile_jpki.store import direct
 from mobile_jpki.store.models import Certificate, CertStatus
 from mobile_jpki.store.portal import (
     Application,
@@ -96,8 +96,8 @@ _SIGNER = (
 
 
 def signer(conn: Connection, serial: str) -> SignerRow | None:
-    row = conn.execute(_SIGNER, {"serial": serial}).first()
-    return None if row is None else SignerRow(*row)
+    found = direct.rows(conn, _SIGNER, {"serial": serial})
+    return SignerRow(*found[0]) if found else None
 
 
 def _bump(sqlite: bool) -> Any:
@@ -124,9 +124,9 @@ def bump(
     conn: Connection, sqlite: bool, key: str, *, window: dt.timedelta, now: dt.datetime
 ) -> tuple[int, dt.datetime]:
     """Count one attempt under ``key``; returns (attempts in the window, its start)."""
-    count, start = conn.execute(
-        _BUMP[sqlite], {"b_key": key, "now": now, "cutoff": now - window}
-    ).one()
+    ((count, start),) = direct.rows(
+        conn, _BUMP[sqlite], {"b_key": key, "now": now, "cutoff": now - window}
+    )
     return int(count), start
 
 
@@ -136,7 +136,8 @@ _LOCK_PERSON = _both(select(_PERSON.c.facts_json).where(_PERSON.c.id == bindpara
 def lock_person(conn: Connection, sqlite: bool, person_id: str) -> str | None:
     """Lock the person's row (every use case changing what a person holds does); returns the
     facts (JSON), None for no such person."""
-    facts: str | None = conn.execute(_LOCK_PERSON[sqlite], {"person": person_id}).scalar()
+    found = direct.rows(conn, _LOCK_PERSON[sqlite], {"person": person_id})
+    facts: str | None = found[0][0] if found else None
     return facts
 
 
@@ -159,7 +160,7 @@ _NONCE_STATE = select(
 def use_nonce(conn: Connection, value: str, device_id: str, purpose: str, now: dt.datetime) -> bool:
     """Mark the nonce used if it was issued to this device for this purpose, is unused and
     unexpired; False otherwise (then :func:`nonce_state` says why)."""
-    matched = fast_write.write(
+    matched = direct.write(
         conn, _USE_NONCE, {"b_value": value, "device": device_id, "b_purpose": purpose, "now": now}
     )
     return matched == 1
@@ -210,8 +211,8 @@ _APPLYING_DEVICE = select(
 def applying_device(conn: Connection, device_id: str, person_id: str) -> ApplyingDevice | None:
     """Read after :func:`lock_person`: the holder and the open application are the person's
     current ones."""
-    row = conn.execute(_APPLYING_DEVICE, {"device": device_id, "person": person_id}).first()
-    return None if row is None else ApplyingDevice(*row)
+    found = direct.rows(conn, _APPLYING_DEVICE, {"device": device_id, "person": person_id})
+    return ApplyingDevice(*found[0]) if found else None
 
 
 _INSERT_APPLICATION = insert(_APP)
@@ -227,9 +228,9 @@ def insert_application(
 ) -> None:
     """The application, its items (one executemany) and its issuance job. The partial unique
     index on open applications raises IntegrityError if a concurrent one committed first."""
-    fast_write.write(conn, _INSERT_APPLICATION, application)
-    fast_write.write(conn, _INSERT_ITEMS, list(items))
-    fast_write.write(conn, _INSERT_JOB, job)
+    direct.write(conn, _INSERT_APPLICATION, application)
+    direct.write(conn, _INSERT_ITEMS, list(items))
+    direct.write(conn, _INSERT_JOB, job)
 
 
 # --- the issuance job (model change) ------------------------------------------------------
@@ -262,8 +263,8 @@ def claim_jobs(
     conn: Connection, sqlite: bool, now: dt.datetime, size: int
 ) -> list[tuple[int, str]]:
     """Claim up to ``size`` due jobs, oldest first: [(job id, application id)]."""
-    rows = conn.execute(_CLAIM[sqlite], {"now": now, "size": size}).all()
-    return sorted((int(r[0]), str(r[1])) for r in rows)
+    claimed = direct.rows(conn, _CLAIM[sqlite], {"now": now, "size": size})
+    return sorted((int(r[0]), str(r[1])) for r in claimed)
 
 
 _LOCK_PERSON_OF_APPLICATION = _both(
@@ -277,8 +278,10 @@ _LOCK_PERSON_OF_APPLICATION = _both(
 def lock_person_of(conn: Connection, sqlite: bool, application_id: str) -> tuple[str, str]:
     """Lock the row of the application's person (its person never changes); returns (person
     id, facts JSON)."""
-    row = conn.execute(_LOCK_PERSON_OF_APPLICATION[sqlite], {"app": application_id}).one()
-    return str(row[0]), str(row[1])
+    ((person_id, facts),) = direct.rows(
+        conn, _LOCK_PERSON_OF_APPLICATION[sqlite], {"app": application_id}
+    )
+    return str(person_id), str(facts)
 
 
 @dataclass(frozen=True)
@@ -328,11 +331,21 @@ _ISSUE_STATE = (
 
 
 def issue_state(conn: Connection, application_id: str) -> IssueState:
-    rows = conn.execute(_ISSUE_STATE, {"app": application_id}).all()
+    rows = direct.rows(conn, _ISSUE_STATE, {"app": application_id})
     if not rows:
         raise LookupError("an application without items")
-    first = rows[0]
-    return IssueState(*first[:8], items=tuple(IssueItem(r[8], r[9], r[10]) for r in rows))
+    status, card_id, card_status, sign_serial, auth_serial, device_id, element, push = rows[0][:8]
+    return IssueState(
+        status,
+        card_id,
+        card_status,
+        sign_serial,
+        auth_serial,
+        device_id,
+        element,
+        push,
+        items=tuple(IssueItem(r[8], r[9], r[10]) for r in rows),
+    )
 
 
 @dataclass(frozen=True)
@@ -352,8 +365,8 @@ _OTHER_HOLDERS = select(_DEVICE.c.id, _DEVICE.c.element_serial, _DEVICE.c.push_e
 
 
 def other_holders(conn: Connection, person_id: str, device_id: str) -> list[DeviceRef]:
-    rows = conn.execute(_OTHER_HOLDERS, {"person": person_id, "device": device_id})
-    return [DeviceRef(*r) for r in rows]
+    found = direct.rows(conn, _OTHER_HOLDERS, {"person": person_id, "device": device_id})
+    return [DeviceRef(*r) for r in found]
 
 
 @dataclass(frozen=True)
@@ -381,8 +394,10 @@ def unrevoked_certificates(
 ) -> list[UnrevokedCertificate]:
     """The unrevoked certificates among ``serials`` and those of ``devices``. (Revoking them
     is the CA's business: ``revoke_many`` reads them again, locked.)"""
-    rows = conn.execute(_UNREVOKED_CERTIFICATES, {"serials": serials, "devices": devices})
-    return [UnrevokedCertificate(*r) for r in rows]
+    found = direct.rows(
+        conn, _UNREVOKED_CERTIFICATES, {"serials": list(serials), "devices": list(devices)}
+    )
+    return [UnrevokedCertificate(*r) for r in found]
 
 
 # One device per execution (executemany over the devices): an expanding IN list would make
@@ -418,9 +433,9 @@ def retire(conn: Connection, device_ids: Sequence[str], now: dt.datetime) -> Non
     if not device_ids:
         return
     devices = [{"device": d} for d in device_ids]
-    fast_write.write(conn, _SUPERSEDE_ITEMS, devices)
-    fast_write.write(conn, _SUPERSEDE_APPLICATIONS, [{**d, "now": now} for d in devices])
-    fast_write.write(conn, _RELEASE_HOLDER, devices)
+    direct.write(conn, _SUPERSEDE_ITEMS, devices)
+    direct.write(conn, _SUPERSEDE_APPLICATIONS, [{**d, "now": now} for d in devices])
+    direct.write(conn, _RELEASE_HOLDER, devices)
 
 
 _MAKE_HOLDER = (
@@ -432,7 +447,7 @@ _MAKE_HOLDER = (
 
 def make_holder(conn: Connection, device_id: str, person_id: str) -> None:
     """The partial unique index ``uq_portal_device_holder`` refuses a second holder here."""
-    fast_write.write(conn, _MAKE_HOLDER, {"device": device_id, "person": person_id})
+    direct.write(conn, _MAKE_HOLDER, {"device": device_id, "person": person_id})
 
 
 _ITEM_READY = (
@@ -451,10 +466,8 @@ def application_ready(
     conn: Connection, application_id: str, serials: Mapping[str, str], now: dt.datetime
 ) -> None:
     """Each item gets its certificate's serial (one executemany), the application is ready."""
-    fast_write.write(
-        conn, _ITEM_READY, [{"item": item, "serial": s} for item, s in serials.items()]
-    )
-    if fast_write.write(conn, _APPLICATION_READY, {"app": application_id, "now": now}) != 1:
+    direct.write(conn, _ITEM_READY, [{"item": item, "serial": s} for item, s in serials.items()])
+    if direct.write(conn, _APPLICATION_READY, {"app": application_id, "now": now}) != 1:
         raise LookupError("the application left 'accepted' under its person's lock")
 
 
@@ -464,7 +477,7 @@ _INSERT_OUTBOX = insert(_OUTBOX)
 
 def insert_instructions(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     if rows:
-        fast_write.write(conn, _INSERT_INSTRUCTIONS, list(rows))
+        direct.write(conn, _INSERT_INSTRUCTIONS, list(rows))
 
 
 def outbox_row(
@@ -488,4 +501,4 @@ def enqueue(conn: Connection, rows: Sequence[Mapping[str, Any] | None]) -> None:
     """Insert the outbox rows (one executemany), in order: their ids are the push order."""
     present = [r for r in rows if r is not None]
     if present:
-        fast_write.write(conn, _INSERT_OUTBOX, present)
+        direct.write(conn, _INSERT_OUTBOX, present)

@@ -1,0 +1,212 @@
+"""Prebuilt statements run straight on pysqlite: SQLAlchemy compiles them and supplies the
+type conversions, once; each execution then costs what sqlite3 costs.
+
+Why: a model change runs about 35 statements, and through ``Connection.execute`` each spent
+~130 µs in SQLAlchemy's execution machinery (compiled-cache lookup, parameter construction,
+type processing, event dispatch, result set-up), measured in the model-change benchmark
+beside ~15-40 µs in sqlite3 itself: ~4 ms of Python per model change, the largest cost left
+after the RSA signatures (docs/portal.md, "Figures"). The statements of the hot transactions
+(application, issuance job, revocation, audit append) are prebuilt module constants with
+fixed parameter names, so their SQL and conversions can be worked out once per set of
+parameter names; SQLAlchemy has no public "prepared statement" API for this.
+
+- :func:`write` runs an INSERT/UPDATE/DELETE (one parameter set or an executemany) and
+  returns the rows matched;
+- :func:`rows` runs a SELECT, or a write with RETURNING, and returns its rows as tuples,
+  each value converted as SQLAlchemy converts it.
+
+What is kept from SQLAlchemy: the SQL text (its compiler, for the engine's dialect), the
+literal values a statement carries, each parameter's bind processor and each result column's
+result processor (``TypeEngine.bind_processor``/``result_processor`` of the dialect's
+implementation, so ``UtcDateTime``, SQLite's DATETIME strings and booleans are converted
+exactly as ``Connection.execute`` converts them), and ``IN`` lists (a list parameter, or the
+statement's own list, is expanded into one ``?`` per value; the SQL is kept per list length).
+
+What is not: statement events and echo — so while the engine echoes or has a
+``before_cursor_execute``/``after_cursor_execute`` listener (a tracer, a test counting
+statements), every statement goes through ``Connection.execute`` and is seen — and column
+defaults filled in at execution: a statement whose compiled form needs a parameter the caller
+did not give is run by ``Connection.execute`` instead, as is an empty ``IN`` list (rendered
+as an empty-set expression), a value rendered into the SQL at execution, and everything on
+PostgreSQL.
+
+The statements run on the session's own DBAPI connection, inside its transaction; their
+errors are raised as the SQLAlchemy exceptions ``Connection.execute`` would raise.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.dml import UpdateBase
+
+Processor = Callable[[Any], Any]
+#: What runs here: prebuilt Core statements.
+Statement = Select[Any] | UpdateBase
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """One ``?`` of the SQL: the caller's key (None: the statement's own literal, ``literal``),
+    the element of a list value it takes (None: the value itself), its bind processor."""
+
+    key: str | None
+    literal: Any
+    element: int | None
+    process: Processor | None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    sql: str
+    slots: tuple[_Slot, ...]
+    # Result processors, one per column (None: the value as sqlite3 returns it); empty for a
+    # statement that returns no rows.
+    columns: tuple[Processor | None, ...]
+
+    def row(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        out = []
+        for slot in self.slots:
+            value = slot.literal if slot.key is None else params[slot.key]
+            if slot.element is not None:
+                value = value[slot.element]
+            out.append(value if slot.process is None else slot.process(value))
+        return tuple(out)
+
+    def convert(self, fetched: list[Any]) -> list[tuple[Any, ...]]:
+        columns = self.columns
+        if not any(columns):
+            return fetched
+        return [
+            tuple(v if p is None else p(v) for p, v in zip(columns, r, strict=True))
+            for r in fetched
+        ]
+
+
+# Per statement (held weakly: a CA's own upserts go with it), per cache key (_key).
+_cache: weakref.WeakKeyDictionary[Statement, dict[tuple[Any, ...], _Prepared | None]] = (
+    weakref.WeakKeyDictionary()
+)
+_lock = threading.Lock()
+
+
+def write(
+    conn: Connection, stmt: Statement, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+) -> int:
+    """Execute ``stmt`` (no RETURNING) with one parameter set or several (executemany);
+    returns the rows matched (``rowcount``, summed over an executemany)."""
+    many = not isinstance(params, Mapping)
+    sets: Sequence[Mapping[str, Any]] = params if many else [params]  # type: ignore[assignment,list-item]
+    if not sets:
+        return 0
+    prepared = _prepared(conn, stmt, sets[0]) if _direct(conn) else None
+    if prepared is None or any(_key(r) != _key(sets[0]) for r in sets[1:]):
+        return int(conn.execute(stmt, list(sets) if many else sets[0]).rowcount)
+    raw = _raw(conn)
+    try:
+        if len(sets) == 1:
+            return int(raw.execute(prepared.sql, prepared.row(sets[0])).rowcount)
+        return int(raw.executemany(prepared.sql, [prepared.row(r) for r in sets]).rowcount)
+    except sqlite3.Error as exc:
+        raise _sqlalchemy_error(prepared, exc) from exc
+
+
+def rows(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Every row of ``stmt`` (a SELECT, or a write with RETURNING), as tuples of converted
+    values in the statement's column order."""
+    prepared = _prepared(conn, stmt, params) if _direct(conn) else None
+    if prepared is None:
+        return [tuple(r) for r in conn.execute(stmt, params)]
+    try:
+        fetched = _raw(conn).execute(prepared.sql, prepared.row(params)).fetchall()
+    except sqlite3.Error as exc:
+        raise _sqlalchemy_error(prepared, exc) from exc
+    return prepared.convert(fetched)
+
+
+def _raw(conn: Connection) -> sqlite3.Connection:
+    raw = conn.connection.driver_connection
+    if raw is None:  # pragma: no cover - a pooled connection always has one
+        raise RuntimeError("the connection is closed")
+    return raw  # type: ignore[no-any-return]
+
+
+def _sqlalchemy_error(prepared: _Prepared, exc: sqlite3.Error) -> StatementError:
+    # The exception SQLAlchemy would have raised (callers catch its IntegrityError).
+    return DBAPIError.instance(prepared.sql, None, exc, sqlite3.Error)
+
+
+def _direct(conn: Connection) -> bool:
+    """SQLite, and nobody watching the statements: with echo on or a statement listener (a
+    tracer, a test counting statements) every statement goes through ``Connection.execute``."""
+    return (
+        conn.dialect.name == "sqlite"
+        and not conn.engine.echo
+        and not conn.dispatch.before_cursor_execute
+        and not conn.dispatch.after_cursor_execute
+    )
+
+
+def _key(params: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The parameter names, and the length of each list value (an IN list): one SQL each."""
+    return tuple((k, len(v)) if isinstance(v, list | tuple) else k for k, v in params.items())
+
+
+def _prepared(conn: Connection, stmt: Statement, first: Mapping[str, Any]) -> _Prepared | None:
+    key = _key(first)
+    known = _cache.get(stmt)
+    if known is not None and key in known:
+        return known[key]
+    prepared = _prepare(conn, stmt, first)
+    with _lock:
+        _cache.setdefault(stmt, {})[key] = prepared
+    return prepared
+
+
+def _prepare(conn: Connection, stmt: Statement, first: Mapping[str, Any]) -> _Prepared | None:
+    dialect = conn.dialect
+    compiled = stmt.compile(dialect=dialect, column_keys=list(first))
+    names = compiled.positiontup
+    if names is None:
+        return None
+    if compiled.insert_prefetch or compiled.update_prefetch:
+        return None  # a column default or onupdate SQLAlchemy computes at execution
+    sql = compiled.string
+    slots: list[_Slot] = []
+    for name in names:
+        bind = compiled.binds.get(name)
+        if bind is None or bind.literal_execute:
+            return None  # a value SQLAlchemy renders into the SQL at execution
+        if name in first:
+            source: str | None = name
+        elif bind.callable is None and not bind.required:
+            source = None  # the statement's own literal, e.g. values(status="revoked")
+        else:
+            return None  # a value computed at execution, or a missing parameter
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if not bind.expanding:
+            slots.append(_Slot(source, None if source else bind.value, None, process))
+            continue
+        values = first[name] if source else bind.value
+        token = f"__[POSTCOMPILE_{name}]"
+        if not values or sql.count(token) != 1:
+            return None  # an empty IN list: SQLAlchemy renders an empty-set expression
+        sql = sql.replace(token, ", ".join("?" * len(values)))
+        literal = None if source else bind.value
+        slots.extend(_Slot(source, literal, i, process) for i in range(len(values)))
+    if "POSTCOMPILE" in sql:
+        return None
+    # A SELECT's columns, or a write's RETURNING columns (none: a write returning nothing).
+    returned = list(getattr(stmt, "exported_columns", ()))
+    if len(returned) != len(getattr(compiled, "_result_columns", ())):
+        return None  # not a statement whose columns are its exported ones
+    columns = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in returned)
+    return _Prepared(sql, tuple(slots), columns)
