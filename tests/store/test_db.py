@@ -147,6 +147,30 @@ def test_writers_of_one_process_take_turns_without_the_busy_handler(db: Database
         assert s.scalar(text("SELECT count(*) FROM counter")) == 200
 
 
+def test_the_sessions_connection_follows_its_savepoints(db: Database) -> None:
+    """``Session.connection()`` is looked up once per transaction, but a SAVEPOINT is a
+    transaction of its own: a write made inside one on the connection handed out there is
+    rolled back with it, and the writes around it are kept."""
+    insert = text("INSERT INTO t VALUES (:v)")
+    with db.transaction() as s:
+        s.connection().execute(text("CREATE TABLE t (v TEXT)"))
+        outer = s.connection()
+        outer.execute(insert, {"v": "before"})
+        assert s.connection() is outer
+        with pytest.raises(RuntimeError), s.begin_nested():
+            s.connection().execute(insert, {"v": "refused"})
+            raise RuntimeError("refused inside the savepoint")
+        with s.begin_nested():
+            s.connection().execute(insert, {"v": "kept"})
+        s.connection().execute(insert, {"v": "after"})
+    with db.transaction(write=False) as s:
+        assert [r[0] for r in s.execute(text("SELECT v FROM t ORDER BY rowid"))] == [
+            "before",
+            "kept",
+            "after",
+        ]
+
+
 def test_bad_url_is_a_store_error() -> None:
     with pytest.raises(StoreError):
         Database("nosuchdialect://x")

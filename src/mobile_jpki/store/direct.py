@@ -41,7 +41,7 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, StatementError
@@ -53,15 +53,9 @@ Processor = Callable[[Any], Any]
 Statement = Select[Any] | UpdateBase
 
 
-@dataclass(frozen=True)
-class _Slot:
-    """One ``?`` of the SQL: the caller's key (None: the statement's own literal, ``literal``),
-    the element of a list value it takes (None: the value itself), its bind processor."""
-
-    key: str | None
-    literal: Any
-    element: int | None
-    process: Processor | None
+# One ``?`` of the SQL: the caller's key (None: the statement's own literal), that literal, the
+# element of a list value it takes (None: the value itself), its bind processor.
+_Slot = tuple[str | None, Any, int | None, Processor | None]
 
 
 @dataclass(frozen=True)
@@ -74,11 +68,11 @@ class _Prepared:
 
     def row(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         out = []
-        for slot in self.slots:
-            value = slot.literal if slot.key is None else params[slot.key]
-            if slot.element is not None:
-                value = value[slot.element]
-            out.append(value if slot.process is None else slot.process(value))
+        for key, literal, element, process in self.slots:
+            value = literal if key is None else params[key]
+            if element is not None:
+                value = value[element]
+            out.append(value if process is None else process(value))
         return tuple(out)
 
     def convert(self, fetched: list[Any]) -> list[tuple[Any, ...]]:
@@ -91,8 +85,18 @@ class _Prepared:
         ]
 
 
-# Per statement (held weakly: a CA's own upserts go with it), per cache key (_key).
-_cache: weakref.WeakKeyDictionary[Statement, dict[tuple[Any, ...], _Prepared | None]] = (
+@dataclass(frozen=True)
+class _PerLength:
+    """A statement given list parameters (``IN`` lists): one SQL per tuple of their lengths."""
+
+    names: tuple[str, ...]
+    by_length: dict[tuple[int, ...], _Prepared | None]
+
+
+_Entry = _Prepared | _PerLength | None
+_UNKNOWN = object()
+# Per statement (held weakly: a CA's own upserts go with it), per tuple of parameter names.
+_cache: weakref.WeakKeyDictionary[Statement, dict[tuple[str, ...], _Entry]] = (
     weakref.WeakKeyDictionary()
 )
 _lock = threading.Lock()
@@ -107,8 +111,9 @@ def write(
     sets: Sequence[Mapping[str, Any]] = params if many else [params]  # type: ignore[assignment,list-item]
     if not sets:
         return 0
-    prepared = _prepared(conn, stmt, sets[0]) if _direct(conn) else None
-    if prepared is None or any(_key(r) != _key(sets[0]) for r in sets[1:]):
+    first = sets[0]
+    prepared = _prepared(conn, stmt, first, many=many) if _direct(conn) else None
+    if prepared is None or any(r.keys() != first.keys() for r in sets[1:]):
         return int(conn.execute(stmt, list(sets) if many else sets[0]).rowcount)
     raw = _raw(conn)
     try:
@@ -155,20 +160,39 @@ def _direct(conn: Connection) -> bool:
     )
 
 
-def _key(params: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The parameter names, and the length of each list value (an IN list): one SQL each."""
-    return tuple((k, len(v)) if isinstance(v, list | tuple) else k for k, v in params.items())
-
-
-def _prepared(conn: Connection, stmt: Statement, first: Mapping[str, Any]) -> _Prepared | None:
-    key = _key(first)
+def _prepared(
+    conn: Connection, stmt: Statement, params: Mapping[str, Any], *, many: bool = False
+) -> _Prepared | None:
+    names = tuple(params)
     known = _cache.get(stmt)
-    if known is not None and key in known:
-        return known[key]
-    prepared = _prepare(conn, stmt, first)
-    with _lock:
-        _cache.setdefault(stmt, {})[key] = prepared
-    return prepared
+    entry: Any = _UNKNOWN if known is None else known.get(names, _UNKNOWN)
+    if entry is _UNKNOWN:
+        entry = _entry(conn, stmt, params)
+        with _lock:
+            _cache.setdefault(stmt, {})[names] = entry
+    if not isinstance(entry, _PerLength):
+        return cast(_Prepared | None, entry)
+    if many:
+        return None  # list parameters in an executemany: each set could need its own SQL
+    lengths = tuple(len(params[name]) for name in entry.names)
+    prepared: Any = entry.by_length.get(lengths, _UNKNOWN)
+    if prepared is _UNKNOWN:
+        prepared = _prepare(conn, stmt, params)
+        with _lock:
+            entry.by_length[lengths] = prepared
+    return cast(_Prepared | None, prepared)
+
+
+def _entry(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> _Entry:
+    """The statement prepared for these parameter names, or, when the caller gives list
+    values (IN lists), the place for one preparation per tuple of their lengths."""
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(params))
+    lists = tuple(
+        name
+        for name in compiled.positiontup or ()
+        if name in params and getattr(compiled.binds.get(name), "expanding", False)
+    )
+    return _PerLength(lists, {}) if lists else _prepare(conn, stmt, params)
 
 
 def _prepare(conn: Connection, stmt: Statement, first: Mapping[str, Any]) -> _Prepared | None:
@@ -193,7 +217,7 @@ def _prepare(conn: Connection, stmt: Statement, first: Mapping[str, Any]) -> _Pr
             return None  # a value computed at execution, or a missing parameter
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if not bind.expanding:
-            slots.append(_Slot(source, None if source else bind.value, None, process))
+            slots.append((source, None if source else bind.value, None, process))
             continue
         values = first[name] if source else bind.value
         token = f"__[POSTCOMPILE_{name}]"
@@ -201,7 +225,7 @@ def _prepare(conn: Connection, stmt: Statement, first: Mapping[str, Any]) -> _Pr
             return None  # an empty IN list: SQLAlchemy renders an empty-set expression
         sql = sql.replace(token, ", ".join("?" * len(values)))
         literal = None if source else bind.value
-        slots.extend(_Slot(source, literal, i, process) for i in range(len(values)))
+        slots.extend((source, literal, i, process) for i in range(len(values)))
     if "POSTCOMPILE" in sql:
         return None
     # A SELECT's columns, or a write's RETURNING columns (none: a write returning nothing).
