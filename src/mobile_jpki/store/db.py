@@ -21,6 +21,8 @@ from sqlalchemy.engine.interfaces import CoreExecuteOptionsParameter
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from mobile_jpki.store import direct
+
 SelectT = TypeVar("SelectT", bound=Select[Any])
 
 _BEGIN_OPTION = "mobile_jpki_begin"
@@ -169,4 +171,6 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        direct.run(conn, f"BEGIN {mode}")
+
+    direct.install_savepoints(engine)

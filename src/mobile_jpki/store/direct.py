@@ -43,7 +43,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import UpdateBase
@@ -135,6 +135,40 @@ def rows(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> list[t
     except sqlite3.Error as exc:
         raise _sqlalchemy_error(prepared, exc) from exc
     return prepared.convert(fetched)
+
+
+def run(conn: Connection, sql: str) -> None:
+    """A statement without parameters or rows (``BEGIN IMMEDIATE``, ``SAVEPOINT x``)."""
+    if not _direct(conn):
+        conn.exec_driver_sql(sql)
+        return
+    try:
+        _raw(conn).execute(sql)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+
+
+def install_savepoints(engine: Engine) -> None:
+    """``engine``'s SAVEPOINT, RELEASE SAVEPOINT and ROLLBACK TO SAVEPOINT (SQLite) through
+    :func:`run`. SQLAlchemy's dialect hooks for them (``do_savepoint`` and its two siblings)
+    run each through ``Connection.execute``: ~0.9 ms per application, whose checks run in a
+    SAVEPOINT. The same SQL, the same names; SQLAlchemy's transaction bookkeeping and its
+    savepoint events (``Connection._savepoint_impl``) are untouched."""
+    dialect = engine.dialect
+    quote = dialect.identifier_preparer.quote
+
+    def savepoint(conn: Connection, name: str) -> None:
+        run(conn, f"SAVEPOINT {quote(name)}")
+
+    def release(conn: Connection, name: str) -> None:
+        run(conn, f"RELEASE SAVEPOINT {quote(name)}")
+
+    def rollback_to(conn: Connection, name: str) -> None:
+        run(conn, f"ROLLBACK TO SAVEPOINT {quote(name)}")
+
+    dialect.do_savepoint = savepoint  # type: ignore[method-assign,assignment]
+    dialect.do_release_savepoint = release  # type: ignore[method-assign,assignment]
+    dialect.do_rollback_to_savepoint = rollback_to  # type: ignore[method-assign,assignment]
 
 
 def _raw(conn: Connection) -> sqlite3.Connection:
