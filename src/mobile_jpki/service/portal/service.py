@@ -105,14 +105,23 @@ class PortalConfig:
     credential_window: dt.timedelta = dt.timedelta(minutes=15)
     reset_validity: dt.timedelta = dt.timedelta(minutes=10)
     job_attempts: int = 5
-    # Issuance jobs committed together (group commit). None: 8 on SQLite, where the one
-    # writer serialises everything anyway and each commit is an fsync (~2-8 ms here); 1 on
-    # PostgreSQL, where a batch would hold its CRL-shard rows and the audit chain head until
-    # its commit, making every concurrent revocation wait (and two batches could deadlock
-    # on shards locked in different orders).
+    # Issuance jobs committed together (group commit). None: SQLITE_JOBS_PER_TRANSACTION on
+    # SQLite, where the one writer serialises everything anyway and each commit is an fsync;
+    # 1 on PostgreSQL, where a batch would hold its CRL-shard rows and the audit chain head
+    # until its commit, making every concurrent revocation wait (and two batches could
+    # deadlock on shards locked in different orders).
     jobs_per_transaction: int | None = None
     # *Uncertain* (JPKI-FACTS.md): does 異動 revoke the phone's signing certificate? Default yes.
     move_revokes_phone_signing: bool = True
+
+
+#: Jobs per transaction on SQLite. Each batch is one commit (an fsync), one claim, one audit
+#: append, and one wait for the signatures still being made at its end; 32 instead of 8
+#: lowered the CPU per model change by ~10 % (benchmarks/model_change.py, alternating runs,
+#: docs/portal.md "Figures"). The price: a backlog's batch holds SQLite's write lock for
+#: ~150-200 ms here, which an application or a revocation arriving then waits out (readers,
+#: OCSP among them, do not wait: WAL).
+SQLITE_JOBS_PER_TRANSACTION = 32
 
 
 # --- results ------------------------------------------------------------------------------
@@ -1034,7 +1043,9 @@ class PortalService:
     def run_jobs(self, *, now: dt.datetime, limit: int = 100) -> int:
         """Process due jobs, up to ``jobs_per_transaction`` per transaction; returns how many
         were processed (issued, failed, or put back for a retry)."""
-        per_transaction = self.config.jobs_per_transaction or (8 if self.db.is_sqlite else 1)
+        per_transaction = self.config.jobs_per_transaction or (
+            SQLITE_JOBS_PER_TRANSACTION if self.db.is_sqlite else 1
+        )
         done = 0
         while done < limit:
             size = min(per_transaction, limit - done)
