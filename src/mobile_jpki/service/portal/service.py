@@ -119,8 +119,8 @@ class PortalConfig:
 #: append, and one wait for the signatures still being made at its end; 32 instead of 8
 #: lowered the CPU per model change by ~10 % (benchmarks/model_change.py, alternating runs,
 #: docs/portal.md "Figures"). The price: a backlog's batch holds SQLite's write lock for
-#: ~150-200 ms here, which an application or a revocation arriving then waits out (readers,
-#: OCSP among them, do not wait: WAL).
+#: ~200-250 ms here (32 jobs of 6-8 ms), which an application or a revocation arriving then
+#: waits out (readers, OCSP among them, do not wait: WAL).
 SQLITE_JOBS_PER_TRANSACTION = 32
 
 
