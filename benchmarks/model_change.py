@@ -19,7 +19,10 @@ database, each with its own P persons:
   application) issues them; timed until every model change is issued.
 
 Beside each rate: the process CPU time per model change (every thread: the Python work, the
-signatures and the sqlite steps), which moves less with the load than the wall time.
+signatures and the sqlite steps), which moves less with the load than the wall time. Under it:
+the CPU bound, the most model changes per second this machine's cores could give at that CPU
+time (plus a local PostgreSQL server's, read from /proc) were every core busy all the time;
+whatever the concurrency, a figure cannot pass it, so the target needs it well above 50 %.
 
     python benchmarks/model_change.py [--persons 40] [--clients 4]
     MOBILE_JPKI_BENCH_POSTGRES_URL=postgresql+psycopg://u:p@localhost/db \
