@@ -178,7 +178,7 @@ def _one_run(
                 thread.start()
             for thread in threads:
                 thread.join()
-            return 6 * b
+            return int(6 * b)
 
         n, b, t = args.threads, args.batch, args.seconds
         # Each pair (or triple) alternated in slices: the same load for both sides.
