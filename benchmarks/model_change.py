@@ -162,17 +162,15 @@ class Figure:
         return cores * 1000 / (self.cpu_ms + (self.server_cpu_ms or 0.0))
 
 
+_LOCAL_HOSTS = (None, "", "localhost", "127.0.0.1", "::1")
+
+
 def _server_cpu_seconds(url: str) -> float | None:
     """CPU seconds used so far by the local PostgreSQL server's processes (Linux /proc), or
-    None: SQLite, a remote server, or no /proc."""
-    host = make_url(url).host
-    if make_url(url).get_backend_name() != "postgresql" or host not in (
-        None,
-        "",
-        "localhost",
-        "127.0.0.1",
-        "::1",
-    ):
+    None: SQLite, a remote server, or no /proc. A backend that exits between two readings
+    takes its time with it: the server's share can only be under-counted."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql" or parsed.host not in _LOCAL_HOSTS:
         return None
     proc = Path("/proc")
     if not (proc / "self" / "stat").exists():
