@@ -481,7 +481,7 @@ def main() -> None:
                 server = (
                     ""
                     if fig.server_cpu_ms is None
-                    else (f" + PostgreSQL server {fig.server_cpu_ms:.1f} ms")
+                    else f" + PostgreSQL server {fig.server_cpu_ms:.1f} ms"
                 )
                 print(f"{'':10s} {'':18s}  CPU bound on {cores} cores: {fig.cpu_ms:.1f} ms"
                       f"{server} per model change -> at most {fig.bound(cores):6.1f}/s"
