@@ -15,7 +15,6 @@ from mobile_jpki.phone.profile import (
     ProfileStore,
     profile_path,
 )
-from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.reader.emulated import InvalidDeviceId
 from mobile_jpki.reader.statefile import StaleState
 
@@ -23,7 +22,7 @@ from mobile_jpki.reader.statefile import StaleState
 def test_round_trip_keeps_every_field_and_is_private(tmp_path: Path) -> None:
     store = ProfileStore(tmp_path, "new-phone")
     profile = AppProfile("new-phone", "dev1", "secret-credential").updated(
-        seen_push={3, 1}, secrets_set={Hierarchy.SIGN}
+        seen_push={3, 1}
     )
     store.save(profile)
     assert ProfileStore(tmp_path, "new-phone").load() == profile
@@ -60,9 +59,9 @@ def test_a_concurrent_writer_is_refused_not_overwritten(tmp_path: Path) -> None:
     first, second = ProfileStore(tmp_path, "p"), ProfileStore(tmp_path, "p")
     first.save(AppProfile("p", "d", "c"))
     profile = second.load()
-    first.save(profile.updated(seen_push={1}, secrets_set=set()))
+    first.save(profile.updated(seen_push={1}))
     with pytest.raises(StaleState):
-        second.save(profile.updated(seen_push={2}, secrets_set=set()))
+        second.save(profile.updated(seen_push={2}))
     assert ProfileStore(tmp_path, "p").load().seen_push == frozenset({1})
 
 

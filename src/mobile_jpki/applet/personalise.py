@@ -64,7 +64,19 @@ def generate(applet: JpkiApplet, cmd: CommandApdu) -> bytes:
         attestation = sign_attestation(attestation_key, cmd.data, slot, spki)
     # A new key orphans the slot's certificate: remove it so no certificate ever names a key
     # the applet does not hold.
-    applet.commit(st.with_slot(slot, replace(st.slot(slot), key=pkcs8, certificate=None)))
+    before = st.slot(slot)
+    after = replace(before, key=pkcs8, certificate=None)
+    if st.profile.is_phone and before.key is not None and before.certificate is None:
+        # A key that was never certified guards nothing: it and its secret belong to an
+        # application that never completed (a lost connection, a killed app, a certificate
+        # never registered). A new application's key comes with a new secret (CHANGE
+        # REFERENCE DATA P1 01), so an abandoned attempt never leaves a password the next
+        # attempt must know (docs/lifecycle.md, "Abandoned attempts"). A slot that never held
+        # a key keeps a secret set before its first key (the factory's order).
+        after = replace(after, secret=None)
+        if slot is Slot.AUTH:
+            st = replace(st, biometric=None)
+    applet.commit(st.with_slot(slot, after))
     return GeneratedKey(spki, attestation).encode()
 
 
@@ -244,7 +256,12 @@ def manage(applet: JpkiApplet, cmd: CommandApdu) -> bytes:
         session.verified.discard(Slot.AUTH)
     for slot, flag in ((Slot.SIGN, Action.DELETE_SIGN), (Slot.AUTH, Action.DELETE_AUTH)):
         if actions & flag:
-            new = new.with_slot(slot, replace(new.slot(slot), key=None, certificate=None))
+            emptied = replace(new.slot(slot), key=None, certificate=None)
+            if new.profile.is_phone:
+                # On a phone the secret goes with the key it guarded: the next application
+                # sets its own. A card keeps its secrets: the office may certify new keys.
+                emptied = replace(emptied, secret=None)
+            new = new.with_slot(slot, emptied)
             if slot is Slot.AUTH:
                 # The biometric token unlocked this key only; a new registration enrols anew.
                 new = replace(new, biometric=None)

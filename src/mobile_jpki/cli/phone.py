@@ -44,6 +44,7 @@ from mobile_jpki.cli.card import (
     show_info,
 )
 from mobile_jpki.cli.office import BaseUrl, Service, connect, secret
+from mobile_jpki.lifecycle import release_plan, revocation_secret
 from mobile_jpki.phone.app import backend as be
 from mobile_jpki.phone.app.portal_backend import PortalBackend
 from mobile_jpki.phone.app.texts import text
@@ -173,9 +174,7 @@ class AppRun:
         return self.phone.handle_push(self.svc.inbox(self.profile.device_id))
 
     def save(self) -> None:
-        updated = self.profile.updated(
-            seen_push=self.phone.seen_push, secrets_set=self.phone.secrets_set
-        )
+        updated = self.profile.updated(seen_push=self.phone.seen_push)
         if updated != self.profile:
             self.store.save(updated)
             self.profile = updated
@@ -210,7 +209,6 @@ def launch(data_dir: Path, phone_id: str, base_url: str | None) -> Iterator[AppR
             phone = _scripted(svc, element, profile.credential)
             phone.device_id = profile.device_id
             phone.seen_push = set(profile.seen_push)
-            phone.secrets_set = set(profile.secrets_set)
             run = AppRun(svc, phone, store, profile, data_dir)
             try:
                 with _backend_errors():
@@ -302,11 +300,9 @@ def _cancelled() -> NoReturn:
     raise typer.Exit(0)
 
 
-def _new_secret(run: AppRun, h: Hierarchy, value: str | None) -> str | None:
-    """⑩ one new phone secret (twice when prompted), or None when an earlier attempt set it."""
-    if h in run.phone.secrets_set:
-        typer.echo(f"⑩ {NAMES[h]}: the password set at the earlier attempt stands")
-        return None
+def _new_secret(h: Hierarchy, value: str | None) -> str:
+    """⑩ one new phone secret (twice when prompted). Every attempt sets its own: an abandoned
+    attempt's secrets go with the keys they guarded (docs/lifecycle.md)."""
     if h is Hierarchy.SIGN:
         return normalise_sign_password(
             secret(value, flag="--sign-password", confirm=True,
@@ -317,8 +313,8 @@ def _new_secret(run: AppRun, h: Hierarchy, value: str | None) -> str | None:
     )
 
 
-# Well-formed fillers for a secret that is not (re)set: never sent to the element (see
-# PortalBackend, which skips secrets already set and certificates not applied for).
+# Well-formed fillers for a secret of a certificate that is not being registered: never sent
+# to the element (ScriptedPhone.register uses only the ready certificates' secrets).
 _FILLER = {Hierarchy.SIGN: "UNUSED0", Hierarchy.AUTH: "0000"}
 
 
@@ -364,13 +360,10 @@ def _apply(
             consent = True
         # ⑩ the new passwords of the certificates applied for.
         given = {Hierarchy.SIGN: sign_password, Hierarchy.AUTH: auth_pin}
-        chosen = {h: _new_secret(run, h, given[h]) for h in sorted(certs)}
+        chosen = {h: _new_secret(h, given[h]) for h in sorted(certs)}
         secrets = be.NewSecrets(
-            sign_password=(chosen.get(Hierarchy.SIGN) or _FILLER[Hierarchy.SIGN])
-            if Hierarchy.SIGN in certs else None,
-            auth_pin=(chosen.get(Hierarchy.AUTH) or _FILLER[Hierarchy.AUTH])
-            if Hierarchy.AUTH in certs else None,
-        )  # fmt: skip
+            sign_password=chosen.get(Hierarchy.SIGN), auth_pin=chosen.get(Hierarchy.AUTH)
+        )
         # ⑪ send (card-signed). A first application may still meet another phone (⑨ then).
         try:
             backend.confirm_application(draft, consent_to_revoke=consent, secrets=secrets)
@@ -524,17 +517,34 @@ def revoke(
     sign: Annotated[bool, typer.Option("--sign", help="Revoke the signing certificate.")] = False,
     auth: Annotated[bool, typer.Option("--auth", help="Revoke the user-auth certificate.")] = False,
     sign_password: SignPassword = None,
+    auth_pin: AuthPin = None,
     base_url: BaseUrl = None,
 ) -> None:
-    """マイページ → 失効, on this phone: revoke its certificates (both unless --sign/--auth),
-    signed inside the element after the phone signing password. Do this before giving the phone
-    away: a factory reset does not remove them."""
-    certs = [h for h, on in ((Hierarchy.SIGN, sign), (Hierarchy.AUTH, auth)) if on]
+    """マイページ → 失効, on this phone: revoke its certificates (every one it holds unless
+    --sign/--auth), signed inside the element. The secret asked for is that of the certificate
+    acted on: the signing password when the signing certificate is revoked, else the 4-digit
+    user-auth PIN (暗証番号) — a phone holding only its user-auth certificate revokes it with
+    the PIN. Do this before giving the phone away: a factory reset does not remove them."""
+    chosen = [h for h, on in ((Hierarchy.SIGN, sign), (Hierarchy.AUTH, auth)) if on]
     with launch(data_dir, phone, base_url) as run:
-        password = secret(sign_password, flag="--sign-password", prompt="Phone signing password")
-        serials = run.phone.revoke(
-            sign_password=password, certificates=certs or [Hierarchy.SIGN, Hierarchy.AUTH]
-        )
+        if not chosen:
+            live = ("registered", "held", "registration-ready")
+            chosen = [
+                HIERARCHY_OF[e["kind"]]
+                for e in run.phone.my_page()["entries"]
+                if e.get("state") in live and e.get("kind") in HIERARCHY_OF
+            ]
+        if not chosen:
+            fail("this phone holds no certificate to revoke", EXIT_REFUSED)
+        if revocation_secret(frozenset(chosen)) is Hierarchy.SIGN:
+            password = secret(sign_password, flag="--sign-password",
+                              prompt="Phone signing password (パスワード)")  # fmt: skip
+            serials = run.phone.revoke(sign_password=password, certificates=chosen)
+        else:
+            pin = validate_auth_pin(
+                secret(auth_pin, flag="--auth-pin", prompt="Phone user-auth PIN (暗証番号)")
+            )
+            serials = run.phone.revoke(auth_pin=pin, certificates=chosen)
         run.svc.work()
     for serial in serials:
         typer.echo(f"{serial}  revoked (失効)")
@@ -592,7 +602,6 @@ def reset_password(
         run.phone.reset_password(
             run.card(card), card_password=password, certificate=h, new_secret=value
         )
-        run.phone.secrets_set.add(h)
     typer.echo(f"{NAMES[h]}: the password was reset")
 
 
@@ -602,20 +611,44 @@ def release(
     phone: PhoneReq,
     card: CardId = "card",
     card_password: CardPassword = None,
+    sign_password: Annotated[
+        str | None,
+        typer.Option(
+            "--sign-password",
+            help="The NEW phone signing password for the re-issued signing certificate "
+            "(6-16 of A-Z/0-9). Prompted (twice, hidden) when the signing certificate is held.",
+            envvar="MOBILE_JPKI_PHONE_PASSWORD",
+        ),
+    ] = None,
     base_url: BaseUrl = None,
 ) -> None:
-    """Release a hotline suspension (一時利用停止の解除), with the card: the user-auth certificate
-    is un-held; the signing certificate is revoked and re-issued — register it again
-    (`phone register`)."""
+    """Release a hotline suspension (一時利用停止の解除), with the card, in one flow: the
+    user-auth certificate is un-held; the signing certificate is revoked and re-issued for a
+    new key under the new signing password set here. Then `phone register` (⑬) with it."""
     with launch(data_dir, phone, base_url) as run:
+        held = [
+            HIERARCHY_OF[e["kind"]]
+            for e in run.phone.my_page()["entries"]
+            if e.get("state") == "held" and e.get("kind") in HIERARCHY_OF
+        ]
+        if not held:
+            fail("no certificate of this phone is suspended (一時利用停止中ではありません)",
+                 EXIT_REFUSED)  # fmt: skip
         password = secret(card_password, flag="--card-password", prompt="Card signing password")
-        result = run.phone.release_hold(run.card(card), card_password=password)
+        new_password = None
+        if Hierarchy.SIGN in release_plan(frozenset(held)):
+            new_password = _new_secret(Hierarchy.SIGN, sign_password)
+        result = run.phone.release_hold(
+            run.card(card), card_password=password, new_sign_password=new_password
+        )
         run.svc.work()
         run.pushes()
         for kind, outcome in result.items():
             h = HIERARCHY_OF.get(kind)
             typer.echo(f"{NAMES[h] if h else kind}: {outcome}")
         _print_my_page(run)
+        if new_password is not None:
+            typer.echo(f"next: mobile-jpki phone register --data-dir {data_dir} --phone {phone}")
 
 
 @app.command("push")

@@ -305,7 +305,7 @@ class Demo:
             raise DemoError(f"'{name}' has no device credential after enrolment")
         store = ProfileStore(self.data_dir, name)
         profile = AppProfile(name, phone.device_id, phone.api.credential)
-        store.save(profile.updated(seen_push=phone.seen_push, secrets_set=phone.secrets_set))
+        store.save(profile.updated(seen_push=phone.seen_push))
 
     def _sign_document(
         self, content: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate

@@ -6,10 +6,8 @@ and secrets. The emulated app keeps the same in ``DIR/devices/phones/<id>.app.js
 element's state file (``<id>.state``), so that every ``mobile-jpki phone …`` command is one
 launch of the app.
 
-It also remembers which of the element's secrets the app itself set (``secrets_set``): the
-applet answers ``69 84`` to a VERIFY status query both for a blocked and for a never-set secret
-(docs/apdu.md), so only the app can know whether a retried application (after やめる at the
-consent dialog, or a failed send) must leave the passwords chosen the first time in place.
+(Version 1 files also listed ``secrets_set``, the secrets an earlier attempt had set; it is
+read and ignored: every application now sets its own secrets, docs/lifecycle.md.)
 
 The file holds a bearer credential: it is written like the element's state (0600 in a 0700
 directory, atomic replace, refused when another process changed it since it was read —
@@ -23,7 +21,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.reader.emulated import validate_id
 from mobile_jpki.reader.statefile import StateFile, StateFileError
 
@@ -57,15 +54,9 @@ class AppProfile:
     device_id: str
     credential: str
     seen_push: frozenset[int] = field(default_factory=frozenset)
-    secrets_set: frozenset[Hierarchy] = field(default_factory=frozenset)
 
-    def updated(
-        self,
-        *,
-        seen_push: set[int] | frozenset[int],
-        secrets_set: set[Hierarchy] | frozenset[Hierarchy],
-    ) -> AppProfile:
-        return replace(self, seen_push=frozenset(seen_push), secrets_set=frozenset(secrets_set))
+    def updated(self, *, seen_push: set[int] | frozenset[int]) -> AppProfile:
+        return replace(self, seen_push=frozenset(seen_push))
 
     def to_json(self) -> bytes:
         body = {
@@ -74,7 +65,6 @@ class AppProfile:
             "device_id": self.device_id,
             "credential": self.credential,
             "seen_push": sorted(self.seen_push),
-            "secrets_set": sorted(h.value for h in self.secrets_set),
         }
         return (json.dumps(body, indent=2) + "\n").encode("utf-8")
 
@@ -89,7 +79,6 @@ class AppProfile:
                 device_id=str(body["device_id"]),
                 credential=str(body["credential"]),
                 seen_push=frozenset(int(i) for i in body.get("seen_push", [])),
-                secrets_set=frozenset(Hierarchy(h) for h in body.get("secrets_set", [])),
             )
         except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
             raise ProfileCorrupt(f"{where} is not a mobile-jpki app profile: {exc}") from exc

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import BaseModel
 
 from mobile_jpki.clock import Clock
+from mobile_jpki.lifecycle import revocation_secret
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.reader.commands import GeneratedKey, JpkiClient
 from mobile_jpki.reader.errors import FileNotFound, SecurityStatusNotSatisfied
@@ -43,6 +44,8 @@ from .client import PortalClient, PortalProblem
 SignDocument = Callable[[bytes, rsa.RSAPrivateKey, x509.Certificate], bytes]
 
 KIND_OF = {Hierarchy.SIGN: "phone-sign", Hierarchy.AUTH: "phone-auth"}
+REISSUE = "reissue-signing"
+"""The reason of the instruction that clears a released phone's signing slot for its successor."""
 HIERARCHY_OF = {v: k for k, v in KIND_OF.items()}
 
 
@@ -78,9 +81,6 @@ class ScriptedPhone:
     clock: Clock
     device_id: str | None = None
     seen_push: set[int] = field(default_factory=set)
-    # Secrets this app set on its element: a retried application (after the consent dialog)
-    # must VERIFY them before CHANGE REFERENCE DATA sets them again (docs/apdu.md).
-    secrets_set: set[Hierarchy] = field(default_factory=set)
 
     # -- enrolment ---------------------------------------------------------------------------
     def enrol(self, *, push_channel: str = "inprocess") -> str:
@@ -172,29 +172,19 @@ class ScriptedPhone:
         if missing:
             raise ValueError(f"the new phone secret is needed for: {', '.join(missing)}")
         challenge = bytes.fromhex(nonce)
-        generated: dict[Hierarchy, GeneratedKey] = {}
-        if not self.secrets_set:
-            application = apply_phone(
-                self.element,
-                roles=wanted,
-                challenge=challenge,
-                sign_password=given.get(Hierarchy.SIGN),
-                auth_pin=given.get(Hierarchy.AUTH),
-                **ca_material,
-            )
-            generated = dict(application.keys)
-            self.secrets_set.update(wanted)
-        else:
-            # A retry (after the consent dialog) or a re-application: the secrets chosen the
-            # first time stand; only fresh keys, attested over the new nonce, are needed (the
-            # element accepts key generation in a slot without a certificate).
-            self.element.select_ap()
-            for role in wanted:
-                if role not in self.secrets_set:
-                    # The other certificate, applied for later: its secret was never set.
-                    self.element.change_secret(role, given[role])
-                    self.secrets_set.add(role)
-                generated[role] = self.element.generate_key(role, challenge)
+        # Every attempt generates fresh keys (attested over this nonce) and sets the secrets
+        # typed at ⑩ for them: the element clears the secret of a slot without a certificate
+        # when a key is generated there (docs/apdu.md "Lifecycle"), so the secrets of an
+        # abandoned attempt never stand in the way of this one.
+        application = apply_phone(
+            self.element,
+            roles=wanted,
+            challenge=challenge,
+            sign_password=given.get(Hierarchy.SIGN),
+            auth_pin=given.get(Hierarchy.AUTH),
+            **ca_material,
+        )
+        generated: dict[Hierarchy, GeneratedKey] = dict(application.keys)
         keys = {
             KIND_OF[role]: AttestedKey(spki=_b64(g.spki), attestation=_b64(g.attestation or b""))
             for role, g in generated.items()
@@ -275,12 +265,29 @@ class ScriptedPhone:
         return carried
 
     # -- 失効 ------------------------------------------------------------------------------------
-    def revoke(self, *, sign_password: str, certificates: Iterable[Hierarchy]) -> list[str]:
-        """My page → 失効 on this phone: signed with the phone's signing key after its password."""
+    def revoke(
+        self,
+        *,
+        certificates: Iterable[Hierarchy],
+        sign_password: str | None = None,
+        auth_pin: str | None = None,
+    ) -> list[str]:
+        """My page → 失効 on this phone, signed inside the element with the key of the
+        certificate it acts on (lifecycle.revocation_secret): the signing key after the signing
+        password when the signing certificate is among them, else the user-authentication key
+        after its PIN — so a phone holding only that one can revoke it."""
+        chosen = frozenset(certificates)
+        which = revocation_secret(chosen)
+        given = sign_password if which is Hierarchy.SIGN else auth_pin
+        if given is None:
+            what = "signing password" if which is Hierarchy.SIGN else "user-auth PIN"
+            raise ValueError(f"revoking these certificates needs the phone {what}")
         nonce = self.api.nonce("revocation")
         self.element.select_ap()
-        self.element.verify(Hierarchy.SIGN, normalise_sign_password(sign_password))
-        cert = self.element.read_certificate(Hierarchy.SIGN)
+        self.element.verify(
+            which, normalise_sign_password(given) if which is Hierarchy.SIGN else given
+        )
+        cert = self.element.read_certificate(which)
         public = cert.public_key()
         if not isinstance(public, rsa.RSAPublicKey):
             raise ValueError("phone certificates are RSA")
@@ -289,9 +296,9 @@ class ScriptedPhone:
             device_id=self._device(),
             nonce=nonce,
             signed_at=self._now(),
-            certificates=[KIND_OF[h] for h in certificates],  # type: ignore[misc]
+            certificates=[KIND_OF[h] for h in sorted(chosen)],  # type: ignore[misc]
         )
-        key = ApduRSAPrivateKey(self.element, Hierarchy.SIGN, public)
+        key = ApduRSAPrivateKey(self.element, which, public)
         return self.api.revoke(self.sign_document(canonical(doc), key, cert))
 
     def revoke_other(self, card: JpkiClient, *, card_password: str) -> list[str]:
@@ -305,12 +312,34 @@ class ScriptedPhone:
         )
         return self.api.revoke_other(self._card_signed(card, card_password, doc))
 
-    def release_hold(self, card: JpkiClient, *, card_password: str) -> dict[str, str]:
-        """Release of a hotline suspension (card-authenticated)."""
+    def release_hold(
+        self, card: JpkiClient, *, card_password: str, new_sign_password: str | None = None
+    ) -> dict[str, str]:
+        """一時利用停止の解除 (card-signed), in one flow (JPKI-FACTS "Loss or theft"): the
+        user-auth certificate is un-held; the signing certificate is revoked, its slot cleared by
+        the service's instruction, and — with ``new_sign_password`` — a new key applied for at
+        once: it comes back 登録準備完了 and :meth:`register` installs it. Returns
+        {kind: "released" | "reissued" | "reapply"} ("reapply": no new password was given)."""
         doc = ReleaseDoc(
             device_id=self._device(), nonce=self.api.nonce("release"), signed_at=self._now()
         )
-        return self.api.release(self._card_signed(card, card_password, doc))
+        result = self.api.release(self._card_signed(card, card_password, doc))
+        if result.get("phone-sign") != "reapply":
+            return result
+        for item in self.api.instructions():
+            if item.get("reason") == REISSUE:
+                self.element.select_ap()
+                self.element.send_instruction(base64.b64decode(item["instruction"]))
+                self.api.acknowledge(item["id"])
+        if new_sign_password is not None:
+            self.apply(
+                card,
+                card_password=card_password,
+                certificates=[Hierarchy.SIGN],
+                sign_password=new_sign_password,
+            )
+            result["phone-sign"] = "reissued"
+        return result
 
     def reset_password(
         self, card: JpkiClient, *, card_password: str, certificate: Hierarchy, new_secret: str

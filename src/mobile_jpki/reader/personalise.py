@@ -121,8 +121,9 @@ def apply_phone(
     ``challenge`` is the portal service's nonce: it is bound into each key attestation
     (``challenge || role || SPKI``), so the service knows the keys are fresh and on-chip.
     CA certificates and the instruction key are written when given (a fresh element).
-    A secret that was already set must have been verified on this session first (the applet
-    answers ``69 82`` otherwise).
+    Each key is generated before its secret is set: on a slot without a certificate the
+    element then holds no secret (an abandoned earlier attempt's is cleared with the old key),
+    so CHANGE REFERENCE DATA P1 01 sets the one chosen now.
     """
     wanted = list(dict.fromkeys(roles))
     if not wanted:

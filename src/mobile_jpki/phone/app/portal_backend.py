@@ -19,11 +19,9 @@ and says so:
   the card password typed at ④ is kept in memory until then.
 - ⑩ asks only for the passwords of the certificates applied for (「申請するスマホ用電子証明書の
   パスワード設定」): a phone ACTIVATEs with the secrets of the slots that hold a key
-  (docs/apdu.md "Lifecycle"). ``ScriptedPhone.prepare_application`` still sets BOTH secrets
-  on a fresh element, so this adapter prepares the element itself first (issuer material, and
-  each applied-for secret that was never set, with CHANGE REFERENCE DATA P1 01) and lets
-  ``prepare_application`` only generate the attested keys and sign; the unticked secret stays
-  unset until that certificate is applied for.
+  (docs/apdu.md "Lifecycle"); the unticked secret stays unset until that certificate is
+  applied for. Every attempt sets the secrets typed in it: an abandoned attempt's are cleared
+  by the element with the key they guarded.
 - ⑬ registration proves each installed key with the new passwords typed at ⑩, kept in memory
   from ⑪ to ⑬ (a restart in between means registering after a password reset).
 """
@@ -38,12 +36,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from mobile_jpki.applet.constants import EF
 from mobile_jpki.clock import Clock, FixedClock
+from mobile_jpki.lifecycle import release_plan, revocation_secret
 from mobile_jpki.phone.app.backend import (
     CONSENT_REQUIRED,
     ApplicationDraft,
@@ -58,6 +55,7 @@ from mobile_jpki.phone.app.backend import (
     PushKind,
     PushNotice,
     Rejected,
+    ReleaseDraft,
     SecretKind,
     SecretLocked,
     SelfCheck,
@@ -66,7 +64,7 @@ from mobile_jpki.phone.app.backend import (
     WrongSecret,
 )
 from mobile_jpki.phone.client import OperatorClient, PortalProblem
-from mobile_jpki.phone.steps import HIERARCHY_OF, ConsentNeeded, ScriptedPhone
+from mobile_jpki.phone.steps import HIERARCHY_OF, REISSUE, ConsentNeeded, ScriptedPhone
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.reader import errors as rerr
 from mobile_jpki.reader.commands import JpkiClient
@@ -186,14 +184,11 @@ class PortalBackend:
         missing = [h.value for h in draft.certs if given[h] is None]
         if missing:
             raise Rejected("secrets-missing", f"no new secret for {', '.join(missing)}")
-        with _translated(SecretKind.PHONE_SIGN):
-            self._prepare_element(draft.certs, given)
         with _translated(SecretKind.CARD_SIGN):
             cms = self.phone.prepare_application(
                 self.card(),
                 card_password=self._card_passwords[draft.draft_id],
                 certificates=sorted(draft.certs),
-                # Already written by _prepare_element: the steps only generate the keys.
                 sign_password=secrets.sign_password,
                 auth_pin=secrets.auth_pin,
                 model_change=draft.kind is ApplicationKind.MODEL_CHANGE,
@@ -205,42 +200,17 @@ class PortalBackend:
         del self._card_passwords[draft.draft_id]
         self._new_secrets = secrets
 
-    def _prepare_element(
-        self, certs: frozenset[Hierarchy], given: Mapping[Hierarchy, str | None]
-    ) -> None:
-        """The element's half of ⑩ for the certificates applied for, and no other: a fresh
-        element gets the service's CA certificates and instruction key (EF 0002/000B/0022); each
-        applied-for secret never set gets its value with CHANGE REFERENCE DATA P1 01 (docs/
-        apdu.md). A secret set earlier (a retry after the consent dialog) stands."""
-        element = self.phone.element
-        element.select_ap()
-        try:
-            element.instruction_public_key_der()
-        except rerr.FileNotFound:
-            info = self.phone.api.info()
-            for h, name in ((Hierarchy.SIGN, "sign_ca"), (Hierarchy.AUTH, "auth_ca")):
-                der = base64.b64decode(info[name][-1])
-                element.write_certificate(h, x509.load_der_x509_certificate(der), ca=True)
-            element.write_file(EF.INSTRUCTION_KEY, base64.b64decode(info["instruction_key"]))
-        for h in sorted(certs):
-            value = given[h]
-            if h in self.phone.secrets_set or value is None:
-                continue
-            element.change_secret(
-                h, normalise_sign_password(value) if h is Hierarchy.SIGN else value
-            )
-            self.phone.secrets_set.add(h)
-
     def receive_pushes(self) -> Sequence[PushNotice]:
         with _translated(SecretKind.PHONE_SIGN):
             topics = self.phone.handle_push(self.inbox())
         now = self.phone.clock.now()
         return [PushNotice(PushKind.READY, now) for t in topics if t == _READY_TOPIC]
 
-    def register(self) -> frozenset[Hierarchy]:
-        secrets = self._new_secrets
+    def register(self, secrets: NewSecrets | None = None) -> frozenset[Hierarchy]:
+        secrets = secrets or self._new_secrets
         if secrets is None:
-            raise Rejected("secrets-unknown", "register from the session that applied")
+            # The ⑩ secrets lived in this app's memory only: after a restart the app asks.
+            raise Rejected("secrets-unknown", "the passwords set at ⑩ are needed")
         with _translated(SecretKind.PHONE_SIGN):
             # The secrets of the certificates applied for (None for an unticked one).
             done = self.phone.register(
@@ -297,8 +267,13 @@ class PortalBackend:
         public.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())
 
     def revoke(self, certs: frozenset[Hierarchy], secret: str) -> None:
-        with _translated(SecretKind.PHONE_SIGN):
-            self.phone.revoke(sign_password=secret, certificates=sorted(certs))
+        which = revocation_secret(certs)
+        kind = SecretKind.PHONE_SIGN if which is Hierarchy.SIGN else SecretKind.PHONE_AUTH
+        with _translated(kind):
+            if which is Hierarchy.SIGN:
+                self.phone.revoke(sign_password=secret, certificates=certs)
+            else:
+                self.phone.revoke(auth_pin=secret, certificates=certs)
 
     def revoke_other_phone(self, card_sign_password: str) -> frozenset[Hierarchy]:
         with _translated(SecretKind.CARD_SIGN):
@@ -331,9 +306,29 @@ class PortalBackend:
                 new_secret=new_secret,
             )
 
-    def release_suspension(self, card_sign_password: str) -> None:
+    def start_release(self, card_sign_password: str) -> ReleaseDraft:
+        page = self.my_page()
+        held = frozenset(h for h in Hierarchy if page.status(h) is CertStatus.SUSPENDED)
+        if not held:
+            raise Rejected("not-suspended")
         with _translated(SecretKind.CARD_SIGN):
-            self.phone.release_hold(self.card(), card_password=card_sign_password)
+            ScriptedPhone.card_signing_key(self.card(), card_sign_password)  # reads only
+        draft = ReleaseDraft(self._next("release"), release_plan(held))
+        self._card_passwords[draft.draft_id] = normalise_sign_password(card_sign_password)
+        return draft
+
+    def confirm_release(self, draft: ReleaseDraft, new_sign_password: str | None) -> None:
+        card_password = self._card_passwords.pop(draft.draft_id, None)
+        if card_password is None:
+            raise Rejected("unknown-draft")
+        with _translated(SecretKind.CARD_SIGN):
+            self.phone.release_hold(
+                self.card(), card_password=card_password, new_sign_password=new_sign_password
+            )
+        if new_sign_password is not None:
+            # ⑬ registers the re-issued signing certificate with the password set just now.
+            pin = self._new_secrets.auth_pin if self._new_secrets else None
+            self._new_secrets = NewSecrets(sign_password=new_sign_password, auth_pin=pin)
 
     def fetch_instructions(self) -> Sequence[Instruction]:
         with _translated(SecretKind.PHONE_SIGN):
@@ -349,13 +344,11 @@ class PortalBackend:
                 if item["actions"] & bit
             )
             self._instructions[item["id"]] = base64.b64decode(item["instruction"])
+            reason = str(item.get("reason") or "")
+            kind = InstructionKind.REISSUE if reason == REISSUE else InstructionKind.DELETE
             out.append(
                 Instruction(
-                    item["id"],
-                    InstructionKind.DELETE,
-                    certs,
-                    not_after - dt.timedelta(hours=48),
-                    not_after,
+                    item["id"], kind, certs, not_after - dt.timedelta(hours=48), not_after, reason
                 )
             )
         return out
