@@ -320,7 +320,7 @@ def test_biometrics_and_self_check_after_registration(phones: Phones) -> None:
     app.dispatch(Press("enrol_biometrics"))
     app.dispatch(TypeText("auth_pin", "0000"))
     screen = app.dispatch(Press("register"))
-    assert screen.message is not None and screen.message.code is MessageCode.WRONG_PHONE_SECRET
+    assert screen.message is not None and screen.message.code is MessageCode.WRONG_PHONE_PIN
     app.dispatch(TypeText("auth_pin", NEW_AUTH_PIN))
     assert app.dispatch(Press("register")).id is ScreenId.DONE
     app.dispatch(Press("to_my_page"))
@@ -424,7 +424,14 @@ def test_hotline_suspension_and_release_reissues_the_signing_certificate(
     app.dispatch(Press("release"))
     app.dispatch(TypeText("card_sign_password", CARD_PASSWORD))
     app.dispatch(Press("next"))
-    assert app.dispatch(TapCard()).id is ScreenId.DONE
+    screen = app.dispatch(TapCard())
+    # The signing certificate is re-issued in the same flow: its new password first.
+    assert screen.id is ScreenId.NEW_PASSWORD and screen.guide == ()
+    app.dispatch(TypeText("new_password", "NEWPW777"))
+    app.dispatch(TypeText("new_password_again", "NEWPW777"))
+    screen = app.dispatch(Press("next"))
+    assert screen.id is ScreenId.DONE
+    assert screen.body[0].text_id == "release_done_reissue"  # type: ignore[union-attr]
     status = phones.world.devices["old-phone"].status
     assert status == {Hierarchy.SIGN: CertStatus.READY, Hierarchy.AUTH: CertStatus.REGISTERED}
     assert app.poll().banner is not None  # the re-issued signing certificate is ready
@@ -432,6 +439,8 @@ def test_hotline_suspension_and_release_reissues_the_signing_certificate(
     app.dispatch(Press("register"))
     assert app.dispatch(Press("register")).id is ScreenId.REGISTER_DONE
     assert phones.world.devices["old-phone"].status == BOTH
+    password = phones.world.devices["old-phone"].sign_password
+    assert password is not None and password.value == "NEWPW777"
 
 
 def test_change_of_address_revokes_signing_only(phones: Phones) -> None:
@@ -507,7 +516,7 @@ def test_unexpected_errors_become_a_coded_message(world: FakeWorld, clock: Fixed
     assert dict(screen.message.params) == {"code": "internal-error"}
 
 
-def test_unknown_rejection_code_is_shown_with_its_code(world: FakeWorld, clock: FixedClock) -> None:
+def test_unknown_rejection_code_is_kept_but_never_shown(world: FakeWorld, clock: FixedClock) -> None:
     world.device("p")
     app = PhoneApp(_Broken(world, "p"), clock)
     app.state = app.state.__class__(
@@ -516,8 +525,10 @@ def test_unknown_rejection_code_is_shown_with_its_code(world: FakeWorld, clock: 
         draft=ApplicationDraft("d", ApplicationKind.FIRST, frozenset({Hierarchy.AUTH}), False),
     )
     screen = set_new_passwords(app, None, "1234")
-    assert screen.message is not None
-    assert "brand-new-code" in screen.message.render(Lang.EN)
+    assert screen.message is not None and screen.message.code is MessageCode.OTHER
+    assert ("code", "brand-new-code") in screen.message.params  # for logs and tests
+    for lang in Lang:
+        assert "brand-new-code" not in screen.message.render(lang)
 
 
 def test_unavailable_is_mapped(world: FakeWorld) -> None:

@@ -18,11 +18,12 @@ Contract every implementation keeps:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 
+from mobile_jpki.lifecycle import ReleaseStep
 from mobile_jpki.pki.model import Hierarchy
 
 
@@ -56,7 +57,8 @@ class PushKind(StrEnum):
 
 
 class InstructionKind(StrEnum):
-    DELETE = "delete"  # the certificates were revoked by a model change: delete them
+    DELETE = "delete"  # revoked by a model change or from another phone: delete them
+    REISSUE = "reissue"  # release after a hold: clear the signing slot for its successor
 
 
 class Validity(StrEnum):
@@ -124,6 +126,20 @@ class Instruction:
     certs: frozenset[Hierarchy]
     revoked_at: dt.datetime
     delete_until: dt.datetime  # revoked_at + 48 h (JPKI-FACTS "One phone per person")
+    reason: str = "model-change"  # why the service revoked them: the notice names it
+
+
+@dataclass(frozen=True)
+class ReleaseDraft:
+    """The card was read for 一時利用停止の解除: what release does to each suspended certificate
+    of this phone (lifecycle.release_plan). Nothing is released yet."""
+
+    draft_id: str
+    plan: Mapping[Hierarchy, ReleaseStep]
+
+    @property
+    def new_password_for(self) -> frozenset[Hierarchy]:
+        return frozenset(h for h, step in self.plan.items() if step is ReleaseStep.REISSUE)
 
 
 @dataclass(frozen=True)
@@ -207,8 +223,11 @@ class AppBackend(Protocol):
         """Drain the push notifications delivered to this phone since the last call."""
         ...
 
-    def register(self) -> frozenset[Hierarchy]:
-        """Write every READY certificate into the secure element; returns what was written."""
+    def register(self, secrets: NewSecrets | None = None) -> frozenset[Hierarchy]:
+        """Write every READY certificate into the secure element; returns what was written.
+        Uses the secrets set at ⑩ of this session; ``secrets`` when given (after the app was
+        restarted between ⑪ and ⑬, the app asks for them and raises ``secrets-unknown``
+        until it has them)."""
         ...
 
     def enrol_biometrics(self, auth_pin: str) -> None: ...
@@ -216,8 +235,9 @@ class AppBackend(Protocol):
     def self_check(self, sign_password: str | None, auth_pin: str | None) -> SelfCheck: ...
 
     def revoke(self, certs: frozenset[Hierarchy], secret: str) -> None:
-        """Revoke this phone's certificates (失効) with its signing password (or its auth PIN
-        when it holds no signing certificate)."""
+        """Revoke this phone's certificates (失効) with the secret of the certificate acted on
+        (lifecycle.revocation_secret): the signing password when the signing certificate is
+        among ``certs``, else the user-authentication PIN."""
         ...
 
     def revoke_other_phone(self, card_sign_password: str) -> frozenset[Hierarchy]: ...
@@ -231,9 +251,15 @@ class AppBackend(Protocol):
 
     def reset_password(self, ticket: CardTicket, new_secret: str) -> None: ...
 
-    def release_suspension(self, card_sign_password: str) -> None:
-        """Un-hold the user-authentication certificate; revoke and re-issue the signing one
-        (JPKI-FACTS "Loss or theft"): it comes back READY and must be registered again."""
+    def start_release(self, card_sign_password: str) -> ReleaseDraft:
+        """Read the card for 一時利用停止の解除 (VERIFY of its signing password) and say what
+        release does to this phone's suspended certificates. Changes nothing anywhere."""
+        ...
+
+    def confirm_release(self, draft: ReleaseDraft, new_sign_password: str | None) -> None:
+        """Release (JPKI-FACTS "Loss or theft"): the user-authentication certificate is
+        un-held; the signing certificate is revoked and re-issued for a new key under
+        ``new_sign_password``: it comes back READY and is registered with 登録する."""
         ...
 
     def fetch_instructions(self) -> Sequence[Instruction]: ...

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mobile_jpki.clock import Clock, FixedClock
+from mobile_jpki.lifecycle import ReleaseStep, release_plan, revocation_secret
 from mobile_jpki.phone.app.backend import (
     CONSENT_REQUIRED,
     ApplicationDraft,
@@ -28,6 +29,7 @@ from mobile_jpki.phone.app.backend import (
     PushKind,
     PushNotice,
     Rejected,
+    ReleaseDraft,
     SecretKind,
     SecretLocked,
     SelfCheck,
@@ -171,6 +173,7 @@ class FakeBackend:
         self.device_id = device_id
         self._drafts: dict[str, ApplicationDraft] = {}
         self._tickets: dict[str, CardTicket] = {}
+        self._releases: dict[str, ReleaseDraft] = {}
 
     @property
     def dev(self) -> FakeDevice:
@@ -246,13 +249,16 @@ class FakeBackend:
         out, self.dev.pushes = list(self.dev.pushes), []
         return out
 
-    def register(self) -> frozenset[Hierarchy]:
+    def register(self, secrets: NewSecrets | None = None) -> frozenset[Hierarchy]:
         self._call("register")
         dev = self.dev
         ready = frozenset(h for h, s in dev.status.items() if s is CertStatus.READY)
         if not ready:
             raise Rejected("nothing-ready")
-        secrets = dev.pending_secrets or NewSecrets()
+        if secrets is not None and dev.pending_secrets is not None:
+            if secrets != dev.pending_secrets:  # the element would refuse the VERIFY
+                raise WrongSecret(SecretKind.PHONE_SIGN, 4)
+        secrets = dev.pending_secrets or secrets or NewSecrets()
         if secrets.sign_password is not None:
             dev.sign_password = _Secret(SecretKind.PHONE_SIGN, secrets.sign_password, 5)
         if secrets.auth_pin is not None:
@@ -297,7 +303,7 @@ class FakeBackend:
         held = dev.holds() & certs
         if not held:
             raise Rejected("nothing-to-revoke")
-        guard = dev.sign_password if Hierarchy.SIGN in dev.holds() else dev.auth_pin
+        guard = dev.sign_password if revocation_secret(certs) is Hierarchy.SIGN else dev.auth_pin
         if guard is not None:
             guard.check(secret)
         for h in held:
@@ -338,17 +344,34 @@ class FakeBackend:
         else:
             self.dev.auth_pin = _Secret(SecretKind.PHONE_AUTH, new_secret, 3)
 
-    def release_suspension(self, card_sign_password: str) -> None:
-        self._call("release_suspension")
+    def start_release(self, card_sign_password: str) -> ReleaseDraft:
+        self._call("start_release")
         dev = self.dev
-        if CertStatus.SUSPENDED not in dev.status.values():
+        held = frozenset(h for h, s in dev.status.items() if s is CertStatus.SUSPENDED)
+        if not held:
             raise Rejected("not-suspended")
         self.world.card_sign.check(card_sign_password)
-        if dev.status[Hierarchy.AUTH] is CertStatus.SUSPENDED:
-            dev.status[Hierarchy.AUTH] = CertStatus.REGISTERED  # simply un-held
-        if dev.status[Hierarchy.SIGN] is CertStatus.SUSPENDED:
-            dev.status[Hierarchy.SIGN] = CertStatus.READY  # revoked and re-issued
-            self.world._push(dev, PushKind.READY)
+        draft = ReleaseDraft(self.world._next_id("release"), release_plan(held))
+        self._releases[draft.draft_id] = draft
+        return draft
+
+    def confirm_release(self, draft: ReleaseDraft, new_sign_password: str | None) -> None:
+        self._call("confirm_release")
+        if self._releases.pop(draft.draft_id, None) != draft:
+            raise Rejected("unknown-draft")
+        dev = self.dev
+        if Hierarchy.SIGN in draft.new_password_for and new_sign_password is None:
+            raise Rejected("secrets-missing")
+        for h, step in draft.plan.items():
+            if step is ReleaseStep.UNHOLD:
+                dev.status[h] = CertStatus.REGISTERED  # simply un-held
+            else:
+                dev.status[h] = CertStatus.READY  # revoked, re-issued for a new key
+                dev.pending_secrets = NewSecrets(
+                    sign_password=new_sign_password,
+                    auth_pin=dev.auth_pin.value if dev.auth_pin else None,
+                )
+                self.world._push(dev, PushKind.READY)
 
     def fetch_instructions(self) -> Sequence[Instruction]:
         self._call("fetch_instructions")

@@ -22,11 +22,12 @@ code + text) on the screen.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from mobile_jpki.clock import Clock
+from mobile_jpki.lifecycle import revocation_secret
 from mobile_jpki.phone.app.backend import (
     CONSENT_REQUIRED,
     TERMS_VERSION,
@@ -39,6 +40,7 @@ from mobile_jpki.phone.app.backend import (
     NewSecrets,
     PushKind,
     Rejected,
+    ReleaseDraft,
     SecretKind,
     SecretLocked,
     Unavailable,
@@ -115,20 +117,76 @@ class ComeOnline:
 Event = TypeText | Toggle | Press | TapCard | PushReceived | TapBanner | ComeOnline
 
 
+_WRONG = {
+    SecretKind.CARD_SIGN: MessageCode.WRONG_CARD_SECRET,
+    SecretKind.CARD_AUTH: MessageCode.WRONG_CARD_PIN,
+    SecretKind.PHONE_SIGN: MessageCode.WRONG_PHONE_SECRET,
+    SecretKind.PHONE_AUTH: MessageCode.WRONG_PHONE_PIN,
+}
+_LOCKED = {
+    SecretKind.CARD_SIGN: MessageCode.CARD_LOCKED,
+    SecretKind.CARD_AUTH: MessageCode.CARD_PIN_LOCKED,
+    SecretKind.PHONE_SIGN: MessageCode.PHONE_LOCKED,
+    SecretKind.PHONE_AUTH: MessageCode.PHONE_PIN_LOCKED,
+}
+# Every code a backend raises (the portal's problem codes, the adapters' own) and the message a
+# person sees for it. A code not listed shows the general message, never the code itself: the
+# code stays in the message's params for logs and tests (docs/lifecycle.md, "Errors").
+ERROR_MESSAGES: Mapping[str, MessageCode] = {
+    "password-format": MessageCode.PASSWORD_FORMAT,
+    "pin-format": MessageCode.PIN_FORMAT,
+    "no-certificate-chosen": MessageCode.CHOOSE_ONE_CERT,
+    "no-other-device": MessageCode.NO_OTHER_DEVICE,
+    "not-eligible": MessageCode.NOT_ELIGIBLE,
+    "card-certificate-invalid": MessageCode.CARD_CERTIFICATE_INVALID,
+    "card-certificate-unknown": MessageCode.CARD_CERTIFICATE_INVALID,
+    "card-certificate-revoked": MessageCode.CARD_CERTIFICATE_INVALID,
+    "card-certificate-expired": MessageCode.CARD_CERTIFICATE_INVALID,
+    "card-certificate-held": MessageCode.CARD_CERTIFICATE_HELD,
+    "nothing-ready": MessageCode.NOTHING_READY,
+    "nothing-to-revoke": MessageCode.NOTHING_TO_REVOKE,
+    "no-such-certificate": MessageCode.NOTHING_TO_REVOKE,
+    "no-auth-certificate": MessageCode.NOTHING_READY,
+    "not-suspended": MessageCode.NOT_SUSPENDED,
+    "nonce-unknown": MessageCode.SESSION_EXPIRED,
+    "nonce-expired": MessageCode.SESSION_EXPIRED,
+    "nonce-used": MessageCode.SESSION_EXPIRED,
+    "stale-signature": MessageCode.SESSION_EXPIRED,
+    "unknown-draft": MessageCode.SESSION_EXPIRED,
+    "unknown-ticket": MessageCode.SESSION_EXPIRED,
+    "unknown-instruction": MessageCode.SESSION_EXPIRED,
+    "instruction-expired": MessageCode.SESSION_EXPIRED,
+    "rate-limited": MessageCode.RATE_LIMITED,
+    "unauthenticated": MessageCode.DEVICE_NOT_RECOGNISED,
+    "forbidden": MessageCode.NOT_ALLOWED,
+    "device-mismatch": MessageCode.NOT_ALLOWED,
+    "signature-invalid": MessageCode.NOT_ALLOWED,
+    "not-found": MessageCode.STATE_CHANGED,
+    "conflict": MessageCode.STATE_CHANGED,
+    "terms-outdated": MessageCode.TERMS_OUTDATED,
+    "attestation-invalid": MessageCode.DEVICE_UNSUPPORTED,
+    "certificate-not-rsa": MessageCode.DEVICE_UNSUPPORTED,
+    "installation-proof-invalid": MessageCode.REGISTER_FAILED,
+    "secrets-missing": MessageCode.SECRETS_NEEDED,
+    "secrets-unknown": MessageCode.SECRETS_NEEDED,
+    "unavailable": MessageCode.UNAVAILABLE,
+}
+
+
 def message_for(error: BackendError) -> Message:
-    """The screen message for a backend error (one place, so codes stay stable)."""
+    """The screen message for a backend error (one place, so codes stay stable). No code
+    string reaches a screen: an unknown code gets the general message."""
     if isinstance(error, WrongSecret):
-        card = error.which in (SecretKind.CARD_SIGN, SecretKind.CARD_AUTH)
-        code = MessageCode.WRONG_CARD_SECRET if card else MessageCode.WRONG_PHONE_SECRET
-        return Message(code, (("tries_left", str(error.tries_left)),))
+        return Message(_WRONG[error.which], (("tries_left", str(error.tries_left)),))
     if isinstance(error, SecretLocked):
-        card = error.which in (SecretKind.CARD_SIGN, SecretKind.CARD_AUTH)
-        return Message(MessageCode.CARD_LOCKED if card else MessageCode.PHONE_LOCKED)
+        return Message(_LOCKED[error.which])
     if isinstance(error, Unavailable):
         return Message(MessageCode.UNAVAILABLE)
-    known = {c.value: c for c in MessageCode}
-    if error.code in known and error.code not in ("other",):
-        return Message(known[error.code])
+    known = ERROR_MESSAGES.get(error.code)
+    if known is not None:
+        return Message(known)
+    if error.code.startswith("sw-"):  # a status word the app did not expect (ISO 7816-4)
+        return Message(MessageCode.CHIP_ERROR, (("code", error.code),))
     return Message(MessageCode.OTHER, (("code", error.code),))
 
 
@@ -300,8 +358,16 @@ class PhoneApp:
                 ticket = self.backend.read_card_for_reset(s.reset_cert, secret)
                 return self._go(s, ScreenId.RESET_NEW, ticket_id=ticket.ticket_id)
             if purpose is CardPurpose.RELEASE:
-                self.backend.release_suspension(secret)
-                return self._go(s, ScreenId.DONE, done_text="release_done")
+                release = self.backend.start_release(secret)
+                if Hierarchy.SIGN in release.new_password_for:
+                    # The signing certificate is re-issued: its new password, as at ⑩.
+                    return self._go(
+                        s,
+                        ScreenId.NEW_PASSWORD,
+                        password_step=Hierarchy.SIGN,
+                        release_draft=release,
+                    )
+                return self._finish_release(s, release, None)
         except BackendError as err:
             # Back to where the secret was typed, secret cleared, ticks kept.
             back = (
@@ -336,6 +402,11 @@ class PhoneApp:
 
     # NEW_PASSWORD (⑩⑪) -------------------------------------------------------------------
     def _new_password_next(self, s: AppState) -> AppState:
+        if s.release_draft is not None:
+            new_password = self._check_new_secret(s, Hierarchy.SIGN)
+            if isinstance(new_password, Message):
+                return replace(s, message=new_password)
+            return self._finish_release(s, s.release_draft, new_password)
         assert s.draft is not None and s.password_step is not None  # noqa: S101
         step = s.password_step
         checked_value = self._check_new_secret(s, step)
@@ -378,6 +449,23 @@ class PhoneApp:
             dialog=None,
         )
 
+    def _finish_release(
+        self, s: AppState, release: ReleaseDraft, new_sign_password: str | None
+    ) -> AppState:
+        try:
+            self.backend.confirm_release(release, new_sign_password)
+        except BackendError as err:
+            back = replace(s, screen=ScreenId.RELEASE, fields={}, release_draft=None)
+            return replace(back, message=message_for(err))
+        reissued = Hierarchy.SIGN in release.new_password_for
+        return self._go(
+            s,
+            ScreenId.DONE,
+            done_text="release_done_reissue" if reissued else "release_done",
+            release_draft=None,
+            password_step=None,
+        )
+
     def _check_new_secret(self, s: AppState, cert: Hierarchy) -> str | Message:
         first = s.fields.get("new_password", "")
         again = s.fields.get("new_password_again", "")
@@ -396,11 +484,25 @@ class PhoneApp:
 
     # MY_PAGE and the rest -----------------------------------------------------------------
     def _register(self, s: AppState) -> AppState:
+        secrets: NewSecrets | None = None
+        if s.register_ask:  # the app was restarted since ⑩: the person types them again
+            try:
+                sign = s.fields.get("sign_password")
+                auth = s.fields.get("auth_pin")
+                secrets = NewSecrets(
+                    sign_password=normalise_sign_password(sign) if sign else None,
+                    auth_pin=validate_auth_pin(auth) if auth else None,
+                )
+            except InvalidSecret:
+                return replace(s, message=Message(MessageCode.PASSWORD_FORMAT), fields={})
         try:
-            self.backend.register()
+            self.backend.register(secrets)
         except BackendError as err:
-            return replace(s, message=message_for(err))
-        return self._refresh(self._go(s, ScreenId.REGISTER_DONE, banner=False))
+            ask = s.register_ask or err.code == "secrets-unknown"
+            return replace(s, message=message_for(err), fields={}, register_ask=ask)
+        return self._refresh(
+            self._go(s, ScreenId.REGISTER_DONE, banner=False, register_ask=False)
+        )
 
     def _push_toggle(self, s: AppState) -> AppState:
         enabled = s.my_page.push_enabled if s.my_page else True
@@ -427,8 +529,16 @@ class PhoneApp:
         return replace(s, self_check=result, fields={})
 
     def _revoke_own(self, s: AppState) -> AppState:
+        chosen = self._chosen(s)
+        sign = revocation_secret(chosen) is Hierarchy.SIGN
+        value = s.fields.get("secret", "")
+        try:  # checked for format first: a typo never costs one of the element's tries
+            value = normalise_sign_password(value) if sign else validate_auth_pin(value)
+        except InvalidSecret:
+            code = MessageCode.PASSWORD_FORMAT if sign else MessageCode.PIN_FORMAT
+            return replace(s, message=Message(code), fields={})
         try:
-            self.backend.revoke(self._chosen(s), s.fields.get("secret", ""))
+            self.backend.revoke(chosen, value)
         except BackendError as err:
             return replace(s, message=message_for(err), fields={})
         return self._go(s, ScreenId.DONE, done_text="revoke_own_done")
@@ -467,22 +577,25 @@ class PhoneApp:
             return replace(s, message=message_for(err))
         notice = ""
         for instruction in instructions:
-            if instruction.kind is not InstructionKind.DELETE:
-                continue
+            # The notice names the real cause: a model change on another phone, or 失効 from
+            # another phone. A release's re-issue is carried out without one: the person asked
+            # for it on this phone (docs/lifecycle.md).
+            other = "_other" if instruction.reason == "revoked-from-my-page" else ""
+            silent = instruction.kind is InstructionKind.REISSUE
             # JPKI-FACTS: deleted if the old phone comes online within 48 h of the revocation;
             # after that the certificates stay on it, revoked.
             if self.clock.now() <= instruction.delete_until:
                 try:
                     self.backend.delete_certificates(instruction)
-                    notice = "old_phone_deleted"
+                    notice = notice if silent else f"old_phone_deleted{other}"
                 except Rejected as err:
                     if err.code != "instruction-expired":
                         return replace(s, message=message_for(err))
-                    notice = notice or "old_phone_kept"
+                    notice = notice or ("" if silent else f"old_phone_kept{other}")
                 except BackendError as err:
                     return replace(s, message=message_for(err))
-            else:
-                notice = notice or "old_phone_kept"
+            elif not silent:
+                notice = notice or f"old_phone_kept{other}"
         if not notice:
             return s
         return self._go(s, ScreenId.OLD_PHONE_NOTICE, notice_text=notice)
@@ -498,7 +611,9 @@ class PhoneApp:
         (ScreenId.MY_PAGE, "revoke_other"): lambda a, s: a._go(s, ScreenId.REVOKE_OTHER),
         (ScreenId.MY_PAGE, "card_settings"): lambda a, s: a._go(s, ScreenId.CARD_SETTINGS),
         (ScreenId.MY_PAGE, "push"): lambda a, s: a._push_toggle(s),
-        (ScreenId.MY_PAGE, "register"): lambda a, s: a._go(s, ScreenId.REGISTER),
+        (ScreenId.MY_PAGE, "register"): lambda a, s: a._go(
+            s, ScreenId.REGISTER, register_ask=False
+        ),
         (ScreenId.MY_PAGE, "revoke_own"): lambda a, s: a._go(
             s,
             ScreenId.REVOKE_OWN,
@@ -645,10 +760,14 @@ def _render(s: AppState) -> Screen:
             Button("next", "next", chevron=True),
         ]
         guide = (
-            "guide_step10_note",
-            "guide_step10",
-            *(("guide_screen_example_sign",) if sign else ()),
-            "guide_step11",
+            (
+                "guide_step10_note",
+                "guide_step10",
+                *(("guide_screen_example_sign",) if sign else ()),
+                "guide_step11",
+            )
+            if s.release_draft is None
+            else ()
         )
         if s.dialog is DialogId.REVOKE_OLD:
             dialog = revoke_old
@@ -658,7 +777,18 @@ def _render(s: AppState) -> Screen:
         guide = ("guide_step11_caption", "guide_step12_note")
     elif sid is ScreenId.REGISTER:
         title = "register_title"
-        body = [_p("register_body"), Button("register", "register"), Button("back", "back")]
+        body = [_p("register_body")]
+        if s.register_ask:
+            for h in _ORDER:
+                if page is None or page.status(h) is CertStatus.READY:
+                    body.append(
+                        _field(s, "sign_password", "phone_sign_password_label",
+                               "sign_password_hint")
+                        if h is Hierarchy.SIGN
+                        else _field(s, "auth_pin", "phone_auth_pin_label", "auth_pin_hint",
+                                    numeric=True)
+                    )  # fmt: skip
+        body += [Button("register", "register"), Button("back", "back")]
         guide = ("guide_step13",)
     elif sid is ScreenId.REGISTER_DONE:
         title = "register_done_title"
@@ -684,9 +814,11 @@ def _render(s: AppState) -> Screen:
     elif sid is ScreenId.REVOKE_OWN:
         title = "revoke_own_title"
         held = _held(s) or list(_ORDER)
-        signing = Hierarchy.SIGN in held
+        chosen = frozenset(h for h in held if CERT_CHECKBOX[h] in s.checked)
+        # The secret of the certificate the revocation acts on (lifecycle.revocation_secret).
+        signing = revocation_secret(chosen or frozenset(held)) is Hierarchy.SIGN
         body = [
-            _p("revoke_own_body"),
+            _p("revoke_own_body" if signing else "revoke_own_body_pin"),
             *(
                 Checkbox(CERT_CHECKBOX[h], CERT_TEXT[h], CERT_CHECKBOX[h] in s.checked)
                 for h in held
@@ -808,6 +940,14 @@ def _my_page_body(s: AppState) -> list[Element]:
     return body
 
 
+_VALIDITY_TEXT = {
+    Validity.GOOD: "self_check_ok",
+    Validity.REVOKED: "self_check_revoked",
+    Validity.SUSPENDED: "self_check_suspended",
+    Validity.UNKNOWN: "self_check_unknown",
+}
+
+
 def _self_check_body(s: AppState) -> list[Element]:
     page = s.my_page
     body: list[Element] = [_p("self_check_body")]
@@ -827,8 +967,7 @@ def _self_check_body(s: AppState) -> list[Element]:
         for h, result in ((Hierarchy.SIGN, s.self_check.sign), (Hierarchy.AUTH, s.self_check.auth)):
             if result is None:
                 continue
-            detail = "self_check_ok" if result is Validity.GOOD else "self_check_not_good"
-            params = () if result is Validity.GOOD else (("status", result.value),)
-            body.append(Item(ItemKind.STATUS, CERT_TEXT[h], params, detail_id=detail, name=h.value))
+            detail = _VALIDITY_TEXT[result]
+            body.append(Item(ItemKind.STATUS, CERT_TEXT[h], detail_id=detail, name=h.value))
     body.append(Button("to_my_page", "to_my_page", chevron=True))
     return body

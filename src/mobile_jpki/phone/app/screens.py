@@ -12,7 +12,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from mobile_jpki.phone.app.backend import ApplicationDraft, ApplicationKind, MyPage, SelfCheck
+from mobile_jpki.phone.app.backend import (
+    ApplicationDraft,
+    ApplicationKind,
+    MyPage,
+    ReleaseDraft,
+    SelfCheck,
+)
 from mobile_jpki.phone.app.texts import Lang, text
 from mobile_jpki.pki.model import Hierarchy
 
@@ -61,12 +67,29 @@ class MessageCode(StrEnum):
     CHOOSE_ONE_CERT = "choose-one-cert"
     WRONG_CARD_SECRET = "wrong-card-secret"  # noqa: S105 - a message code
     CARD_LOCKED = "card-locked"
+    WRONG_CARD_PIN = "wrong-card-pin"
+    CARD_PIN_LOCKED = "card-pin-locked"
     WRONG_PHONE_SECRET = "wrong-phone-secret"  # noqa: S105 - a message code
     PHONE_LOCKED = "phone-locked"
+    WRONG_PHONE_PIN = "wrong-phone-pin"
+    PHONE_PIN_LOCKED = "phone-pin-locked"
     NO_OTHER_DEVICE = "no-other-device"
     NOT_ELIGIBLE = "not-eligible"
     CARD_CERTIFICATE_INVALID = "card-certificate-invalid"
+    CARD_CERTIFICATE_HELD = "card-certificate-held"
     NOTHING_READY = "nothing-ready"
+    NOTHING_TO_REVOKE = "nothing-to-revoke"
+    NOT_SUSPENDED = "not-suspended"
+    SESSION_EXPIRED = "session-expired"
+    RATE_LIMITED = "rate-limited"
+    DEVICE_NOT_RECOGNISED = "device-not-recognised"
+    NOT_ALLOWED = "not-allowed"
+    STATE_CHANGED = "state-changed"
+    TERMS_OUTDATED = "terms-outdated"
+    DEVICE_UNSUPPORTED = "device-unsupported"
+    REGISTER_FAILED = "register-failed"
+    SECRETS_NEEDED = "secrets-needed"
+    CHIP_ERROR = "chip-error"
     UNAVAILABLE = "unavailable"
     OTHER = "other"
 
@@ -78,12 +101,29 @@ MESSAGE_TEXT: Mapping[MessageCode, str] = {
     MessageCode.CHOOSE_ONE_CERT: "err_choose_one_cert",
     MessageCode.WRONG_CARD_SECRET: "err_wrong_card_secret",
     MessageCode.CARD_LOCKED: "err_card_locked",
+    MessageCode.WRONG_CARD_PIN: "err_wrong_card_pin",
+    MessageCode.CARD_PIN_LOCKED: "err_card_pin_locked",
     MessageCode.WRONG_PHONE_SECRET: "err_wrong_phone_secret",
     MessageCode.PHONE_LOCKED: "err_phone_locked",
+    MessageCode.WRONG_PHONE_PIN: "err_wrong_phone_pin",
+    MessageCode.PHONE_PIN_LOCKED: "err_phone_pin_locked",
     MessageCode.NO_OTHER_DEVICE: "err_no_other_device",
     MessageCode.NOT_ELIGIBLE: "err_not_eligible",
     MessageCode.CARD_CERTIFICATE_INVALID: "err_card_certificate_invalid",
+    MessageCode.CARD_CERTIFICATE_HELD: "err_card_certificate_held",
     MessageCode.NOTHING_READY: "err_nothing_ready",
+    MessageCode.NOTHING_TO_REVOKE: "err_nothing_to_revoke",
+    MessageCode.NOT_SUSPENDED: "err_not_suspended",
+    MessageCode.SESSION_EXPIRED: "err_session_expired",
+    MessageCode.RATE_LIMITED: "err_rate_limited",
+    MessageCode.DEVICE_NOT_RECOGNISED: "err_device_not_recognised",
+    MessageCode.NOT_ALLOWED: "err_not_allowed",
+    MessageCode.STATE_CHANGED: "err_state_changed",
+    MessageCode.TERMS_OUTDATED: "err_terms_outdated",
+    MessageCode.DEVICE_UNSUPPORTED: "err_device_unsupported",
+    MessageCode.REGISTER_FAILED: "err_register_failed",
+    MessageCode.SECRETS_NEEDED: "err_secrets_needed",
+    MessageCode.CHIP_ERROR: "err_chip_error",
     MessageCode.UNAVAILABLE: "err_unavailable",
     MessageCode.OTHER: "err_other",
 }
@@ -247,6 +287,8 @@ class AppState:
     reset_cert: Hierarchy | None = None
     ticket_id: str | None = None
     self_check: SelfCheck | None = None
+    release_draft: ReleaseDraft | None = None
+    register_ask: bool = False  # ⑬ after a restart: the ⑩ secrets are asked for again
     done_text: str = ""
     notice_text: str = ""
 

@@ -423,12 +423,30 @@ _ALL: tuple[Text, ...] = (
         "Valid (signing and authentication work)",
         _O,
     ),
-    Text("self_check_not_good", "有効ではありません（{status}）", "Not valid ({status})", _O),
+    Text("self_check_revoked", "有効ではありません（失効しています）", "Not valid (revoked)", _O),
+    Text(
+        "self_check_suspended",
+        "有効ではありません（一時利用停止中です）",
+        "Not valid (suspended)",
+        _O,
+    ),
+    Text(
+        "self_check_unknown",
+        "有効性を確認できませんでした",
+        "Its validity could not be checked",
+        _O,
+    ),
     Text("revoke_own_title", "スマホ用電子証明書の失効", "Revoke smartphone certificates", _O),
     Text(
         "revoke_own_body",
-        "失効するスマホ用電子証明書を選び、パスワードを入力してください。",
-        "Choose the smartphone certificates to revoke and enter the password.",
+        "失効するスマホ用電子証明書を選び、署名用電子証明書のパスワードを入力してください。",
+        "Choose the smartphone certificates to revoke and enter the signing password.",
+        _O,
+    ),
+    Text(
+        "revoke_own_body_pin",
+        "失効するスマホ用電子証明書を選び、利用者証明用電子証明書の暗証番号を入力してください。",
+        "Choose the smartphone certificates to revoke and enter the user-authentication PIN.",
         _O,
     ),
     Text("revoke_do", "失効する", "Revoke", _O),
@@ -473,6 +491,14 @@ _ALL: tuple[Text, ...] = (
     ),
     Text("release_done", "一時利用停止を解除しました。", "The suspension is released.", _O),
     Text(
+        "release_done_reissue",
+        "一時利用停止を解除しました。署名用電子証明書は新しく発行されます。"
+        "登録準備完了の通知を受け取ったら、マイページから登録してください。",
+        "The suspension is released. A new signing certificate is being issued: when you are "
+        "told it is ready, register it from my page.",
+        _O,
+    ),
+    Text(
         "card_settings_body",
         "マイナンバーカードの設定は、このシミュレーターでは扱いません。",
         "My Number Card settings are not part of this simulator.",
@@ -490,6 +516,22 @@ _ALL: tuple[Text, ...] = (
         "証明書はこのスマホから削除されました。",
         "Because of an application from another phone, the smartphone certificates on this "
         "phone were revoked. They have been deleted from this phone.",
+        _O,
+    ),
+    Text(
+        "old_phone_deleted_other",
+        "別のスマホから失効の手続きが行われたため、このスマホのスマホ用電子証明書は失効されました。"
+        "証明書はこのスマホから削除されました。",
+        "The smartphone certificates on this phone were revoked from another phone. They have "
+        "been deleted from this phone.",
+        _O,
+    ),
+    Text(
+        "old_phone_kept_other",
+        "別のスマホから失効の手続きが行われたため、このスマホのスマホ用電子証明書は失効されました。"
+        "失効から48時間を過ぎたため、証明書はこのスマホに残っていますが、利用できません。",
+        "The smartphone certificates on this phone were revoked from another phone. More than "
+        "48 hours have passed, so they remain on this phone but cannot be used.",
         _O,
     ),
     Text(
@@ -582,7 +624,115 @@ _ALL: tuple[Text, ...] = (
         "Could not connect. Connect to a network and try again.",
         _O,
     ),
-    Text("err_other", "エラーが発生しました（{code}）。", "An error occurred ({code}).", _O),
+    Text(
+        "err_wrong_card_pin",
+        "マイナンバーカードの暗証番号が違います。残り{tries_left}回間違えるとロックされます。",
+        "Wrong My Number Card PIN. {tries_left} more wrong tries lock it.",
+        _O,
+    ),
+    Text(
+        "err_card_pin_locked",
+        "マイナンバーカードの暗証番号がロックされています。お住まいの市区町村窓口で"
+        "初期化してください。",
+        "The My Number Card PIN is locked. Have it reset at your municipal office.",
+        _O,
+    ),
+    Text(
+        "err_wrong_phone_pin",
+        "暗証番号が違います。残り{tries_left}回間違えるとロックされます。",
+        "Wrong PIN. {tries_left} more wrong tries lock it.",
+        _O,
+    ),
+    Text(
+        "err_phone_pin_locked",
+        "暗証番号がロックされています。マイページから暗証番号の初期化を行ってください。",
+        "The PIN is locked. Reset it from my page.",
+        _O,
+    ),
+    Text(
+        "err_card_certificate_held",
+        "マイナンバーカードの電子証明書は一時利用停止中です。",
+        "The certificates on your My Number Card are suspended.",
+        _O,
+    ),
+    Text(
+        "err_nothing_to_revoke",
+        "失効できるスマホ用電子証明書がありません。",
+        "There is no smartphone certificate to revoke.",
+        _O,
+    ),
+    Text(
+        "err_not_suspended",
+        "一時利用停止中のスマホ用電子証明書はありません。",
+        "No smartphone certificate is suspended.",
+        _O,
+    ),
+    Text(
+        "err_session_expired",
+        "手続きの有効期限が切れました。はじめからやり直してください。",
+        "This step has expired. Please start again.",
+        _O,
+    ),
+    Text(
+        "err_rate_limited",
+        "しばらく時間をおいてから、もう一度お試しください。",
+        "Too many attempts. Please wait a while and try again.",
+        _O,
+    ),
+    Text(
+        "err_device_not_recognised",
+        "このスマホを確認できませんでした。アプリを再インストールしてから、もう一度お試しください。",
+        "This phone could not be recognised. Reinstall the app and try again.",
+        _O,
+    ),
+    Text(
+        "err_not_allowed",
+        "このスマホでは、この手続きはできません。",
+        "This phone cannot do this.",
+        _O,
+    ),
+    Text(
+        "err_state_changed",
+        "スマホ用電子証明書の状態が変わりました。マイページで確認してください。",
+        "The state of your smartphone certificates has changed. Check my page.",
+        _O,
+    ),
+    Text(
+        "err_terms_outdated",
+        "利用規約が更新されました。アプリを最新にしてから、もう一度お試しください。",
+        "The terms have been updated. Update the app and try again.",
+        _O,
+    ),
+    Text(
+        "err_device_unsupported",
+        "このスマホでは、スマホ用電子証明書を利用できません。",
+        "Smartphone certificates cannot be used on this phone.",
+        _O,
+    ),
+    Text(
+        "err_register_failed",
+        "スマホ用電子証明書を登録できませんでした。もう一度申請してください。",
+        "The smartphone certificate could not be registered. Please apply again.",
+        _O,
+    ),
+    Text(
+        "err_secrets_needed",
+        "申請時に設定したパスワードと暗証番号を入力してください。",
+        "Enter the password and PIN you set when applying.",
+        _O,
+    ),
+    Text(
+        "err_chip_error",
+        "ICチップとの通信でエラーが発生しました。もう一度お試しください。",
+        "Communication with the chip failed. Please try again.",
+        _O,
+    ),
+    Text(
+        "err_other",
+        "エラーが発生しました。時間をおいて、もう一度お試しください。",
+        "An error occurred. Please try again later.",
+        _O,
+    ),
 )
 
 TEXTS: Mapping[str, Text] = {t.id: t for t in _ALL}
