@@ -4,7 +4,8 @@ routers, the server-sent-events push stream, and the background worker (docs/por
 Thin by design (DESIGN.md "edges thin"): parse, authenticate, call a use case of
 :class:`~mobile_jpki.service.portal.service.PortalService`, render. Refusals are
 :class:`~mobile_jpki.service.portal.errors.PortalError` and become problem+json here, through
-``api.problems.problem`` — the same shape as the CA's errors.
+``api.problems.portal_problem`` (the status of each error type is in its one table,
+``PORTAL_PROBLEMS``) — the same shape as the CA's errors.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from mobile_jpki.api.problems import problem
+from mobile_jpki.api.problems import portal_problem
 from mobile_jpki.clock import Clock
 from mobile_jpki.push.channels import InProcessChannel, PushChannel, SseHub
 from mobile_jpki.push.outbox import Dispatcher
@@ -73,20 +74,7 @@ def install(app: FastAPI, ctx: PortalContext) -> None:
 
     @app.exception_handler(PortalError)
     async def _portal_error(_request: Request, exc: PortalError) -> JSONResponse:
-        body = exc.problem()
-        response = problem(
-            exc.status,
-            body.pop("title"),
-            body.pop("detail"),
-            type_=body.pop("type"),
-            **{k: v for k, v in body.items() if k != "status"},
-        )
-        if exc.status == 401:
-            response.headers["WWW-Authenticate"] = "Bearer"
-        retry = exc.extra.get("retry_after")
-        if exc.status == 429 and isinstance(retry, int):
-            response.headers["Retry-After"] = str(retry)
-        return response
+        return portal_problem(exc)
 
 
 def run_worker(ctx: PortalContext, stop: threading.Event, *, interval: float = 0.5) -> None:

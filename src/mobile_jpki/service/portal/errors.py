@@ -1,8 +1,11 @@
-"""The portal's refusals: one hierarchy, each carrying a stable ``code`` the app can show.
+"""The portal's refusals: one hierarchy under :class:`PortalError`, the portal's one root
+exception. Each carries data only: a stable ``code`` the app can show (also stored as an
+application's ``failure_code``), a ``detail`` and extra members (``retry_after``, …).
 
-``api`` turns every :class:`PortalError` into RFC 7807 problem+json in one place: ``type`` is
-``urn:mobile-jpki:problem:<code>``, ``status`` the HTTP status, ``code`` repeated as an
-extension member. docs/portal.md lists every code.
+How a refusal is answered over HTTP (status, title, headers) is the edge's business:
+``api.problems.PORTAL_PROBLEMS`` maps each type to its status in one table, and the answer is
+RFC 7807 problem+json with ``type`` ``urn:mobile-jpki:problem:<code>``. docs/portal.md lists
+every code.
 """
 
 from __future__ import annotations
@@ -13,117 +16,111 @@ from typing import Any, ClassVar
 class PortalError(Exception):
     """Base of every refusal of the portal service."""
 
-    status: ClassVar[int] = 400
     code: ClassVar[str] = "bad-request"
-    title: ClassVar[str] = "The request was refused"
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
 
-    def problem(self) -> dict[str, Any]:
-        return {
-            "type": f"urn:mobile-jpki:problem:{self.code}",
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-            "code": self.code,
-            **self.extra,
-        }
-
 
 class Unauthenticated(PortalError):
     """Missing or wrong operator API key or device credential."""
 
-    status, code, title = 401, "unauthenticated", "Authentication required"
+    code = "unauthenticated"
 
 
 class Forbidden(PortalError):
-    status, code, title = 403, "forbidden", "Not allowed for this caller"
+    code = "forbidden"
 
 
 class NotFound(PortalError):
-    status, code, title = 404, "not-found", "No such object"
+    code = "not-found"
 
 
 class Conflict(PortalError):
-    status, code, title = 409, "conflict", "Conflicts with the current state"
+    code = "conflict"
 
 
 class RateLimited(PortalError):
-    status, code, title = 429, "rate-limited", "Too many attempts; try again later"
+    """``retry_after`` (seconds) in ``extra``."""
+
+    code = "rate-limited"
 
 
 class InvalidRequest(PortalError):
-    status, code, title = 422, "invalid-request", "The request is malformed"
+    code = "invalid-request"
 
 
 # --- signed documents -------------------------------------------------------------------
 class SignatureInvalid(PortalError):
-    status, code, title = 422, "signature-invalid", "The signature does not verify"
+    code = "signature-invalid"
 
 
 class CardCertificateUnknown(PortalError):
-    status, code, title = 422, "card-certificate-unknown", "The card certificate is not ours"
+    code = "card-certificate-unknown"
 
 
 class CardCertificateRevoked(PortalError):
-    status, code, title = 422, "card-certificate-revoked", "The card certificate is revoked"
+    code = "card-certificate-revoked"
 
 
 class CardCertificateHeld(PortalError):
-    status, code, title = 422, "card-certificate-held", "The card certificate is suspended"
+    code = "card-certificate-held"
 
 
 class CardCertificateExpired(PortalError):
-    status, code, title = 422, "card-certificate-expired", "The card certificate is expired"
+    code = "card-certificate-expired"
 
 
 class NonceUnknown(PortalError):
-    status, code, title = 422, "nonce-unknown", "The nonce was not issued to this device"
+    code = "nonce-unknown"
 
 
 class NonceExpired(PortalError):
-    status, code, title = 422, "nonce-expired", "The nonce has expired; ask for a new one"
+    code = "nonce-expired"
 
 
 class NonceUsed(PortalError):
-    status, code, title = 409, "nonce-used", "The nonce was already used (replay)"
+    code = "nonce-used"
 
 
 class StaleSignature(PortalError):
-    status, code, title = 422, "stale-signature", "The signing time is too far from now"
+    code = "stale-signature"
 
 
 # --- applications -------------------------------------------------------------------------
 class TermsOutdated(PortalError):
-    status, code, title = 422, "terms-outdated", "The terms accepted are not the current ones"
+    """``current`` (the terms version in force) in ``extra``."""
+
+    code = "terms-outdated"
 
 
 class AttestationInvalid(PortalError):
-    status, code, title = 422, "attestation-invalid", "The key was not attested by this device"
+    code = "attestation-invalid"
 
 
 class NotEligible(PortalError):
-    status, code, title = 422, "not-eligible", "Not eligible (signing certificates from age 15)"
+    code = "not-eligible"
 
 
 class ConsentRequired(PortalError):
-    status, code, title = 409, "revoke-consent-required", "旧スマホ用電子証明書は失効されます"
+    """Another phone holds certificates: the app asks 旧スマホ用電子証明書は失効されます."""
+
+    code = "revoke-consent-required"
 
 
 class ApplicationInProgress(Conflict):
-    code, title = "application-in-progress", "Another application of this person is in progress"
+    code = "application-in-progress"
 
 
 class DeviceMismatch(PortalError):
-    status, code, title = 403, "device-mismatch", "The document names another device"
+    code = "device-mismatch"
 
 
 class InstructionExpired(PortalError):
-    status, code, title = 410, "instruction-expired", "The instruction is no longer valid"
+    code = "instruction-expired"
 
 
 class RegistrationProofInvalid(PortalError):
-    status, code, title = 422, "installation-proof-invalid", "The installation proof is wrong"
+    code = "installation-proof-invalid"

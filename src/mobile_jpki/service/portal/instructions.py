@@ -1,0 +1,173 @@
+"""Signed management instructions to a device's element (docs/apdu.md "Signed management
+instructions"): queued (the 48-hour deletion after a device is retired, a signing slot's
+deletion at release, the challenge-bound password reset), handed out while valid, and
+acknowledged."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mobile_jpki.applet.instructions import Action, build_instruction
+from mobile_jpki.push import outbox
+from mobile_jpki.store.portal import DeviceInstruction
+
+from . import errors as E
+from . import queries as Q
+from .context import Context, device, ref
+from .devices import use_nonce
+from .documents import ResetDoc, parse
+from .signers import card_of_signer, check_time
+
+
+@dataclass(frozen=True)
+class PendingInstruction:
+    id: str
+    actions: int
+    instruction: bytes
+    not_after: dt.datetime
+    reason: str
+
+
+def queue_instruction(
+    ctx: Context,
+    s: Session,
+    target: Q.DeviceRef,
+    actions: Action,
+    why: str,
+    not_after: dt.datetime,
+    now: dt.datetime,
+    challenge: bytes | None = None,
+    *,
+    delivered: bool = False,
+) -> bytes:
+    """A signed instruction for ``target`` (and, unless challenge-bound, its
+    ``deletion-pending`` push); returns the instruction."""
+    body = build_instruction(
+        key=ctx.instruction_key,
+        target_serial=bytes.fromhex(target.element_serial),
+        actions=actions,
+        not_after=not_after,
+        challenge=challenge,
+    )
+    instruction_id = ctx.new_id()
+    conn = s.connection()
+    Q.insert_instructions(
+        conn,
+        [
+            {
+                "id": instruction_id,
+                "device_id": target.id,
+                "actions": int(actions),
+                "instruction": body,
+                "not_after": not_after,
+                "reason": why,
+                "created_at": now,
+                "delivered_at": now if delivered else None,
+                "acknowledged_at": None,
+            }
+        ],
+    )
+    if challenge is None:
+        Q.enqueue(
+            conn,
+            [
+                Q.outbox_row(
+                    target,
+                    outbox.DELETION_PENDING,
+                    {"instruction": instruction_id, "not_after": not_after.isoformat()},
+                    now,
+                )
+            ],
+        )
+    return body
+
+
+def pending_instructions(
+    ctx: Context, device_id: str, *, now: dt.datetime
+) -> list[PendingInstruction]:
+    """Instructions still valid for this device. After ``not_after`` the service no longer
+    hands them out (and the element would refuse them: 69 82)."""
+    with ctx.db.transaction() as s:
+        rows = s.scalars(
+            select(DeviceInstruction)
+            .where(
+                DeviceInstruction.device_id == device_id,
+                DeviceInstruction.acknowledged_at.is_(None),
+                DeviceInstruction.not_after > now,
+            )
+            .order_by(DeviceInstruction.created_at)
+        ).all()
+        out = []
+        for row in rows:
+            if row.delivered_at is None:
+                row.delivered_at = now
+            out.append(
+                PendingInstruction(row.id, row.actions, row.instruction, row.not_after, row.reason)
+            )
+        return out
+
+
+def acknowledge_instruction(
+    ctx: Context, device_id: str, instruction_id: str, *, now: dt.datetime
+) -> None:
+    with ctx.db.transaction() as s:
+        row = s.get(DeviceInstruction, instruction_id)
+        if row is None or row.device_id != device_id:
+            raise E.NotFound("no such instruction for this device")
+        if row.acknowledged_at is not None:
+            return
+        if now > row.not_after:
+            raise E.InstructionExpired("the instruction expired before it was carried out")
+        row.acknowledged_at = now
+        ctx.audit.record(
+            s,
+            at=now,
+            actor=f"device:{device_id}",
+            action="portal.instruction.ack",
+            obj=f"instruction:{row.id}",
+            payload={"actions": row.actions, "reason": row.reason},
+        )
+
+
+def password_reset(ctx: Context, device_id: str, cms_der: bytes, *, now: dt.datetime) -> bytes:
+    """初期化: a card-signed request returns a reset instruction bound to the element's
+    challenge; the app appends the new secret (C1/C2) and sends it to the element."""
+    signed = ctx.verifier.verify(cms_der)
+    doc = parse(ResetDoc, signed.content)
+    if doc.device_id != device_id:
+        raise E.DeviceMismatch("not a reset request of this device")
+    check_time(ctx, doc.signed_at, now)
+    with ctx.db.transaction() as s:
+        card = card_of_signer(ctx, s, signed.signer, now)
+        ctx.lock_person(s, card.person_id)
+        use_nonce(s, doc.nonce, device_id, "reset", now)
+        phone = device(s, device_id)
+        if phone.person_id != card.person_id or not phone.holder:
+            raise E.Forbidden("this phone holds no certificates of the card holder")
+        action = (
+            Action.RESET_SIGN_PASSWORD if doc.certificate == "phone-sign" else Action.RESET_AUTH_PIN
+        )
+        instruction = queue_instruction(
+            ctx,
+            s,
+            ref(phone),
+            action,
+            "password-reset",
+            now + ctx.config.reset_validity,
+            now,
+            challenge=bytes.fromhex(doc.element_challenge),
+            delivered=True,  # handed over in this very answer
+        )
+        ctx.audit.record(
+            s,
+            at=now,
+            actor=f"device:{device_id}",
+            action="portal.phone.reset",
+            obj=f"device:{device_id}",
+            payload={"certificate": doc.certificate},
+        )
+        return instruction
