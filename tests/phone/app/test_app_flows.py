@@ -516,7 +516,9 @@ def test_unexpected_errors_become_a_coded_message(world: FakeWorld, clock: Fixed
     assert dict(screen.message.params) == {"code": "internal-error"}
 
 
-def test_unknown_rejection_code_is_kept_but_never_shown(world: FakeWorld, clock: FixedClock) -> None:
+def test_unknown_rejection_code_is_kept_but_never_shown(
+    world: FakeWorld, clock: FixedClock
+) -> None:
     world.device("p")
     app = PhoneApp(_Broken(world, "p"), clock)
     app.state = app.state.__class__(
