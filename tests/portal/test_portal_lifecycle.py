@@ -92,28 +92,27 @@ def test_revoke_another_phone_from_my_page(world: World) -> None:
 
 
 def test_hotline_hold_then_release_reissues_the_signing_certificate(world: World) -> None:
+    """JPKI-FACTS "Loss or theft", in one flow: the hotline holds the phone's certificates and
+    the card's; release in the app un-holds user-auth, revokes signing and applies at once
+    for its successor under the new password set there; the card's hold is lifted too."""
     person, _, card = world.resident()
     phone = registered(world, card)
     held = world.hotline.hold_phone(person)
-    assert len(held) == 2
+    assert len(held) == 4  # the phone's two and the card's two
     assert states(phone) == {"phone-sign": ("held", None), "phone-auth": ("held", None)}
     assert {e["state"] for e in phone.my_page()["entries"]} == {"held"}
-    result = phone.release_hold(card, card_password=CARD_PASSWORD)
-    assert result == {"phone-auth": "released", "phone-sign": "reapply"}
-    assert states(phone) == {"phone-sign": ("revoked", 4), "phone-auth": ("good", None)}
-    # The element deletes the signing slot, then the app applies again for it alone.
-    assert len(phone.sync_instructions()) == 1
-    assert phone.element.presence() == {Hierarchy.SIGN: False, Hierarchy.AUTH: True}
     world.clock.advance(dt.timedelta(minutes=1))
-    phone.apply(
-        card,
-        card_password=CARD_PASSWORD,
-        certificates=(Hierarchy.SIGN,),
-        sign_password=PW,
-        auth_pin=PIN,
-    )
+    result = phone.release_hold(card, card_password=CARD_PASSWORD, new_sign_password="NEWPW777")
+    assert {k: v for k, v in result.items() if k.startswith("phone")} == {
+        "phone-auth": "released",
+        "phone-sign": "reissued",
+    }
+    assert sorted(v for k, v in result.items() if k.startswith("card:")) == ["released"] * 2
+    # The slot was cleared by the service's instruction inside the flow: nothing is left
+    # for the next time the phone comes online (no old-phone notice).
+    assert phone.sync_instructions() == []
     world.work()
-    assert phone.register(sign_password=PW, auth_pin=PIN) == ["phone-sign"]
+    assert phone.register(sign_password="NEWPW777", auth_pin=PIN) == ["phone-sign"]
     assert states(phone) == {"phone-sign": ("good", None), "phone-auth": ("good", None)}
 
 

@@ -204,8 +204,11 @@ def activate(applet: JpkiApplet, cmd: CommandApdu) -> bytes:
         # secret is set later with CHANGE REFERENCE DATA P1 01 (never set before).
         required += [s.secret for s in (st.sign, st.auth) if s.key is not None]
     else:
-        # A card is personalised whole at the office: both secrets, always.
-        required += [st.sign.secret, st.auth.secret]
+        # A card always has its user-authentication PIN; its signing password only when it
+        # holds a signing key (none for a person under 15: JPKI-FACTS "Flows").
+        required.append(st.auth.secret)
+        if st.sign.key is not None:
+            required.append(st.sign.secret)
     if any(item is None for item in required):
         raise AppletError(SW.CONDITIONS_NOT_SATISFIED)
     applet.commit(replace(st, lifecycle=Lifecycle.OPERATIONAL))

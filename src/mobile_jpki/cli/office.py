@@ -36,7 +36,7 @@ from mobile_jpki.phone.office import issue_card
 from mobile_jpki.phone.profile import OperatorKeyFile
 from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.connection import InProcessConnection
-from mobile_jpki.reader.emulated import create_card, validate_id
+from mobile_jpki.reader.emulated import create_card, remove_card, validate_id
 
 OPERATOR_KEY_ENV = "MOBILE_JPKI_OPERATOR_KEY"
 # The role the portal's operator keys carry for the municipal office terminal (the demo's too).
@@ -234,17 +234,21 @@ def issue_card_cmd(
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
 ) -> None:
-    """Issue a My Number Card: create the emulated card, generate both keys on the chip, have
+    """Issue a My Number Card: create the emulated card, generate its keys on the chip, have
     the service certify them, and set the card's password and PIN (the card applied with at
-    seed ④ and read at ⑧)."""
+    seed ④ and read at ⑧). A person under 15 gets the user-authentication certificate only
+    (no signing password is asked). If personalisation fails, the card record and the
+    emulated card are removed (or the record cancelled, with what was issued revoked)."""
     from mobile_jpki.reader.passwords import normalise_sign_password, validate_auth_pin
 
-    with cli_errors():
-        validate_id(card)
-        password = normalise_sign_password(
+    def password() -> str:  # asked only when the person gets a signing certificate
+        return normalise_sign_password(
             secret(sign_password, flag="--sign-password", prompt="Card signing password",
                    confirm=True)
         )  # fmt: skip
+
+    with cli_errors():
+        validate_id(card)
         pin = validate_auth_pin(
             secret(auth_pin, flag="--auth-pin", prompt="Card user-auth PIN", confirm=True)
         )
@@ -259,18 +263,25 @@ def issue_card_cmd(
                     EXIT_USAGE,
                 )
             applet = create_card(data_dir, card, clock=clock)
-            record, done = issue_card(
-                operator,
-                svc.portal(),
-                JpkiClient(InProcessConnection(applet)),
-                person_id=person,
-                expires_at=clock.now() + dt.timedelta(days=365 * years),
-                sign_password=password,
-                auth_pin=pin,
-                card_instruction_key=issuer,
-            )
+            try:
+                record, done = issue_card(
+                    operator,
+                    svc.portal(),
+                    JpkiClient(InProcessConnection(applet)),
+                    person_id=person,
+                    expires_at=clock.now() + dt.timedelta(days=365 * years),
+                    sign_password=password,
+                    auth_pin=pin,
+                    card_instruction_key=issuer,
+                )
+            except BaseException:
+                remove_card(data_dir, card)  # no half-personalised card is left behind
+                raise
     typer.echo(f"card {card!r} issued (card record {record})")
-    typer.echo(f"  署名用電子証明書     serial {done.sign_certificate.serial_number:x}")
+    if done.sign_certificate is None:
+        typer.echo("  署名用電子証明書     not issued (15歳未満の方には発行されません)")
+    else:
+        typer.echo(f"  署名用電子証明書     serial {done.sign_certificate.serial_number:x}")
     typer.echo(f"  利用者証明用電子証明書 serial {done.auth_certificate.serial_number:x}")
 
 
@@ -305,11 +316,27 @@ def hold(
     data_dir: DataDir, person: PersonId, base_url: BaseUrl = None, api_key: ApiKey = None
 ) -> None:
     """The hotline's 一時利用停止 (loss or theft, 24/365): suspend the person's smartphone
-    certificates (certificateHold). Released in the app: `mobile-jpki phone release`."""
+    certificates and the card's (certificateHold). Released in the app with the card
+    (`mobile-jpki phone release`), which also lifts the card's hold, or for the card alone
+    at the office (`mobile-jpki office release`)."""
     with cli_errors(), connect(data_dir, base_url) as svc:
         serials = svc.operator(api_key).hold_phone(person)
         svc.work()
     _revoked(serials, "certificateHold")
+
+
+@app.command("release")
+def release(
+    data_dir: DataDir, person: PersonId, base_url: BaseUrl = None, api_key: ApiKey = None
+) -> None:
+    """At the municipal office: lift the hotline's hold on the person's My Number Card (both
+    its certificates are un-held). The phones' holds are released in the app
+    (`mobile-jpki phone release`): there the signing certificate is re-issued."""
+    with cli_errors(), connect(data_dir, base_url) as svc:
+        serials = svc.operator(api_key).release_card(person)
+        svc.work()
+    for serial in serials:
+        typer.echo(f"{serial}  released (一時利用停止の解除)")
 
 
 @app.command("replace-card")

@@ -219,6 +219,8 @@ class Demo:
             auth_pin=s.card_auth_pin,
             card_instruction_key=system.card_issuer_key.public_key(),
         )
+        if personalised.sign_certificate is None:
+            raise DemoError("the demo's person is an adult: the card needs its signing key")
         self.certs["card-sign"] = personalised.sign_certificate
         self.certs["card-auth"] = personalised.auth_certificate
         self.out.detail(

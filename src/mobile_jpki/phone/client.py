@@ -111,6 +111,10 @@ class PortalClient:
             self._call("POST", "/portal/v1/hold-releases", json={"cms": _b64(cms)})["result"]
         )
 
+    def holder_inquiry(self, cms: bytes) -> bool:
+        answer = self._call("POST", "/portal/v1/holder-inquiries", json={"cms": _b64(cms)})
+        return bool(answer["other_device_holds"])
+
     def password_reset(self, cms: bytes) -> bytes:
         answer = self._call("POST", "/portal/v1/password-resets", json={"cms": _b64(cms)})
         return base64.b64decode(answer["instruction"])
@@ -142,12 +146,18 @@ class OperatorClient:
         )
 
     def register_card(self, person_id: str, applet_serial: bytes, expires_at: str) -> str:
+        return self.register_card_for(person_id, applet_serial, expires_at)[0]
+
+    def register_card_for(
+        self, person_id: str, applet_serial: bytes, expires_at: str
+    ) -> tuple[str, frozenset[str]]:
+        """The new card's record id and the certificate kinds the office certifies for it."""
         body = {"applet_serial": applet_serial.hex(), "expires_at": expires_at}
-        return str(
-            self._portal._call("POST", f"/operator/v1/persons/{person_id}/cards", json=body)[
-                "card_id"
-            ]
-        )
+        answer = self._portal._call("POST", f"/operator/v1/persons/{person_id}/cards", json=body)
+        return str(answer["card_id"]), frozenset(str(k) for k in answer["certificates"])
+
+    def abandon_card(self, card_id: str) -> list[str]:
+        return list(self._portal._call("POST", f"/operator/v1/cards/{card_id}/abandon")["serials"])
 
     def certify_card_key(self, card_id: str, kind: str, spki: bytes) -> bytes:
         body = {"kind": kind, "public_key": _b64(spki)}
@@ -156,6 +166,13 @@ class OperatorClient:
 
     def replace_card(self, card_id: str) -> list[str]:
         return list(self._portal._call("POST", f"/operator/v1/cards/{card_id}/replace")["serials"])
+
+    def release_card(self, person_id: str) -> list[str]:
+        return list(
+            self._portal._call("POST", f"/operator/v1/persons/{person_id}/card-release")[
+                "serials"
+            ]
+        )
 
     def hold_phone(self, person_id: str) -> list[str]:
         return list(

@@ -33,6 +33,7 @@ from mobile_jpki.service.portal.documents import (
     ApplicationKind,
     AttestedKey,
     DocType,
+    InquiryDoc,
     ReleaseDoc,
     ResetDoc,
     RevocationDoc,
@@ -311,6 +312,14 @@ class ScriptedPhone:
             certificates=["phone-sign", "phone-auth"],
         )
         return self.api.revoke_other(self._card_signed(card, card_password, doc))
+
+    def other_phone_holds(self, card: JpkiClient, *, card_password: str) -> bool:
+        """⑧: read the card and ask the service, read-only, whether another phone of its
+        holder holds certificates (a card-signed inquiry), so ⑨ comes before ⑩."""
+        doc = InquiryDoc(
+            device_id=self._device(), nonce=self.api.nonce("inquiry"), signed_at=self._now()
+        )
+        return self.api.holder_inquiry(self._card_signed(card, card_password, doc))
 
     def release_hold(
         self, card: JpkiClient, *, card_password: str, new_sign_password: str | None = None

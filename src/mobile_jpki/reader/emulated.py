@@ -141,6 +141,12 @@ def create_card(
     )
 
 
+def remove_card(data_dir: Path | str, card_id: str) -> None:
+    """Remove an emulated card's state file (a personalisation that failed); no error if it
+    is not there."""
+    device_path(data_dir, DeviceKind.CARD, card_id).unlink(missing_ok=True)
+
+
 def create_phone(
     data_dir: Path | str,
     phone_id: str,

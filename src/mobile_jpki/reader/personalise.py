@@ -32,7 +32,7 @@ class PersonalisationError(ReaderError):
 @dataclass(frozen=True)
 class PersonalisedCard:
     serial: bytes
-    sign_certificate: x509.Certificate
+    sign_certificate: x509.Certificate | None  # None: no signing certificate (under 15)
     auth_certificate: x509.Certificate
 
 
@@ -77,21 +77,29 @@ def personalise_card(
     sign_ca: x509.Certificate,
     auth_ca: x509.Certificate,
     instruction_public_key: ec.EllipticCurvePublicKey | bytes,
-    sign_password: str,
+    sign_password: str | None,
     auth_pin: str,
+    kinds: frozenset[Hierarchy] = frozenset({Hierarchy.SIGN, Hierarchy.AUTH}),
 ) -> PersonalisedCard:
-    """Personalise a blank card end to end and ACTIVATE it.
+    """Personalise a blank card end to end and ACTIVATE it, with the certificates in
+    ``kinds`` (the service says which: no signing certificate under 15).
 
     Order matters to the applet: CA certificates before end-entity ones (they are checked
     against them), keys before their certificates, secrets and CA material before ACTIVATE.
     """
-    # Check both secrets before the first APDU: a typo must not leave a half-made card.
-    check_secret(Hierarchy.SIGN, sign_password)
+    if Hierarchy.AUTH not in kinds:
+        raise ValueError("a card always carries its user-authentication certificate")
+    signing = Hierarchy.SIGN in kinds
+    # Check the secrets before the first APDU: a typo must not leave a half-made card.
+    if signing:
+        if sign_password is None:
+            raise ValueError("a card with a signing certificate needs its signing password")
+        check_secret(Hierarchy.SIGN, sign_password)
     check_secret(Hierarchy.AUTH, auth_pin)
     client.select_ap()
     _write_issuer_material(client, sign_ca, auth_ca, instruction_public_key)
     certs: dict[Hierarchy, x509.Certificate] = {}
-    for hierarchy in (Hierarchy.AUTH, Hierarchy.SIGN):
+    for hierarchy in (h for h in (Hierarchy.AUTH, Hierarchy.SIGN) if h in kinds):
         generated = client.generate_key(hierarchy, os.urandom(16))
         public = generated.public_key()
         cert = issue(_CARD_KINDS[hierarchy], public)
@@ -99,10 +107,11 @@ def personalise_card(
             raise PersonalisationError(f"the {hierarchy.value} certificate is for another key")
         client.write_certificate(hierarchy, cert)
         certs[hierarchy] = cert
-    client.change_secret(Hierarchy.SIGN, sign_password)
+    if signing and sign_password is not None:
+        client.change_secret(Hierarchy.SIGN, sign_password)
     client.change_secret(Hierarchy.AUTH, auth_pin)
     client.activate()
-    return PersonalisedCard(client.serial(), certs[Hierarchy.SIGN], certs[Hierarchy.AUTH])
+    return PersonalisedCard(client.serial(), certs.get(Hierarchy.SIGN), certs[Hierarchy.AUTH])
 
 
 def apply_phone(

@@ -60,6 +60,7 @@ class JobStatus(StrEnum):
 class CardStatus(StrEnum):
     ACTIVE = "active"
     REPLACED = "replaced"
+    CANCELLED = "cancelled"  # personalisation failed; its certificates (if any) revoked
 
 
 class Person(Base):

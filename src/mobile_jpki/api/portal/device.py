@@ -46,7 +46,7 @@ class EnrolOut(BaseModel):
 class NonceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    purpose: Literal["application", "revocation", "release", "reset"]
+    purpose: Literal["application", "inquiry", "revocation", "release", "reset"]
 
 
 class NonceOut(BaseModel):
@@ -240,6 +240,18 @@ def revoke_other(body: SignedIn, ctx: Ctx, device: DeviceId) -> SerialsOut:
 def release(body: SignedIn, ctx: Ctx, device: DeviceId) -> ReleaseOut:
     result = ctx.service.release_hold(device, b64decode(body.cms), now=ctx.clock.now())
     return ReleaseOut(result=result)
+
+
+class InquiryOut(BaseModel):
+    other_device_holds: bool
+
+
+@router.post("/holder-inquiries")
+def holder_inquiry(body: SignedIn, ctx: Ctx, device: DeviceId) -> InquiryOut:
+    """⑧: does another phone of the card's holder hold certificates (card-signed; read-only
+    but for the nonce)? The app shows ⑨ before ⑩ when it does."""
+    other = ctx.service.holder_inquiry(device, b64decode(body.cms), now=ctx.clock.now())
+    return InquiryOut(other_device_holds=other)
 
 
 @router.post("/password-resets")

@@ -68,6 +68,8 @@ class CardIn(BaseModel):
 
 class CardOut(BaseModel):
     card_id: str
+    # What the office certifies for this card: card-auth always, card-sign from age 15.
+    certificates: list[str]
 
 
 class KeyIn(BaseModel):
@@ -113,7 +115,16 @@ def register_card(person_id: str, body: CardIn, ctx: Ctx, op: Operator) -> CardO
         expires_at=_aware(body.expires_at),
         now=ctx.clock.now(),
     )
-    return CardOut(card_id=card_id)
+    kinds = ctx.service.card_certificates(op, card_id=card_id, now=ctx.clock.now())
+    return CardOut(card_id=card_id, certificates=sorted(k.value for k in kinds))
+
+
+@router.post("/cards/{card_id}/abandon")
+def abandon_card(card_id: str, ctx: Ctx, op: Operator) -> RevokedOut:
+    """A personalisation that failed: the card record is removed (or cancelled, with any
+    certificate already issued for it revoked)."""
+    revoked = ctx.service.abandon_card(op, card_id=card_id, now=ctx.clock.now())
+    return RevokedOut(serials=[format(s, "x") for s in revoked])
 
 
 @router.post("/cards/{card_id}/certificates", status_code=201)
@@ -139,6 +150,13 @@ def replace_card(card_id: str, ctx: Ctx, op: Operator) -> RevokedOut:
 
 @router.post("/persons/{person_id}/phone-hold")
 def hold_phone(person_id: str, ctx: Ctx, op: Operator) -> RevokedOut:
-    """Hotline 一時利用停止: the person's phone certificates go on hold."""
+    """Hotline 一時利用停止: the person's phone certificates, and the card's, go on hold."""
     held = ctx.service.hold_phone(op, person_id=person_id, now=ctx.clock.now())
     return RevokedOut(serials=[format(s, "x") for s in held])
+
+
+@router.post("/persons/{person_id}/card-release")
+def release_card(person_id: str, ctx: Ctx, op: Operator) -> RevokedOut:
+    """The office lifts the hold on the person's card: both its certificates are un-held."""
+    released = ctx.service.release_card(op, person_id=person_id, now=ctx.clock.now())
+    return RevokedOut(serials=[format(s, "x") for s in released])

@@ -9,11 +9,11 @@ failure (APDU status words, RFC 7807 problems, transport errors) into a
 Where the portal API and the document's order of screens differ, this adapter bridges the gap
 and says so:
 
-- ⑧⑨ The service learns who the person is only from a card-signed application, so it cannot
-  say, read-only, whether another device holds certificates before consent. The adapter answers
-  ``other_device_holds`` with the person's own choice (機種変更 ⇒ yes, 申請する ⇒ no); when the
-  service disagrees at ⑪ it answers ``revoke-consent-required`` and the app shows the dialog
-  then — still before anything is applied.
+- ⑧⑨ The card is read with a card-signed *holder inquiry*: the service answers, changing
+  nothing, whether another phone of the card's holder holds certificates, so the dialog
+  comes before ⑩ for 申請する and 機種変更 alike. Should that change before ⑪, the service
+  answers ``revoke-consent-required`` and the app shows the dialog then — still before
+  anything is applied.
 - ⑩ The portal signs the application over keys generated under the new passwords, so the card
   is used again at ⑪ (the emulated card stays in reach; a real card would be read again), and
   the card password typed at ④ is kept in memory until then.
@@ -162,14 +162,10 @@ class PortalBackend:
         card_sign_password: str,
     ) -> ApplicationDraft:
         with _translated(SecretKind.CARD_SIGN):
-            # ⑧: VERIFY the card signing password and read its certificate (reads only).
-            ScriptedPhone.card_signing_key(self.card(), card_sign_password)
-        draft = ApplicationDraft(
-            self._next("draft"),
-            kind,
-            certs,
-            other_device_holds=kind is ApplicationKind.MODEL_CHANGE,
-        )
+            # ⑧: VERIFY the card signing password, and ask the service with the card's
+            # signature whether another phone holds certificates (nothing is applied).
+            others = self.phone.other_phone_holds(self.card(), card_password=card_sign_password)
+        draft = ApplicationDraft(self._next("draft"), kind, certs, other_device_holds=others)
         self._drafts[draft.draft_id] = draft
         self._terms[draft.draft_id] = terms_version  # the version the person read and ticked
         self._card_passwords[draft.draft_id] = normalise_sign_password(card_sign_password)

@@ -12,14 +12,15 @@ from sqlalchemy.orm import Session
 from mobile_jpki.applet.attestation import AttestationError, GeneratedKey, verify_attested_key
 from mobile_jpki.applet.constants import Slot
 from mobile_jpki.pki.model import CertKind
+from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.pki.validity import EligibilityError, check_signing_eligibility
 from mobile_jpki.store.portal import ApplicationStatus, ItemStatus, JobStatus
 
 from . import errors as E
 from . import queries as Q
-from .context import Context, facts_from_json, public_key
+from .context import ACTOR, Context, facts_from_json, public_key
 from .devices import use_nonce
-from .documents import ApplicationDoc, parse
+from .documents import ApplicationDoc, InquiryDoc, parse
 from .signers import SigningCard, card_of_signer, check_signing_root, check_time
 
 
@@ -42,6 +43,9 @@ def apply(ctx: Context, device_id: str, cms_der: bytes, *, now: dt.datetime) -> 
     check_signing_root(ctx, signed.signer)
     application_id = ctx.new_id()
     refusal: E.PortalError | None = None
+    # A new application may revoke its device's unregistered certificates (an abandoned
+    # attempt): responders are rolled over before the write transaction, as everywhere.
+    ctx.ready_ca(now)
     with ctx.db.transaction() as s:
         conn = s.connection()
         # Count only signatures by a real card of ours: the signer certificate must be the
@@ -173,7 +177,15 @@ def _accept(
             "別端末に登録されている証明書は失効されます。",
             other_device=True,
         )
-    if device.open_application is not None:
+    # This device's own unfinished application (sent, then abandoned: the app was killed or
+    # the connection lost) is replaced by this one; its certificates, if already issued and
+    # never registered, are revoked (superseded). Another device's stays in the way.
+    replaced, unregistered = Q.supersede_unfinished(conn, device_id, now)
+    if unregistered:
+        ctx.authority.revoke_many(
+            [int(x, 16) for x in unregistered], Reason.SUPERSEDED, now, actor=ACTOR, session=s
+        )
+    if device.open_application is not None and device.open_application not in replaced:
         raise E.ApplicationInProgress("another application of this person is being processed")
     Q.insert_application(
         conn,
@@ -203,3 +215,19 @@ def _accept(
             "created_at": now,
         },
     )
+
+
+def holder_inquiry(ctx: Context, device_id: str, cms_der: bytes, *, now: dt.datetime) -> bool:
+    """⑧ before ⑨: whether another device of the card's holder holds certificates, so the
+    app shows 「旧スマホ用電子証明書は失効されます」 before it asks for new passwords (seed
+    order). Card-signed over a fresh nonce; it changes nothing but the nonce. The application
+    still carries the consent and is refused without it if the answer changed meanwhile."""
+    signed = ctx.verifier.verify(cms_der)
+    doc = parse(InquiryDoc, signed.content)
+    if doc.device_id != device_id:
+        raise E.DeviceMismatch("the inquiry names another device")
+    check_time(ctx, doc.signed_at, now)
+    with ctx.db.transaction() as s:
+        card = card_of_signer(ctx, s, signed.signer, now)
+        use_nonce(s, doc.nonce, device_id, "inquiry", now)
+        return bool(Q.other_holders(s.connection(), card.person_id, device_id))

@@ -31,6 +31,13 @@ class PortalConfig:
     jobs_per_transaction: int | None = None
     # *Uncertain* (JPKI-FACTS.md): does 異動 revoke the phone's signing certificate? Default yes.
     move_revokes_phone_signing: bool = True
+    # The seed's hotline line is 「マイナンバーカードの一時利用停止」: the hold covers the card's
+    # certificates as well as the phones' (docs/lifecycle.md). False holds the phones only.
+    hotline_holds_card: bool = True
+    # *Uncertain* (JPKI-FACTS gives no card rule): the app's release, signed with the card
+    # and its signing password, also lifts the card's own hold. False: only the municipal
+    # office lifts it (`office release`), and the app's release needs a card that is good.
+    app_release_lifts_card_hold: bool = True
 
 
 #: Jobs per transaction on SQLite. Each batch is one commit (an fsync), one claim, one audit

@@ -26,6 +26,7 @@ class DocType(StrEnum):
     REVOKE_OTHER_DEVICE = "mobile-jpki/revoke-other-device"
     RELEASE_HOLD = "mobile-jpki/release-hold"
     PASSWORD_RESET = "mobile-jpki/password-reset"  # noqa: S105 (a document type)
+    HOLDER_INQUIRY = "mobile-jpki/holder-inquiry"
 
 
 class ApplicationKind(StrEnum):
@@ -91,6 +92,14 @@ class RevocationDoc(_Doc):
 
 class ReleaseDoc(_Doc):
     type: Literal[DocType.RELEASE_HOLD] = DocType.RELEASE_HOLD
+    version: Literal[1] = 1
+
+
+class InquiryDoc(_Doc):
+    """⑧: does another phone of the card's holder hold certificates? Card-signed, so only
+    the card's holder (who knows its signing password) learns the answer."""
+
+    type: Literal[DocType.HOLDER_INQUIRY] = DocType.HOLDER_INQUIRY
     version: Literal[1] = 1
 
 

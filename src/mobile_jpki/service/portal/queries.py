@@ -439,6 +439,34 @@ def retire(conn: Connection, device_ids: Sequence[str], now: dt.datetime) -> Non
     direct.write(conn, _RELEASE_HOLDER, devices)
 
 
+_UNFINISHED_OF_DEVICE = select(_APP.c.id).where(
+    _APP.c.device_id == bindparam("device"),
+    _APP.c.status.in_([ApplicationStatus.READY.value, ApplicationStatus.ACCEPTED.value]),
+)
+_UNREGISTERED_SERIALS = select(_ITEM.c.cert_serial).where(
+    _ITEM.c.application_id.in_(_UNFINISHED_OF_DEVICE),
+    _ITEM.c.status == ItemStatus.READY.value,
+    _ITEM.c.cert_serial.is_not(None),
+)
+
+
+def supersede_unfinished(
+    conn: Connection, device_id: str, now: dt.datetime
+) -> tuple[list[str], list[str]]:
+    """A new application of ``device_id`` replaces the device's unfinished ones (an attempt
+    abandoned after it was sent: docs/lifecycle.md): they are superseded and their items
+    revoked. Returns (their ids, the serials already issued for them and never registered),
+    the serials for the caller to revoke."""
+    params = {"device": device_id}
+    ids = [str(r[0]) for r in conn.execute(_UNFINISHED_OF_DEVICE, params)]
+    if not ids:
+        return [], []
+    serials = [str(r[0]) for r in conn.execute(_UNREGISTERED_SERIALS, params)]
+    direct.write(conn, _SUPERSEDE_ITEMS, params)
+    direct.write(conn, _SUPERSEDE_APPLICATIONS, {**params, "now": now})
+    return ids, serials
+
+
 _MAKE_HOLDER = (
     update(_DEVICE)
     .where(_DEVICE.c.id == bindparam("device"))

@@ -9,8 +9,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
+from mobile_jpki.lifecycle import kinds_for_age
 from mobile_jpki.pki.identity import BasicFourFacts, Locality
-from mobile_jpki.pki.model import CertKind
+from mobile_jpki.pki.model import CertKind, Hierarchy
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.pki.validity import EligibilityError, ValidityError, card_validity
 from mobile_jpki.store.models import Certificate, CertStatus, serial_hex
@@ -87,6 +88,64 @@ def register_card(
             payload={"person": person_id},
         )
     return card_id
+
+
+def card_certificates(
+    ctx: Context, op: OperatorRef, *, card_id: str, now: dt.datetime
+) -> frozenset[CertKind]:
+    """The certificates the office certifies for this card (lifecycle.kinds_for_age): user
+    authentication always, signing from age 15. Asked before the card makes any key, so an
+    ineligible certificate is never attempted and nothing is left half-made."""
+    op.require(ROLE_OFFICE)
+    with ctx.db.transaction(write=False) as s:
+        card = s.get(Card, card_id)
+        if card is None:
+            raise E.NotFound("no such card")
+        person = s.get(Person, card.person_id)
+        if person is None:
+            raise E.NotFound("no such person")
+        facts, _ = facts_from_json(person.facts_json)
+    kinds = kinds_for_age(facts.date_of_birth, now)
+    card_kind = {Hierarchy.SIGN: CertKind.CARD_SIGN, Hierarchy.AUTH: CertKind.CARD_AUTH}
+    return frozenset(card_kind[h] for h in kinds)
+
+
+def abandon_card(ctx: Context, op: OperatorRef, *, card_id: str, now: dt.datetime) -> list[int]:
+    """A personalisation that failed (a card that stopped answering, a refused key): the
+    record of a card that never became usable is removed, or — when a certificate was
+    already issued for it — cancelled with that certificate revoked (cessationOfOperation),
+    so no half-made card stays active. An activated card is replaced, never abandoned."""
+    op.require(ROLE_OFFICE)
+    revoked: list[int] = []
+    ctx.ready_ca(now)
+    with ctx.db.transaction() as s:
+        card = s.get(Card, card_id)
+        if card is None:
+            raise E.NotFound("no such card")
+        ctx.lock_person(s, card.person_id)
+        if card.status != CardStatus.ACTIVE.value:
+            return []
+        if card.sign_serial is not None and card.auth_serial is not None:
+            raise E.Conflict("the card is complete: replace it instead")
+        for serial in (card.auth_serial, card.sign_serial):
+            if serial is not None:
+                ctx.authority.revoke(
+                    int(serial, 16), Reason.CESSATION_OF_OPERATION, now, actor=ACTOR, session=s
+                )
+                revoked.append(int(serial, 16))
+        if revoked:
+            card.status = CardStatus.CANCELLED.value
+        else:
+            s.delete(card)
+        ctx.audit.record(
+            s,
+            at=now,
+            actor=op.actor,
+            action="portal.card.abandon",
+            obj=f"card:{card_id}",
+            payload={"revoked": [serial_hex(x) for x in revoked]},
+        )
+    return revoked
 
 
 def certify_card_key(

@@ -11,6 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy.orm import Session
 
 from mobile_jpki.applet.instructions import Action
+from mobile_jpki.lifecycle import revocation_secret
+from mobile_jpki.pki.model import CertKind
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.store.models import Certificate, CertStatus, serial_hex
 
@@ -76,7 +78,10 @@ def retire_devices(
 def revoke_from_phone(
     ctx: Context, device_id: str, cms_der: bytes, *, now: dt.datetime
 ) -> list[int]:
-    """失効 from the phone: signed by this phone's own key (after its password)."""
+    """失効 from the phone, signed inside its element by the key of the certificate it acts on
+    (lifecycle.revocation_secret): the signing key (after the signing password) for any
+    choice that includes the signing certificate, the user-auth key (after its PIN) for the
+    user-auth certificate alone — so a phone holding only that one can revoke it."""
     signed = ctx.verifier.verify(cms_der)
     doc = parse(RevocationDoc, signed.content)
     if doc.type is not DocType.PHONE_REVOCATION or doc.device_id != device_id:
@@ -95,6 +100,11 @@ def revoke_from_phone(
             raise E.SignatureInvalid("not signed by a current phone certificate of this device")
         if row.person_id is None:
             raise E.SignatureInvalid("not a certificate of a person")
+        chosen = frozenset(CertKind(k).hierarchy for k in doc.certificates)
+        if CertKind(row.kind).hierarchy is not revocation_secret(chosen):
+            raise E.SignatureInvalid(
+                "a revocation is signed by the key of the certificate it acts on"
+            )
         ctx.lock_person(s, row.person_id)
         use_nonce(s, doc.nonce, device_id, "revocation", now)
         phone = device(s, device_id)

@@ -151,6 +151,14 @@ class PortalService:
     ) -> str:
         return registry.register_person(self.context, op, facts=facts, locality=locality, now=now)
 
+    def card_certificates(
+        self, op: OperatorRef, *, card_id: str, now: dt.datetime
+    ) -> frozenset[CertKind]:
+        return registry.card_certificates(self.context, op, card_id=card_id, now=now)
+
+    def abandon_card(self, op: OperatorRef, *, card_id: str, now: dt.datetime) -> list[int]:
+        return registry.abandon_card(self.context, op, card_id=card_id, now=now)
+
     def register_card(
         self,
         op: OperatorRef,
@@ -251,6 +259,12 @@ class PortalService:
     # --- suspension and revocation ------------------------------------------------------------
     def hold_phone(self, op: OperatorRef, *, person_id: str, now: dt.datetime) -> list[int]:
         return suspension.hold_phone(self.context, op, person_id=person_id, now=now)
+
+    def holder_inquiry(self, device_id: str, cms_der: bytes, *, now: dt.datetime) -> bool:
+        return applications.holder_inquiry(self.context, device_id, cms_der, now=now)
+
+    def release_card(self, op: OperatorRef, *, person_id: str, now: dt.datetime) -> list[int]:
+        return suspension.release_card(self.context, op, person_id=person_id, now=now)
 
     def release_hold(self, device_id: str, cms_der: bytes, *, now: dt.datetime) -> dict[str, str]:
         return suspension.release_hold(self.context, device_id, cms_der, now=now)

@@ -59,9 +59,11 @@ def card_of_signer(
     now: dt.datetime,
     *,
     chain_checked: bool = False,
+    allow_held: bool = False,
 ) -> SigningCard:
     """The card whose signing certificate made the signature: known to the CA (the stored
-    DER, one query with its card), issued by a signing root, good and in validity."""
+    DER, one query with its card), issued by a signing root, good and in validity (or on
+    hold, with ``allow_held``: the release of a hotline hold is signed with a held card)."""
     serial = serial_hex(signer.serial_number)
     row = Q.signer(s.connection(), serial)
     if (
@@ -76,7 +78,7 @@ def card_of_signer(
         check_signing_root(ctx, signer)
     if row.status == CertStatus.REVOKED.value:
         raise E.CardCertificateRevoked("the card's signing certificate is revoked")
-    if row.status == CertStatus.HELD.value:
+    if row.status == CertStatus.HELD.value and not allow_held:
         raise E.CardCertificateHeld("the card's signing certificate is suspended")
     if not row.not_before <= now <= row.not_after:
         raise E.CardCertificateExpired("the card's signing certificate is not valid now")

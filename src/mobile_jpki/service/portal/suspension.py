@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mobile_jpki.applet.instructions import Action
 from mobile_jpki.pki.model import CertKind
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.store.models import Certificate, CertStatus, serial_hex
+from mobile_jpki.store.portal import Card, CardStatus
 
 from . import errors as E
 from .context import ACTOR, PHONE_KINDS, Context, device, notify_changed, phone_certs, ref
@@ -20,20 +22,29 @@ from .instructions import queue_instruction
 from .operators import ROLE_HOTLINE, ROLE_OFFICE, OperatorRef
 from .signers import card_of_signer, check_time
 
+CARD_KINDS = (CertKind.CARD_SIGN.value, CertKind.CARD_AUTH.value)
+
 
 def hold_phone(ctx: Context, op: OperatorRef, *, person_id: str, now: dt.datetime) -> list[int]:
-    """Hotline 一時利用停止: every good phone certificate of the person goes on hold."""
+    """The 24/365 hotline's 一時利用停止: every good certificate of the person goes on hold —
+    the phones' and, with ``PortalConfig.hotline_holds_card`` (the default: the seed's line is
+    「マイナンバーカードの一時利用停止」), the active card's."""
     op.require(ROLE_HOTLINE, ROLE_OFFICE)
     held: list[int] = []
+    kinds = [k.value for k in PHONE_KINDS]
+    if ctx.config.hotline_holds_card:
+        kinds += CARD_KINDS
     ctx.ready_ca(now)
     with ctx.db.transaction() as s:
         ctx.lock_person(s, person_id)
         stmt = select(Certificate).where(
             Certificate.person_id == person_id,
-            Certificate.kind.in_([k.value for k in PHONE_KINDS]),
+            Certificate.kind.in_(kinds),
             Certificate.status == CertStatus.GOOD.value,
         )
         for cert in s.scalars(stmt).all():
+            if cert.kind in CARD_KINDS and not _active_card(s, cert.card_id):
+                continue  # a replaced card's certificates are revoked, not held
             ctx.authority.hold(int(cert.serial, 16), now, actor=ACTOR, session=s)
             held.append(int(cert.serial, 16))
             if cert.device_id:
@@ -49,13 +60,63 @@ def hold_phone(ctx: Context, op: OperatorRef, *, person_id: str, now: dt.datetim
     return held
 
 
+def release_card(
+    ctx: Context, op: OperatorRef, *, person_id: str, now: dt.datetime
+) -> list[int]:
+    """The municipal office lifts the hold on the person's active card: both its
+    certificates are simply un-held (JPKI-FACTS gives no card rule; docs/lifecycle.md)."""
+    op.require(ROLE_OFFICE)
+    released: list[int] = []
+    ctx.ready_ca(now)
+    with ctx.db.transaction() as s:
+        ctx.lock_person(s, person_id)
+        released = _release_card_holds(ctx, s, person_id, None, now)
+        if not released:
+            raise E.Conflict("no certificate of this person's card is suspended")
+        ctx.audit.record(
+            s,
+            at=now,
+            actor=op.actor,
+            action="portal.card.release",
+            obj=f"person:{person_id}",
+            payload={"released": [serial_hex(x) for x in released]},
+        )
+    return released
+
+
+def _active_card(s: Session, card_id: str | None) -> bool:
+    card = s.get(Card, card_id) if card_id else None
+    return card is not None and card.status == CardStatus.ACTIVE.value
+
+
+def _release_card_holds(
+    ctx: Context, s: Session, person_id: str, card_id: str | None, now: dt.datetime
+) -> list[int]:
+    """Un-hold the held certificates of the person's active card (``card_id``, or any)."""
+    stmt = select(Certificate).where(
+        Certificate.person_id == person_id,
+        Certificate.kind.in_(CARD_KINDS),
+        Certificate.status == CertStatus.HELD.value,
+    )
+    released = []
+    for cert in s.scalars(stmt).all():
+        if card_id not in (None, cert.card_id) or not _active_card(s, cert.card_id):
+            continue
+        ctx.authority.release_hold(int(cert.serial, 16), now, actor=ACTOR, session=s)
+        released.append(int(cert.serial, 16))
+    return released
+
+
 def release_hold(
     ctx: Context, device_id: str, cms_der: bytes, *, now: dt.datetime
 ) -> dict[str, str]:
-    """Release of a hotline suspension from the app (card-signed): the auth certificate is
-    un-held; the signing certificate is revoked (superseded) and must be applied for and
-    registered again — the device gets an instruction deleting its signing slot so the
-    element accepts a new key there. Returns {kind: "released" | "reapply"}."""
+    """Release of a hotline suspension from the app (card-signed), lifecycle.release_plan:
+    the auth certificate is un-held; the signing certificate is revoked (superseded) and the
+    device gets an instruction clearing its signing slot, so that the app applies for its
+    successor in the same flow (``reissue`` application). With
+    ``PortalConfig.app_release_lifts_card_hold`` the card's own hold is lifted too: the
+    person has just proven the card and its signing password.
+    Returns {kind: "released" | "reapply"}."""
     signed = ctx.verifier.verify(cms_der)
     doc = parse(ReleaseDoc, signed.content)
     if doc.device_id != device_id:
@@ -64,7 +125,8 @@ def release_hold(
     result: dict[str, str] = {}
     ctx.ready_ca(now)
     with ctx.db.transaction() as s:
-        card = card_of_signer(ctx, s, signed.signer, now)
+        lifts_card = ctx.config.app_release_lifts_card_hold
+        card = card_of_signer(ctx, s, signed.signer, now, allow_held=lifts_card)
         ctx.lock_person(s, card.person_id)
         use_nonce(s, doc.nonce, device_id, "release", now)
         phone = device(s, device_id)
@@ -90,6 +152,9 @@ def release_hold(
                     now,
                 )
                 result[cert.kind] = "reapply"
+        if lifts_card:
+            for serial in _release_card_holds(ctx, s, card.person_id, card.card_id, now):
+                result[f"card:{serial_hex(serial)}"] = "released"
         if not result:
             raise E.Conflict("no suspended certificate on this phone")
         ctx.audit.record(
