@@ -32,6 +32,7 @@ __all__ = [
     "revocation_secret",
 ]
 
+
 class CertState(StrEnum):
     """One certificate kind on one phone, as the service records it and my page shows it."""
 
@@ -123,8 +124,7 @@ def release_plan(held: frozenset[Hierarchy]) -> Mapping[Hierarchy, ReleaseStep]:
     un-held; the signing certificate is revoked and re-issued, with a new password set in the
     same flow and registered again."""
     return {
-        h: ReleaseStep.REISSUE if h is Hierarchy.SIGN else ReleaseStep.UNHOLD
-        for h in sorted(held)
+        h: ReleaseStep.REISSUE if h is Hierarchy.SIGN else ReleaseStep.UNHOLD for h in sorted(held)
     }
 
 

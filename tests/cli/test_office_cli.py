@@ -88,6 +88,48 @@ def test_hold_and_release(office_dir: tuple[Path, str]) -> None:
     assert "登録済み" in run("phone", "status", "--data-dir", d, "--phone", "held")
 
 
+def test_hold_release_reissues_signing_and_the_office_releases_the_card(
+    office_dir: tuple[Path, str],
+) -> None:
+    """The hotline holds the card too; the app's release re-issues the signing certificate
+    under the new password given there (one flow, then 登録する); the office lifts a card's
+    hold on its own."""
+    data, person = office_dir
+    d = str(data)
+    card = ["--card", "card", "--card-password", "CARD1234", "--accept-terms", "--consent"]
+    run("phone", "new", "--data-dir", d, "--phone", "both")
+    run("phone", "model-change", "--data-dir", d, "--phone", "both", *card,
+        "--sign-password", "BOTH1111", "--auth-pin", "1111")  # fmt: skip
+    run("phone", "register", "--data-dir", d, "--phone", "both",
+        "--sign-password", "BOTH1111", "--auth-pin", "1111")  # fmt: skip
+    out = run("office", "hold", "--data-dir", d, "--person", person)
+    assert out.count("certificateHold") == 4  # the phone's two and the card's two
+    out = run("phone", "release", "--data-dir", d, "--phone", "both", "--card", "card",
+              "--card-password", "CARD1234", "--sign-password", "AGAIN222")  # fmt: skip
+    assert "reissued" in out and "登録準備が完了しています" in out
+    out = run("phone", "register", "--data-dir", d, "--phone", "both",
+              "--sign-password", "AGAIN222", "--auth-pin", "1111")  # fmt: skip
+    assert "登録完了" in out
+    assert run("phone", "status", "--data-dir", d, "--phone", "both").count(" good ") == 2
+    # The card alone: held by the hotline, released at the office.
+    run("office", "hold", "--data-dir", d, "--person", person)
+    assert run("office", "release", "--data-dir", d, "--person", person).count("released") == 2
+    out = run("office", "release", "--data-dir", d, "--person", person, code=4)
+    assert out.startswith("error: ")
+
+
+def test_a_card_for_a_person_under_15(office_dir: tuple[Path, str]) -> None:
+    data, _ = office_dir
+    d = str(data)
+    young = [*RESIDENT]
+    young[young.index("1990-04-01")] = (dt.date.today() - dt.timedelta(days=365 * 10)).isoformat()
+    person = run("office", "register-person", "--data-dir", d, *young).strip()
+    # No signing password is asked: a person under 15 gets no signing certificate.
+    out = run("office", "issue-card", "--data-dir", d, "--person", person, "--card", "young",
+              "--auth-pin", "1234")  # fmt: skip
+    assert "not issued" in out and "利用者証明用電子証明書 serial" in out
+
+
 def test_bad_office_inputs_are_one_line_errors(office_dir: tuple[Path, str]) -> None:
     d = str(office_dir[0])
     out = run("office", "register-person", "--data-dir", d, *RESIDENT[:4], "--sex", "x",

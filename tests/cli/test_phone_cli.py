@@ -82,22 +82,31 @@ def test_sign_pdf_refuses_a_level_without_tsa(
     assert out.startswith("error: B-T needs a time-stamp service")
 
 
-def test_wrong_password_shows_tries_left_then_blocked(
+def test_wrong_pin_shows_tries_left_then_blocked(
     demo_dir: tuple[Path, dict[str, str]],
 ) -> None:
-    data, secrets = demo_dir
+    """失効 of the user-auth certificate alone asks for its PIN (lifecycle.revocation_secret);
+    wrong PINs count down the element's counter (3 tries), then it is blocked — a right PIN
+    no longer helps until 初期化 (test_reset_password_with_prompts resets it)."""
+    data, _ = demo_dir
     d = str(data)
-    # old-phone's element was wiped of certificates but keeps its secrets and counters.
-    for left in (4, 3, 2, 1):
-        out = run("phone", "revoke", "--data-dir", d, "--phone", "old-phone",
-                  "--sign-password", "WRONG11", code=4)  # fmt: skip
+    for left in (2, 1):
+        out = run("phone", "revoke", "--auth", "--data-dir", d, "--phone", "new-phone",
+                  "--auth-pin", "9999", code=4)  # fmt: skip
         assert out == f"error: wrong password or PIN: {left} tries left\n"
-    out = run("phone", "revoke", "--data-dir", d, "--phone", "old-phone",
-              "--sign-password", "WRONG11", code=4)  # fmt: skip
+    out = run("phone", "revoke", "--auth", "--data-dir", d, "--phone", "new-phone",
+              "--auth-pin", "9999", code=4)  # fmt: skip
     assert "blocked" in out and "reset-password" in out and len(out.splitlines()) == 1
-    out = run("phone", "revoke", "--data-dir", d, "--phone", "old-phone",
-              "--sign-password", secrets["old_phone_sign_password"], code=4)  # fmt: skip
-    assert "blocked" in out
+    assert "登録済み" in run("phone", "status", "--data-dir", d, "--phone", "new-phone")
+
+
+def test_a_phone_without_certificates_has_nothing_to_revoke(
+    demo_dir: tuple[Path, dict[str, str]],
+) -> None:
+    """The old phone's element was wiped by the 48-hour instruction, its secrets with it."""
+    out = run("phone", "revoke", "--data-dir", str(demo_dir[0]), "--phone", "old-phone",
+              "--sign-password", "WRONG11", code=4)  # fmt: skip
+    assert out == "error: this phone holds no certificate to revoke\n"
 
 
 @pytest.mark.parametrize(

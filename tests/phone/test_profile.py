@@ -21,9 +21,7 @@ from mobile_jpki.reader.statefile import StaleState
 
 def test_round_trip_keeps_every_field_and_is_private(tmp_path: Path) -> None:
     store = ProfileStore(tmp_path, "new-phone")
-    profile = AppProfile("new-phone", "dev1", "secret-credential").updated(
-        seen_push={3, 1}
-    )
+    profile = AppProfile("new-phone", "dev1", "secret-credential").updated(seen_push={3, 1})
     store.save(profile)
     assert ProfileStore(tmp_path, "new-phone").load() == profile
     path = tmp_path / "devices" / "phones" / "new-phone.app.json"

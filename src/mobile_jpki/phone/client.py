@@ -169,9 +169,7 @@ class OperatorClient:
 
     def release_card(self, person_id: str) -> list[str]:
         return list(
-            self._portal._call("POST", f"/operator/v1/persons/{person_id}/card-release")[
-                "serials"
-            ]
+            self._portal._call("POST", f"/operator/v1/persons/{person_id}/card-release")["serials"]
         )
 
     def hold_phone(self, person_id: str) -> list[str]:

@@ -500,9 +500,7 @@ class PhoneApp:
         except BackendError as err:
             ask = s.register_ask or err.code == "secrets-unknown"
             return replace(s, message=message_for(err), fields={}, register_ask=ask)
-        return self._refresh(
-            self._go(s, ScreenId.REGISTER_DONE, banner=False, register_ask=False)
-        )
+        return self._refresh(self._go(s, ScreenId.REGISTER_DONE, banner=False, register_ask=False))
 
     def _push_toggle(self, s: AppState) -> AppState:
         enabled = s.my_page.push_enabled if s.my_page else True

@@ -60,9 +60,7 @@ def hold_phone(ctx: Context, op: OperatorRef, *, person_id: str, now: dt.datetim
     return held
 
 
-def release_card(
-    ctx: Context, op: OperatorRef, *, person_id: str, now: dt.datetime
-) -> list[int]:
+def release_card(ctx: Context, op: OperatorRef, *, person_id: str, now: dt.datetime) -> list[int]:
     """The municipal office lifts the hold on the person's active card: both its
     certificates are simply un-held (JPKI-FACTS gives no card rule; docs/lifecycle.md)."""
     op.require(ROLE_OFFICE)
