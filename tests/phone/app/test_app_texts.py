@@ -109,3 +109,24 @@ def test_screens_render_in_english(walked: list[Screen]) -> None:
 def test_the_document_typo_is_recorded_not_shown(walked: list[Screen]) -> None:
     assert "マイナページ" in document_lines()
     assert all("マイナページ" not in t for s in walked for t in s.texts())
+
+
+def test_every_portal_refusal_has_a_message_and_no_code_reaches_a_screen() -> None:
+    """docs/lifecycle.md "Errors": each code the portal can answer (api.problems'
+    table) and each the adapters raise maps to a message of its own in both languages."""
+    from mobile_jpki.api.problems import PORTAL_PROBLEMS
+    from mobile_jpki.phone.app.backend import Rejected
+    from mobile_jpki.phone.app.flows import ERROR_MESSAGES, message_for
+    from mobile_jpki.phone.app.screens import MessageCode
+
+    # Codes the app handles itself rather than showing: the consent dialog, and the base.
+    shown_elsewhere = {"revoke-consent-required", "bad-request"}
+    codes = {error.code for error in PORTAL_PROBLEMS} - shown_elsewhere
+    missing = sorted(c for c in codes if c not in ERROR_MESSAGES)
+    assert missing == []
+    for code in [*codes, "sw-6985", "sw-6a82", "some-future-code"]:
+        message = message_for(Rejected(code))
+        assert message.code is not MessageCode.OTHER or code == "some-future-code"
+        for lang in Lang:
+            rendered = message.render(lang)
+            assert code not in rendered and "{" not in rendered, (code, rendered)

@@ -170,6 +170,8 @@ ERROR_MESSAGES: Mapping[str, MessageCode] = {
     "secrets-missing": MessageCode.SECRETS_NEEDED,
     "secrets-unknown": MessageCode.SECRETS_NEEDED,
     "unavailable": MessageCode.UNAVAILABLE,
+    "application-in-progress": MessageCode.IN_PROGRESS,
+    "invalid-request": MessageCode.INVALID_REQUEST,
 }
 
 

@@ -90,6 +90,8 @@ class MessageCode(StrEnum):
     REGISTER_FAILED = "register-failed"
     SECRETS_NEEDED = "secrets-needed"
     CHIP_ERROR = "chip-error"
+    IN_PROGRESS = "in-progress"
+    INVALID_REQUEST = "invalid-request"
     UNAVAILABLE = "unavailable"
     OTHER = "other"
 
@@ -124,6 +126,8 @@ MESSAGE_TEXT: Mapping[MessageCode, str] = {
     MessageCode.REGISTER_FAILED: "err_register_failed",
     MessageCode.SECRETS_NEEDED: "err_secrets_needed",
     MessageCode.CHIP_ERROR: "err_chip_error",
+    MessageCode.IN_PROGRESS: "err_in_progress",
+    MessageCode.INVALID_REQUEST: "err_invalid_request",
     MessageCode.UNAVAILABLE: "err_unavailable",
     MessageCode.OTHER: "err_other",
 }

@@ -728,6 +728,18 @@ _ALL: tuple[Text, ...] = (
         _O,
     ),
     Text(
+        "err_in_progress",
+        "別の申請を処理しています。しばらくしてから、もう一度お試しください。",
+        "Another application is being processed. Please try again in a moment.",
+        _O,
+    ),
+    Text(
+        "err_invalid_request",
+        "手続きの内容を確認できませんでした。はじめからやり直してください。",
+        "The request could not be understood. Please start again.",
+        _O,
+    ),
+    Text(
         "err_other",
         "エラーが発生しました。時間をおいて、もう一度お試しください。",
         "An error occurred. Please try again later.",
