@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.hashes import SHA256
@@ -436,14 +436,10 @@ def _check_number(crl_number: int) -> None:
 
 def _rsa_key(issuer: CaIdentity) -> rsa.RSAPrivateKey:
     key = issuer.key
-    # A PKCS#11 key only promises ``sign``; refuse just the key types that sign differently.
-    if isinstance(
-        key,
-        ec.EllipticCurvePrivateKey
-        | ed25519.Ed25519PrivateKey
-        | ed448.Ed448PrivateKey
-        | dsa.DSAPrivateKey,
-    ):
+    # Every RSA key here is an ``RSAPrivateKey``, the sign-only ones too (a PKCS#11 or card
+    # key only promises ``sign``): refuse every other type, all of which sign differently (EC,
+    # EdDSA, DSA; ML-DSA, an issuer key type since cryptography 49; any a later release adds).
+    if not isinstance(key, rsa.RSAPrivateKey):
         raise UnsupportedIssuerKey(type(key).__name__)
     return key
 
