@@ -29,14 +29,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mobile_jpki.applet.attestation import (
-    AttestationError,
-    GeneratedKey,
-    element_serial,
-    verify_attested_key,
-)
-from mobile_jpki.applet.constants import Slot
-from mobile_jpki.applet.instructions import Action, build_instruction
 from mobile_jpki.pki.identity import BasicFourFacts, Locality, Sex
 from mobile_jpki.pki.model import CertKind, Hierarchy
 from mobile_jpki.pki.revocation import Reason
@@ -47,12 +39,28 @@ from mobile_jpki.pki.validity import (
     check_signing_eligibility,
     phone_validity,
 )
+from mobile_jpki.protocol.attestation import (
+    AttestationError,
+    GeneratedKey,
+    element_serial,
+    verify_attested_key,
+)
+from mobile_jpki.protocol.constants import Slot
+from mobile_jpki.protocol.documents import (
+    ApplicationDoc,
+    DocType,
+    ReleaseDoc,
+    ResetDoc,
+    RevocationDoc,
+)
+from mobile_jpki.protocol.instructions import Action, build_instruction
 from mobile_jpki.push import outbox
 from mobile_jpki.service.audit import AuditLog
 from mobile_jpki.service.authority import CertificateAuthority, IssueOrder
 from mobile_jpki.service.signing_pool import SignedWrites
 from mobile_jpki.store.db import Database
-from mobile_jpki.store.models import Certificate, CertStatus, serial_hex
+from mobile_jpki.store.models import Certificate, serial_hex
+from mobile_jpki.store.models import CertRecordStatus as CertStatus
 from mobile_jpki.store.portal import (
     ApiKey,
     Application,
@@ -73,14 +81,7 @@ from mobile_jpki.store.portal import (
 from . import errors as E
 from . import queries as Q
 from .attestations import AttestationCertificates
-from .documents import (
-    ApplicationDoc,
-    DocType,
-    ReleaseDoc,
-    ResetDoc,
-    RevocationDoc,
-    parse,
-)
+from .cms import read_document as parse
 from .ports import DocumentVerifier
 
 _T = TypeVar("_T")
