@@ -116,7 +116,7 @@ def make_data_dir(data_dir: Path, n: int, seed: int, now: dt.datetime) -> None:
     from mobile_jpki.pki.crl import encode_entry
     from mobile_jpki.service.bootstrap import init_data_dir, open_ca
     from mobile_jpki.settings import Settings
-    from mobile_jpki.store.models import CertStatus, serial_hex
+    from mobile_jpki.store.models import CertRecordStatus, serial_hex
 
     Settings.model_validate({"data_dir": data_dir, "shard_count": 1}).save()
     settings, _ = init_data_dir(data_dir, now)
@@ -137,7 +137,7 @@ def make_data_dir(data_dir: Path, n: int, seed: int, now: dt.datetime) -> None:
             " shard, der, status, revoked_at, reason, invalidity_date, crl_entry, issued_at)"
             " VALUES (?, ?, 'sign', ?, ?, ?, ?, x'', ?, ?, ?, ?, ?, ?)"
         )
-        held, revoked = CertStatus.HELD.value, CertStatus.REVOKED.value
+        held, revoked = CertRecordStatus.HELD.value, CertRecordStatus.REVOKED.value
         with ca.db.engine.begin() as conn:
             # Setup only: a page cache that holds the serial index, or random keys go to disk.
             conn.exec_driver_sql("PRAGMA cache_size = -262144")

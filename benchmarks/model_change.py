@@ -53,7 +53,7 @@ from sqlalchemy.engine import make_url
 
 from mobile_jpki.api.app import create_app
 from mobile_jpki.api.portal import PortalContext, install, run_worker
-from mobile_jpki.applet.attestation import Manufacturer
+from mobile_jpki.applet import Manufacturer
 from mobile_jpki.applet.factory import new_card, new_secure_element
 from mobile_jpki.applet.state import MemoryStateStore
 from mobile_jpki.clock import FixedClock

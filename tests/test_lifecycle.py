@@ -13,8 +13,8 @@ from mobile_jpki.lifecycle import (
     TRANSITIONS,
     CertEvent,
     CertState,
-    InvalidTransition,
     ReleaseStep,
+    TransitionNotAllowed,
     kinds_for_age,
     next_state,
     release_plan,
@@ -67,7 +67,7 @@ def test_every_state_is_reachable_from_none_and_leads_back_to_registered() -> No
 
 
 def test_forbidden_transitions_say_what_and_from_where() -> None:
-    with pytest.raises(InvalidTransition, match="a none certificate cannot register"):
+    with pytest.raises(TransitionNotAllowed, match="a none certificate cannot register"):
         next_state(CertState.NONE, CertEvent.REGISTER)
     assert next_state(CertState.READY, CertEvent.REGISTER) is CertState.REGISTERED
 

@@ -24,8 +24,8 @@ __all__ = [
     "TRANSITIONS",
     "CertEvent",
     "CertState",
-    "InvalidTransition",
     "ReleaseStep",
+    "TransitionNotAllowed",
     "kinds_for_age",
     "next_state",
     "release_plan",
@@ -81,7 +81,7 @@ TRANSITIONS: Mapping[tuple[CertState, CertEvent], CertState] = {
 }
 
 
-class InvalidTransition(ValueError):
+class TransitionNotAllowed(ValueError):
     """``event`` cannot happen to a certificate in ``state``."""
 
     def __init__(self, state: CertState, event: CertEvent) -> None:
@@ -91,11 +91,11 @@ class InvalidTransition(ValueError):
 
 
 def next_state(state: CertState, event: CertEvent) -> CertState:
-    """The state after ``event``; :class:`InvalidTransition` when the model forbids it."""
+    """The state after ``event``; :class:`TransitionNotAllowed` when the model forbids it."""
     try:
         return TRANSITIONS[(state, event)]
     except KeyError:
-        raise InvalidTransition(state, event) from None
+        raise TransitionNotAllowed(state, event) from None
 
 
 # --- secrets ------------------------------------------------------------------------------

@@ -16,23 +16,22 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID
 
 from mobile_jpki.applet import (
-    EF,
-    JPKI_AID,
-    SW,
-    Action,
-    GeneratedKey,
     JpkiApplet,
     Manufacturer,
     MemoryStateStore,
-    Profile,
-    build_instruction,
-    instruction_apdu,
     new_card,
     new_secure_element,
-    split_response,
-    with_new_secrets,
 )
 from mobile_jpki.clock import FixedClock
+from mobile_jpki.protocol.apdu import SW, split_response
+from mobile_jpki.protocol.attestation import GeneratedKey
+from mobile_jpki.protocol.constants import EF, JPKI_AID, Profile
+from mobile_jpki.protocol.instructions import (
+    Action,
+    build_instruction,
+    instruction_apdu,
+    with_new_secrets,
+)
 
 NOW = dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)
 CARD_SERIAL = bytes.fromhex("00112233445566778899aabbccddeeff")
@@ -143,7 +142,7 @@ class Host:
     def send(
         self, cla: int, ins: int, p1: int, p2: int, data: bytes = b"", ne: int | None = None
     ) -> tuple[bytes, int]:
-        from mobile_jpki.applet import CommandApdu
+        from mobile_jpki.protocol.apdu import CommandApdu
 
         return self.raw(CommandApdu(cla, ins, p1, p2, data, ne).to_bytes())
 

@@ -17,18 +17,18 @@ from applet_fakes import (
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mobile_jpki.applet import (
-    EF,
-    SW,
+from mobile_jpki.protocol import tlv
+from mobile_jpki.protocol.apdu import SW
+from mobile_jpki.protocol.constants import EF
+from mobile_jpki.protocol.instructions import (
+    TAG_SIGNATURE,
     Action,
     InstructionError,
     build_instruction,
     instruction_apdu,
     parse_instruction,
-    tlv,
     with_new_secrets,
 )
-from mobile_jpki.applet.instructions import TAG_SIGNATURE
 
 
 def test_delete_signing_is_idempotent_and_updates_0008(card: Device) -> None:
@@ -94,14 +94,14 @@ def test_resets_need_the_challenge(card: Device) -> None:
     assert h.raw(apdu)[1] == SW.OK
     assert h.raw(apdu)[1] == SW.SECURITY_STATUS_NOT_SATISFIED  # the challenge is spent
     # Signed but without any challenge (build_instruction refuses to make it; made by hand).
-    body = tlv.tlv(
+    body = tlv.encode(
         0xA0,
-        tlv.tlv(0x80, card.applet.state.serial)
-        + tlv.tlv(0x81, b"\x10")
-        + tlv.tlv(0x82, b"20300101000000Z"),
+        tlv.encode(0x80, card.applet.state.serial)
+        + tlv.encode(0x81, b"\x10")
+        + tlv.encode(0x82, b"20300101000000Z"),
     )
     signature = card.instruction_key.sign(body, ec.ECDSA(hashes.SHA256()))
-    unbound = body + tlv.tlv(TAG_SIGNATURE, signature) + tlv.tlv(0xC1, b"RESET77")
+    unbound = body + tlv.encode(TAG_SIGNATURE, signature) + tlv.encode(0xC1, b"RESET77")
     assert h.raw(instruction_apdu(unbound))[1] == SW.SECURITY_STATUS_NOT_SATISFIED
     assert h.verify(EF.SIGN_PASSWORD, b"RESET99") == SW.OK
 

@@ -8,9 +8,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from mobile_jpki.applet import ATR, EF, SW, GeneratedKey, JpkiApplet, MemoryStateStore, Profile
-from mobile_jpki.applet.constants import KENMEN_KAKUNIN_AID
+from mobile_jpki.applet import JpkiApplet, MemoryStateStore
 from mobile_jpki.clock import FixedClock
+from mobile_jpki.protocol.apdu import SW
+from mobile_jpki.protocol.attestation import GeneratedKey
+from mobile_jpki.protocol.constants import ATR, EF, KENMEN_KAKUNIN_AID, Profile
 
 SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420") + b"\x11" * 32
 

@@ -20,7 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from mobile_jpki.applet import EF, SW, Lifecycle
+from mobile_jpki.applet import Lifecycle
+from mobile_jpki.protocol.apdu import SW
+from mobile_jpki.protocol.constants import EF
 
 
 def test_personalisation_then_activation(blank_card: Device) -> None:

@@ -10,17 +10,15 @@ from applet_fakes import NOW, PHONE_PASSWORD, PHONE_PIN, PHONE_SERIAL, Device, m
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mobile_jpki.applet import (
-    EF,
-    SW,
+from mobile_jpki.clock import FixedClock
+from mobile_jpki.protocol.apdu import SW
+from mobile_jpki.protocol.attestation import (
     AttestationError,
     GeneratedKey,
-    Profile,
     element_serial,
     verify_key_attestation,
 )
-from mobile_jpki.applet.constants import Slot
-from mobile_jpki.clock import FixedClock
+from mobile_jpki.protocol.constants import EF, Profile, Slot
 
 TOKEN = b"T" * 32
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from applet_fakes import PHONE_PASSWORD, PHONE_PIN, Device, make_card, make_phone, spki
 
-from mobile_jpki.applet import EF, SW, Lifecycle
+from mobile_jpki.applet import Lifecycle
 from mobile_jpki.clock import FixedClock
+from mobile_jpki.protocol.apdu import SW
+from mobile_jpki.protocol.constants import EF
 
 ACTIVATE = (0, 0x44, 0, 0)
 

@@ -9,8 +9,10 @@ from applet_fakes import NOW, KeyPool, make_card, make_phone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mobile_jpki.applet import EF, JPKI_AID, SW, CommandApdu, JpkiApplet, MemoryStateStore
+from mobile_jpki.applet import JpkiApplet, MemoryStateStore
 from mobile_jpki.clock import FixedClock
+from mobile_jpki.protocol.apdu import SW, CommandApdu
+from mobile_jpki.protocol.constants import EF, JPKI_AID
 
 
 @cache

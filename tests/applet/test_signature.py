@@ -11,7 +11,8 @@ import pytest
 from applet_fakes import CARD_PASSWORD, Device
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from mobile_jpki.applet import EF, SW
+from mobile_jpki.protocol.apdu import SW
+from mobile_jpki.protocol.constants import EF
 
 PREFIX = {
     "sha1": "3021300906052b0e03021a05000414",

@@ -11,7 +11,7 @@ from mobile_jpki.applet import (
     is_valid_auth_pin,
     is_valid_signing_password,
 )
-from mobile_jpki.applet.constants import Slot
+from mobile_jpki.protocol.constants import Slot
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def test_retry_counter() -> None:
 
 
 def test_policy_defaults() -> None:
-    from mobile_jpki.applet import Profile
+    from mobile_jpki.protocol.constants import Profile
 
     assert SecretPolicy.for_profile(Profile.CARD).tries(Slot.SIGN) == 5
     assert SecretPolicy.for_profile(Profile.CARD).tries(Slot.AUTH) == 3

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from mobile_jpki.clock import FixedClock
-from mobile_jpki.reader.commands import CARD_ATR, JpkiClient
+from mobile_jpki.protocol.constants import ATR
+from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.emulated import create_card, create_phone
 from mobile_jpki.reader.pcsc import PcscConnection
 from mobile_jpki.reader.pcscd import shared_pcscd, unavailable_reason, wait_for_card
@@ -67,7 +68,7 @@ def test_vpcd_attaches_and_sigterm_removes_it(tmp_path: Path, kind: str) -> None
     try:
         wait_for_card(pcscd.reader_name(slot))
         with PcscConnection(pcscd.reader_name(slot)) as conn:
-            assert conn.atr() == CARD_ATR
+            assert conn.atr() == ATR
             assert JpkiClient(conn).token_label() == label
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -12,19 +12,6 @@ from hypothesis import strategies as st
 from mobile_jpki.pki import der
 
 
-@pytest.mark.parametrize(
-    ("n", "encoded"),
-    [(0, "00"), (127, "7f"), (128, "8180"), (255, "81ff"), (256, "820100"), (70_000, "83011170")],
-)
-def test_length_forms(n: int, encoded: str) -> None:
-    assert der.length(n).hex() == encoded
-
-
-def test_negative_length_refused() -> None:
-    with pytest.raises(ValueError):
-        der.length(-1)
-
-
 @given(st.integers(min_value=-(1 << 200), max_value=1 << 200))
 def test_integer_matches_asn1crypto(value: int) -> None:
     assert der.integer(value) == core.Integer(value).dump()

@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from mobile_jpki.api.app import create_app
 from mobile_jpki.api.portal import PortalContext, install
-from mobile_jpki.applet.attestation import Manufacturer
+from mobile_jpki.applet import Manufacturer
 from mobile_jpki.applet.factory import new_card, new_secure_element
 from mobile_jpki.applet.state import MemoryStateStore
 from mobile_jpki.clock import FixedClock

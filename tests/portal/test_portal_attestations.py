@@ -10,9 +10,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from portal_world import CARD_PASSWORD, World
 
-from mobile_jpki.applet.attestation import AttestationError, Manufacturer
+from mobile_jpki.applet import Manufacturer
 from mobile_jpki.phone.client import PortalProblem
 from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.protocol.attestation import AttestationError
 from mobile_jpki.service.portal.attestations import AttestationCertificates
 
 NOW = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)

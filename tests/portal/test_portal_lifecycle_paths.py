@@ -18,7 +18,7 @@ from mobile_jpki.phone.steps import ScriptedPhone
 from mobile_jpki.pki.model import CertKind, Hierarchy
 from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.errors import ApduError, FileNotFound
-from mobile_jpki.store.models import Certificate, CertStatus
+from mobile_jpki.store.models import Certificate, CertRecordStatus
 from mobile_jpki.store.portal import Card, CardStatus
 
 PW, PIN = "PHONE123", "1234"
@@ -77,8 +77,8 @@ def test_the_user_auth_key_cannot_revoke_the_signing_certificate(world: World) -
     _, _, card = world.resident()
     phone = _registered(world, card, "both")
     from mobile_jpki.phone.steps import KIND_OF
+    from mobile_jpki.protocol.documents import DocType, RevocationDoc, canonical
     from mobile_jpki.reader.key import ApduRSAPrivateKey
-    from mobile_jpki.service.portal.documents import DocType, RevocationDoc, canonical
 
     phone.element.select_ap()
     phone.element.verify(Hierarchy.AUTH, PIN)
@@ -155,4 +155,4 @@ def test_a_failed_personalisation_leaves_no_active_card(world: World) -> None:
         cards = s.scalars(select(Card).where(Card.person_id == person)).all()
         assert [c.status for c in cards] == [CardStatus.CANCELLED.value]
     # The user-auth certificate issued before the failure is revoked.
-    assert _card_states(world, person) == {"card-auth": CertStatus.REVOKED.value}
+    assert _card_states(world, person) == {"card-auth": CertRecordStatus.REVOKED.value}

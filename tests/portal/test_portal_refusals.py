@@ -14,13 +14,8 @@ from sqlalchemy import select
 from mobile_jpki.phone.client import PortalProblem
 from mobile_jpki.phone.steps import ScriptedPhone
 from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.protocol.documents import ApplicationDoc, ApplicationKind, AttestedKey, canonical
 from mobile_jpki.service.portal.cms import cms_document_signer
-from mobile_jpki.service.portal.documents import (
-    ApplicationDoc,
-    ApplicationKind,
-    AttestedKey,
-    canonical,
-)
 from mobile_jpki.store.portal import Application, Nonce
 
 BOTH = (Hierarchy.SIGN, Hierarchy.AUTH)
@@ -190,7 +185,7 @@ def test_device_credential_lockout(world: World) -> None:
 def test_enrolment_needs_a_known_manufacturer(world: World) -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from mobile_jpki.applet.attestation import Manufacturer
+    from mobile_jpki.applet import Manufacturer
 
     rogue = Manufacturer.create(key=ec.generate_private_key(ec.SECP256R1()), now=world.clock.now())
     cert = rogue.attest(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from portal_world import World
 
 from mobile_jpki.pki.revocation import Reason
-from mobile_jpki.store.models import Certificate, CertStatus, serial_hex
+from mobile_jpki.store.models import Certificate, CertRecordStatus, serial_hex
 
 
 def test_a_row_loaded_before_revoke_many_is_read_afresh(world: World) -> None:
@@ -20,12 +20,12 @@ def test_a_row_loaded_before_revoke_many_is_read_afresh(world: World) -> None:
     now = world.clock.now()
     with world.db.transaction() as s:
         row = s.get(Certificate, serial_hex(state.serial))
-        assert row is not None and row.status == CertStatus.GOOD.value
+        assert row is not None and row.status == CertRecordStatus.GOOD.value
         world.ca.revoke_many([state.serial], Reason.SUPERSEDED, now, session=s)
         assert (row.status, row.reason, row.revoked_at) == (
-            CertStatus.REVOKED.value,
+            CertRecordStatus.REVOKED.value,
             int(Reason.SUPERSEDED),
             now,
         )
     info = world.ca.status(state.serial)
-    assert (info.status, info.reason) == (CertStatus.REVOKED, Reason.SUPERSEDED)
+    assert (info.status, info.reason) == (CertRecordStatus.REVOKED, Reason.SUPERSEDED)

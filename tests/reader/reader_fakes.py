@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mobile_jpki.reader.commands import CARD_ATR, JPKI_AID
+from mobile_jpki.protocol.constants import ATR, JPKI_AID
 
 
 def _sw(sw: int, data: bytes = b"") -> bytes:
@@ -37,7 +37,7 @@ class FakeApplet:
         self.ef: int | None = None
         self.verified = False
         self.pending = b""
-        return CARD_ATR
+        return ATR
 
     def _out(self, data: bytes) -> bytes:
         if len(data) <= self.max_short:

@@ -10,7 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mobile_jpki.pki.model import Hierarchy
-from mobile_jpki.reader.commands import EF, JpkiClient, build_apdu, der_total_length
+from mobile_jpki.protocol.apdu import build_apdu
+from mobile_jpki.protocol.constants import EF
+from mobile_jpki.reader.commands import JpkiClient, der_total_length
 from mobile_jpki.reader.connection import InProcessConnection, TracingConnection
 from mobile_jpki.reader.errors import (
     ApduError,
@@ -58,11 +60,11 @@ def test_short_and_extended_apdu_encodings() -> None:
 
 @given(st.binary(min_size=0, max_size=70000))
 def test_der_length_of_any_size(payload: bytes) -> None:
-    from mobile_jpki.reader import tlv
+    from mobile_jpki.protocol import tlv
 
     element = tlv.encode(0x30, payload)
     assert der_total_length(element[:5]) == len(element)
-    assert tlv.parse(element) == {0x30: payload}
+    assert tlv.parse(element) == [tlv.Element(0x30, payload, element)]
 
 
 def test_read_file_reads_header_then_rest_and_matches(

@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from mobile_jpki.pki.model import Hierarchy
-from mobile_jpki.reader.commands import CARD_ATR, JpkiClient
+from mobile_jpki.protocol.constants import ATR
+from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.errors import SecurityStatusNotSatisfied, WrongSecret
 from mobile_jpki.reader.key import ApduRSAPrivateKey
 from mobile_jpki.reader.pcsc import PcscConnection, list_readers
@@ -42,7 +43,7 @@ def _der(pem_path: Path) -> bytes:
 def test_opensc_uses_its_jpki_driver(vpcd_card: VpcdCard) -> None:
     assert _tool("opensc-tool", "--reader", vpcd_card.reader, "--name").strip() == "jpki"
     atr = _tool("opensc-tool", "--reader", vpcd_card.reader, "--atr").strip()
-    assert bytes.fromhex(atr.replace(":", "")) == CARD_ATR
+    assert bytes.fromhex(atr.replace(":", "")) == ATR
 
 
 def test_pkcs15_lists_the_four_certificates(vpcd_card: VpcdCard) -> None:
@@ -106,7 +107,7 @@ def test_pkcs11_signs_after_the_password_and_openssl_verifies(
 def test_pyscard_with_our_client(vpcd_card: VpcdCard) -> None:
     assert vpcd_card.reader in list_readers()
     with PcscConnection(vpcd_card.reader) as conn:
-        assert conn.atr() == CARD_ATR
+        assert conn.atr() == ATR
         client = JpkiClient(conn)
         assert client.token_label() == "JPKIAPICCTOKEN2"
         assert client.read_file(0x000A) == vpcd_card.auth_der

@@ -7,9 +7,10 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from mobile_jpki.applet import Slot, verify_key_attestation
 from mobile_jpki.clock import FixedClock
 from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.protocol.attestation import verify_key_attestation
+from mobile_jpki.protocol.constants import Slot
 from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.connection import InProcessConnection
 from mobile_jpki.reader.emulated import (
@@ -139,7 +140,7 @@ def test_phone_application_and_registration(tmp_path: Path, mini_ca: MiniCa) -> 
         auth_ca=mini_ca.roots["auth"],
         instruction_public_key=mini_ca.instruction_key.public_key(),
     )
-    from mobile_jpki.applet import GeneratedKey
+    from mobile_jpki.protocol.attestation import GeneratedKey
 
     for role, slot in ((Hierarchy.SIGN, Slot.SIGN), (Hierarchy.AUTH, Slot.AUTH)):
         got = application.keys[role]

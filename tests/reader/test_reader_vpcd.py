@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 
-from mobile_jpki.reader.commands import CARD_ATR, JPKI_AID
+from mobile_jpki.protocol.constants import ATR, JPKI_AID
 from mobile_jpki.reader.vpcd import VpcdBridge
 
 from .reader_fakes import FakeApplet
@@ -63,7 +63,7 @@ def test_control_codes_and_apdus() -> None:
         vpcd.accept()
         vpcd.send(b"\x01")  # power on: no answer
         vpcd.send(b"\x04")  # get ATR
-        assert vpcd.recv() == CARD_ATR
+        assert vpcd.recv() == ATR
         vpcd.send(bytes.fromhex("00A4040C0A") + JPKI_AID)
         assert vpcd.recv() == b"\x90\x00"
         vpcd.send(bytes.fromhex("00A4020C020006"))
@@ -90,13 +90,13 @@ def test_waits_for_vpcd_and_reconnects_after_it_goes_away() -> None:
         vpcd = FakeVpcd(port)
         vpcd.accept()
         vpcd.send(b"\x04")
-        assert vpcd.recv() == CARD_ATR
+        assert vpcd.recv() == ATR
         connected.clear()  # before closing: the bridge may be back before the next line
         vpcd.conn.close()  # type: ignore[union-attr]  # pcscd restarted
         vpcd.conn = None
         vpcd.accept()  # the bridge comes back by itself
         assert connected.wait(10)
         vpcd.send(b"\x04")
-        assert vpcd.recv() == CARD_ATR
+        assert vpcd.recv() == ATR
         vpcd.close()
     assert bridge.stats.connections >= 2  # may race a third connect while vpcd closes

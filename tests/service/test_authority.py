@@ -20,7 +20,7 @@ from mobile_jpki.service.authority import (
     IssueOrder,
     NotFound,
 )
-from mobile_jpki.store.models import CaGeneration, CertStatus, OcspResponse
+from mobile_jpki.store.models import CaGeneration, CertRecordStatus, OcspResponse
 
 Order = Callable[..., IssueOrder]
 
@@ -73,7 +73,7 @@ def test_issue_records_shard_and_presigned_good(
 ) -> None:
     info = ca.issue(order(clock.now()), clock.now())
     cert = info.certificate
-    assert info.status is CertStatus.GOOD
+    assert info.status is CertRecordStatus.GOOD
     assert info.shard == info.serial % ca.settings.shard_count
     assert f"/crl/auth-1/{info.shard}.crl" in str(
         cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
@@ -121,7 +121,7 @@ def test_hold_release_and_revoked_is_final(
     for action in (ca.hold, ca.release_hold):
         with pytest.raises(InvalidTransition) as err:
             action(info.serial, clock.now())
-        assert err.value.current is CertStatus.REVOKED
+        assert err.value.current is CertRecordStatus.REVOKED
     with pytest.raises(InvalidTransition):
         ca.revoke(info.serial, Reason.KEY_COMPROMISE, clock.now())
 

@@ -15,7 +15,7 @@ from mobile_jpki.clock import FixedClock
 from mobile_jpki.pki import crl as crlmod
 from mobile_jpki.pki.revocation import Reason, RevokedEntry
 from mobile_jpki.service.authority import CertificateAuthority, CertificateInfo, IssueOrder
-from mobile_jpki.store.models import Certificate, CertStatus, CrlState, serial_hex
+from mobile_jpki.store.models import Certificate, CertRecordStatus, CrlState, serial_hex
 
 Order = Callable[..., IssueOrder]
 CA_ID = "auth-1"
@@ -30,7 +30,7 @@ def stored_entry(ca: CertificateAuthority, serial: int) -> bytes | None:
 
 def from_columns(info: CertificateInfo) -> RevokedEntry:
     assert info.revoked_at is not None
-    held = info.status is CertStatus.HELD
+    held = info.status is CertRecordStatus.HELD
     reason = Reason.CERTIFICATE_HOLD if held else info.reason
     return RevokedEntry(info.serial, info.revoked_at, reason, info.invalidity_date)
 

@@ -28,10 +28,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import text
 
-from mobile_jpki.applet.attestation import Manufacturer
+from mobile_jpki.applet import Manufacturer
 from mobile_jpki.applet.factory import new_card, new_secure_element
 from mobile_jpki.applet.state import AppletState, MemoryStateStore, StateStore
 from mobile_jpki.clock import SystemClock
+from mobile_jpki.files import ensure_private_dir
 from mobile_jpki.phone.client import OperatorClient, PortalClient, PortalProblem
 from mobile_jpki.phone.office import issue_card
 from mobile_jpki.phone.steps import ScriptedPhone
@@ -43,7 +44,7 @@ from mobile_jpki.reader.emulated import (
     device_path,
     load_or_create_manufacturer,
 )
-from mobile_jpki.reader.statefile import StateFile, ensure_private_dir
+from mobile_jpki.reader.statefile import StateFile
 from mobile_jpki.runtime import open_system
 from mobile_jpki.service.audit import AuditLog
 from mobile_jpki.service.bootstrap import init_data_dir

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import text
 
-from mobile_jpki.applet.attestation import Manufacturer
+from mobile_jpki.applet import Manufacturer
 from mobile_jpki.clock import SystemClock
 from mobile_jpki.phone.client import PortalProblem
 from mobile_jpki.phone.steps import ScriptedPhone

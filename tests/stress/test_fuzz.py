@@ -31,12 +31,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from mobile_jpki.applet.apdu import SW, ApduParseError, CommandApdu
 from mobile_jpki.applet.factory import new_card
 from mobile_jpki.applet.jpki import JpkiApplet
 from mobile_jpki.applet.state import MemoryStateStore
 from mobile_jpki.clock import FixedClock, SystemClock
 from mobile_jpki.pki.ocsp import MalformedRequest, parse_request
+from mobile_jpki.protocol.apdu import SW, ApduParseError, CommandApdu
 from mobile_jpki.runtime import System, open_system
 from mobile_jpki.verify.errors import VerifyError
 from mobile_jpki.verify.revocation import verify_crls

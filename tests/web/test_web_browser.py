@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sim_helpers import LiveServer
 
-from mobile_jpki.phone.app.backend import CertStatus
+from mobile_jpki.phone.app.backend import AppCertStatus
 from mobile_jpki.phone.app.texts import TEXTS, TextSource
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -143,8 +143,8 @@ def test_model_change_on_two_phones(page: sync_api.Page, live_server: LiveServer
     w.shot("14-old-phone-deleted", phone="old")
 
     world = live_server.factory.worlds[0]
-    assert set(world.devices["new-phone"].status.values()) == {CertStatus.REGISTERED}
-    assert set(world.devices["old-phone"].status.values()) == {CertStatus.NONE}
+    assert set(world.devices["new-phone"].status.values()) == {AppCertStatus.REGISTERED}
+    assert set(world.devices["old-phone"].status.values()) == {AppCertStatus.NONE}
     shown = "\n".join(w.seen)
     missing = [
         t.id for t in TEXTS.values() if t.source is TextSource.DOCUMENT and t.ja not in shown
@@ -168,7 +168,7 @@ def test_quit_on_the_dialog_changes_nothing(page: sync_api.Page, live_server: Li
     w.expect("new", "my-page")
     world = live_server.factory.worlds[0]
     assert world.mutating_calls() == []
-    assert set(world.devices["old-phone"].status.values()) == {CertStatus.REGISTERED}
+    assert set(world.devices["old-phone"].status.values()) == {AppCertStatus.REGISTERED}
 
 
 def test_wrong_password_format_is_shown_before_the_card(page: sync_api.Page) -> None:

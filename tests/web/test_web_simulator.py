@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sim_helpers import LiveServer, RecordingFactory
 
-from mobile_jpki.phone.app.backend import CertStatus
+from mobile_jpki.phone.app.backend import AppCertStatus
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_events_drive_the_app_and_typed_values_travel_with_them(
     assert screen_of(panels["new"]) == "my-page"
     world = factory.worlds[0]
     assert world.mutating_calls() == []
-    assert set(world.devices["old-phone"].status.values()) == {CertStatus.REGISTERED}
+    assert set(world.devices["old-phone"].status.values()) == {AppCertStatus.REGISTERED}
 
 
 def test_typed_markup_is_escaped(client: httpx.Client) -> None:
@@ -144,10 +144,10 @@ def test_offline_phone_gets_no_instructions_until_it_connects(
     ev(client, "new", "press", "next", {"new_password": "2468", "new_password_again": "2468"})
     panels = client.post("/simulator/poll").json()["panels"]
     assert screen_of(panels["old"]) == "home"
-    assert set(world.devices["old-phone"].status.values()) == {CertStatus.REVOKED}
+    assert set(world.devices["old-phone"].status.values()) == {AppCertStatus.REVOKED}
     panels = ev(client, "old", "network")  # back online: fetches and deletes
     assert screen_of(panels["old"]) == "old-phone-notice"
-    assert set(world.devices["old-phone"].status.values()) == {CertStatus.NONE}
+    assert set(world.devices["old-phone"].status.values()) == {AppCertStatus.NONE}
 
 
 def test_english(client: httpx.Client) -> None:

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from mobile_jpki.clock import Clock
+from mobile_jpki.protocol.constants import SERIAL_LENGTH, Profile
 
-from .constants import SERIAL_LENGTH, Profile
 from .jpki import JpkiApplet, KeyFactory, RandomSource, generate_rsa_key
 from .secrets import DEFAULT_KDF_ITERATIONS, SecretPolicy
 from .state import AppletState, StateStore

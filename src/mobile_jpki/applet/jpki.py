@@ -16,19 +16,35 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_der_private_key
 
 from mobile_jpki.clock import Clock
-
-from . import personalise
-from .apdu import SW, AppletError, CommandApdu, more_data, response, tries_left
-from .constants import (
+from mobile_jpki.protocol.apdu import (
+    CLA_ISO,
+    CLA_OF,
+    CLA_PROPRIETARY,
+    P1_SELECT_AID,
+    P1_SELECT_EF,
+    P2_BIOMETRIC,
+    P2_NO_RESPONSE_DATA,
+    P2_SECRET,
+    SW,
+    ApduParseError,
+    CommandApdu,
+    Ins,
+    more_data,
+    response,
+    tries_left,
+)
+from mobile_jpki.protocol.constants import (
     ATR,
     EE_CERT_EFS,
     EF,
     JPKI_AID,
     KEY_EFS,
     SECRET_EFS,
-    Lifecycle,
     Slot,
 )
+
+from . import personalise
+from .errors import AppletError
 from .secrets import (
     BIOMETRIC_LABEL,
     BIOMETRIC_MAX,
@@ -41,25 +57,21 @@ from .secrets import (
     matches,
 )
 from .signing import max_input, sign_digest_info
-from .state import AppletState, StateError, StateStore, set_secret
+from .state import AppletState, Lifecycle, StateError, StateStore, set_secret
 
 RandomSource = Callable[[int], bytes]
 KeyFactory = Callable[[], rsa.RSAPrivateKey]
 
-INS_SELECT, INS_READ_BINARY, INS_VERIFY, INS_CHANGE = 0xA4, 0xB0, 0x20, 0x24
-INS_SIGN, INS_GET_CHALLENGE, INS_GET_RESPONSE = 0x2A, 0x84, 0xC0
-INS_GENERATE, INS_UPDATE_BINARY, INS_ACTIVATE, INS_MANAGE = 0x46, 0xD6, 0x44, 0xE4
-P2_SECRET, P2_BIOMETRIC = 0x80, 0x81
-
-# The class each instruction is defined with: ISO commands 00, proprietary ones 80.
-_CLASS = {
-    INS_SELECT: 0x00, INS_READ_BINARY: 0x00, INS_VERIFY: 0x00, INS_CHANGE: 0x00,
-    INS_SIGN: 0x80, INS_GET_CHALLENGE: 0x00, INS_GET_RESPONSE: 0x00, INS_GENERATE: 0x00,
-    INS_UPDATE_BINARY: 0x00, INS_ACTIVATE: 0x00, INS_MANAGE: 0x80,
-}  # fmt: skip
 # Commands that act on the current EF: without the AP there is no current EF (69 86).
 _EF_COMMANDS = frozenset(
-    {INS_READ_BINARY, INS_VERIFY, INS_CHANGE, INS_SIGN, INS_GENERATE, INS_UPDATE_BINARY}
+    {
+        Ins.READ_BINARY,
+        Ins.VERIFY,
+        Ins.CHANGE_REFERENCE_DATA,
+        Ins.COMPUTE_DIGITAL_SIGNATURE,
+        Ins.GENERATE_ASYMMETRIC_KEY_PAIR,
+        Ins.UPDATE_BINARY,
+    }
 )
 
 
@@ -140,7 +152,7 @@ class JpkiApplet:
             return self._process(bytes(apdu))
         except _Partial as partial:
             return response(partial.data, SW.END_OF_FILE)
-        except AppletError as exc:
+        except (AppletError, ApduParseError) as exc:
             return response(b"", exc.sw)
         except Exception:
             # Last resort (ISO 7816-4 §5.6 "no precise diagnosis"): a broken store or a bug
@@ -149,29 +161,29 @@ class JpkiApplet:
 
     def _process(self, raw: bytes) -> bytes:
         cmd = CommandApdu.parse(raw)
-        if cmd.cla not in (0x00, 0x80):
+        if cmd.cla not in (CLA_ISO, CLA_PROPRIETARY):
             raise refuse(SW.CLA_NOT_SUPPORTED)
-        if cmd.ins not in _CLASS:
+        if cmd.ins not in CLA_OF:
             raise refuse(SW.INS_NOT_SUPPORTED)
-        if cmd.cla != _CLASS[cmd.ins]:
+        if cmd.cla != CLA_OF[cmd.ins]:
             raise refuse(SW.CLA_NOT_SUPPORTED)
-        if cmd.ins == INS_GET_RESPONSE:
+        if cmd.ins == Ins.GET_RESPONSE:
             return self._get_response(cmd)
         self._pending = b""
-        if cmd.ins != INS_SELECT and not self.session.selected:
+        if cmd.ins != Ins.SELECT and not self.session.selected:
             ef_command = cmd.ins in _EF_COMMANDS
             raise refuse(SW.NO_CURRENT_EF if ef_command else SW.CONDITIONS_NOT_SATISFIED)
         handler: dict[int, Callable[[CommandApdu], bytes]] = {
-            INS_SELECT: self._select,
-            INS_READ_BINARY: self._read_binary,
-            INS_VERIFY: self._verify,
-            INS_CHANGE: self._change,
-            INS_SIGN: self._sign,
-            INS_GET_CHALLENGE: self._get_challenge,
-            INS_GENERATE: lambda c: personalise.generate(self, c),
-            INS_UPDATE_BINARY: lambda c: personalise.update_binary(self, c),
-            INS_ACTIVATE: lambda c: personalise.activate(self, c),
-            INS_MANAGE: lambda c: personalise.manage(self, c),
+            Ins.SELECT: self._select,
+            Ins.READ_BINARY: self._read_binary,
+            Ins.VERIFY: self._verify,
+            Ins.CHANGE_REFERENCE_DATA: self._change,
+            Ins.COMPUTE_DIGITAL_SIGNATURE: self._sign,
+            Ins.GET_CHALLENGE: self._get_challenge,
+            Ins.GENERATE_ASYMMETRIC_KEY_PAIR: lambda c: personalise.generate(self, c),
+            Ins.UPDATE_BINARY: lambda c: personalise.update_binary(self, c),
+            Ins.ACTIVATE: lambda c: personalise.activate(self, c),
+            Ins.MANAGE: lambda c: personalise.manage(self, c),
         }
         data = handler[cmd.ins](cmd)
         return self._deliver(cmd, data)
@@ -250,14 +262,14 @@ class JpkiApplet:
 
     # -- ISO 7816-4 commands -----------------------------------------------------------------
     def _select(self, cmd: CommandApdu) -> bytes:
-        if cmd.p2 not in (0x0C, 0x00):
+        if cmd.p2 not in (P2_NO_RESPONSE_DATA, 0x00):
             raise refuse(SW.WRONG_P1P2)
-        if cmd.p1 == 0x04:  # by DF name (ISO 7816-4 §11.2.2)
+        if cmd.p1 == P1_SELECT_AID:  # by DF name (ISO 7816-4 §11.2.2)
             if cmd.data != JPKI_AID:
                 raise refuse(SW.FILE_NOT_FOUND)
             self.session = Session(selected=True)
             return b""
-        if cmd.p1 == 0x02:  # EF under the current DF
+        if cmd.p1 == P1_SELECT_EF:  # EF under the current DF
             if not self.session.selected:
                 raise refuse(SW.FILE_NOT_FOUND)
             if len(cmd.data) != 2:
@@ -401,7 +413,7 @@ class JpkiApplet:
         return b""
 
     def _sign(self, cmd: CommandApdu) -> bytes:
-        if cmd.p1 != 0x00 or cmd.p2 != 0x80:
+        if cmd.p1 != 0x00 or cmd.p2 != P2_SECRET:
             raise refuse(SW.WRONG_P1P2)
         ef = self.current_ef()
         slot = Slot.of(ef)

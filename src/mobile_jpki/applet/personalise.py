@@ -22,12 +22,14 @@ from cryptography.hazmat.primitives.serialization import (
     load_der_public_key,
 )
 
-from .apdu import SW, AppletError, CommandApdu
-from .attestation import GeneratedKey, sign_attestation
-from .constants import CA_CERT_EFS, EE_CERT_EFS, EF, KEY_EFS, Lifecycle, Slot
-from .instructions import Action, InstructionError, parse_instruction
+from mobile_jpki.protocol.apdu import SW, CommandApdu
+from mobile_jpki.protocol.attestation import GeneratedKey, sign_attestation
+from mobile_jpki.protocol.constants import CA_CERT_EFS, EE_CERT_EFS, EF, KEY_EFS, Slot
+from mobile_jpki.protocol.instructions import Action, InstructionError, parse_instruction
+
+from .errors import AppletError
 from .secrets import is_valid_auth_pin, is_valid_signing_password
-from .state import set_secret
+from .state import Lifecycle, set_secret
 
 if TYPE_CHECKING:
     from .jpki import JpkiApplet

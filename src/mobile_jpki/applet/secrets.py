@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from .constants import Profile, Slot
+from mobile_jpki.protocol.constants import Profile, Slot
 
 PASSWORD_MIN, PASSWORD_MAX = 6, 16
 PIN_LENGTH = 4
@@ -81,8 +81,8 @@ class RetryCounter:
 class SecretPolicy:
     """Tries per secret. Phone auth PIN tries are *uncertain* in public sources: default 3."""
 
-    signing_password_tries: int = 5
-    auth_pin_tries: int = 3
+    signing_password_tries: int = Slot.SIGN.max_tries
+    auth_pin_tries: int = Slot.AUTH.max_tries
 
     def tries(self, slot: Slot) -> int:
         return self.signing_password_tries if slot is Slot.SIGN else self.auth_pin_tries

@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any, Protocol
 
-from .constants import PRESENT, Lifecycle, Profile, Slot
+from mobile_jpki.protocol.constants import PRESENT, Profile, Slot
+
 from .secrets import (
     DEFAULT_KDF_ITERATIONS,
     RetryCounter,
@@ -23,6 +25,11 @@ from .secrets import (
 )
 
 FORMAT_VERSION = 1
+
+
+class Lifecycle(Enum):
+    PERSONALISATION = "personalisation"
+    OPERATIONAL = "operational"
 
 
 class StateError(ValueError):

@@ -16,6 +16,7 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 
 from mobile_jpki.clock import SystemClock
+from mobile_jpki.keys.errors import KeyStoreError
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.service.authority import (
     CaServiceError,
@@ -25,7 +26,6 @@ from mobile_jpki.service.authority import (
     NotFound,
 )
 from mobile_jpki.service.bootstrap import init_data_dir, open_ca
-from mobile_jpki.service.keystore import KeyStoreError
 from mobile_jpki.settings import Settings, SettingsError
 from mobile_jpki.store.db import StoreError
 

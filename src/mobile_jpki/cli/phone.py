@@ -51,6 +51,7 @@ from mobile_jpki.phone.app.texts import text
 from mobile_jpki.phone.profile import AppProfile, ProfileStore
 from mobile_jpki.phone.steps import HIERARCHY_OF, ScriptedPhone
 from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.protocol.documents import ApplicationKind
 from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.connection import InProcessConnection
 from mobile_jpki.reader.emulated import (
@@ -222,7 +223,7 @@ def _backend_errors() -> Iterator[None]:
     """The app backend's errors (:mod:`mobile_jpki.phone.app.backend`) on the same exit codes."""
     try:
         yield
-    except be.WrongSecret as exc:
+    except be.IncorrectSecret as exc:
         fail(f"wrong {_secret_name(exc.which)}: {exc.tries_left} tries left", EXIT_REFUSED)
     except be.SecretLocked as exc:
         hint = (
@@ -259,7 +260,7 @@ def new(
 ) -> None:
     """A new phone: create its emulated secure element and enrol the app with the service
     (the element's factory attestation). Before seed ①. Resumes an enrolment that failed."""
-    from mobile_jpki.applet import Profile
+    from mobile_jpki.protocol.constants import Profile
 
     with cli_errors():
         store = ProfileStore(data_dir, phone)
@@ -319,7 +320,7 @@ _FILLER = {Hierarchy.SIGN: "UNUSED0", Hierarchy.AUTH: "0000"}
 
 
 def _apply(
-    kind: be.ApplicationKind,
+    kind: ApplicationKind,
     data_dir: Path,
     phone: str,
     card: str,
@@ -419,7 +420,7 @@ def apply(
     「旧スマホ用電子証明書は失効されます」 first (--consent agrees in advance).
     Then `phone register` (⑫⑬).
     """
-    _apply(be.ApplicationKind.FIRST, data_dir, phone, card, sign, auth, accept_terms, consent,
+    _apply(ApplicationKind.FIRST, data_dir, phone, card, sign, auth, accept_terms, consent,
            card_password, sign_password, auth_pin, base_url)  # fmt: skip
 
 
@@ -444,7 +445,7 @@ def model_change(
     The old phone's certificates are revoked when the service accepts; it deletes them when it
     next comes online within 48 hours (`phone sync`). Then `phone register` (⑫⑬).
     """
-    _apply(be.ApplicationKind.MODEL_CHANGE, data_dir, phone, card, sign, auth, accept_terms,
+    _apply(ApplicationKind.MODEL_CHANGE, data_dir, phone, card, sign, auth, accept_terms,
            consent, card_password, sign_password, auth_pin, base_url)  # fmt: skip
 
 

@@ -27,14 +27,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from mobile_jpki.applet.constants import EF
 from mobile_jpki.clock import Clock
 from mobile_jpki.demo.document import minimal_pdf
+from mobile_jpki.files import atomic_write
 from mobile_jpki.phone.client import OperatorClient, PortalClient
 from mobile_jpki.phone.office import issue_card
 from mobile_jpki.phone.profile import AppProfile, OperatorKeyFile, ProfileStore
 from mobile_jpki.phone.steps import ConsentNeeded, ScriptedPhone
 from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.protocol.constants import EF
 from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.connection import InProcessConnection
 from mobile_jpki.reader.emulated import create_card, create_phone
@@ -173,11 +174,8 @@ class Demo:
             )
 
     def _progress(self, state: str) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        path = self.data_dir / PROGRESS_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"state": state}), encoding="utf-8")
-        tmp.replace(path)
+        data = json.dumps({"state": state}).encode("utf-8")
+        atomic_write(self.data_dir / PROGRESS_FILE, data, mode=0o644, make_parents=True)
 
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> DemoResult:

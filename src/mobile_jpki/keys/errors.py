@@ -4,7 +4,11 @@ from __future__ import annotations
 
 
 class KeyStoreError(Exception):
-    """A CA key could not be generated, stored or opened."""
+    """A CA key could not be generated, stored or opened; ``key_ref`` names it when known."""
+
+    def __init__(self, message: str, *, key_ref: str | None = None) -> None:
+        super().__init__(message)
+        self.key_ref = key_ref
 
 
 class SecretUnavailable(KeyStoreError):

@@ -1,19 +1,18 @@
 """Software CA keys: RSA-2048 in encrypted PKCS#8 files (RFC 5958 EncryptedPrivateKeyInfo).
 
-Written with ``BestAvailableEncryption`` (PBES2, RFC 8018), mode 0600, atomically (temp file in
-the same directory, fsync, rename, fsync the directory) so a crash never leaves half a key.
+Written with ``BestAvailableEncryption`` (PBES2, RFC 8018), mode 0600, atomically
+(:func:`mobile_jpki.files.atomic_write`) so a crash never leaves half a key.
 Unencrypted keys are refused on load unless the caller allows them explicitly (tests, dev).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from mobile_jpki.files import atomic_write
 from mobile_jpki.keys.errors import KeyStoreError, UnencryptedKeyRefused, WrongPassphrase
 from mobile_jpki.keys.source import SecretSource
 
@@ -29,26 +28,6 @@ def generate_rsa_key(key_size: int = KEY_SIZE) -> rsa.RSAPrivateKey:
     if key_size < KEY_SIZE:
         raise KeyStoreError(f"RSA-{key_size} is below the RSA-{KEY_SIZE} JPKI requires")
     return rsa.generate_private_key(PUBLIC_EXPONENT, key_size)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def save_key(
@@ -68,8 +47,7 @@ def save_key(
     data = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, data)
+    atomic_write(path, data, mode=KEY_FILE_MODE, make_parents=True)
 
 
 def load_key(

@@ -28,11 +28,11 @@ PROFILE_VERSION = 1
 OPERATOR_KEY_FILE = Path("portal") / "operator-api-key"
 
 
-class ProfileError(Exception):
+class AppProfileError(Exception):
     """The app's local state is missing or unusable (worded for a person at a terminal)."""
 
 
-class ProfileNotFound(ProfileError):
+class ProfileNotFound(AppProfileError):
     def __init__(self, phone_id: str, path: Path) -> None:
         self.phone_id = phone_id
         self.path = path
@@ -42,7 +42,7 @@ class ProfileNotFound(ProfileError):
         )
 
 
-class ProfileCorrupt(ProfileError):
+class ProfileCorrupt(AppProfileError):
     pass
 
 
@@ -150,9 +150,9 @@ class OperatorKeyFile:
 
 __all__ = [
     "AppProfile",
+    "AppProfileError",
     "OperatorKeyFile",
     "ProfileCorrupt",
-    "ProfileError",
     "ProfileNotFound",
     "ProfileStore",
     "StateFileError",

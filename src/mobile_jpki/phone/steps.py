@@ -23,12 +23,8 @@ from pydantic import BaseModel
 from mobile_jpki.clock import Clock
 from mobile_jpki.lifecycle import revocation_secret
 from mobile_jpki.pki.model import Hierarchy
-from mobile_jpki.reader.commands import GeneratedKey, JpkiClient
-from mobile_jpki.reader.errors import FileNotFound, SecurityStatusNotSatisfied
-from mobile_jpki.reader.key import ApduRSAPrivateKey
-from mobile_jpki.reader.passwords import normalise_sign_password
-from mobile_jpki.reader.personalise import apply_phone, register_phone
-from mobile_jpki.service.portal.documents import (
+from mobile_jpki.protocol.attestation import GeneratedKey
+from mobile_jpki.protocol.documents import (
     ApplicationDoc,
     ApplicationKind,
     AttestedKey,
@@ -37,8 +33,15 @@ from mobile_jpki.service.portal.documents import (
     ReleaseDoc,
     ResetDoc,
     RevocationDoc,
+    b64,
     canonical,
 )
+from mobile_jpki.protocol.instructions import with_new_secrets
+from mobile_jpki.reader.commands import JpkiClient
+from mobile_jpki.reader.errors import FileNotFound, SecurityStatusNotSatisfied
+from mobile_jpki.reader.key import ApduRSAPrivateKey
+from mobile_jpki.reader.passwords import normalise_sign_password
+from mobile_jpki.reader.personalise import apply_phone, register_phone
 
 from .client import PortalClient, PortalProblem
 
@@ -48,10 +51,6 @@ KIND_OF = {Hierarchy.SIGN: "phone-sign", Hierarchy.AUTH: "phone-auth"}
 REISSUE = "reissue-signing"
 """The reason of the instruction that clears a released phone's signing slot for its successor."""
 HIERARCHY_OF = {v: k for k, v in KIND_OF.items()}
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 def _secrets(sign_password: str | None, auth_pin: str | None) -> dict[Hierarchy, str]:
@@ -187,7 +186,7 @@ class ScriptedPhone:
         )
         generated: dict[Hierarchy, GeneratedKey] = dict(application.keys)
         keys = {
-            KIND_OF[role]: AttestedKey(spki=_b64(g.spki), attestation=_b64(g.attestation or b""))
+            KIND_OF[role]: AttestedKey(spki=b64(g.spki), attestation=b64(g.attestation or b""))
             for role, g in generated.items()
         }
         doc = ApplicationDoc(
@@ -355,7 +354,6 @@ class ScriptedPhone:
     ) -> None:
         """初期化: card-signed request; the service's instruction is bound to the element's
         challenge; the new secret is appended by the app (never sent to the service)."""
-        from mobile_jpki.applet.instructions import with_new_secrets
 
         self.element.select_ap()
         challenge = self.element.get_challenge(16)

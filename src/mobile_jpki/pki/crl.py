@@ -47,6 +47,7 @@ from cryptography.x509.oid import CRLEntryExtensionOID
 from mobile_jpki.pki import der, profiles
 from mobile_jpki.pki.model import CaIdentity, PublicUrls, utc
 from mobile_jpki.pki.revocation import Reason, RevokedEntry
+from mobile_jpki.protocol import tlv
 
 __all__ = [
     "CrlError",
@@ -290,9 +291,9 @@ def _entry_extension_tables(
     with_date: dict[int | None, bytes] = {}
     for reason in _allowed_reasons(kind):
         reason_ext = b"" if reason in (None, Reason.UNSPECIFIED) else _reason_extension(reason)
-        plain[reason] = der.tlv(der.TAG_SEQUENCE, reason_ext) if reason_ext else b""
+        plain[reason] = tlv.encode(der.TAG_SEQUENCE, reason_ext) if reason_ext else b""
         with_date[reason] = (
-            der.header(der.TAG_SEQUENCE, len(reason_ext) + _INVALIDITY_LEN)
+            tlv.header(der.TAG_SEQUENCE, len(reason_ext) + _INVALIDITY_LEN)
             + reason_ext
             + _INVALIDITY_HEAD
         )
@@ -490,14 +491,14 @@ def build_crl(
             issuer=issuer, urls=urls, crl_number=crl_number, scope=scope
         )
     )
-    extensions = der.tlv(der.TAG_CONTEXT_0_CONSTRUCTED, der.sequence(extensions))
+    extensions = tlv.encode(der.TAG_CONTEXT_0_CONSTRUCTED, der.sequence(extensions))
 
     buf = encode_revoked_certificates(entries, scope.kind)
     for chunk in encoded:
         buf += chunk
     # RFC 5280 §5.1.2.6: "When there are no revoked certificates, the revoked certificates list
     # MUST be absent."
-    revoked_header = der.header(der.TAG_SEQUENCE, len(buf)) if buf else b""
+    revoked_header = tlv.header(der.TAG_SEQUENCE, len(buf)) if buf else b""
     head = (
         _VERSION_V2
         + _SHA256_WITH_RSA
@@ -507,17 +508,17 @@ def build_crl(
         + revoked_header
     )
     tbs_length = len(head) + len(buf) + len(extensions)
-    tbs_header = der.header(der.TAG_SEQUENCE, tbs_length)
+    tbs_header = tlv.header(der.TAG_SEQUENCE, tbs_length)
     # The whole CRL is built in this one buffer, so its outer header goes in first: its length
     # needs the signature's, which PKCS#1 v1.5 fixes at the modulus length (RFC 8017 §8.2.1).
     signature_length = (key.key_size + 7) // 8
     bit_string_length = 1 + signature_length  # the unused-bits octet, then the signature
     tail_length = (
         len(_SHA256_WITH_RSA)
-        + len(der.header(der.TAG_BIT_STRING, bit_string_length))
+        + len(tlv.header(der.TAG_BIT_STRING, bit_string_length))
         + bit_string_length
     )
-    outer = der.header(der.TAG_SEQUENCE, len(tbs_header) + tbs_length + tail_length)
+    outer = tlv.header(der.TAG_SEQUENCE, len(tbs_header) + tbs_length + tail_length)
     # Prepend in place (one memmove) rather than concatenating.
     buf[0:0] = outer + tbs_header + head
     buf += extensions

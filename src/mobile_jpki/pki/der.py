@@ -4,6 +4,7 @@ DESIGN.md says never hand-write DER unless a measured bottleneck asks for it. Th
 that case (cryptography's ``CertificateRevocationListBuilder`` is quadratic in the number of
 entries), so this module holds the few DER primitives it needs and nothing else. Every output is
 checked byte for byte against cryptography's builder in ``tests/pki/test_crl_golden.py``.
+Identifier and length octets come from :mod:`mobile_jpki.protocol.tlv`, the one length encoder.
 
 All encodings follow X.690 (DER) §8 / §10: definite lengths in the shortest form (§10.1),
 minimal two's-complement INTEGER contents (§8.3.2), BOOLEAN TRUE as ``FF`` (§11.1).
@@ -12,6 +13,8 @@ minimal two's-complement INTEGER contents (§8.3.2), BOOLEAN TRUE as ``FF`` (§1
 from __future__ import annotations
 
 import datetime as dt
+
+from mobile_jpki.protocol.tlv import encode, header
 
 TAG_BOOLEAN = 0x01
 TAG_INTEGER = 0x02
@@ -22,25 +25,6 @@ TAG_UTC_TIME = 0x17
 TAG_GENERALIZED_TIME = 0x18
 TAG_SEQUENCE = 0x30
 TAG_CONTEXT_0_CONSTRUCTED = 0xA0
-
-
-def length(n: int) -> bytes:
-    """Definite length octets, short form below 128 and minimal long form above (X.690 §10.1)."""
-    if n < 0:
-        raise ValueError(f"negative DER length {n}")
-    if n < 0x80:
-        return bytes((n,))
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((0x80 | len(body),)) + body
-
-
-def header(tag: int, content_length: int) -> bytes:
-    """Identifier and length octets for a value whose contents are ``content_length`` long."""
-    return bytes((tag,)) + length(content_length)
-
-
-def tlv(tag: int, content: bytes) -> bytes:
-    return header(tag, len(content)) + content
 
 
 def sequence(*parts: bytes) -> bytes:
@@ -58,7 +42,7 @@ def integer_content(value: int) -> bytes:
 
 
 def integer(value: int) -> bytes:
-    return tlv(TAG_INTEGER, integer_content(value))
+    return encode(TAG_INTEGER, integer_content(value))
 
 
 def oid(dotted: str) -> bytes:
@@ -74,16 +58,16 @@ def oid(dotted: str) -> bytes:
             chunk.append(0x80 | (arc & 0x7F))
             arc >>= 7
         out += bytes(reversed(chunk))
-    return tlv(TAG_OID, bytes(out))
+    return encode(TAG_OID, bytes(out))
 
 
 def octet_string(content: bytes) -> bytes:
-    return tlv(TAG_OCTET_STRING, content)
+    return encode(TAG_OCTET_STRING, content)
 
 
 def bit_string(content: bytes) -> bytes:
     """BIT STRING with no unused bits (signatures are whole octets)."""
-    return tlv(TAG_BIT_STRING, b"\x00" + content)
+    return encode(TAG_BIT_STRING, b"\x00" + content)
 
 
 BOOLEAN_TRUE = bytes((TAG_BOOLEAN, 1, 0xFF))
@@ -99,7 +83,7 @@ def x509_time(when: dt.datetime) -> bytes:
         # UTCTime cannot say 19xx before 1950 and RFC 5280 forbids GeneralizedTime there.
         raise ValueError(f"X.509 time before 1950: {when.isoformat()}")
     if when.year < 2050:
-        return tlv(TAG_UTC_TIME, when.strftime("%y%m%d%H%M%SZ").encode("ascii"))
+        return encode(TAG_UTC_TIME, when.strftime("%y%m%d%H%M%SZ").encode("ascii"))
     return generalized_time(when)
 
 
@@ -110,4 +94,4 @@ def generalized_time(when: dt.datetime) -> bytes:
     when = when.astimezone(dt.UTC)
     text = f"{when.year:04d}{when.month:02d}{when.day:02d}{when.hour:02d}{when.minute:02d}"
     text += f"{when.second:02d}Z"
-    return tlv(TAG_GENERALIZED_TIME, text.encode("ascii"))
+    return encode(TAG_GENERALIZED_TIME, text.encode("ascii"))

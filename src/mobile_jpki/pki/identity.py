@@ -19,6 +19,7 @@ from asn1crypto import core
 from cryptography import x509
 
 from mobile_jpki.pki import oids
+from mobile_jpki.protocol import tlv
 
 FULLWIDTH_SPACE = "\u3000"
 MAX_ADDRESS_LENGTH = 200
@@ -113,12 +114,7 @@ def utf8string_der(text: str) -> bytes:
     """DER of a UTF8String (X.690 §8.23, tag 12; definite length §8.1.3). Written by hand
     because asn1crypto's generic encoder was a measured share of issuance time; tested byte
     for byte against asn1crypto."""
-    body = text.encode("utf-8")
-    size = len(body)
-    if size < 0x80:
-        return b"\x0c" + bytes((size,)) + body
-    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return b"\x0c" + bytes((0x80 | len(octets),)) + octets + body
+    return tlv.encode(0x0C, text.encode("utf-8"))
 
 
 def _check_text(field: str, text: str) -> None:

@@ -29,6 +29,7 @@ from cryptography.x509 import ocsp as x509_ocsp
 
 from mobile_jpki.pki.model import utc
 from mobile_jpki.pki.revocation import Reason
+from mobile_jpki.protocol.tlv import encode as _tlv
 
 # RFC 8954 §2.1: Nonce ::= OCTET STRING (SIZE(1..32)).
 NONCE_MIN, NONCE_MAX = 1, 32
@@ -299,15 +300,6 @@ def _algorithm_der(name: str) -> bytes:
 
 _SUCCESSFUL = bytes.fromhex("0a0100")
 _BASIC_OID = core.ObjectIdentifier("1.3.6.1.5.5.7.48.1.1").dump()
-
-
-def _tlv(tag: int, content: bytes) -> bytes:
-    """One DER TLV with a definite length (X.690 §8.1.3)."""
-    n = len(content)
-    if n < 0x80:
-        return bytes((tag, n)) + content
-    size = (n.bit_length() + 7) // 8
-    return bytes((tag, 0x80 | size)) + n.to_bytes(size, "big") + content
 
 
 def response_data_der(

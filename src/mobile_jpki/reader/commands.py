@@ -1,137 +1,76 @@
 """Typed JPKI commands over any :class:`~mobile_jpki.reader.connection.CardConnection`.
 
 The APDUs are the ones in docs/apdu.md (which follows the real card as OpenSC's ``card-jpki.c``
-drives it). This layer owns what a connection deliberately does not: APDU length encoding
-(ISO 7816-4 §5.1 short and extended), response chaining (``61 XX`` → GET RESPONSE, ISO 7816-4
-§5.3.4 / 7816-3 T=0), Le correction (``6C XX``) and translating status words into
-:mod:`mobile_jpki.reader.errors`.
+drives it), encoded by :mod:`mobile_jpki.protocol` (the same definitions the applet answers
+with). This layer owns what a connection deliberately does not: response chaining (``61 XX`` →
+GET RESPONSE, ISO 7816-4 §5.3.4 / 7816-3 T=0), Le correction (``6C XX``) and translating status
+words into :mod:`mobile_jpki.reader.errors`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import IntEnum
-from typing import NamedTuple
-
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from mobile_jpki.pki.model import Hierarchy
-from mobile_jpki.reader import tlv
+from mobile_jpki.protocol import tlv
+from mobile_jpki.protocol.apdu import (
+    CLA_OF,
+    P1_NEW_VALUE_ONLY,
+    P1_SELECT_AID,
+    P1_SELECT_EF,
+    P2_BIOMETRIC,
+    P2_NO_RESPONSE_DATA,
+    P2_SECRET,
+    SW,
+    WRONG_LE,
+    CommandApdu,
+    Ins,
+    build_apdu,
+    is_wrong_secret,
+)
+from mobile_jpki.protocol.attestation import GeneratedKey
+from mobile_jpki.protocol.constants import (
+    CERTS_PRESENT_LENGTH,
+    EF,
+    JPKI_AID,
+    KEY_EFS,
+    PRESENT,
+    SECRET_EFS,
+    SERIAL_LENGTH,
+    TOKEN_INFO_LENGTH,
+    Slot,
+)
+from mobile_jpki.protocol.instructions import instruction_apdu
 from mobile_jpki.reader.connection import CardConnection
-from mobile_jpki.reader.errors import ApduError, InvalidSecret, ReaderError, error_for
+from mobile_jpki.reader.errors import InvalidSecret, ReaderError, error_for
 from mobile_jpki.reader.passwords import normalise_sign_password, validate_auth_pin
-
-JPKI_AID = bytes.fromhex("D392F000260100000001")
-CARD_ATR = bytes.fromhex("3BE000FF8131FE4514")
-
-SW_OK = 0x9000
-SW_END_OF_FILE = 0x6282  # ISO 7816-4: "end of file reached before reading Le bytes" (a warning)
-
-
-class EF(IntEnum):
-    """Elementary files of the JPKI AP (JPKI-FACTS.md, docs/apdu.md)."""
-
-    SIGN_CERT = 0x0001
-    SIGN_CA = 0x0002
-    TOKEN_INFO = 0x0006
-    PRESENCE = 0x0008
-    AUTH_CERT = 0x000A
-    AUTH_CA = 0x000B
-    AUTH_KEY = 0x0017
-    AUTH_PIN = 0x0018
-    SIGN_KEY = 0x001A
-    SIGN_PASSWORD = 0x001B
-    ATTESTATION_CERT = 0x0020  # ours, phone only
-    SERIAL = 0x0021  # ours
-    INSTRUCTION_KEY = 0x0022  # ours
-
-
-@dataclass(frozen=True)
-class SlotFiles:
-    """The four EFs that belong to one hierarchy's slot."""
-
-    cert: EF
-    ca: EF
-    key: EF
-    secret: EF
-    max_tries: int
-    role: int  # the role byte of the attestation (docs/apdu.md: 01 signing, 02 auth)
-
-
-SLOTS: dict[Hierarchy, SlotFiles] = {
-    Hierarchy.SIGN: SlotFiles(EF.SIGN_CERT, EF.SIGN_CA, EF.SIGN_KEY, EF.SIGN_PASSWORD, 5, 0x01),
-    Hierarchy.AUTH: SlotFiles(EF.AUTH_CERT, EF.AUTH_CA, EF.AUTH_KEY, EF.AUTH_PIN, 3, 0x02),
-}
-
-_SECRET_EFS = {EF.SIGN_PASSWORD: Hierarchy.SIGN, EF.AUTH_PIN: Hierarchy.AUTH}
-_KEY_EFS = {EF.SIGN_KEY: Hierarchy.SIGN, EF.AUTH_KEY: Hierarchy.AUTH}
-
-
-class GeneratedKey(NamedTuple):
-    """GENERATE ASYMMETRIC KEY PAIR's answer: the SPKI and, on a phone, the attestation."""
-
-    spki: bytes
-    attestation: bytes | None
-
-    def public_key(self) -> rsa.RSAPublicKey:
-        key = load_der_public_key(self.spki)
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise ReaderError("the card generated a non-RSA key")
-        return key
-
-
-def build_apdu(
-    cla: int, ins: int, p1: int, p2: int, data: bytes = b"", le: int | None = None
-) -> bytes:
-    """Encode a command APDU (ISO 7816-4 §5.1), short when it fits, else extended.
-
-    ``le`` is the maximum response length wanted: 1-256 short (256 → ``00``), up to 65536
-    extended (65536 → ``00 00``); ``None`` means no response data expected (case 1/3).
-    """
-    if len(data) > 65535:
-        raise ValueError("command data longer than an extended Lc")
-    if le is not None and not 1 <= le <= 65536:
-        raise ValueError("Le must be 1..65536")
-    header = bytes([cla, ins, p1, p2])
-    extended = len(data) > 255 or (le is not None and le > 256)
-    if not extended:
-        body = bytes([len(data)]) + data if data else b""
-        if le is not None:
-            body += bytes([le & 0xFF])
-        return header + body
-    le_bytes = b"" if le is None else (le & 0xFFFF).to_bytes(2, "big")
-    if data:
-        return header + b"\x00" + len(data).to_bytes(2, "big") + data + le_bytes
-    return header + b"\x00" + le_bytes
 
 
 def der_total_length(header: bytes) -> int:
     """Total length of a DER element from its first bytes (X.690 §8.1.3)."""
     try:
-        _tag, length, hlen = tlv.parse_header(header)
+        _tag, length, hlen = tlv.read_header(header, strict=False)
     except tlv.TlvError as exc:
         raise ReaderError(f"file does not start with a DER element: {header.hex()}") from exc
     return hlen + length
 
 
-def _secret_hierarchy(secret: EF | int | Hierarchy) -> Hierarchy:
-    if isinstance(secret, Hierarchy):
-        return secret
-    try:
-        return _SECRET_EFS[EF(secret)]
-    except (ValueError, KeyError):
-        raise ValueError(f"EF {secret:04X} is not a secret EF (0018 or 001B)") from None
+def _slot(of: EF | int | Hierarchy, efs: frozenset[EF], what: str) -> Slot:
+    if isinstance(of, Hierarchy):
+        return Slot.of_hierarchy(of)
+    slot = Slot.of(of)
+    if slot is None or of not in efs:
+        raise ValueError(f"EF {of:04X} is not a {what}")
+    return slot
 
 
-def _key_ef(key: EF | int | Hierarchy) -> EF:
-    if isinstance(key, Hierarchy):
-        return SLOTS[key].key
-    ef = EF(key)
-    if ef not in _KEY_EFS:
-        raise ValueError(f"EF {key:04X} is not a key EF (0017 or 001A)")
-    return ef
+def _secret_slot(secret: EF | int | Hierarchy) -> Slot:
+    return _slot(secret, SECRET_EFS, "secret EF (0018 or 001B)")
+
+
+def _key_slot(key: EF | int | Hierarchy) -> Slot:
+    return _slot(key, KEY_EFS, "key EF (0017 or 001A)")
 
 
 def check_secret(hierarchy: Hierarchy, secret: str) -> bytes:
@@ -160,12 +99,15 @@ class JpkiClient:
     def transceive(self, apdu: bytes) -> tuple[bytes, int]:
         """Send an APDU, following ``61 XX`` with GET RESPONSE and ``6C XX`` by resending."""
         data, sw = self.conn.transmit(apdu)
-        if sw >> 8 == 0x6C:
+        if sw & 0xFF00 == WRONG_LE:
             # ISO 7816-3 §10.3.3 (T=0): wrong Le; resend the same command with Le = SW2.
             data, sw = self.conn.transmit(apdu[:-1] + bytes([sw & 0xFF]))
         out = bytearray(data)
-        while sw >> 8 == 0x61:
-            chunk, sw = self.conn.transmit(bytes([0x00, 0xC0, 0x00, 0x00, sw & 0xFF]))
+        while sw & 0xFF00 == SW.MORE_DATA:
+            get_response = CommandApdu(
+                CLA_OF[Ins.GET_RESPONSE], Ins.GET_RESPONSE, 0, 0, ne=(sw & 0xFF) or 256
+            )
+            chunk, sw = self.conn.transmit(get_response.to_bytes())
             out += chunk
         return bytes(out), sw
 
@@ -178,18 +120,31 @@ class JpkiClient:
         data: bytes = b"",
         le: int | None = None,
         *,
-        accept: tuple[int, ...] = (SW_OK,),
+        accept: tuple[int, ...] = (SW.OK,),
     ) -> bytes:
         resp, sw = self.transceive(build_apdu(cla, ins, p1, p2, data, le))
         if sw not in accept:
             raise error_for(sw)
         return resp
 
+    def _send(
+        self,
+        ins: Ins,
+        p1: int,
+        p2: int,
+        data: bytes = b"",
+        le: int | None = None,
+        *,
+        accept: tuple[int, ...] = (SW.OK,),
+    ) -> bytes:
+        """:meth:`command` with the class the instruction is defined with (docs/apdu.md)."""
+        return self.command(CLA_OF[ins], ins, p1, p2, data, le, accept=accept)
+
     # -- selection and files ----------------------------------------------------------------
 
     def select_ap(self) -> None:
         """SELECT the JPKI AP by AID (``00 A4 04 0C``): clears every verified secret."""
-        self.command(0x00, 0xA4, 0x04, 0x0C, JPKI_AID)
+        self._send(Ins.SELECT, P1_SELECT_AID, P2_NO_RESPONSE_DATA, JPKI_AID)
         self._ap_selected = True
 
     def _ensure_ap(self) -> None:
@@ -206,14 +161,18 @@ class JpkiClient:
 
     def select_ef(self, fid: int) -> None:
         self._ensure_ap()
-        self.command(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big"))
+        self._send(Ins.SELECT, P1_SELECT_EF, P2_NO_RESPONSE_DATA, fid.to_bytes(2, "big"))
 
     def read_binary(self, offset: int, le: int) -> bytes:
         """READ BINARY at ``offset`` (15 bits, ISO 7816-4 §11.3.3); ``62 82`` returns the rest."""
         if not 0 <= offset <= 0x7FFF:
             raise ValueError("READ BINARY offset must fit 15 bits")
-        return self.command(
-            0x00, 0xB0, offset >> 8, offset & 0xFF, le=le, accept=(SW_OK, SW_END_OF_FILE)
+        return self._send(
+            Ins.READ_BINARY,
+            offset >> 8,
+            offset & 0xFF,
+            le=le,
+            accept=(SW.OK, SW.END_OF_FILE),
         )
 
     def read_file(self, fid: int) -> bytes:
@@ -242,22 +201,25 @@ class JpkiClient:
         return self.read_binary(0, size)
 
     def read_certificate(self, kind: Hierarchy, *, ca: bool = False) -> x509.Certificate:
-        files = SLOTS[kind]
-        return x509.load_der_x509_certificate(self.read_file(files.ca if ca else files.cert))
+        slot = Slot.of_hierarchy(kind)
+        return x509.load_der_x509_certificate(self.read_file(slot.ca_ef if ca else slot.cert_ef))
 
     def token_label(self) -> str:
         """EF 0006: ``JPKIAPICCTOKEN2`` (card), ``JPKIAPGPSETOKEN``/``JPKIAPIOSTOKEN`` (phone)."""
-        raw = self.read_fixed(EF.TOKEN_INFO, 32)
+        raw = self.read_fixed(EF.TOKEN_INFO, TOKEN_INFO_LENGTH)
         return raw.rstrip(b" \x00").decode("ascii", "replace")
 
     def presence(self) -> dict[Hierarchy, bool]:
         """EF 0008: which certificates are present (``8F`` per slot: signing, auth)."""
-        raw = self.read_fixed(EF.PRESENCE, 3)
-        return {Hierarchy.SIGN: raw[:1] == b"\x8f", Hierarchy.AUTH: raw[1:2] == b"\x8f"}
+        raw = self.read_fixed(EF.CERTS_PRESENT, CERTS_PRESENT_LENGTH)
+        return {
+            Hierarchy.SIGN: raw[:1] == bytes((PRESENT,)),
+            Hierarchy.AUTH: raw[1:2] == bytes((PRESENT,)),
+        }
 
     def serial(self) -> bytes:
         """EF 0021 (ours): the applet's 16-byte serial, the target of management instructions."""
-        return self.read_fixed(EF.SERIAL, 16)
+        return self.read_fixed(EF.SERIAL, SERIAL_LENGTH)
 
     def instruction_public_key_der(self) -> bytes:
         return self.read_file(EF.INSTRUCTION_KEY)
@@ -273,43 +235,43 @@ class JpkiClient:
 
         Raises :class:`WrongSecret` (with ``tries_left``) or :class:`SecretBlocked`.
         """
-        hierarchy = _secret_hierarchy(secret_ef)
-        value = check_secret(hierarchy, secret)
-        self.select_ef(SLOTS[hierarchy].secret)
-        self.command(0x00, 0x20, 0x00, 0x80, value)
+        slot = _secret_slot(secret_ef)
+        value = check_secret(slot.hierarchy, secret)
+        self.select_ef(slot.secret_ef)
+        self._send(Ins.VERIFY, 0x00, P2_SECRET, value)
 
     def tries_left(self, secret_ef: EF | int | Hierarchy) -> int:
         """VERIFY without data: the remaining tries, 0 when blocked. Costs no try."""
-        hierarchy = _secret_hierarchy(secret_ef)
-        self.select_ef(SLOTS[hierarchy].secret)
-        _, sw = self.transceive(bytes([0x00, 0x20, 0x00, 0x80]))
-        if sw & 0xFFF0 == 0x63C0:
+        slot = _secret_slot(secret_ef)
+        self.select_ef(slot.secret_ef)
+        _, sw = self.transceive(build_apdu(CLA_OF[Ins.VERIFY], Ins.VERIFY, 0x00, P2_SECRET))
+        if is_wrong_secret(sw):
             return sw & 0x0F
-        if sw == 0x6984:
+        if sw == SW.REFERENCE_DATA_BLOCKED:
             return 0
-        if sw == SW_OK:
+        if sw == SW.OK:
             # Already verified in this session: a correct entry reset the counter to its max.
-            return SLOTS[hierarchy].max_tries
+            return slot.max_tries
         raise error_for(sw)
 
     def change_secret(self, secret_ef: EF | int | Hierarchy, new: str) -> None:
         """CHANGE REFERENCE DATA P1 ``01`` (new value only): after a VERIFY, or when never set."""
-        hierarchy = _secret_hierarchy(secret_ef)
-        value = check_secret(hierarchy, new)
-        self.select_ef(SLOTS[hierarchy].secret)
-        self.command(0x00, 0x24, 0x01, 0x80, value)
+        slot = _secret_slot(secret_ef)
+        value = check_secret(slot.hierarchy, new)
+        self.select_ef(slot.secret_ef)
+        self._send(Ins.CHANGE_REFERENCE_DATA, P1_NEW_VALUE_ONLY, P2_SECRET, value)
 
     def verify_biometric(self, token: bytes) -> None:
         """VERIFY P2 ``81`` (ours, phone): the OS-released biometric token for the auth key."""
         self.select_ef(EF.AUTH_PIN)
-        self.command(0x00, 0x20, 0x00, 0x81, token)
+        self._send(Ins.VERIFY, 0x00, P2_BIOMETRIC, token)
 
     def enrol_biometric(self, token: bytes) -> None:
         """CHANGE REFERENCE DATA P2 ``81`` (ours, phone): needs the auth PIN verified."""
         if not 16 <= len(token) <= 64:
             raise InvalidSecret("a biometric token is 16-64 bytes")
         self.select_ef(EF.AUTH_PIN)
-        self.command(0x00, 0x24, 0x01, 0x81, token)
+        self._send(Ins.CHANGE_REFERENCE_DATA, P1_NEW_VALUE_ONLY, P2_BIOMETRIC, token)
 
     # -- keys ----------------------------------------------------------------------------
 
@@ -318,73 +280,63 @@ class JpkiClient:
         if len(digest_info) > 245:
             # RFC 8017 §9.2: emLen 256 needs at least 11 bytes of padding.
             raise ValueError("DigestInfo longer than 245 bytes cannot fit RSA-2048 PKCS#1 v1.5")
-        self.select_ef(_key_ef(key_ef))
-        return self.command(0x80, 0x2A, 0x00, 0x80, digest_info, le=256)
+        self.select_ef(_key_slot(key_ef).key_ef)
+        return self._send(Ins.COMPUTE_DIGITAL_SIGNATURE, 0x00, P2_SECRET, digest_info, le=256)
 
     def get_challenge(self, length: int = 8) -> bytes:
         if not 8 <= length <= 32:
             raise ValueError("GET CHALLENGE length is 8-32")
         self._ensure_ap()
-        return self.command(0x00, 0x84, 0x00, 0x00, le=length)
+        return self._send(Ins.GET_CHALLENGE, 0x00, 0x00, le=length)
 
     def generate_key(self, slot: EF | int | Hierarchy, challenge: bytes) -> GeneratedKey:
         """GENERATE ASYMMETRIC KEY PAIR (ours): RSA-2048 in the applet; SPKI (+ attestation)."""
         if not 8 <= len(challenge) <= 64:
             raise ValueError("the key-generation challenge is 8-64 bytes")
-        self.select_ef(_key_ef(slot))
-        resp = self.command(0x00, 0x46, 0x00, 0x00, challenge, le=256)
+        self.select_ef(_key_slot(slot).key_ef)
+        resp = self._send(Ins.GENERATE_ASYMMETRIC_KEY_PAIR, 0x00, 0x00, challenge, le=256)
         try:
-            fields = tlv.parse(resp)
-        except tlv.TlvError as exc:
-            raise ReaderError(f"malformed key generation response: {exc}") from exc
-        if 0x81 not in fields:
-            raise ReaderError("key generation response lacks the public key (tag 81)")
-        return GeneratedKey(fields[0x81], fields.get(0x82))
+            generated = GeneratedKey.parse(resp)
+            generated.public_key()
+        except ValueError as exc:
+            raise ReaderError(str(exc)) from exc
+        return generated
 
     def write_file(self, fid: int, data: bytes) -> None:
         """UPDATE BINARY at offset 0 with the whole content (extended Lc; docs/apdu.md)."""
         self.select_ef(fid)
         # Always extended: a certificate never fits 255 bytes and the applet wants one write.
-        apdu = bytes([0x00, 0xD6, 0x00, 0x00, 0x00]) + len(data).to_bytes(2, "big") + data
-        _, sw = self.transceive(apdu)
-        if sw != SW_OK:
+        ins = Ins.UPDATE_BINARY
+        _, sw = self.transceive(CommandApdu(CLA_OF[ins], ins, 0, 0, data, extended=True).to_bytes())
+        if sw != SW.OK:
             raise error_for(sw)
 
     def write_certificate(
         self, kind: Hierarchy, certificate: x509.Certificate | bytes, *, ca: bool = False
     ) -> None:
-        files = SLOTS[kind]
+        slot = Slot.of_hierarchy(kind)
         der = (
             certificate
             if isinstance(certificate, bytes)
             else certificate.public_bytes(Encoding.DER)
         )
-        self.write_file(files.ca if ca else files.cert, der)
+        self.write_file(slot.ca_ef if ca else slot.cert_ef, der)
 
     def activate(self) -> None:
         """ACTIVATE (``00 44 00 00``, ours): personalisation → operational."""
         self._ensure_ap()
-        self.command(0x00, 0x44, 0x00, 0x00)
+        self._send(Ins.ACTIVATE, 0x00, 0x00)
 
     def send_instruction(self, instruction: bytes) -> None:
         """A signed management instruction (``80 E4``, ours; always extended Lc)."""
         self._ensure_ap()
-        apdu = bytes([0x80, 0xE4, 0x00, 0x00, 0x00]) + len(instruction).to_bytes(2, "big")
-        _, sw = self.transceive(apdu + instruction)
-        if sw != SW_OK:
+        _, sw = self.transceive(instruction_apdu(instruction))
+        if sw != SW.OK:
             raise error_for(sw)
 
 
 __all__ = [
-    "CARD_ATR",
-    "EF",
-    "JPKI_AID",
-    "SLOTS",
-    "ApduError",
-    "GeneratedKey",
     "JpkiClient",
-    "SlotFiles",
-    "build_apdu",
     "check_secret",
     "der_total_length",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from mobile_jpki.protocol.apdu import split_response
 from mobile_jpki.reader.errors import TransportError
 
 
@@ -38,13 +39,6 @@ class Applet(Protocol):
     def process(self, apdu: bytes) -> bytes: ...
 
 
-def split_response(response: bytes) -> tuple[bytes, int]:
-    """Split a response APDU into data and SW1SW2 (ISO 7816-4 §5.1: the trailer is 2 bytes)."""
-    if len(response) < 2:
-        raise TransportError(f"response APDU shorter than a status word: {response.hex()}")
-    return response[:-2], int.from_bytes(response[-2:], "big")
-
-
 class InProcessConnection:
     """An applet object in this process, as if it sat in a reader."""
 
@@ -56,7 +50,11 @@ class InProcessConnection:
     def transmit(self, apdu: bytes) -> tuple[bytes, int]:
         if self._closed:
             raise TransportError("connection closed")
-        return split_response(self._applet.process(bytes(apdu)))
+        response = self._applet.process(bytes(apdu))
+        try:
+            return split_response(response)
+        except ValueError as exc:  # shorter than a status word
+            raise TransportError(str(exc)) from exc
 
     def atr(self) -> bytes:
         return self._atr

@@ -30,11 +30,13 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from mobile_jpki.applet import JpkiApplet, Manufacturer, Profile, new_card, new_secure_element
+from mobile_jpki.applet import JpkiApplet, Manufacturer, new_card, new_secure_element
 from mobile_jpki.applet.secrets import DEFAULT_KDF_ITERATIONS
 from mobile_jpki.clock import Clock, SystemClock
+from mobile_jpki.files import ensure_private_dir
+from mobile_jpki.protocol.constants import Profile
 from mobile_jpki.reader.errors import ReaderError
-from mobile_jpki.reader.statefile import StateFile, ensure_private_dir
+from mobile_jpki.reader.statefile import StateFile
 
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 

@@ -7,6 +7,9 @@ and 6); the JPKI meanings are in docs/apdu.md.
 
 from __future__ import annotations
 
+from mobile_jpki.protocol.apdu import SW, is_wrong_secret
+from mobile_jpki.protocol.apdu import tries_left as _tries_left
+
 
 class ReaderError(Exception):
     """Base of everything raised by :mod:`mobile_jpki.reader`."""
@@ -52,57 +55,55 @@ class WrongSecret(ApduError):
 
     def __init__(self, tries_left: int) -> None:
         self.tries_left = tries_left
-        super().__init__(
-            0x63C0 | (tries_left & 0x0F), f"wrong password or PIN: {tries_left} tries left"
-        )
+        super().__init__(_tries_left(tries_left), f"wrong password or PIN: {tries_left} tries left")
 
 
 class SecretBlocked(ApduError):
     """``69 84``: the secret is blocked (reference data not usable)."""
 
-    def __init__(self, sw: int = 0x6984) -> None:
+    def __init__(self, sw: int = SW.REFERENCE_DATA_BLOCKED) -> None:
         super().__init__(sw, "the password or PIN is blocked")
 
 
 class AuthenticationMethodBlocked(ApduError):
     """``69 83``: e.g. biometrics while the auth PIN is blocked."""
 
-    def __init__(self, sw: int = 0x6983) -> None:
+    def __init__(self, sw: int = SW.AUTH_METHOD_BLOCKED) -> None:
         super().__init__(sw, "authentication method blocked")
 
 
 class SecurityStatusNotSatisfied(ApduError):
     """``69 82``: verify the secret first (or a management instruction was refused)."""
 
-    def __init__(self, sw: int = 0x6982) -> None:
+    def __init__(self, sw: int = SW.SECURITY_STATUS_NOT_SATISFIED) -> None:
         super().__init__(sw, "security status not satisfied: verify the password or PIN first")
 
 
 class ConditionsNotSatisfied(ApduError):
     """``69 85``: wrong lifecycle state (e.g. key generation on an operational card)."""
 
-    def __init__(self, sw: int = 0x6985) -> None:
+    def __init__(self, sw: int = SW.CONDITIONS_NOT_SATISFIED) -> None:
         super().__init__(sw, "conditions of use not satisfied (lifecycle state)")
 
 
 class FileNotFound(ApduError):
     """``6A 82``: no such application or elementary file (or an empty certificate slot)."""
 
-    def __init__(self, sw: int = 0x6A82) -> None:
+    def __init__(self, sw: int = SW.FILE_NOT_FOUND) -> None:
         super().__init__(sw, "file or application not found")
 
 
 class WrongLength(ApduError):
     """``67 00``: Lc/Le outside what the command accepts."""
 
-    def __init__(self, sw: int = 0x6700) -> None:
+    def __init__(self, sw: int = SW.WRONG_LENGTH) -> None:
         super().__init__(sw, "wrong length")
 
 
 class IncorrectData(ApduError):
     """``6A 80``: the data field was refused (bad certificate, bad secret format, malformed)."""
 
-    def __init__(self, sw: int = 0x6A80) -> None:
+    def __init__(self, sw: int = SW.INCORRECT_DATA) -> None:
         super().__init__(sw, "incorrect data in the command")
 
 
@@ -112,20 +113,25 @@ class NotSupported(ApduError):
 
 def error_for(sw: int) -> ApduError:
     """The most specific :class:`ApduError` for a status word."""
-    if sw & 0xFFF0 == 0x63C0:
+    if is_wrong_secret(sw):
         return WrongSecret(sw & 0x0F)
-    simple: dict[int, type[ApduError]] = {
-        0x6984: SecretBlocked,
-        0x6983: AuthenticationMethodBlocked,
-        0x6982: SecurityStatusNotSatisfied,
-        0x6985: ConditionsNotSatisfied,
-        0x6A82: FileNotFound,
-        0x6700: WrongLength,
-        0x6A80: IncorrectData,
-    }
-    cls = simple.get(sw)
+    cls = _SIMPLE.get(sw)
     if cls is not None:
         return cls(sw)
-    if sw in (0x6D00, 0x6E00, 0x6A86, 0x6981):
+    if sw in _NOT_SUPPORTED:
         return NotSupported(sw)
     return ApduError(sw)
+
+
+_SIMPLE: dict[int, type[ApduError]] = {
+    SW.REFERENCE_DATA_BLOCKED: SecretBlocked,
+    SW.AUTH_METHOD_BLOCKED: AuthenticationMethodBlocked,
+    SW.SECURITY_STATUS_NOT_SATISFIED: SecurityStatusNotSatisfied,
+    SW.CONDITIONS_NOT_SATISFIED: ConditionsNotSatisfied,
+    SW.FILE_NOT_FOUND: FileNotFound,
+    SW.WRONG_LENGTH: WrongLength,
+    SW.INCORRECT_DATA: IncorrectData,
+}
+_NOT_SUPPORTED = frozenset(
+    {SW.INS_NOT_SUPPORTED, SW.CLA_NOT_SUPPORTED, SW.WRONG_P1P2, SW.INCOMPATIBLE_FILE}
+)

@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from mobile_jpki.pki.model import Hierarchy
-from mobile_jpki.reader.commands import EF, JpkiClient
+from mobile_jpki.protocol.constants import EF
+from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.errors import ReaderError
 
 # The parameter of ``sign`` is called ``padding`` (cryptography's signature), shadowing the module.

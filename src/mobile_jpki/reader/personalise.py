@@ -17,7 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from mobile_jpki.pki.model import CertKind, Hierarchy
-from mobile_jpki.reader.commands import EF, SLOTS, GeneratedKey, JpkiClient, check_secret
+from mobile_jpki.protocol.attestation import GeneratedKey
+from mobile_jpki.protocol.constants import EF
+from mobile_jpki.reader.commands import JpkiClient, check_secret
 from mobile_jpki.reader.errors import ReaderError
 
 Issue = Callable[[CertKind, rsa.RSAPublicKey], x509.Certificate]
@@ -152,7 +154,7 @@ def apply_phone(
         keys[role] = client.generate_key(role, challenge)
         if keys[role].attestation is None:
             raise PersonalisationError("the secure element returned no key attestation")
-        client.change_secret(SLOTS[role].secret, secrets[role])
+        client.change_secret(role, secrets[role])
     return PhoneApplication(client.serial(), challenge, keys, client.attestation_certificate())
 
 

@@ -2,11 +2,10 @@
 
 The applet saves before it answers (docs/apdu.md: a retry counter is stored before the secret is
 compared), so a torn write would be worse than a lost one: it could resurrect tries or brick the
-emulated card. Hence the classic POSIX sequence: write a temporary file in the same directory,
-``fsync`` it, ``os.replace`` it over the old file (atomic rename, POSIX ``rename(2)``), then
-``fsync`` the directory so the rename itself survives a power cut. A killed process leaves either
-the old state or the new one, never a mix. Files are 0600 and directories 0700: the state holds
-the device's private keys.
+emulated card. Hence :func:`mobile_jpki.files.atomic_write` (temporary file, ``fsync``, atomic
+rename, ``fsync`` of the directory): a killed process leaves either the old state or the new
+one, never a mix. Files are 0600 and directories 0700: the state holds the device's private
+keys.
 """
 
 from __future__ import annotations
@@ -14,31 +13,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from mobile_jpki.files import atomic_write, ensure_private_dir
 from mobile_jpki.reader.errors import ReaderError
 
 
 class StateFileError(ReaderError):
     """The state file cannot be read or written."""
-
-
-def ensure_private_dir(path: Path) -> None:
-    """Create ``path`` (and parents) as 0700; tighten an existing one we own."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with contextlib.suppress(PermissionError):
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o700)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class StaleState(StateFileError):
@@ -105,31 +88,22 @@ class StateFile:
         directory = self.path.parent
         try:
             ensure_private_dir(directory)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
         except OSError as exc:
             raise StateFileError(f"cannot write in {directory}: {exc.strerror}") from exc
         try:
-            with os.fdopen(fd, "wb") as fh:
-                # mkstemp creates 0600 already; say it again in case of an unusual platform.
-                os.fchmod(fh.fileno(), 0o600)
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-                written = _identity(os.fstat(fh.fileno()))
-            with _dir_lock(directory):
-                if self._current() != self._seen:
-                    raise StaleState(
-                        f"{self.path} was changed by another process since it was read: "
-                        "close the other user of this device and retry"
-                    )
-                os.replace(tmp, self.path)
-            self._seen = written
-            _fsync_dir(directory)
+            atomic_write(self.path, data, mode=0o600, before_replace=self._unchanged)
         except OSError as exc:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
             raise StateFileError(f"cannot write {self.path}: {exc.strerror}") from exc
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+
+    @contextlib.contextmanager
+    def _unchanged(self, written: os.stat_result) -> Iterator[None]:
+        """Around the rename: nobody replaced the file since we read it (checked and replaced
+        under the directory's lock); afterwards the written file is the one we have seen."""
+        with _dir_lock(self.path.parent):
+            if self._current() != self._seen:
+                raise StaleState(
+                    f"{self.path} was changed by another process since it was read: "
+                    "close the other user of this device and retry"
+                )
+            yield
+        self._seen = _identity(written)

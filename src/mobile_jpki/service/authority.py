@@ -57,13 +57,13 @@ from mobile_jpki.store.db import Database
 from mobile_jpki.store.models import (
     CaGeneration,
     Certificate,
-    CertStatus,
     CrlChange,
     CrlState,
     OcspResponder,
     OcspResponse,
     serial_hex,
 )
+from mobile_jpki.store.models import CertRecordStatus as CertStatus
 
 _CACHED_SQL = (
     "SELECT r.der, r.this_update, r.next_update, r.produced_at, c.ca_id "

@@ -9,8 +9,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy.exc import SQLAlchemyError
 
+from mobile_jpki.files import atomic_write
 from mobile_jpki.service.authority import CertificateAuthority
-from mobile_jpki.service.keystore import FileKeyStore, write_private
+from mobile_jpki.service.keystore import FileKeyStore
 from mobile_jpki.settings import Settings, passphrase_source
 from mobile_jpki.store.db import Database
 from mobile_jpki.store.migrations import HEAD_REVISION
@@ -60,7 +61,7 @@ def init_data_dir(
         created = ca.init_hierarchies(now, actor="cli")
         for summary in ca.cas():
             pem = summary.certificate.public_bytes(Encoding.PEM)
-            write_private(settings.ca_cert_path(summary.ca_id), pem, mode=0o644)
+            atomic_write(settings.ca_cert_path(summary.ca_id), pem, mode=0o644, make_parents=True)
     finally:
         ca.db.dispose()
     return settings, created

@@ -31,7 +31,7 @@ from typing import Protocol
 from sqlalchemy import delete, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from mobile_jpki.service.keystore import write_private
+from mobile_jpki.files import atomic_write
 from mobile_jpki.store.models import CrlDocument
 
 FULL, DELTA = "full", "delta"  # crl_document.kind; the kinds a (CA, shard) publishes
@@ -120,7 +120,7 @@ class FileDocuments:
 
     def put(self, s: Session, ca_id: str, shard: int, kind: str, number: int, der: bytes) -> None:
         # CRLs are public (RFC 5280 §5): readable by whoever serves them.
-        write_private(self._path(ca_id, shard, kind, number), der, mode=0o644)
+        atomic_write(self._path(ca_id, shard, kind, number), der, mode=0o644, make_parents=True)
         # A database from before this store kept its CRLs in the table: drop that copy.
         TableDocuments(is_sqlite=True).drop(s, ca_id, shard, kind)
 
@@ -144,7 +144,7 @@ class FileDocuments:
         prefix = f"{ca_id}.{shard}."
         for path in self.directory.iterdir():
             name = path.name
-            if name.startswith(f".{prefix}"):  # write_private's temporary file
+            if name.startswith(f".{prefix}"):  # atomic_write's temporary file
                 if time.time() - _mtime(path) > _ABANDONED_AFTER:
                     path.unlink(missing_ok=True)  # left by a crash mid-write
                 continue

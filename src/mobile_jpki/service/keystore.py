@@ -8,23 +8,16 @@ issuance only ever calls ``key.sign()``.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Protocol
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from mobile_jpki.files import atomic_write
 from mobile_jpki.keys import software
-from mobile_jpki.keys.errors import KeyStoreError as KeysError
+from mobile_jpki.keys.errors import KeyStoreError
 from mobile_jpki.keys.source import SecretSource
-
-
-class KeyStoreError(Exception):
-    def __init__(self, message: str, *, key_ref: str | None = None) -> None:
-        super().__init__(message)
-        self.key_ref = key_ref
 
 
 class KeyStore(Protocol):
@@ -51,7 +44,7 @@ class FileKeyStore:
         key = software.generate_rsa_key()
         try:
             software.save_key(path, key, self._passphrase)
-        except KeysError as exc:
+        except KeyStoreError as exc:
             raise KeyStoreError(str(exc), key_ref=str(path)) from exc
         return key, f"file:{path.name}"
 
@@ -63,30 +56,8 @@ class FileKeyStore:
             raise KeyStoreError(f"invalid key reference {key_ref}", key_ref=key_ref)
         try:
             return software.load_key(self._dir / name, self._passphrase)
-        except KeysError as exc:
+        except KeyStoreError as exc:
             raise KeyStoreError(f"{exc} (key {key_ref})", key_ref=key_ref) from exc
-
-
-def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Atomic, durable write (temp file, fsync, rename, fsync of the directory: the rename
-    lives in the directory, POSIX ``rename(2)``) with ``mode`` from creation on."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def load_or_create_ec_key(path: Path, passphrase: bytes) -> ec.EllipticCurvePrivateKey:
@@ -100,7 +71,7 @@ def load_or_create_ec_key(path: Path, passphrase: bytes) -> ec.EllipticCurvePriv
             serialization.PrivateFormat.PKCS8,
             serialization.BestAvailableEncryption(passphrase),
         )
-        write_private(path, pem)
+        atomic_write(path, pem, make_parents=True)
     try:
         loaded = serialization.load_pem_private_key(path.read_bytes(), passphrase)
     except (ValueError, TypeError) as exc:

@@ -15,13 +15,13 @@ import datetime as dt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from mobile_jpki.files import atomic_write
 from mobile_jpki.keys.software import generate_rsa_key, load_key, save_key
 from mobile_jpki.keys.source import SecretSource
 from mobile_jpki.pki.issuance import build_tsa_certificate, new_serial
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.pki.tsa import TimeStampAuthority
 from mobile_jpki.service.authority import CertificateAuthority
-from mobile_jpki.service.keystore import write_private
 from mobile_jpki.settings import Settings, passphrase_source
 
 
@@ -42,7 +42,9 @@ def load_or_create_tsa(
             ca.identity(active.ca_id), key.public_key(), new_serial(), now, urls=ca.urls
         )
         save_key(key_path, key, passphrase)
-        write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+        atomic_write(
+            cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644, make_parents=True
+        )
     issuer = next((s.certificate for s in ca.cas() if s.certificate.subject == cert.issuer), None)
     chain = (issuer,) if issuer is not None else ()
     return TimeStampAuthority(certificate=cert, key=key, chain=chain)

@@ -61,7 +61,10 @@ def serial_hex(serial: int) -> str:
     return format(serial, "x")
 
 
-class CertStatus(StrEnum):
+class CertRecordStatus(StrEnum):
+    """A certificate's status as the CA records it (not OCSP's ``CertStatus``, which also says
+    ``unknown`` and folds a hold into ``revoked``)."""
+
     GOOD = "good"
     HELD = "held"  # certificateHold (一時利用停止): may return to good or become revoked
     REVOKED = "revoked"  # final (RFC 5280 §5.3.1: only a hold may be undone)
@@ -117,7 +120,7 @@ class Certificate(Base):
     not_after: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     shard: Mapped[int] = mapped_column(Integer)
     der: Mapped[bytes] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(8), default=CertStatus.GOOD.value)
+    status: Mapped[str] = mapped_column(String(8), default=CertRecordStatus.GOOD.value)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     reason: Mapped[int | None] = mapped_column(Integer, nullable=True)
     invalidity_date: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -1,8 +1,10 @@
 """Verify CMS SignedData (RFC 5652) made by a JPKI card or phone, detached or encapsulated, and
 RFC 3161 time-stamp tokens (on their own, or as a CAdES signature-time-stamp).
 
-The portal service verifies applications signed with the card's signing key through
-:func:`verify_cms` too: ``verify_cms(data, signature, anchors=..., now=..., revocation=...)``.
+The signature checks are one core (:func:`load_signed_data`, :func:`find_signer`,
+:func:`check_signer_info`) under :func:`verify_cms`, :func:`verify_timestamp_token` and the
+portal's document verifier (``service/portal/cms.py``), which judges the signer's certificate
+against its own database instead of :func:`verify_certificate`.
 
 What is checked (RFC 5652 §5.4, §5.6; RFC 5035; RFC 3161 §2.4.2):
 signer certificate found by issuerAndSerialNumber or subjectKeyIdentifier among the certificates
@@ -17,9 +19,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from asn1crypto import cms, tsp
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -42,6 +46,14 @@ _HASH_BY_NAME: dict[str, type[hashes.HashAlgorithm]] = {
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
 }
+OID_DATA = "1.2.840.113549.1.7.1"
+OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+OID_TST_INFO = "1.2.840.113549.1.9.16.1.4"
+OID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
+OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+OID_SIGNING_TIME = "1.2.840.113549.1.9.5"
+OID_SIGNING_CERT = "1.2.840.113549.1.9.16.2.12"
+OID_SIGNING_CERT_V2 = "1.2.840.113549.1.9.16.2.47"
 
 
 @dataclass(frozen=True)
@@ -87,24 +99,140 @@ class CmsVerdict:
         return "; ".join(str(p) for p in self.all_problems)
 
 
-def _load_signed_data(der: bytes) -> cms.SignedData:
+# --- the signature core: shared by verify_cms, time-stamp tokens and the portal ----------------
+# Lazy: only the fields checked are decoded (the portal verifies every application with it, and
+# materialising ``.native`` of a whole SignedData costs far more than the RSA signature).
+
+
+def load_signed_data(der: bytes, *, strict: bool = False) -> cms.SignedData:
+    """The SignedData of a ContentInfo (RFC 5652 §3, §5.1), not decoded further. ``strict``
+    refuses trailing bytes. Raises :class:`MalformedInput` when it is not one."""
     try:
-        info = cms.ContentInfo.load(der)
-        if info["content_type"].native != "signed_data":
+        info = cms.ContentInfo.load(der, strict=strict)
+        if info["content_type"].dotted != OID_SIGNED_DATA:
             raise MalformedInput("CMS", f"{info['content_type'].native}, not signed-data")
-        signed = info["content"]
-        signed.native  # noqa: B018 - parse everything now, fail here on garbage
-        return signed
+        return info["content"]
     except (ValueError, TypeError, KeyError) as exc:
         raise MalformedInput("CMS", f"not a CMS SignedData: {exc}") from None
 
 
-def _certificates(signed: cms.SignedData) -> list[x509.Certificate]:
-    out = []
+def find_signer(signed: cms.SignedData, sid: cms.SignerIdentifier) -> x509.Certificate | None:
+    """The certificate carried in ``signed`` that ``sid`` names (RFC 5652 §5.3): by
+    issuerAndSerialNumber, compared as encoded, or by subjectKeyIdentifier."""
     for choice in signed["certificates"] or []:
-        if choice.name == "certificate":
-            out.append(x509.load_der_x509_certificate(choice.chosen.dump()))
-    return out
+        if choice.name != "certificate":
+            continue
+        cert = choice.chosen
+        # The certificate's bytes as received, taken before reading a field can make
+        # asn1crypto re-encode them.
+        cert_der = cert.dump()
+        if sid.name == "issuer_and_serial_number":
+            ias = sid.chosen
+            tbs = cert["tbs_certificate"]
+            if (
+                ias["serial_number"].native == tbs["serial_number"].native
+                and ias["issuer"].dump() == tbs["issuer"].dump()
+            ):
+                return x509.load_der_x509_certificate(cert_der)
+        else:
+            loaded = x509.load_der_x509_certificate(cert_der)
+            try:
+                ski = loaded.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+            except x509.ExtensionNotFound:
+                continue
+            if ski.digest == sid.chosen.contents:
+                return loaded
+    return None
+
+
+def _attr(attrs: cms.CMSAttributes, oid: str) -> Any:
+    """The one value of the attribute ``oid``, or None when absent. RFC 5652 §11: contentType,
+    messageDigest and signingTime appear at most once, with one value; so must the others here."""
+    found = [a for a in attrs if a["type"].dotted == oid]
+    if len(found) > 1 or (found and len(found[0]["values"]) != 1):
+        raise MalformedInput("CMS", "a signed attribute appears twice or has several values")
+    return found[0]["values"][0] if found else None
+
+
+def check_signer_info(
+    signer_info: cms.SignerInfo,
+    signer: x509.Certificate,
+    content: bytes,
+    content_type: str,
+) -> list[Problem]:
+    """RFC 5652 §5.4/§5.6 and RFC 5035 checks of one SignerInfo over ``content`` of type
+    ``content_type`` (dotted OID): digest algorithm, contentType and messageDigest attributes,
+    ESS signing-certificate(-v2) naming ``signer``, and the signature over the signed
+    attributes by ``signer``'s key (RSA PKCS#1 v1.5 or ECDSA). Empty when intact; raises
+    :class:`MalformedInput` for a signed attribute given twice."""
+    digest_name = signer_info["digest_algorithm"]["algorithm"].native
+    if digest_name not in _HASH_BY_NAME or digest_name == "sha1":
+        return [Problem(Failure.BAD_SIGNATURE, f"digest algorithm {digest_name} not accepted")]
+    attrs = signer_info["signed_attrs"]
+    if not attrs:
+        return [Problem(Failure.BAD_SIGNATURE, "no signed attributes (not a CAdES signature)")]
+    # RFC 5652 §5.4: the signature covers the attributes exactly as received, re-tagged from
+    # [0] IMPLICIT to the universal SET OF. Taken BEFORE any attribute is read: parsing an
+    # AlgorithmIdentifier (the ESS hash algorithm below) marks asn1crypto's tree mutated, and
+    # dump() would then re-encode it (sorting the SET OF) — slower, and not necessarily the
+    # bytes that were signed.
+    signed_bytes = b"\x31" + attrs.dump()[1:]
+    problems: list[Problem] = []
+    ctype = _attr(attrs, OID_CONTENT_TYPE)
+    if ctype is None or ctype.dotted != content_type:
+        problems.append(Problem(Failure.BAD_SIGNATURE, "contentType attribute does not match"))
+    digest = _attr(attrs, OID_MESSAGE_DIGEST)
+    if digest is None or digest.contents != hashlib.new(digest_name, content).digest():
+        problems.append(
+            Problem(Failure.BAD_SIGNATURE, "the content does not match the signed digest")
+        )
+    der = signer.public_bytes(serialization.Encoding.DER)
+    ess2 = _attr(attrs, OID_SIGNING_CERT_V2)
+    ess1 = _attr(attrs, OID_SIGNING_CERT) if ess2 is None else None
+    if ess2 is not None:
+        first = ess2["certs"][0]
+        alg = first["hash_algorithm"]["algorithm"].native
+        if (
+            alg not in _HASH_BY_NAME
+            or first["cert_hash"].contents != hashlib.new(alg, der).digest()
+        ):
+            problems.append(
+                Problem(Failure.BAD_SIGNATURE, "signing-certificate-v2 names another certificate")
+            )
+    elif ess1 is not None:
+        # RFC 2634 §5.4 ESSCertID is SHA-1 by definition.
+        old_hash = hashlib.sha1(der).digest()  # noqa: S324
+        if ess1["certs"][0]["cert_hash"].contents != old_hash:
+            problems.append(
+                Problem(Failure.BAD_SIGNATURE, "signing-certificate names another certificate")
+            )
+    try:
+        public_key = signer.public_key()
+    except (UnsupportedAlgorithm, ValueError):
+        problems.append(Problem(Failure.BAD_SIGNATURE, "the signer's public key is not usable"))
+        return problems
+    sig_ok = verify_signature(
+        public_key,
+        signer_info["signature"].contents,
+        signed_bytes,
+        _HASH_BY_NAME[digest_name](),
+    )
+    if not sig_ok:
+        problems.append(Problem(Failure.BAD_SIGNATURE, "the signature does not verify"))
+    return problems
+
+
+# --- the relying party's verdicts ----------------------------------------------------------------
+
+
+def _load_signed_data(der: bytes) -> cms.SignedData:
+    """:func:`load_signed_data`, decoded in full now: garbage fails here, as MalformedInput."""
+    signed = load_signed_data(der)
+    try:
+        signed.native  # noqa: B018 - parse everything now, fail here on garbage
+    except (ValueError, TypeError, KeyError) as exc:
+        raise MalformedInput("CMS", f"not a CMS SignedData: {exc}") from None
+    return signed
 
 
 def _revocation_info(signed: cms.SignedData) -> Evidence:
@@ -117,88 +245,6 @@ def _revocation_info(signed: cms.SignedData) -> Evidence:
         elif choice.chosen["other_rev_info_format"].native == "ocsp_response":
             ocsps.append(bytes(choice.chosen["other_rev_info"].dump()))
     return Evidence(tuple(ocsps), tuple(crls))
-
-
-def _find_signer(
-    sid: cms.SignerIdentifier, certs: list[x509.Certificate]
-) -> x509.Certificate | None:
-    for cert in certs:
-        if sid.name == "issuer_and_serial_number":
-            ias = sid.chosen
-            if (
-                ias["serial_number"].native == cert.serial_number
-                and ias["issuer"].dump() == cert.issuer.public_bytes()
-            ):
-                return cert
-        else:
-            try:
-                ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-            except x509.ExtensionNotFound:
-                continue
-            if ski.digest == sid.chosen.native:
-                return cert
-    return None
-
-
-def _attr(attrs: cms.CMSAttributes, name: str) -> object | None:
-    for attr in attrs:
-        if attr["type"].native == name:
-            values = attr["values"]
-            if len(values) != 1:
-                raise MalformedInput("CMS", f"attribute {name} must have exactly one value")
-            return values[0]  # type: ignore[no-any-return]
-    return None
-
-
-def _check_signer_info(
-    signer_info: cms.SignerInfo,
-    signer: x509.Certificate,
-    content: bytes,
-    content_type: str,
-) -> list[Problem]:
-    """RFC 5652 §5.4/§5.6 and RFC 5035 checks of one SignerInfo; empty list when intact."""
-    problems: list[Problem] = []
-    digest_name = signer_info["digest_algorithm"]["algorithm"].native
-    if digest_name not in _HASH_BY_NAME or digest_name == "sha1":
-        return [Problem(Failure.BAD_SIGNATURE, f"digest algorithm {digest_name} not accepted")]
-    hash_alg = _HASH_BY_NAME[digest_name]()
-    attrs = signer_info["signed_attrs"]
-    if not attrs:
-        return [Problem(Failure.BAD_SIGNATURE, "no signed attributes (not a CAdES signature)")]
-    ctype = _attr(attrs, "content_type")
-    if ctype is None or ctype.native != content_type:  # type: ignore[attr-defined]
-        problems.append(Problem(Failure.BAD_SIGNATURE, "contentType attribute does not match"))
-    digest = _attr(attrs, "message_digest")
-    if digest is None or digest.native != hashlib.new(digest_name, content).digest():  # type: ignore[attr-defined]
-        problems.append(
-            Problem(Failure.BAD_SIGNATURE, "the content does not match the signed digest")
-        )
-    der = signer.public_bytes(serialization.Encoding.DER)
-    ess2 = _attr(attrs, "signing_certificate_v2")
-    ess1 = _attr(attrs, "signing_certificate")
-    if ess2 is not None:
-        first = ess2["certs"][0]  # type: ignore[index]
-        alg = first["hash_algorithm"]["algorithm"].native
-        if alg not in _HASH_BY_NAME or first["cert_hash"].native != hashlib.new(alg, der).digest():
-            problems.append(
-                Problem(Failure.BAD_SIGNATURE, "signing-certificate-v2 names another certificate")
-            )
-    elif ess1 is not None:
-        # RFC 2634 §5.4 ESSCertID is SHA-1 by definition.
-        old_hash = hashlib.sha1(der).digest()  # noqa: S324
-        if ess1["certs"][0]["cert_hash"].native != old_hash:  # type: ignore[index]
-            problems.append(
-                Problem(Failure.BAD_SIGNATURE, "signing-certificate names another certificate")
-            )
-    # RFC 5652 §5.4: the signature covers the attributes as received, re-tagged from [0]
-    # IMPLICIT to the universal SET OF tag.
-    signed_bytes = b"\x31" + attrs.dump()[1:]
-    sig_ok = verify_signature(
-        signer.public_key(), signer_info["signature"].native, signed_bytes, hash_alg
-    )
-    if not sig_ok:
-        problems.append(Problem(Failure.BAD_SIGNATURE, "the signature does not verify"))
-    return problems
 
 
 def verify_timestamp_token(
@@ -217,7 +263,7 @@ def verify_timestamp_token(
     except MalformedInput as exc:
         return TimestampVerdict(None, None, None, (Problem(Failure.BAD_SIGNATURE, str(exc)),))
     encap = signed["encap_content_info"]
-    if encap["content_type"].native != "tst_info":
+    if encap["content_type"].dotted != OID_TST_INFO:
         return TimestampVerdict(None, None, None, (Problem(Failure.BAD_SIGNATURE, "no TSTInfo"),))
     tst_der = bytes(encap["content"].contents)
     info = tsp.TSTInfo.load(tst_der)
@@ -230,11 +276,14 @@ def verify_timestamp_token(
     ):
         problems.append(Problem(Failure.BAD_SIGNATURE, "the time-stamp is over other data"))
     signer_info = signed["signer_infos"][0]
-    tsa = _find_signer(signer_info["sid"], _certificates(signed))
+    tsa = find_signer(signed, signer_info["sid"])
     if tsa is None:
         problems.append(Problem(Failure.UNTRUSTED_ISSUER, "the TSA certificate is not included"))
         return TimestampVerdict(gen_time, None, policy, tuple(problems))
-    problems.extend(_check_signer_info(signer_info, tsa, tst_der, "tst_info"))
+    try:
+        problems.extend(check_signer_info(signer_info, tsa, tst_der, OID_TST_INFO))
+    except MalformedInput as exc:
+        problems.append(Problem(Failure.BAD_SIGNATURE, str(exc)))
     try:
         eku = tsa.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
         if not eku.critical or list(eku.value) != [ExtendedKeyUsageOID.TIME_STAMPING]:
@@ -281,7 +330,7 @@ def verify_cms(
     if len(signer_infos) != 1:
         raise MalformedInput("CMS", f"{len(signer_infos)} signers; JPKI signatures have one")
     signer_info = signer_infos[0]
-    signer = _find_signer(signer_info["sid"], _certificates(signed))
+    signer = find_signer(signed, signer_info["sid"])
     if signer is None:
         return CmsVerdict(
             content,
@@ -291,9 +340,9 @@ def verify_cms(
             None,
             (Problem(Failure.UNTRUSTED_ISSUER, "the signer's certificate is not included"),),
         )
-    problems = _check_signer_info(signer_info, signer, content, encap["content_type"].native)
-    claimed = _attr(signer_info["signed_attrs"], "signing_time")
-    claimed_time = claimed.native if claimed is not None else None  # type: ignore[attr-defined]
+    problems = check_signer_info(signer_info, signer, content, encap["content_type"].dotted)
+    claimed = _attr(signer_info["signed_attrs"], OID_SIGNING_TIME)
+    claimed_time = claimed.native if claimed is not None else None
 
     ts_verdict: TimestampVerdict | None = None
     for attr in signer_info["unsigned_attrs"] or []:

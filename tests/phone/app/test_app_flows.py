@@ -10,9 +10,8 @@ from app_walk import CARD_PASSWORD, NEW_AUTH_PIN, NEW_SIGN_PASSWORD, Phones, wal
 
 from mobile_jpki.clock import FixedClock
 from mobile_jpki.phone.app.backend import (
+    AppCertStatus,
     ApplicationDraft,
-    ApplicationKind,
-    CertStatus,
     NewSecrets,
     PushKind,
     Rejected,
@@ -31,8 +30,9 @@ from mobile_jpki.phone.app.flows import (
 from mobile_jpki.phone.app.screens import MessageCode, Screen, ScreenId
 from mobile_jpki.phone.app.texts import Lang
 from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.protocol.documents import ApplicationKind
 
-BOTH = {Hierarchy.SIGN: CertStatus.REGISTERED, Hierarchy.AUTH: CertStatus.REGISTERED}
+BOTH = {Hierarchy.SIGN: AppCertStatus.REGISTERED, Hierarchy.AUTH: AppCertStatus.REGISTERED}
 
 
 def _noop(_name: str, _screen: Screen) -> None:
@@ -69,7 +69,7 @@ def test_model_change_issues_to_the_new_phone_and_revokes_the_old(phones: Phones
     world = phones.world
     assert world.devices["new-phone"].status == BOTH
     old = world.devices["old-phone"]
-    assert set(old.status.values()) == {CertStatus.REVOKED}
+    assert set(old.status.values()) == {AppCertStatus.REVOKED}
     assert len(old.instructions) == 1
     # the new passwords are the ones typed on ⑩
     check = world.backend("new-phone").self_check(NEW_SIGN_PASSWORD, NEW_AUTH_PIN)
@@ -143,7 +143,7 @@ def test_only_the_ticked_certificate_is_applied_for(phones: Phones) -> None:
     screen = set_new_passwords(phones.new, NEW_SIGN_PASSWORD, None)
     assert screen.id is ScreenId.APPLY_DONE
     status = phones.world.devices["new-phone"].status
-    assert status == {Hierarchy.SIGN: CertStatus.READY, Hierarchy.AUTH: CertStatus.NONE}
+    assert status == {Hierarchy.SIGN: AppCertStatus.READY, Hierarchy.AUTH: AppCertStatus.NONE}
 
 
 # --- ⑧ ⑨ the card and the dialog ---------------------------------------------------------------
@@ -355,7 +355,7 @@ def test_revoke_this_phone(phones: Phones) -> None:
     assert screen.message is not None and screen.message.code is MessageCode.WRONG_PHONE_SECRET
     app.dispatch(TypeText("secret", "old123"))
     assert app.dispatch(Press("revoke_do")).id is ScreenId.DONE
-    assert set(phones.world.devices["old-phone"].status.values()) == {CertStatus.REVOKED}
+    assert set(phones.world.devices["old-phone"].status.values()) == {AppCertStatus.REVOKED}
 
 
 def test_revoke_another_phone_with_the_card(phones: Phones) -> None:
@@ -368,7 +368,7 @@ def test_revoke_another_phone_with_the_card(phones: Phones) -> None:
     assert phones.world.mutating_calls() == []
     screen = app.dispatch(TapCard())
     assert screen.id is ScreenId.DONE
-    assert set(phones.world.devices["old-phone"].status.values()) == {CertStatus.REVOKED}
+    assert set(phones.world.devices["old-phone"].status.values()) == {AppCertStatus.REVOKED}
     # a second time there is nothing to revoke: a coded message, not an exception
     app.dispatch(Press("to_my_page"))
     app.dispatch(Press("revoke_other"))
@@ -433,7 +433,7 @@ def test_hotline_suspension_and_release_reissues_the_signing_certificate(
     assert screen.id is ScreenId.DONE
     assert screen.body[0].text_id == "release_done_reissue"  # type: ignore[union-attr]
     status = phones.world.devices["old-phone"].status
-    assert status == {Hierarchy.SIGN: CertStatus.READY, Hierarchy.AUTH: CertStatus.REGISTERED}
+    assert status == {Hierarchy.SIGN: AppCertStatus.READY, Hierarchy.AUTH: AppCertStatus.REGISTERED}
     assert app.poll().banner is not None  # the re-issued signing certificate is ready
     app.dispatch(Press("to_my_page"))
     app.dispatch(Press("register"))
@@ -446,8 +446,8 @@ def test_hotline_suspension_and_release_reissues_the_signing_certificate(
 def test_change_of_address_revokes_signing_only(phones: Phones) -> None:
     phones.world.operator().change_of_address()
     assert phones.world.devices["old-phone"].status == {
-        Hierarchy.SIGN: CertStatus.REVOKED,
-        Hierarchy.AUTH: CertStatus.REGISTERED,
+        Hierarchy.SIGN: AppCertStatus.REVOKED,
+        Hierarchy.AUTH: AppCertStatus.REGISTERED,
     }
 
 
@@ -462,7 +462,7 @@ def test_old_phone_online_within_48_hours_deletes_and_tells_its_owner(
     screen = phones.old.dispatch(ComeOnline())
     assert screen.id is ScreenId.OLD_PHONE_NOTICE
     assert screen.body[0].text_id == "old_phone_deleted"  # type: ignore[union-attr]
-    assert set(phones.world.devices["old-phone"].status.values()) == {CertStatus.NONE}
+    assert set(phones.world.devices["old-phone"].status.values()) == {AppCertStatus.NONE}
     assert phones.world.devices["old-phone"].instructions == []
 
 
@@ -474,7 +474,7 @@ def test_old_phone_online_after_48_hours_keeps_them_revoked(
     screen = phones.old.dispatch(ComeOnline())
     assert screen.body[0].text_id == "old_phone_kept"  # type: ignore[union-attr]
     assert ("old-phone", "delete_certificates") not in phones.world.calls
-    assert set(phones.world.devices["old-phone"].status.values()) == {CertStatus.REVOKED}
+    assert set(phones.world.devices["old-phone"].status.values()) == {AppCertStatus.REVOKED}
 
 
 def test_come_online_without_instructions_stays_put(phones: Phones) -> None:
@@ -575,10 +575,10 @@ def test_consent_asked_at_confirm_when_another_device_got_certificates_meanwhile
     assert world.devices["other"].status == BOTH  # nothing applied yet
     screen = app.dispatch(Press("agree_next"))
     assert screen.id is ScreenId.APPLY_DONE
-    assert set(world.devices["other"].status.values()) == {CertStatus.REVOKED}
+    assert set(world.devices["other"].status.values()) == {AppCertStatus.REVOKED}
     assert world.devices["new"].status == {
-        Hierarchy.SIGN: CertStatus.READY,
-        Hierarchy.AUTH: CertStatus.READY,
+        Hierarchy.SIGN: AppCertStatus.READY,
+        Hierarchy.AUTH: AppCertStatus.READY,
     }
 
 
@@ -593,7 +593,7 @@ def test_quit_on_a_late_consent_dialog_applies_nothing(world: FakeWorld, clock: 
     assert screen.dialog is not None
     assert app.dispatch(Press("quit")).id is ScreenId.MY_PAGE
     assert world.devices["other"].status == BOTH
-    assert set(world.devices["new"].status.values()) == {CertStatus.NONE}
+    assert set(world.devices["new"].status.values()) == {AppCertStatus.NONE}
 
 
 def test_poll_survives_an_adapter_bug(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from test_portal_backend import CARD_PASSWORD, Portal, apply, portal
 
-from mobile_jpki.phone.app.backend import CertStatus, Validity
+from mobile_jpki.phone.app.backend import AppCertStatus, Validity
 from mobile_jpki.phone.app.flows import PhoneApp, Press, TapCard, Toggle, TypeText
 from mobile_jpki.phone.app.portal_backend import PortalBackend
 from mobile_jpki.phone.app.screens import Screen, ScreenId
@@ -44,7 +44,7 @@ def _register(app: PhoneApp, portal: Portal) -> Screen:
 
 def _registered_with(backend: PortalBackend, sign: str, pin: str) -> None:
     page = backend.my_page()
-    assert (page.sign, page.auth) == (CertStatus.REGISTERED, CertStatus.REGISTERED)
+    assert (page.sign, page.auth) == (AppCertStatus.REGISTERED, AppCertStatus.REGISTERED)
     check = backend.self_check(sign, pin)
     assert (check.sign, check.auth) == (Validity.GOOD, Validity.GOOD)
 
@@ -79,7 +79,7 @@ def test_quit_at_the_dialog_then_a_model_change_with_other_passwords(portal: Por
     assert screen.dialog is not None
     assert new.dispatch(Press("quit")).id is ScreenId.MY_PAGE
     portal.work()
-    assert old_backend.my_page().sign is CertStatus.REGISTERED
+    assert old_backend.my_page().sign is AppCertStatus.REGISTERED
 
     screen = _to_card_read(new, "model_change")
     assert screen.dialog is not None

@@ -16,11 +16,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from mobile_jpki.api.app import create_app
 from mobile_jpki.api.portal import PortalContext, install
-from mobile_jpki.applet.attestation import Manufacturer
+from mobile_jpki.applet import Manufacturer
 from mobile_jpki.applet.factory import new_card, new_secure_element
 from mobile_jpki.applet.state import MemoryStateStore
 from mobile_jpki.clock import FixedClock
-from mobile_jpki.phone.app.backend import CertStatus, Validity
+from mobile_jpki.phone.app.backend import AppCertStatus, Validity
 from mobile_jpki.phone.app.flows import ComeOnline, PhoneApp, Press, TapCard, Toggle, TypeText
 from mobile_jpki.phone.app.portal_backend import PortalBackend
 from mobile_jpki.phone.app.screens import Screen, ScreenId
@@ -211,12 +211,12 @@ def apply(app: PhoneApp, portal: Portal, menu: str, *, agree: bool) -> Screen:
 def test_model_change_through_the_portal(portal: Portal) -> None:
     old, old_backend = portal.phone()
     apply(old, portal, "menu_apply", agree=False)
-    assert old_backend.my_page().sign is CertStatus.REGISTERED
+    assert old_backend.my_page().sign is AppCertStatus.REGISTERED
 
     new, new_backend = portal.phone()
     apply(new, portal, "model_change", agree=True)
     page = new_backend.my_page()
-    assert (page.sign, page.auth) == (CertStatus.REGISTERED, CertStatus.REGISTERED)
+    assert (page.sign, page.auth) == (AppCertStatus.REGISTERED, AppCertStatus.REGISTERED)
     check = new_backend.self_check("PHONE123", "2468")
     assert (check.sign, check.auth) == (Validity.GOOD, Validity.GOOD)
 
@@ -224,7 +224,7 @@ def test_model_change_through_the_portal(portal: Portal) -> None:
     screen = old.dispatch(ComeOnline())
     assert screen.id is ScreenId.OLD_PHONE_NOTICE, screen.message
     assert screen.body[0].text_id == "old_phone_deleted"  # type: ignore[union-attr]
-    assert old_backend.my_page().sign is CertStatus.REVOKED
+    assert old_backend.my_page().sign is AppCertStatus.REVOKED
     element = old_backend.phone.element
     element.select_ap()
     with pytest.raises(ApduError):  # gone from the secure element
@@ -256,8 +256,8 @@ def test_quit_on_the_dialog_leaves_the_old_phone_alone(portal: Portal) -> None:
     assert new.dispatch(TapCard()).dialog is not None
     assert new.dispatch(Press("quit")).id is ScreenId.MY_PAGE
     portal.work()
-    assert old_backend.my_page().sign is CertStatus.REGISTERED
-    assert new_backend.my_page().sign is CertStatus.NONE
+    assert old_backend.my_page().sign is AppCertStatus.REGISTERED
+    assert new_backend.my_page().sign is AppCertStatus.NONE
 
 
 def test_one_certificate_asks_one_password_and_leaves_the_other_secret_unset(
@@ -286,7 +286,7 @@ def test_one_certificate_asks_one_password_and_leaves_the_other_secret_unset(
     screen = app.dispatch(Press("register"))
     assert screen.id is ScreenId.REGISTER_DONE, screen.message
     page = backend.my_page()
-    assert (page.sign, page.auth) == (CertStatus.REGISTERED, CertStatus.NONE)
+    assert (page.sign, page.auth) == (AppCertStatus.REGISTERED, AppCertStatus.NONE)
     element = backend.phone.element
     element.select_ap()
     assert element.presence() == {Hierarchy.SIGN: True, Hierarchy.AUTH: False}
@@ -312,7 +312,7 @@ def test_one_certificate_asks_one_password_and_leaves_the_other_secret_unset(
     app.dispatch(Press("register"))
     assert app.dispatch(Press("register")).id is ScreenId.REGISTER_DONE
     page = backend.my_page()
-    assert (page.sign, page.auth) == (CertStatus.REGISTERED, CertStatus.REGISTERED)
+    assert (page.sign, page.auth) == (AppCertStatus.REGISTERED, AppCertStatus.REGISTERED)
     element.select_ap()
     element.verify(Hierarchy.AUTH, "2468")
     element.verify(Hierarchy.SIGN, "PHONE123")

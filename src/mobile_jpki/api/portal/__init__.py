@@ -23,9 +23,10 @@ from fastapi.responses import JSONResponse
 
 from mobile_jpki.api.problems import portal_problem
 from mobile_jpki.clock import Clock
+from mobile_jpki.protocol.documents import DocumentError
 from mobile_jpki.push.channels import InProcessChannel, PushChannel, SseHub
 from mobile_jpki.push.outbox import Dispatcher
-from mobile_jpki.service.portal.errors import PortalError
+from mobile_jpki.service.portal.errors import PortalError, RequestInvalid
 from mobile_jpki.service.portal.service import PortalService
 
 log = logging.getLogger("mobile_jpki.portal")
@@ -75,6 +76,12 @@ def install(app: FastAPI, ctx: PortalContext) -> None:
     @app.exception_handler(PortalError)
     async def _portal_error(_request: Request, exc: PortalError) -> JSONResponse:
         return portal_problem(exc)
+
+    @app.exception_handler(DocumentError)
+    async def _document_error(request: Request, exc: DocumentError) -> JSONResponse:
+        # A request field that does not decode (base64 of a signature, a certificate, ...):
+        # the portal's invalid-request, as if the service had refused it.
+        return await _portal_error(request, RequestInvalid(str(exc)))
 
 
 def run_worker(ctx: PortalContext, stop: threading.Event, *, interval: float = 0.5) -> None:

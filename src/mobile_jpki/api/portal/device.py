@@ -14,8 +14,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.protocol.documents import b64, b64decode
 from mobile_jpki.push.outbox import PushMessage, pending_for
-from mobile_jpki.service.portal.documents import b64, b64decode
 
 from .auth import Ctx, DeviceId
 
@@ -103,7 +103,7 @@ class ResetOut(BaseModel):
     instruction: str
 
 
-class CertificateOut(BaseModel):
+class CertificateStateOut(BaseModel):
     kind: str
     serial: str
     status: str
@@ -261,10 +261,10 @@ def password_reset(body: SignedIn, ctx: Ctx, device: DeviceId) -> ResetOut:
 
 
 @router.get("/certificates")
-def certificates(ctx: Ctx, device: DeviceId) -> list[CertificateOut]:
+def certificates(ctx: Ctx, device: DeviceId) -> list[CertificateStateOut]:
     """有効性確認."""
     return [
-        CertificateOut(
+        CertificateStateOut(
             kind=c.kind.value,
             serial=format(c.serial, "x"),
             status=c.status,

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mobile_jpki.pki.identity import BasicFourFacts, IdentityError, Locality, Sex
 from mobile_jpki.pki.model import CertKind
-from mobile_jpki.service.portal.documents import b64, b64decode
-from mobile_jpki.service.portal.errors import InvalidRequest
+from mobile_jpki.protocol.documents import b64, b64decode
+from mobile_jpki.service.portal.errors import RequestInvalid
 
 from .auth import Ctx, Operator
 
@@ -48,7 +48,7 @@ class FactsIn(BaseModel):
             return facts, Locality(self.prefecture_romaji, self.city_romaji)
         except IdentityError as exc:
             # The field name only: the value is personal data and stays out of answers/logs.
-            raise InvalidRequest(f"invalid {exc.field}", field=exc.field) from None
+            raise RequestInvalid(f"invalid {exc.field}", field=exc.field) from None
 
 
 class PersonOut(BaseModel):
@@ -79,13 +79,13 @@ class KeyIn(BaseModel):
     public_key: str  # base64 SubjectPublicKeyInfo DER
 
 
-class CertificateOut(BaseModel):
+class CardCertificateOut(BaseModel):
     certificate: str  # base64 DER
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
-        raise InvalidRequest("times need a time zone")
+        raise RequestInvalid("times need a time zone")
     return value.astimezone(dt.UTC)
 
 
@@ -128,17 +128,17 @@ def abandon_card(card_id: str, ctx: Ctx, op: Operator) -> RevokedOut:
 
 
 @router.post("/cards/{card_id}/certificates", status_code=201)
-def certify_card_key(card_id: str, body: KeyIn, ctx: Ctx, op: Operator) -> CertificateOut:
+def certify_card_key(card_id: str, body: KeyIn, ctx: Ctx, op: Operator) -> CardCertificateOut:
     try:
         key = serialization.load_der_public_key(b64decode(body.public_key))
     except ValueError:
-        raise InvalidRequest("public_key is not SubjectPublicKeyInfo DER") from None
+        raise RequestInvalid("public_key is not SubjectPublicKeyInfo DER") from None
     if not isinstance(key, rsa.RSAPublicKey):
-        raise InvalidRequest("card keys are RSA")
+        raise RequestInvalid("card keys are RSA")
     cert = ctx.service.certify_card_key(
         op, card_id=card_id, kind=CertKind(body.kind), public_key=key, now=ctx.clock.now()
     )
-    return CertificateOut(certificate=b64(cert.public_bytes(serialization.Encoding.DER)))
+    return CardCertificateOut(certificate=b64(cert.public_bytes(serialization.Encoding.DER)))
 
 
 @router.post("/cards/{card_id}/replace")

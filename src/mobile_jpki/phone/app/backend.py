@@ -25,16 +25,10 @@ from typing import Protocol
 
 from mobile_jpki.lifecycle import ReleaseStep
 from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.protocol.documents import ApplicationKind
 
 
-class ApplicationKind(StrEnum):
-    """「スマホ用電子証明書を申請する」 (first) or 「機種変更」 (model change)."""
-
-    FIRST = "first"
-    MODEL_CHANGE = "model-change"
-
-
-class CertStatus(StrEnum):
+class AppCertStatus(StrEnum):
     """One certificate kind as my page shows it for THIS phone."""
 
     NONE = "none"  # not applied for (or deleted)
@@ -80,16 +74,16 @@ TERMS_VERSION = "2025-06"
 
 
 @dataclass(frozen=True)
-class MyPage:
-    sign: CertStatus
-    auth: CertStatus
+class MyPageView:
+    sign: AppCertStatus
+    auth: AppCertStatus
     push_enabled: bool
     biometrics_enrolled: bool = False
 
-    def status(self, cert: Hierarchy) -> CertStatus:
+    def status(self, cert: Hierarchy) -> AppCertStatus:
         return self.sign if cert is Hierarchy.SIGN else self.auth
 
-    def with_status(self, cert: Hierarchy, status: CertStatus) -> MyPage:
+    def with_status(self, cert: Hierarchy, status: AppCertStatus) -> MyPageView:
         return replace(self, sign=status) if cert is Hierarchy.SIGN else replace(self, auth=status)
 
 
@@ -118,7 +112,7 @@ class PushNotice:
 
 
 @dataclass(frozen=True)
-class Instruction:
+class AppInstruction:
     """What the service asks an old phone to do when it comes online."""
 
     instruction_id: str
@@ -168,7 +162,7 @@ class BackendError(Exception):
         self.detail = detail
 
 
-class WrongSecret(BackendError):
+class IncorrectSecret(BackendError):
     def __init__(self, which: SecretKind, tries_left: int) -> None:
         super().__init__("wrong-secret", f"{which.value}, {tries_left} tries left")
         self.which = which
@@ -199,7 +193,7 @@ class Rejected(BackendError):
 class AppBackend(Protocol):
     """Everything one phone's app asks of the outside world."""
 
-    def my_page(self) -> MyPage: ...
+    def my_page(self) -> MyPageView: ...
 
     def start_application(
         self,
@@ -262,9 +256,9 @@ class AppBackend(Protocol):
         ``new_sign_password``: it comes back READY and is registered with 登録する."""
         ...
 
-    def fetch_instructions(self) -> Sequence[Instruction]: ...
+    def fetch_instructions(self) -> Sequence[AppInstruction]: ...
 
-    def delete_certificates(self, instruction: Instruction) -> None: ...
+    def delete_certificates(self, instruction: AppInstruction) -> None: ...
 
 
 class OperatorBackend(Protocol):

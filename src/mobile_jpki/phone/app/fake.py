@@ -18,13 +18,13 @@ from mobile_jpki.clock import Clock, FixedClock
 from mobile_jpki.lifecycle import ReleaseStep, release_plan, revocation_secret
 from mobile_jpki.phone.app.backend import (
     CONSENT_REQUIRED,
+    AppCertStatus,
+    AppInstruction,
     ApplicationDraft,
-    ApplicationKind,
     CardTicket,
-    CertStatus,
-    Instruction,
+    IncorrectSecret,
     InstructionKind,
-    MyPage,
+    MyPageView,
     NewSecrets,
     PushKind,
     PushNotice,
@@ -35,9 +35,9 @@ from mobile_jpki.phone.app.backend import (
     SelfCheck,
     Unavailable,
     Validity,
-    WrongSecret,
 )
 from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.protocol.documents import ApplicationKind
 
 DELETE_WINDOW = dt.timedelta(hours=48)  # JPKI-FACTS "One phone per person"
 _TRIES = {
@@ -62,15 +62,18 @@ class _Secret:
             self.tries_left -= 1
             if self.tries_left == 0:
                 raise SecretLocked(self.kind)
-            raise WrongSecret(self.kind, self.tries_left)
+            raise IncorrectSecret(self.kind, self.tries_left)
         self.tries_left = _TRIES[self.kind]  # a correct entry resets the counter
 
 
 @dataclass
 class FakeDevice:
     device_id: str
-    status: dict[Hierarchy, CertStatus] = field(
-        default_factory=lambda: {Hierarchy.SIGN: CertStatus.NONE, Hierarchy.AUTH: CertStatus.NONE}
+    status: dict[Hierarchy, AppCertStatus] = field(
+        default_factory=lambda: {
+            Hierarchy.SIGN: AppCertStatus.NONE,
+            Hierarchy.AUTH: AppCertStatus.NONE,
+        }
     )
     push_enabled: bool = True
     online: bool = True
@@ -79,11 +82,16 @@ class FakeDevice:
     auth_pin: _Secret | None = None
     pending_secrets: NewSecrets | None = None
     pushes: list[PushNotice] = field(default_factory=list)
-    instructions: list[Instruction] = field(default_factory=list)
+    instructions: list[AppInstruction] = field(default_factory=list)
 
     def holds(self) -> frozenset[Hierarchy]:
         """Certificates the service counts as on this device (not deleted, not revoked)."""
-        live = {CertStatus.APPLIED, CertStatus.READY, CertStatus.REGISTERED, CertStatus.SUSPENDED}
+        live = {
+            AppCertStatus.APPLIED,
+            AppCertStatus.READY,
+            AppCertStatus.REGISTERED,
+            AppCertStatus.SUSPENDED,
+        }
         return frozenset(h for h, s in self.status.items() if s in live)
 
 
@@ -119,7 +127,10 @@ class FakeWorld:
     ) -> FakeDevice:
         """Put a phone in the state "both certificates registered" (e.g. the old phone)."""
         dev = self.device(device_id)
-        dev.status = {Hierarchy.SIGN: CertStatus.REGISTERED, Hierarchy.AUTH: CertStatus.REGISTERED}
+        dev.status = {
+            Hierarchy.SIGN: AppCertStatus.REGISTERED,
+            Hierarchy.AUTH: AppCertStatus.REGISTERED,
+        }
         dev.sign_password = _Secret(SecretKind.PHONE_SIGN, sign_password, 5)
         dev.auth_pin = _Secret(SecretKind.PHONE_AUTH, auth_pin, 3)
         return dev
@@ -184,10 +195,10 @@ class FakeBackend:
         if not self.dev.online:
             raise Unavailable("the phone is offline")
 
-    def my_page(self) -> MyPage:
+    def my_page(self) -> MyPageView:
         self._call("my_page")
         d = self.dev
-        return MyPage(
+        return MyPageView(
             d.status[Hierarchy.SIGN], d.status[Hierarchy.AUTH], d.push_enabled, d.biometrics
         )
 
@@ -227,9 +238,9 @@ class FakeBackend:
         for other in others:  # one phone per person: the old phone's certificates go
             held = other.holds()
             for h in held:
-                other.status[h] = CertStatus.REVOKED
+                other.status[h] = AppCertStatus.REVOKED
             other.instructions.append(
-                Instruction(
+                AppInstruction(
                     self.world._next_id("instr"),
                     InstructionKind.DELETE,
                     held,
@@ -240,7 +251,7 @@ class FakeBackend:
         dev = self.dev
         # A new application replaces whatever this phone held.
         for h in _BOTH:
-            dev.status[h] = CertStatus.READY if h in draft.certs else CertStatus.NONE
+            dev.status[h] = AppCertStatus.READY if h in draft.certs else AppCertStatus.NONE
         dev.pending_secrets = secrets
         self.world._push(dev, PushKind.READY)
 
@@ -252,12 +263,12 @@ class FakeBackend:
     def register(self, secrets: NewSecrets | None = None) -> frozenset[Hierarchy]:
         self._call("register")
         dev = self.dev
-        ready = frozenset(h for h, s in dev.status.items() if s is CertStatus.READY)
+        ready = frozenset(h for h, s in dev.status.items() if s is AppCertStatus.READY)
         if not ready:
             raise Rejected("nothing-ready")
         if secrets is not None and dev.pending_secrets is not None:
             if secrets != dev.pending_secrets:  # the element would refuse the VERIFY
-                raise WrongSecret(SecretKind.PHONE_SIGN, 4)
+                raise IncorrectSecret(SecretKind.PHONE_SIGN, 4)
         secrets = dev.pending_secrets or secrets or NewSecrets()
         if secrets.sign_password is not None:
             dev.sign_password = _Secret(SecretKind.PHONE_SIGN, secrets.sign_password, 5)
@@ -265,13 +276,13 @@ class FakeBackend:
             dev.auth_pin = _Secret(SecretKind.PHONE_AUTH, secrets.auth_pin, 3)
         dev.pending_secrets = None
         for h in ready:
-            dev.status[h] = CertStatus.REGISTERED
+            dev.status[h] = AppCertStatus.REGISTERED
         return ready
 
     def enrol_biometrics(self, auth_pin: str) -> None:
         self._call("enrol_biometrics")
         dev = self.dev
-        if dev.status[Hierarchy.AUTH] is not CertStatus.REGISTERED or dev.auth_pin is None:
+        if dev.status[Hierarchy.AUTH] is not AppCertStatus.REGISTERED or dev.auth_pin is None:
             raise Rejected("no-auth-certificate")
         dev.auth_pin.check(auth_pin)
         dev.biometrics = True
@@ -282,11 +293,11 @@ class FakeBackend:
 
         def one(h: Hierarchy, secret: _Secret | None, given: str | None) -> Validity | None:
             status = dev.status[h]
-            if status is CertStatus.REVOKED:
+            if status is AppCertStatus.REVOKED:
                 return Validity.REVOKED
-            if status is CertStatus.SUSPENDED:
+            if status is AppCertStatus.SUSPENDED:
                 return Validity.SUSPENDED
-            if status is not CertStatus.REGISTERED:
+            if status is not AppCertStatus.REGISTERED:
                 return None
             if secret is not None and not (h is Hierarchy.AUTH and dev.biometrics):
                 secret.check(given or "")
@@ -307,7 +318,7 @@ class FakeBackend:
         if guard is not None:
             guard.check(secret)
         for h in held:
-            dev.status[h] = CertStatus.REVOKED
+            dev.status[h] = AppCertStatus.REVOKED
 
     def revoke_other_phone(self, card_sign_password: str) -> frozenset[Hierarchy]:
         self._call("revoke_other_phone")
@@ -318,7 +329,7 @@ class FakeBackend:
         revoked: set[Hierarchy] = set()
         for other in others:
             for h in other.holds():
-                other.status[h] = CertStatus.REVOKED
+                other.status[h] = AppCertStatus.REVOKED
                 revoked.add(h)
         return frozenset(revoked)
 
@@ -328,7 +339,7 @@ class FakeBackend:
 
     def read_card_for_reset(self, cert: Hierarchy, card_secret: str) -> CardTicket:
         self._call("read_card_for_reset")
-        if self.dev.status[cert] is not CertStatus.REGISTERED:
+        if self.dev.status[cert] is not AppCertStatus.REGISTERED:
             raise Rejected("no-such-certificate")
         self.world.card_sign.check(card_secret)  # a card-signed request, either certificate
         ticket = CardTicket(self.world._next_id("ticket"), cert)
@@ -347,7 +358,7 @@ class FakeBackend:
     def start_release(self, card_sign_password: str) -> ReleaseDraft:
         self._call("start_release")
         dev = self.dev
-        held = frozenset(h for h, s in dev.status.items() if s is CertStatus.SUSPENDED)
+        held = frozenset(h for h, s in dev.status.items() if s is AppCertStatus.SUSPENDED)
         if not held:
             raise Rejected("not-suspended")
         self.world.card_sign.check(card_sign_password)
@@ -364,20 +375,20 @@ class FakeBackend:
             raise Rejected("secrets-missing")
         for h, step in draft.plan.items():
             if step is ReleaseStep.UNHOLD:
-                dev.status[h] = CertStatus.REGISTERED  # simply un-held
+                dev.status[h] = AppCertStatus.REGISTERED  # simply un-held
             else:
-                dev.status[h] = CertStatus.READY  # revoked, re-issued for a new key
+                dev.status[h] = AppCertStatus.READY  # revoked, re-issued for a new key
                 dev.pending_secrets = NewSecrets(
                     sign_password=new_sign_password,
                     auth_pin=dev.auth_pin.value if dev.auth_pin else None,
                 )
                 self.world._push(dev, PushKind.READY)
 
-    def fetch_instructions(self) -> Sequence[Instruction]:
+    def fetch_instructions(self) -> Sequence[AppInstruction]:
         self._call("fetch_instructions")
         return list(self.dev.instructions)
 
-    def delete_certificates(self, instruction: Instruction) -> None:
+    def delete_certificates(self, instruction: AppInstruction) -> None:
         self._call("delete_certificates")
         dev = self.dev
         if instruction not in dev.instructions:
@@ -386,7 +397,7 @@ class FakeBackend:
         if self.world.clock.now() > instruction.delete_until:
             raise Rejected("instruction-expired")
         for h in instruction.certs:
-            dev.status[h] = CertStatus.NONE
+            dev.status[h] = AppCertStatus.NONE
         dev.sign_password = dev.auth_pin = None
         dev.biometrics = False
 
@@ -401,14 +412,14 @@ class FakeOperator:
         self.world.calls.append(("operator", "suspend_by_hotline"))
         for dev in self.world.devices.values():
             for h, s in dev.status.items():
-                if s is CertStatus.REGISTERED:
-                    dev.status[h] = CertStatus.SUSPENDED
+                if s is AppCertStatus.REGISTERED:
+                    dev.status[h] = AppCertStatus.SUSPENDED
 
     def change_of_address(self) -> None:
         self.world.calls.append(("operator", "change_of_address"))
         for dev in self.world.devices.values():  # user-auth certificates survive 異動
             if Hierarchy.SIGN in dev.holds():
-                dev.status[Hierarchy.SIGN] = CertStatus.REVOKED
+                dev.status[Hierarchy.SIGN] = AppCertStatus.REVOKED
 
     def advance_time(self, delta: dt.timedelta) -> None:
         self.world.calls.append(("operator", "advance_time"))

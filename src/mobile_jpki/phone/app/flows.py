@@ -32,10 +32,10 @@ from mobile_jpki.phone.app.backend import (
     CONSENT_REQUIRED,
     TERMS_VERSION,
     AppBackend,
-    ApplicationKind,
+    AppCertStatus,
     BackendError,
     CardTicket,
-    CertStatus,
+    IncorrectSecret,
     InstructionKind,
     NewSecrets,
     PushKind,
@@ -45,7 +45,6 @@ from mobile_jpki.phone.app.backend import (
     SecretLocked,
     Unavailable,
     Validity,
-    WrongSecret,
 )
 from mobile_jpki.phone.app.screens import (
     CERT_CHECKBOX,
@@ -67,6 +66,7 @@ from mobile_jpki.phone.app.screens import (
     ScreenId,
 )
 from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.protocol.documents import ApplicationKind
 from mobile_jpki.reader.errors import InvalidSecret
 from mobile_jpki.reader.passwords import normalise_sign_password, validate_auth_pin
 
@@ -178,7 +178,7 @@ ERROR_MESSAGES: Mapping[str, MessageCode] = {
 def message_for(error: BackendError) -> Message:
     """The screen message for a backend error (one place, so codes stay stable). No code
     string reaches a screen: an unknown code gets the general message."""
-    if isinstance(error, WrongSecret):
+    if isinstance(error, IncorrectSecret):
         return Message(_WRONG[error.which], (("tries_left", str(error.tries_left)),))
     if isinstance(error, SecretLocked):
         return Message(_LOCKED[error.which])
@@ -667,19 +667,19 @@ class PhoneApp:
 def _held(s: AppState) -> list[Hierarchy]:
     if s.my_page is None:
         return []
-    live = (CertStatus.REGISTERED, CertStatus.SUSPENDED, CertStatus.READY)
+    live = (AppCertStatus.REGISTERED, AppCertStatus.SUSPENDED, AppCertStatus.READY)
     return [h for h in _ORDER if s.my_page.status(h) in live]
 
 
 # --- rendering: state -> Screen ------------------------------------------------------------
 
 _STATUS_TEXT = {
-    CertStatus.NONE: "status_none",
-    CertStatus.APPLIED: "status_applied",
-    CertStatus.READY: "ready_status",
-    CertStatus.REGISTERED: "status_registered",
-    CertStatus.SUSPENDED: "status_suspended",
-    CertStatus.REVOKED: "status_revoked",
+    AppCertStatus.NONE: "status_none",
+    AppCertStatus.APPLIED: "status_applied",
+    AppCertStatus.READY: "ready_status",
+    AppCertStatus.REGISTERED: "status_registered",
+    AppCertStatus.SUSPENDED: "status_suspended",
+    AppCertStatus.REVOKED: "status_revoked",
 }
 
 
@@ -716,7 +716,7 @@ def _render(s: AppState) -> Screen:
     elif sid is ScreenId.MY_PAGE:
         title = "my_page"
         body = _my_page_body(s)
-        ready = page is not None and CertStatus.READY in (page.sign, page.auth)
+        ready = page is not None and AppCertStatus.READY in (page.sign, page.auth)
         guide = ("guide_step12_note", "guide_step12") if ready else ("guide_step3",)
     elif sid is ScreenId.APPLY_FORM:
         title = "model_change" if s.kind is ApplicationKind.MODEL_CHANGE else "apply_title"
@@ -780,7 +780,7 @@ def _render(s: AppState) -> Screen:
         body = [_p("register_body")]
         if s.register_ask:
             for h in _ORDER:
-                if page is None or page.status(h) is CertStatus.READY:
+                if page is None or page.status(h) is AppCertStatus.READY:
                     body.append(
                         _field(s, "sign_password", "phone_sign_password_label",
                                "sign_password_hint")
@@ -793,7 +793,7 @@ def _render(s: AppState) -> Screen:
     elif sid is ScreenId.REGISTER_DONE:
         title = "register_done_title"
         body = [_p("register_done_body")]
-        if page is None or page.auth is CertStatus.REGISTERED:
+        if page is None or page.auth is AppCertStatus.REGISTERED:
             body.append(Button("enrol_biometrics", "enrol_biometrics", chevron=True))
         body += [
             Button("self_check", "self_check", chevron=True),
@@ -845,7 +845,7 @@ def _render(s: AppState) -> Screen:
         title = "reset_title"
         body = [_p("reset_choose")]
         for h, name in ((Hierarchy.SIGN, "reset_sign"), (Hierarchy.AUTH, "reset_auth")):
-            if page is not None and page.status(h) is CertStatus.REGISTERED:
+            if page is not None and page.status(h) is AppCertStatus.REGISTERED:
                 body.append(Button(name, CERT_TEXT[h], chevron=True))
         body.append(Button("back", "back"))
     elif sid is ScreenId.RESET_CARD:
@@ -901,7 +901,7 @@ def _render(s: AppState) -> Screen:
 def _my_page_body(s: AppState) -> list[Element]:
     page = s.my_page
     body: list[Element] = []
-    if page is not None and (page.sign, page.auth) != (CertStatus.NONE, CertStatus.NONE):
+    if page is not None and (page.sign, page.auth) != (AppCertStatus.NONE, AppCertStatus.NONE):
         body.append(_h("menu_this_phone_heading"))
         # ⑫ lists the user-authentication certificate first
         for h in (Hierarchy.AUTH, Hierarchy.SIGN):
@@ -914,16 +914,16 @@ def _my_page_body(s: AppState) -> list[Element]:
                 )
             )
         statuses = (page.sign, page.auth)
-        if CertStatus.READY in statuses:
+        if AppCertStatus.READY in statuses:
             body.append(Button("register", "register"))
-        if CertStatus.SUSPENDED in statuses:
+        if AppCertStatus.SUSPENDED in statuses:
             body.append(Button("release", "menu_release", chevron=True))
-        if CertStatus.REGISTERED in statuses:
+        if AppCertStatus.REGISTERED in statuses:
             body += [
                 Button("self_check", "self_check", chevron=True),
                 Button("password_reset", "menu_password_reset", chevron=True),
             ]
-        if any(st in (CertStatus.REGISTERED, CertStatus.SUSPENDED) for st in statuses):
+        if any(st in (AppCertStatus.REGISTERED, AppCertStatus.SUSPENDED) for st in statuses):
             body.append(Button("revoke_own", "revoke", chevron=True))
     push_on = page.push_enabled if page is not None else True
     body += [
@@ -952,11 +952,11 @@ def _self_check_body(s: AppState) -> list[Element]:
     page = s.my_page
     body: list[Element] = [_p("self_check_body")]
     if s.self_check is None:
-        if page is None or page.sign is CertStatus.REGISTERED:
+        if page is None or page.sign is AppCertStatus.REGISTERED:
             body.append(
                 _field(s, "sign_password", "phone_sign_password_label", "sign_password_hint")
             )
-        if (page is None or page.auth is CertStatus.REGISTERED) and not (
+        if (page is None or page.auth is AppCertStatus.REGISTERED) and not (
             page is not None and page.biometrics_enrolled
         ):
             body.append(

@@ -43,14 +43,14 @@ from mobile_jpki.clock import Clock, FixedClock
 from mobile_jpki.lifecycle import release_plan, revocation_secret
 from mobile_jpki.phone.app.backend import (
     CONSENT_REQUIRED,
+    AppCertStatus,
+    AppInstruction,
     ApplicationDraft,
-    ApplicationKind,
     BackendError,
     CardTicket,
-    CertStatus,
-    Instruction,
+    IncorrectSecret,
     InstructionKind,
-    MyPage,
+    MyPageView,
     NewSecrets,
     PushKind,
     PushNotice,
@@ -61,11 +61,12 @@ from mobile_jpki.phone.app.backend import (
     SelfCheck,
     Unavailable,
     Validity,
-    WrongSecret,
 )
 from mobile_jpki.phone.client import OperatorClient, PortalProblem
 from mobile_jpki.phone.steps import HIERARCHY_OF, REISSUE, ConsentNeeded, ScriptedPhone
 from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.protocol.documents import ApplicationKind
+from mobile_jpki.protocol.instructions import Action
 from mobile_jpki.reader import errors as rerr
 from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.key import ApduRSAPrivateKey
@@ -77,13 +78,13 @@ CardReader = Callable[[], JpkiClient]
 PushInbox = Callable[[], Iterable[Any]]
 """Push messages delivered to this device since the last call (objects with ``id``/``topic``)."""
 
-_STATES: Mapping[str, CertStatus] = {
-    "none": CertStatus.NONE,
-    "pending": CertStatus.APPLIED,
-    "registration-ready": CertStatus.READY,
-    "registered": CertStatus.REGISTERED,
-    "held": CertStatus.SUSPENDED,
-    "revoked": CertStatus.REVOKED,
+_STATES: Mapping[str, AppCertStatus] = {
+    "none": AppCertStatus.NONE,
+    "pending": AppCertStatus.APPLIED,
+    "registration-ready": AppCertStatus.READY,
+    "registered": AppCertStatus.REGISTERED,
+    "held": AppCertStatus.SUSPENDED,
+    "revoked": AppCertStatus.REVOKED,
 }
 _PROBLEMS: Mapping[str, str] = {
     "revoke-consent-required": CONSENT_REQUIRED,
@@ -92,7 +93,7 @@ _PROBLEMS: Mapping[str, str] = {
     "card-certificate-held": "card-certificate-invalid",
     "card-certificate-expired": "card-certificate-invalid",
 }
-_DELETE = 0x01 | 0x02  # applet.instructions.Action.DELETE_SIGN | DELETE_AUTH
+_DELETE = Action.DELETE_SIGN | Action.DELETE_AUTH
 _READY_TOPIC = "registration-ready"
 
 
@@ -106,7 +107,7 @@ def _translated(which: SecretKind) -> Iterator[None]:
     except ConsentNeeded as exc:
         raise Rejected(CONSENT_REQUIRED, exc.message) from exc
     except rerr.WrongSecret as exc:
-        raise WrongSecret(which, exc.tries_left) from exc
+        raise IncorrectSecret(which, exc.tries_left) from exc
     except (rerr.SecretBlocked, rerr.AuthenticationMethodBlocked) as exc:
         raise SecretLocked(which) from exc
     except rerr.InvalidSecret as exc:
@@ -140,16 +141,16 @@ class PortalBackend:
         self._serial += 1
         return f"{prefix}-{self._serial}"
 
-    def my_page(self) -> MyPage:
+    def my_page(self) -> MyPageView:
         with _translated(SecretKind.PHONE_SIGN):
             page = self.phone.my_page()
         states = {
-            HIERARCHY_OF.get(e["kind"]): _STATES.get(e["state"], CertStatus.NONE)
+            HIERARCHY_OF.get(e["kind"]): _STATES.get(e["state"], AppCertStatus.NONE)
             for e in page["entries"]
         }
-        return MyPage(
-            states.get(Hierarchy.SIGN, CertStatus.NONE),
-            states.get(Hierarchy.AUTH, CertStatus.NONE),
+        return MyPageView(
+            states.get(Hierarchy.SIGN, AppCertStatus.NONE),
+            states.get(Hierarchy.AUTH, AppCertStatus.NONE),
             bool(page["push_enabled"]),
             self._biometrics,
         )
@@ -231,9 +232,9 @@ class PortalBackend:
             states = self.phone.check_validity()
         for h in (Hierarchy.SIGN, Hierarchy.AUTH):
             if page.status(h) not in (
-                CertStatus.REGISTERED,
-                CertStatus.SUSPENDED,
-                CertStatus.REVOKED,
+                AppCertStatus.REGISTERED,
+                AppCertStatus.SUSPENDED,
+                AppCertStatus.REVOKED,
             ):
                 results[h] = None
                 continue
@@ -304,7 +305,7 @@ class PortalBackend:
 
     def start_release(self, card_sign_password: str) -> ReleaseDraft:
         page = self.my_page()
-        held = frozenset(h for h in Hierarchy if page.status(h) is CertStatus.SUSPENDED)
+        held = frozenset(h for h in Hierarchy if page.status(h) is AppCertStatus.SUSPENDED)
         if not held:
             raise Rejected("not-suspended")
         with _translated(SecretKind.CARD_SIGN):
@@ -326,7 +327,7 @@ class PortalBackend:
             pin = self._new_secrets.auth_pin if self._new_secrets else None
             self._new_secrets = NewSecrets(sign_password=new_sign_password, auth_pin=pin)
 
-    def fetch_instructions(self) -> Sequence[Instruction]:
+    def fetch_instructions(self) -> Sequence[AppInstruction]:
         with _translated(SecretKind.PHONE_SIGN):
             items = self.phone.api.instructions()
         out = []
@@ -343,13 +344,13 @@ class PortalBackend:
             reason = str(item.get("reason") or "")
             kind = InstructionKind.REISSUE if reason == REISSUE else InstructionKind.DELETE
             out.append(
-                Instruction(
+                AppInstruction(
                     item["id"], kind, certs, not_after - dt.timedelta(hours=48), not_after, reason
                 )
             )
         return out
 
-    def delete_certificates(self, instruction: Instruction) -> None:
+    def delete_certificates(self, instruction: AppInstruction) -> None:
         raw = self._instructions.pop(instruction.instruction_id, None)
         if raw is None:
             raise Rejected("unknown-instruction")

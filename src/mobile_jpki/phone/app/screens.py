@@ -12,15 +12,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from mobile_jpki.phone.app.backend import (
-    ApplicationDraft,
-    ApplicationKind,
-    MyPage,
-    ReleaseDraft,
-    SelfCheck,
-)
+from mobile_jpki.phone.app.backend import ApplicationDraft, MyPageView, ReleaseDraft, SelfCheck
 from mobile_jpki.phone.app.texts import Lang, text
 from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.protocol.documents import ApplicationKind
 
 
 class ScreenId(StrEnum):
@@ -279,7 +274,7 @@ class AppState:
     checked: frozenset[str] = frozenset()
     message: Message | None = None
     banner: bool = False
-    my_page: MyPage | None = None
+    my_page: MyPageView | None = None
     kind: ApplicationKind | None = None
     card_purpose: CardPurpose | None = None
     draft: ApplicationDraft | None = None

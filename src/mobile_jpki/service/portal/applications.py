@@ -9,18 +9,19 @@ import datetime as dt
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mobile_jpki.applet.attestation import AttestationError, GeneratedKey, verify_attested_key
-from mobile_jpki.applet.constants import Slot
 from mobile_jpki.pki.model import CertKind
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.pki.validity import EligibilityError, check_signing_eligibility
+from mobile_jpki.protocol.attestation import AttestationError, GeneratedKey, verify_attested_key
+from mobile_jpki.protocol.constants import Slot
+from mobile_jpki.protocol.documents import ApplicationDoc, InquiryDoc
 from mobile_jpki.store.portal import ApplicationStatus, ItemStatus, JobStatus
 
 from . import errors as E
 from . import queries as Q
+from .cms import read_document
 from .context import ACTOR, Context, facts_from_json, public_key
 from .devices import use_nonce
-from .documents import ApplicationDoc, InquiryDoc, parse
 from .signers import SigningCard, card_of_signer, check_signing_root, check_time
 
 
@@ -31,13 +32,13 @@ def apply(ctx: Context, device_id: str, cms_der: bytes, *, now: dt.datetime) -> 
     first; everything after runs in a SAVEPOINT, so a refusal rolls the application back
     and still commits the count (refused attempts count against the quota)."""
     signed = ctx.verifier.verify(cms_der)
-    doc = parse(ApplicationDoc, signed.content)
+    doc = read_document(ApplicationDoc, signed.content)
     if doc.device_id != device_id:
         raise E.DeviceMismatch("the application names another device")
     if set(doc.keys) != set(doc.certificates) or len(set(doc.certificates)) != len(
         doc.certificates
     ):
-        raise E.InvalidRequest("one attested key per requested certificate, no duplicates")
+        raise E.RequestInvalid("one attested key per requested certificate, no duplicates")
     check_time(ctx, doc.signed_at, now)
     # Before the transaction: a signature check, no database.
     check_signing_root(ctx, signed.signer)
@@ -118,11 +119,11 @@ def _accept(
     conn = s.connection()
     facts_json = Q.lock_person(conn, ctx.db.is_sqlite, card.person_id)
     if facts_json is None:
-        raise E.NotFound("no such person")
+        raise E.NoSuchObject("no such person")
     use_nonce(s, doc.nonce, device_id, "application", now)
     device = Q.applying_device(conn, device_id, card.person_id)
     if device is None:
-        raise E.NotFound("no such device")
+        raise E.NoSuchObject("no such device")
     try:
         # Parsed and chained to its manufacturer root once per certificate (cached by its
         # DER); the root still configured, the validity and the serial checked each time.
@@ -223,7 +224,7 @@ def holder_inquiry(ctx: Context, device_id: str, cms_der: bytes, *, now: dt.date
     order). Card-signed over a fresh nonce; it changes nothing but the nonce. The application
     still carries the consent and is refused without it if the answer changed meanwhile."""
     signed = ctx.verifier.verify(cms_der)
-    doc = parse(InquiryDoc, signed.content)
+    doc = read_document(InquiryDoc, signed.content)
     if doc.device_id != device_id:
         raise E.DeviceMismatch("the inquiry names another device")
     check_time(ctx, doc.signed_at, now)

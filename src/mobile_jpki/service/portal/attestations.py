@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
-from mobile_jpki.applet.attestation import AttestationError, check_attestation_certificate
+from mobile_jpki.protocol.attestation import AttestationError, check_attestation_certificate
 
 
 class AttestationCertificates:

@@ -116,14 +116,14 @@ class Context:
             self.db.lock(select(Person).where(Person.id == person_id))
         ).scalar_one_or_none()
         if person is None:
-            raise E.NotFound("no such person")
+            raise E.NoSuchObject("no such person")
         return person
 
 
 def device(s: Session, device_id: str) -> Device:
     found = s.get(Device, device_id)
     if found is None:
-        raise E.NotFound("no such device")
+        raise E.NoSuchObject("no such device")
     return found
 
 
@@ -167,13 +167,13 @@ def public_key(spki: bytes) -> rsa.RSAPublicKey:
     try:
         key = serialization.load_der_public_key(spki)
     except ValueError:
-        raise E.InvalidRequest("a public key is not SubjectPublicKeyInfo DER") from None
+        raise E.RequestInvalid("a public key is not SubjectPublicKeyInfo DER") from None
     if (
         not isinstance(key, rsa.RSAPublicKey)
         or key.key_size != 2048
         or key.public_numbers().e != 65537
     ):
-        raise E.InvalidRequest("phone keys must be RSA-2048 with e=65537")
+        raise E.RequestInvalid("phone keys must be RSA-2048 with e=65537")
     return key
 
 

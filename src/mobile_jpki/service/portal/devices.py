@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from sqlalchemy.orm import Session
 
-from mobile_jpki.applet.attestation import AttestationError, element_serial
+from mobile_jpki.protocol.attestation import AttestationError, element_serial
 from mobile_jpki.store.portal import Device, Nonce
 
 from . import errors as E
@@ -32,7 +32,7 @@ def enrol_device(
     try:
         x509.load_der_x509_certificate(attestation_der)
     except ValueError:
-        raise E.InvalidRequest("the attestation certificate is not DER X.509") from None
+        raise E.RequestInvalid("the attestation certificate is not DER X.509") from None
     try:
         # Checked as every application checks it (and remembered: the first application
         # then finds it chained already).
@@ -41,7 +41,7 @@ def enrol_device(
     except AttestationError as exc:
         raise E.AttestationInvalid(str(exc)) from None
     if push_channel not in ("inprocess", "sse", "none"):
-        raise E.InvalidRequest("push_channel must be inprocess, sse or none")
+        raise E.RequestInvalid("push_channel must be inprocess, sse or none")
     device_id = ctx.new_id()
     secret = ctx.rand(32).hex()
     with ctx.db.transaction() as s:

@@ -34,7 +34,7 @@ class Forbidden(PortalError):
     code = "forbidden"
 
 
-class NotFound(PortalError):
+class NoSuchObject(PortalError):
     code = "not-found"
 
 
@@ -48,7 +48,7 @@ class RateLimited(PortalError):
     code = "rate-limited"
 
 
-class InvalidRequest(PortalError):
+class RequestInvalid(PortalError):
     code = "invalid-request"
 
 

@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mobile_jpki.applet.instructions import Action, build_instruction
+from mobile_jpki.protocol.documents import ResetDoc
+from mobile_jpki.protocol.instructions import Action, build_instruction
 from mobile_jpki.push import outbox
 from mobile_jpki.store.portal import DeviceInstruction
 
 from . import errors as E
 from . import queries as Q
+from .cms import read_document
 from .context import Context, device, ref
 from .devices import use_nonce
-from .documents import ResetDoc, parse
 from .signers import card_of_signer, check_time
 
 
@@ -117,7 +118,7 @@ def acknowledge_instruction(
     with ctx.db.transaction() as s:
         row = s.get(DeviceInstruction, instruction_id)
         if row is None or row.device_id != device_id:
-            raise E.NotFound("no such instruction for this device")
+            raise E.NoSuchObject("no such instruction for this device")
         if row.acknowledged_at is not None:
             return
         if now > row.not_after:
@@ -137,7 +138,7 @@ def password_reset(ctx: Context, device_id: str, cms_der: bytes, *, now: dt.date
     """初期化: a card-signed request returns a reset instruction bound to the element's
     challenge; the app appends the new secret (C1/C2) and sends it to the element."""
     signed = ctx.verifier.verify(cms_der)
-    doc = parse(ResetDoc, signed.content)
+    doc = read_document(ResetDoc, signed.content)
     if doc.device_id != device_id:
         raise E.DeviceMismatch("not a reset request of this device")
     check_time(ctx, doc.signed_at, now)

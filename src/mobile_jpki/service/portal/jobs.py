@@ -12,7 +12,7 @@ from mobile_jpki.pki.model import CertKind
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.pki.validity import EligibilityError, ValidityError, phone_validity
 from mobile_jpki.push import outbox
-from mobile_jpki.store.models import CertStatus, serial_hex
+from mobile_jpki.store.models import CertRecordStatus, serial_hex
 from mobile_jpki.store.portal import (
     Application,
     ApplicationStatus,
@@ -179,7 +179,7 @@ def _issue(
             raise E.CardCertificateRevoked(
                 f"the card's {kind.hierarchy.value} certificate was revoked after applying"
             )
-        if row.status == CertStatus.HELD.value:
+        if row.status == CertRecordStatus.HELD.value:
             raise E.CardCertificateHeld("the card's certificate is suspended")
         if row.not_after <= now:
             raise E.CardCertificateExpired("the card's certificate expired")

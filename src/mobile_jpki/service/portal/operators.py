@@ -37,7 +37,7 @@ class OperatorRef:
 def create_api_key(ctx: Context, *, name: str, role: str, now: dt.datetime) -> tuple[str, str]:
     """A new operator key; returns (key id, the secret shown once)."""
     if role not in ROLES:
-        raise E.InvalidRequest(f"role must be one of {', '.join(ROLES)}")
+        raise E.RequestInvalid(f"role must be one of {', '.join(ROLES)}")
     key_id = ctx.rand(8).hex()
     secret = f"mjk_{key_id}_{ctx.rand(32).hex()}"
     with ctx.db.transaction() as s:

@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from mobile_jpki.store import direct
-from mobile_jpki.store.models import Certificate, CertStatus
+from mobile_jpki.store.models import Certificate, CertRecordStatus
 from mobile_jpki.store.portal import (
     Application,
     ApplicationItem,
@@ -384,7 +384,7 @@ class UnrevokedCertificate:
 _UNREVOKED_CERTIFICATES = select(
     _CERT.c.serial, _CERT.c.kind, _CERT.c.status, _CERT.c.not_after, _CERT.c.device_id
 ).where(
-    _CERT.c.status != CertStatus.REVOKED.value,
+    _CERT.c.status != CertRecordStatus.REVOKED.value,
     (_CERT.c.serial.in_(bindparam("serials", expanding=True)))
     | (_CERT.c.device_id.in_(bindparam("devices", expanding=True))),
 )

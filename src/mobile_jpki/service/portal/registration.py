@@ -74,7 +74,7 @@ def complete_registration(
         item = s.get(ApplicationItem, item_id)
         app = s.get(Application, item.application_id) if item else None
         if item is None or app is None or app.device_id != device_id:
-            raise E.NotFound("no such registration for this device")
+            raise E.NoSuchObject("no such registration for this device")
         ctx.lock_person(s, app.person_id)
         if item.status == ItemStatus.INSTALLED.value:
             return app.status  # idempotent: a repeated proof changes nothing

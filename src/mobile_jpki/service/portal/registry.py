@@ -14,7 +14,7 @@ from mobile_jpki.pki.identity import BasicFourFacts, Locality
 from mobile_jpki.pki.model import CertKind, Hierarchy
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.pki.validity import EligibilityError, ValidityError, card_validity
-from mobile_jpki.store.models import Certificate, CertStatus, serial_hex
+from mobile_jpki.store.models import Certificate, CertRecordStatus, serial_hex
 from mobile_jpki.store.portal import Card, CardStatus, Device, Person
 
 from . import errors as E
@@ -61,9 +61,9 @@ def register_card(
     """Record a card being personalised at the office; its keys are certified next."""
     op.require(ROLE_OFFICE)
     if expires_at <= now:
-        raise E.InvalidRequest("the card is already expired")
+        raise E.RequestInvalid("the card is already expired")
     if len(applet_serial) != 16:
-        raise E.InvalidRequest("an applet serial is 16 bytes")
+        raise E.RequestInvalid("an applet serial is 16 bytes")
     card_id = ctx.new_id()
     with ctx.db.transaction() as s:
         ctx.lock_person(s, person_id)
@@ -100,10 +100,10 @@ def card_certificates(
     with ctx.db.transaction(write=False) as s:
         card = s.get(Card, card_id)
         if card is None:
-            raise E.NotFound("no such card")
+            raise E.NoSuchObject("no such card")
         person = s.get(Person, card.person_id)
         if person is None:
-            raise E.NotFound("no such person")
+            raise E.NoSuchObject("no such person")
         facts, _ = facts_from_json(person.facts_json)
     kinds = kinds_for_age(facts.date_of_birth, now)
     card_kind = {Hierarchy.SIGN: CertKind.CARD_SIGN, Hierarchy.AUTH: CertKind.CARD_AUTH}
@@ -121,7 +121,7 @@ def abandon_card(ctx: Context, op: OperatorRef, *, card_id: str, now: dt.datetim
     with ctx.db.transaction() as s:
         card = s.get(Card, card_id)
         if card is None:
-            raise E.NotFound("no such card")
+            raise E.NoSuchObject("no such card")
         ctx.lock_person(s, card.person_id)
         if card.status != CardStatus.ACTIVE.value:
             return []
@@ -163,12 +163,12 @@ def certify_card_key(
     signing certificate capped by the auth one; none for signing under 15."""
     op.require(ROLE_OFFICE)
     if kind not in (CertKind.CARD_SIGN, CertKind.CARD_AUTH):
-        raise E.InvalidRequest("a card holds card-sign and card-auth certificates")
+        raise E.RequestInvalid("a card holds card-sign and card-auth certificates")
     ctx.ready_ca(now)
     with ctx.db.transaction() as s:
         card = s.get(Card, card_id)
         if card is None:
-            raise E.NotFound("no such card")
+            raise E.NoSuchObject("no such card")
         person = ctx.lock_person(s, card.person_id)
         if card.status != CardStatus.ACTIVE.value:
             raise E.Conflict("the card was replaced")
@@ -194,7 +194,7 @@ def certify_card_key(
         except EligibilityError:
             raise E.NotEligible("signing certificates are issued from age 15") from None
         except ValidityError as exc:
-            raise E.InvalidRequest(str(exc)) from None
+            raise E.RequestInvalid(str(exc)) from None
         info = ctx.authority.issue(
             IssueOrder(
                 kind,
@@ -251,7 +251,7 @@ def change_facts(
         stmt = select(Certificate).where(
             Certificate.person_id == person_id,
             Certificate.kind.in_(kinds),
-            Certificate.status != CertStatus.REVOKED.value,
+            Certificate.status != CertRecordStatus.REVOKED.value,
         )
         for cert in s.scalars(stmt).all():
             serial = int(cert.serial, 16)
@@ -279,7 +279,7 @@ def replace_card(ctx: Context, op: OperatorRef, *, card_id: str, now: dt.datetim
     with ctx.db.transaction() as s:
         card = s.get(Card, card_id)
         if card is None:
-            raise E.NotFound("no such card")
+            raise E.NoSuchObject("no such card")
         ctx.lock_person(s, card.person_id)
         if card.status != CardStatus.ACTIVE.value:
             raise E.Conflict("the card was already replaced")
@@ -287,7 +287,7 @@ def replace_card(ctx: Context, op: OperatorRef, *, card_id: str, now: dt.datetim
         for serial in (card.sign_serial, card.auth_serial):
             if serial:
                 row = s.get(Certificate, serial)
-                if row is not None and row.status != CertStatus.REVOKED.value:
+                if row is not None and row.status != CertRecordStatus.REVOKED.value:
                     ctx.authority.revoke(
                         int(serial, 16), Reason.SUPERSEDED, now, actor=ACTOR, session=s
                     )

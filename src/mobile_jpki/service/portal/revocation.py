@@ -10,17 +10,18 @@ from collections.abc import Sequence
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy.orm import Session
 
-from mobile_jpki.applet.instructions import Action
 from mobile_jpki.lifecycle import revocation_secret
 from mobile_jpki.pki.model import CertKind
 from mobile_jpki.pki.revocation import Reason
-from mobile_jpki.store.models import Certificate, CertStatus, serial_hex
+from mobile_jpki.protocol.documents import DocType, RevocationDoc
+from mobile_jpki.protocol.instructions import Action
+from mobile_jpki.store.models import Certificate, CertRecordStatus, serial_hex
 
 from . import errors as E
 from . import queries as Q
+from .cms import read_document
 from .context import ACTOR, PHONE_KIND_VALUES, Context, device, phone_certs, unrevoked
 from .devices import use_nonce
-from .documents import DocType, RevocationDoc, parse
 from .instructions import queue_instruction
 from .ports import SignedWrites
 from .signers import card_of_signer, check_time
@@ -46,7 +47,7 @@ def retire_devices(
     per_device: dict[str, list[Q.UnrevokedCertificate]] = {d.id: [] for d in devices}
     for cert in sorted(certs, key=lambda c: c.serial):
         if cert.device_id in per_device and cert.kind in PHONE_KIND_VALUES:
-            if cert.status != CertStatus.REVOKED.value:
+            if cert.status != CertRecordStatus.REVOKED.value:
                 per_device[cert.device_id].append(cert)
     revoked = [int(c.serial, 16) for d in devices for c in per_device[d.id]]
     # One batch: the rows locked in one statement, their answers and CRL changes written
@@ -83,7 +84,7 @@ def revoke_from_phone(
     choice that includes the signing certificate, the user-auth key (after its PIN) for the
     user-auth certificate alone — so a phone holding only that one can revoke it."""
     signed = ctx.verifier.verify(cms_der)
-    doc = parse(RevocationDoc, signed.content)
+    doc = read_document(RevocationDoc, signed.content)
     if doc.type is not DocType.PHONE_REVOCATION or doc.device_id != device_id:
         raise E.DeviceMismatch("not a revocation of this device")
     check_time(ctx, doc.signed_at, now)
@@ -95,7 +96,7 @@ def revoke_from_phone(
             row is None
             or row.device_id != device_id
             or row.der != signed.signer.public_bytes(serialization.Encoding.DER)
-            or row.status == CertStatus.REVOKED.value
+            or row.status == CertRecordStatus.REVOKED.value
         ):
             raise E.SignatureInvalid("not signed by a current phone certificate of this device")
         if row.person_id is None:
@@ -110,7 +111,7 @@ def revoke_from_phone(
         phone = device(s, device_id)
         wanted = set(doc.certificates)
         for cert in phone_certs(s, device_id):
-            if cert.kind in wanted and cert.status != CertStatus.REVOKED.value:
+            if cert.kind in wanted and cert.status != CertRecordStatus.REVOKED.value:
                 ctx.authority.revoke(
                     int(cert.serial, 16),
                     Reason.CESSATION_OF_OPERATION,
@@ -120,7 +121,7 @@ def revoke_from_phone(
                 )
                 revoked.append(int(cert.serial, 16))
         s.flush()
-        if all(c.status == CertStatus.REVOKED.value for c in phone_certs(s, device_id)):
+        if all(c.status == CertRecordStatus.REVOKED.value for c in phone_certs(s, device_id)):
             phone.holder = False
         ctx.audit.record(
             s,
@@ -139,7 +140,7 @@ def revoke_other_device(
     """My page → 別のスマホのスマホ用電子証明書 → 失効: card-signed; the other phone's
     certificates are revoked and it gets the 48-hour deletion instruction."""
     signed = ctx.verifier.verify(cms_der)
-    doc = parse(RevocationDoc, signed.content)
+    doc = read_document(RevocationDoc, signed.content)
     if doc.type is not DocType.REVOKE_OTHER_DEVICE or doc.device_id != device_id:
         raise E.DeviceMismatch("not a revocation request of this device")
     check_time(ctx, doc.signed_at, now)
@@ -151,7 +152,7 @@ def revoke_other_device(
         use_nonce(s, doc.nonce, device_id, "revocation", now)
         others = Q.other_holders(s.connection(), card.person_id, device_id)
         if not others:
-            raise E.NotFound("no other phone holds certificates of this person")
+            raise E.NoSuchObject("no other phone holds certificates of this person")
         revoked += retire_devices(
             ctx,
             s,

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy.orm import Session
 
 from mobile_jpki.pki.model import CertKind, Hierarchy
-from mobile_jpki.store.models import CertStatus, serial_hex
+from mobile_jpki.store.models import CertRecordStatus, serial_hex
 from mobile_jpki.store.portal import CardStatus
 
 from . import errors as E
@@ -76,9 +76,9 @@ def card_of_signer(
         )
     if not chain_checked:
         check_signing_root(ctx, signer)
-    if row.status == CertStatus.REVOKED.value:
+    if row.status == CertRecordStatus.REVOKED.value:
         raise E.CardCertificateRevoked("the card's signing certificate is revoked")
-    if row.status == CertStatus.HELD.value and not allow_held:
+    if row.status == CertRecordStatus.HELD.value and not allow_held:
         raise E.CardCertificateHeld("the card's signing certificate is suspended")
     if not row.not_before <= now <= row.not_after:
         raise E.CardCertificateExpired("the card's signing certificate is not valid now")

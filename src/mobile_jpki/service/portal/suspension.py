@@ -8,16 +8,17 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mobile_jpki.applet.instructions import Action
 from mobile_jpki.pki.model import CertKind
 from mobile_jpki.pki.revocation import Reason
-from mobile_jpki.store.models import Certificate, CertStatus, serial_hex
+from mobile_jpki.protocol.documents import ReleaseDoc
+from mobile_jpki.protocol.instructions import Action
+from mobile_jpki.store.models import Certificate, CertRecordStatus, serial_hex
 from mobile_jpki.store.portal import Card, CardStatus
 
 from . import errors as E
+from .cms import read_document
 from .context import ACTOR, PHONE_KINDS, Context, device, notify_changed, phone_certs, ref
 from .devices import use_nonce
-from .documents import ReleaseDoc, parse
 from .instructions import queue_instruction
 from .operators import ROLE_HOTLINE, ROLE_OFFICE, OperatorRef
 from .signers import card_of_signer, check_time
@@ -40,7 +41,7 @@ def hold_phone(ctx: Context, op: OperatorRef, *, person_id: str, now: dt.datetim
         stmt = select(Certificate).where(
             Certificate.person_id == person_id,
             Certificate.kind.in_(kinds),
-            Certificate.status == CertStatus.GOOD.value,
+            Certificate.status == CertRecordStatus.GOOD.value,
         )
         for cert in s.scalars(stmt).all():
             if cert.kind in CARD_KINDS and not _active_card(s, cert.card_id):
@@ -94,7 +95,7 @@ def _release_card_holds(
     stmt = select(Certificate).where(
         Certificate.person_id == person_id,
         Certificate.kind.in_(CARD_KINDS),
-        Certificate.status == CertStatus.HELD.value,
+        Certificate.status == CertRecordStatus.HELD.value,
     )
     released = []
     for cert in s.scalars(stmt).all():
@@ -116,7 +117,7 @@ def release_hold(
     person has just proven the card and its signing password.
     Returns {kind: "released" | "reapply"}."""
     signed = ctx.verifier.verify(cms_der)
-    doc = parse(ReleaseDoc, signed.content)
+    doc = read_document(ReleaseDoc, signed.content)
     if doc.device_id != device_id:
         raise E.DeviceMismatch("not a release request of this device")
     check_time(ctx, doc.signed_at, now)
@@ -131,7 +132,7 @@ def release_hold(
         if phone.person_id != card.person_id:
             raise E.Forbidden("this phone is not the card holder's")
         for cert in phone_certs(s, device_id):
-            if cert.status != CertStatus.HELD.value:
+            if cert.status != CertRecordStatus.HELD.value:
                 continue
             if cert.kind == CertKind.PHONE_AUTH.value:
                 ctx.authority.release_hold(int(cert.serial, 16), now, actor=ACTOR, session=s)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from mobile_jpki.pki.model import CertKind
-from mobile_jpki.store.models import Certificate, CertStatus
+from mobile_jpki.store.models import Certificate, CertRecordStatus
 from mobile_jpki.store.portal import Application, ApplicationItem, ApplicationStatus, ItemStatus
 
 from .context import PHONE_KINDS, Context, device, phone_certs
@@ -54,7 +54,7 @@ LABELS = {
 def _age(cert: Certificate) -> tuple[dt.datetime, bool]:
     """Oldest first. Times have whole seconds: of two certificates issued in the same second
     the revoked one is the older (it was superseded by the other)."""
-    return cert.issued_at, cert.status != CertStatus.REVOKED.value
+    return cert.issued_at, cert.status != CertRecordStatus.REVOKED.value
 
 
 def certificate_states(ctx: Context, device_id: str) -> list[CertificateState]:
@@ -110,9 +110,9 @@ def my_page(ctx: Context, device_id: str) -> MyPage:
                     states[kind] = "revoked"
         for cert in phone_certs(s, device_id):
             kind = CertKind(cert.kind)
-            if cert.status == CertStatus.HELD.value:
+            if cert.status == CertRecordStatus.HELD.value:
                 states[kind] = "held"
-            elif cert.status == CertStatus.REVOKED.value and states[kind] in (
+            elif cert.status == CertRecordStatus.REVOKED.value and states[kind] in (
                 "registered",
                 "registration-ready",
             ):
@@ -140,7 +140,7 @@ def holders(ctx: Context, person_id: str) -> list[str]:
             .where(
                 Certificate.person_id == person_id,
                 Certificate.kind.in_([k.value for k in PHONE_KINDS]),
-                Certificate.status != CertStatus.REVOKED.value,
+                Certificate.status != CertRecordStatus.REVOKED.value,
             )
             .distinct()
         )

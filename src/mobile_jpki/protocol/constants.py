@@ -1,8 +1,11 @@
-"""Identifiers of the JPKI applet: AIDs, ATR, elementary files, profiles (docs/apdu.md)."""
+"""Identifiers of the JPKI AP: AIDs, ATR, elementary files, key slots, token labels
+(docs/apdu.md "Applications and answer to reset", "Elementary files")."""
 
 from __future__ import annotations
 
 from enum import Enum, IntEnum
+
+from mobile_jpki.pki.model import Hierarchy
 
 JPKI_AID = bytes.fromhex("D392F000260100000001")
 """JPKI AP (公的個人認証AP)."""
@@ -17,7 +20,11 @@ ATR = bytes.fromhex("3BE000FF8131FE4514")
 """Contact ATR of the card; the secure element shows the same bytes through vpcd."""
 
 SERIAL_LENGTH = 16
+"""EF 0021 (ours): the applet's serial, the target of management instructions."""
 TOKEN_INFO_LENGTH = 32
+CERTS_PRESENT_LENGTH = 3
+PRESENT = 0x8F
+"""EF 0008 "which certificates are present": one byte per slot (signing, auth), 8F when present."""
 
 
 class EF(IntEnum):
@@ -39,10 +46,20 @@ class EF(IntEnum):
 
 
 class Slot(Enum):
-    """A key slot: its key, certificate, CA certificate and the secret guarding the key."""
+    """A key slot: its key, certificate, CA certificate and the secret guarding the key.
+
+    One per JPKI hierarchy, with the same value (``Slot(hierarchy.value)``)."""
 
     SIGN = "sign"
     AUTH = "auth"
+
+    @classmethod
+    def of_hierarchy(cls, hierarchy: Hierarchy) -> Slot:
+        return cls.SIGN if hierarchy is Hierarchy.SIGN else cls.AUTH
+
+    @property
+    def hierarchy(self) -> Hierarchy:
+        return Hierarchy.SIGN if self is Slot.SIGN else Hierarchy.AUTH
 
     @property
     def key_ef(self) -> EF:
@@ -64,6 +81,12 @@ class Slot(Enum):
     def role(self) -> int:
         """Role byte bound into a key attestation: 01 signing, 02 auth (docs/apdu.md)."""
         return 0x01 if self is Slot.SIGN else 0x02
+
+    @property
+    def max_tries(self) -> int:
+        """The card's tries for this slot's secret: 5 for the signing password, 3 for the
+        user-authentication PIN (JPKI-FACTS.md "Passwords and PINs")."""
+        return 5 if self is Slot.SIGN else 3
 
     @classmethod
     def of(cls, ef: int) -> Slot | None:
@@ -94,12 +117,3 @@ class Profile(Enum):
     def token_info(self) -> bytes:
         """EF 0006: the label padded with spaces to 32 bytes."""
         return self.value.encode("ascii").ljust(TOKEN_INFO_LENGTH, b" ")
-
-
-class Lifecycle(Enum):
-    PERSONALISATION = "personalisation"
-    OPERATIONAL = "operational"
-
-
-# EF 0008 "which certificates are present": one byte per slot, 8F when present.
-PRESENT = 0x8F

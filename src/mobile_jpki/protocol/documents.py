@@ -1,8 +1,10 @@
-"""The documents a phone signs (the card or the phone key signs them inside CMS SignedData).
+"""The documents a phone signs (the card or the phone key signs them inside CMS SignedData)
+and the portal reads (docs/portal.md "Signed documents").
 
 Each is canonical JSON (sorted keys, UTF-8, no spaces) so the app and the service agree on the
 bytes; ``type`` keeps a signature made for one purpose from being replayed for another, and the
-single-use ``nonce`` plus ``device_id`` bind it to one request of one device.
+single-use ``nonce`` plus ``device_id`` bind it to one request of one device. A document that
+does not parse raises :class:`DocumentError`; the portal answers it as its own refusal.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mobile_jpki.pki.model import CertKind
 
-from .errors import InvalidRequest
+
+class DocumentError(ValueError):
+    """The bytes are not a valid document of the expected type (or not base64)."""
 
 
 class DocType(StrEnum):
@@ -30,6 +34,9 @@ class DocType(StrEnum):
 
 
 class ApplicationKind(StrEnum):
+    """Why a phone applies: 「スマホ用電子証明書を申請する」, 「機種変更」, or the signing
+    certificate again after a released hold."""
+
     FIRST = "first"  # スマホ用電子証明書を申請する
     MODEL_CHANGE = "model-change"  # 機種変更
     REISSUE = "reissue"  # the signing certificate after a released hold
@@ -45,6 +52,14 @@ class AttestedKey(BaseModel):
 
     spki: str  # base64 SubjectPublicKeyInfo DER
     attestation: str  # base64 ECDSA signature by the element's attestation key
+
+    @field_validator("spki", "attestation")
+    @classmethod
+    def _base64(cls, value: str) -> str:
+        # Checked when the document is read, so the accessors below cannot fail later. The
+        # text itself is kept: the signature covers it.
+        b64decode(value)
+        return value
 
     def spki_der(self) -> bytes:
         return b64decode(self.spki)
@@ -117,20 +132,20 @@ def canonical(doc: BaseModel) -> bytes:
 
 
 def parse(model: type[T], content: bytes) -> T:
+    """Read a signed document's content as ``model``; :class:`DocumentError` if it is not one."""
     try:
         raw: Any = json.loads(content.decode("utf-8"))
         return model.model_validate(raw)
     except (UnicodeDecodeError, ValueError, ValidationError) as exc:
-        raise InvalidRequest(
-            f"the signed document is not a valid {model.__name__}: {exc}"
-        ) from None
+        raise DocumentError(f"the signed document is not a valid {model.__name__}: {exc}") from None
 
 
 def b64decode(value: str) -> bytes:
+    """Strict base64 (RFC 4648 §4, no line breaks or stray characters)."""
     try:
         return base64.b64decode(value, validate=True)
     except ValueError:
-        raise InvalidRequest("bad base64") from None
+        raise DocumentError("bad base64") from None
 
 
 def b64(value: bytes) -> str:

@@ -1,8 +1,8 @@
 """Signed management instructions (docs/apdu.md "Signed management instructions").
 
 Producer side (:func:`build_instruction`, :func:`with_new_secrets`, :func:`instruction_apdu`)
-for the issuer and the portal service, and the parser the applet uses. Pure: keys, time and
-challenges are handed in.
+for the issuer, the portal service and the phone, and the parser the applet uses. Pure: keys,
+time and challenges are handed in.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from . import tlv
-from .apdu import CommandApdu
+from .apdu import CLA_OF, CommandApdu, Ins
 from .constants import SERIAL_LENGTH
 
 TAG_BODY, TAG_SERIAL, TAG_ACTIONS, TAG_NOT_AFTER, TAG_CHALLENGE = 0xA0, 0x80, 0x81, 0x82, 0x83
 TAG_SIGNATURE, TAG_NEW_PASSWORD, TAG_NEW_PIN = 0x9E, 0xC1, 0xC2
-CLA_PROPRIETARY, INS_MANAGE = 0x80, 0xE4
 _TIME_FORMAT = "%Y%m%d%H%M%SZ"
 
 
@@ -96,15 +95,15 @@ def build_instruction(
     if actions.needs_challenge and not challenge:
         raise ValueError("actions 10, 20 and 40 need the card's challenge")
     inner = (
-        tlv.tlv(TAG_SERIAL, target_serial)
-        + tlv.tlv(TAG_ACTIONS, bytes((int(actions),)))
-        + tlv.tlv(TAG_NOT_AFTER, _time(not_after))
+        tlv.encode(TAG_SERIAL, target_serial)
+        + tlv.encode(TAG_ACTIONS, bytes((int(actions),)))
+        + tlv.encode(TAG_NOT_AFTER, _time(not_after))
     )
     if challenge is not None:
-        inner += tlv.tlv(TAG_CHALLENGE, challenge)
-    body = tlv.tlv(TAG_BODY, inner)
+        inner += tlv.encode(TAG_CHALLENGE, challenge)
+    body = tlv.encode(TAG_BODY, inner)
     signature = key.sign(body, ec.ECDSA(hashes.SHA256()))
-    return body + tlv.tlv(TAG_SIGNATURE, signature)
+    return body + tlv.encode(TAG_SIGNATURE, signature)
 
 
 def with_new_secrets(
@@ -122,16 +121,16 @@ def with_new_secrets(
             if isinstance(signing_password, str)
             else signing_password
         )
-        out += tlv.tlv(TAG_NEW_PASSWORD, value)
+        out += tlv.encode(TAG_NEW_PASSWORD, value)
     if auth_pin is not None:
         value = auth_pin.encode("ascii") if isinstance(auth_pin, str) else auth_pin
-        out += tlv.tlv(TAG_NEW_PIN, value)
+        out += tlv.encode(TAG_NEW_PIN, value)
     return out
 
 
 def instruction_apdu(instruction: bytes) -> bytes:
     """``80 E4 00 00 <extended Lc> <instruction>``."""
-    return CommandApdu(CLA_PROPRIETARY, INS_MANAGE, 0, 0, instruction, extended=True).to_bytes()
+    return CommandApdu(CLA_OF[Ins.MANAGE], Ins.MANAGE, 0, 0, instruction, extended=True).to_bytes()
 
 
 def parse_instruction(data: bytes) -> Instruction:
@@ -141,9 +140,9 @@ def parse_instruction(data: bytes) -> Instruction:
         fields = tlv.unique(outer, {TAG_BODY, TAG_SIGNATURE, TAG_NEW_PASSWORD, TAG_NEW_PIN})
         if TAG_BODY not in fields or TAG_SIGNATURE not in fields:
             raise InstructionError("body and signature are required")
-        if outer[0][0] != TAG_BODY or outer[1][0] != TAG_SIGNATURE:
+        if outer[0].tag != TAG_BODY or outer[1].tag != TAG_SIGNATURE:
             raise InstructionError("body must come first, then the signature")
-        body_element = outer[0][2]
+        body_element = outer[0].encoded
         inner = tlv.unique(
             tlv.parse(fields[TAG_BODY]), {TAG_SERIAL, TAG_ACTIONS, TAG_NOT_AFTER, TAG_CHALLENGE}
         )

@@ -1,9 +1,12 @@
 """Key attestation of the phone secure element (docs/apdu.md, GENERATE ASYMMETRIC KEY PAIR).
 
-A manufacturer root (ECDSA P-256 by default) certifies one attestation key per secure element;
-the element signs ``challenge ‖ role ‖ SPKI DER`` of every key it generates. The portal service
-checks that chain before it lets a CA certify the key: only keys born inside a genuine element
-get phone certificates. Pure: keys and ``now`` are handed in.
+A manufacturer root (ECDSA P-256 by default) certifies one attestation key per secure element,
+naming the element by its serial (subject serialNumber, hex); the element signs
+``challenge ‖ role ‖ SPKI DER`` of every key it generates. The portal service checks that chain
+before it lets a CA certify the key: only keys born inside a genuine element get phone
+certificates. This module is the format, both ways: the response of GENERATE ASYMMETRIC KEY
+PAIR, the attested bytes and their signature, and the checks. Pure: keys and ``now`` are handed
+in. The emulated manufacturer lives with the emulator (``applet.manufacturer``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_der_public_key
 from cryptography.x509.oid import NameOID
 
 from . import tlv
@@ -36,6 +40,8 @@ class GeneratedKey:
 
     @classmethod
     def parse(cls, data: bytes) -> GeneratedKey:
+        """Decode the BER-TLV response: ``81`` SPKI DER, then on a phone ``82`` the attestation.
+        Raises :class:`ValueError` when it is malformed or lacks the public key."""
         try:
             fields = tlv.unique(tlv.parse(data), {TAG_SPKI, TAG_ATTESTATION})
         except tlv.TlvError as exc:
@@ -45,10 +51,17 @@ class GeneratedKey:
         return cls(fields[TAG_SPKI], fields.get(TAG_ATTESTATION))
 
     def encode(self) -> bytes:
-        out = tlv.tlv(TAG_SPKI, self.spki)
+        out = tlv.encode(TAG_SPKI, self.spki)
         if self.attestation is not None:
-            out += tlv.tlv(TAG_ATTESTATION, self.attestation)
+            out += tlv.encode(TAG_ATTESTATION, self.attestation)
         return out
+
+    def public_key(self) -> rsa.RSAPublicKey:
+        """The generated key (RSA-2048 in the JPKI AP); :class:`ValueError` for anything else."""
+        key = load_der_public_key(self.spki)
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise ValueError("the applet generated a non-RSA key")
+        return key
 
 
 def attested_data(challenge: bytes, slot: Slot, spki: bytes) -> bytes:
@@ -123,6 +136,17 @@ def verify_attested_key(
         raise AttestationError("attestation signature does not verify") from exc
 
 
+def attestation_subject(organization: str, serial: bytes) -> x509.Name:
+    """The subject of an element's attestation certificate: its maker and, as serialNumber,
+    the element's serial in hex (what :func:`element_serial` reads back)."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, serial.hex()),
+        ]
+    )
+
+
 def element_serial(certificate: x509.Certificate) -> bytes:
     """The element serial from the attestation certificate's subject serialNumber (hex)."""
     values = certificate.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
@@ -133,81 +157,3 @@ def element_serial(certificate: x509.Certificate) -> bytes:
         return bytes.fromhex(value if isinstance(value, str) else value.decode())
     except ValueError as exc:
         raise AttestationError("serialNumber is not hex") from exc
-
-
-@dataclass(frozen=True)
-class Manufacturer:
-    """A secure-element manufacturer: a root that mints per-element attestation certificates."""
-
-    name: str
-    key: ec.EllipticCurvePrivateKey
-    root: x509.Certificate
-
-    @classmethod
-    def create(
-        cls,
-        *,
-        key: ec.EllipticCurvePrivateKey,
-        now: dt.datetime,
-        name: str = "mobile-jpki test secure element manufacturer",
-        lifetime: dt.timedelta = dt.timedelta(days=365 * 20),
-    ) -> Manufacturer:
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
-                x509.NameAttribute(NameOID.COMMON_NAME, f"{name} root"),
-            ]
-        )
-        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-        root = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(now + lifetime)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-                critical=True,
-            )
-            .add_extension(ski, critical=False)
-            .sign(key, hashes.SHA256())
-        )
-        return cls(name, key, root)
-
-    def attest(
-        self,
-        *,
-        element_key: ec.EllipticCurvePublicKey,
-        serial: bytes,
-        now: dt.datetime,
-        lifetime: dt.timedelta = dt.timedelta(days=365 * 15),
-    ) -> x509.Certificate:
-        """Certify one element's attestation key; subject serialNumber = the serial in hex."""
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.name),
-                x509.NameAttribute(NameOID.SERIAL_NUMBER, serial.hex()),
-            ]
-        )
-        return (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self.root.subject)
-            .public_key(element_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(now + lifetime)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(True, False, False, False, False, False, False, False, False),
-                critical=True,
-            )
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
-                critical=False,
-            )
-            .sign(self.key, hashes.SHA256())
-        )

@@ -1,9 +1,43 @@
-"""Command and response APDUs (ISO/IEC 7816-4 §5.1) and the status words of docs/apdu.md."""
+"""Command and response APDUs (ISO/IEC 7816-4 §5.1), the instructions and the status words of
+the JPKI AP (docs/apdu.md): what the applet answers and the reader sends, defined once."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+
+CLA_ISO = 0x00
+CLA_PROPRIETARY = 0x80
+"""Proprietary commands (COMPUTE DIGITAL SIGNATURE as the real card has it, and ours)."""
+
+
+class Ins(IntEnum):
+    """The instructions of the JPKI AP; those marked *(ours)* in docs/apdu.md included."""
+
+    VERIFY = 0x20
+    CHANGE_REFERENCE_DATA = 0x24
+    COMPUTE_DIGITAL_SIGNATURE = 0x2A
+    ACTIVATE = 0x44  # ours
+    GENERATE_ASYMMETRIC_KEY_PAIR = 0x46  # ours (personalisation)
+    GET_CHALLENGE = 0x84
+    SELECT = 0xA4
+    READ_BINARY = 0xB0
+    GET_RESPONSE = 0xC0
+    UPDATE_BINARY = 0xD6  # ours (personalisation)
+    MANAGE = 0xE4  # ours: a signed management instruction
+
+
+CLA_OF: dict[int, int] = {
+    ins: CLA_PROPRIETARY if ins in (Ins.COMPUTE_DIGITAL_SIGNATURE, Ins.MANAGE) else CLA_ISO
+    for ins in Ins
+}
+"""The class each instruction is defined with: ISO commands ``00``, proprietary ones ``80``."""
+
+P1_SELECT_AID, P1_SELECT_EF, P2_NO_RESPONSE_DATA = 0x04, 0x02, 0x0C
+P2_SECRET, P2_BIOMETRIC = 0x80, 0x81
+"""VERIFY / CHANGE REFERENCE DATA: the selected secret EF, or (phone) its biometric token."""
+P1_NEW_VALUE_ONLY = 0x01
+"""CHANGE REFERENCE DATA with the new value only (docs/apdu.md)."""
 
 
 class SW(IntEnum):
@@ -38,9 +72,13 @@ class SW(IntEnum):
         """True for a status word this applet may answer, families included."""
         if sw & 0xFF00 == SW.MORE_DATA:
             return True
-        if sw & 0xFFF0 == SW.WRONG_SECRET:
+        if is_wrong_secret(sw):
             return True
         return sw in SW._value2member_map_
+
+
+WRONG_LE = 0x6C00
+"""``6C XX`` (ISO 7816-3 §10.3.3, T=0): wrong Le, resend with Le = XX. Readers may answer it."""
 
 
 def more_data(available: int) -> int:
@@ -53,24 +91,20 @@ def tries_left(count: int) -> int:
     return SW.WRONG_SECRET | min(max(count, 0), 15)
 
 
-class AppletError(Exception):
-    """Base of the applet's errors; each carries the status word it is answered with."""
-
-    def __init__(self, sw: int, message: str = "") -> None:
-        super().__init__(message or f"SW {sw:04X}")
-        self.sw = sw
+def is_wrong_secret(sw: int) -> bool:
+    """``63 Cx``, whatever x."""
+    return sw & 0xFFF0 == SW.WRONG_SECRET
 
 
-class ApduParseError(AppletError):
-    """The bytes are not a well-formed command APDU: answered ``67 00``."""
+class ApduParseError(ValueError):
+    """The bytes are not a well-formed command APDU; a card answers ``67 00``."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(SW.WRONG_LENGTH, message)
+    sw = SW.WRONG_LENGTH
 
 
 @dataclass(frozen=True)
 class CommandApdu:
-    """A parsed command APDU.
+    """A command APDU.
 
     ``ne`` is the number of response bytes expected (Le decoded: short ``00`` = 256,
     extended ``0000`` = 65536), or ``None`` when the command has no Le field (cases 1 and 3).
@@ -126,7 +160,12 @@ class CommandApdu:
         raise ApduParseError("extended Lc does not match the body length")
 
     def to_bytes(self) -> bytes:
-        """Encode, choosing extended fields when the data or Ne does not fit short ones."""
+        """Encode, choosing extended fields when asked to or when the data or Ne does not fit
+        short ones (Lc up to 255, Ne up to 256; ``00`` / ``0000`` stand for the maximum)."""
+        if len(self.data) > 65535:
+            raise ValueError("command data longer than an extended Lc")
+        if self.ne is not None and not 1 <= self.ne <= 65536:
+            raise ValueError("Ne must be 1..65536")
         header = bytes((self.cla, self.ins, self.p1, self.p2))
         extended = self.extended or len(self.data) > 255 or (self.ne or 0) > 256
         out = bytearray(header)
@@ -146,13 +185,24 @@ class CommandApdu:
         return bytes(out)
 
 
+def build_apdu(
+    cla: int, ins: int, p1: int, p2: int, data: bytes = b"", le: int | None = None
+) -> bytes:
+    """Encode a command APDU, short when it fits, else extended.
+
+    ``le`` is the maximum response length wanted: 1-256 short (256 → ``00``), up to 65536
+    extended (65536 → ``00 00``); ``None`` means no response data expected (case 1/3).
+    """
+    return CommandApdu(cla, ins, p1, p2, data, le).to_bytes()
+
+
 def response(data: bytes, sw: int) -> bytes:
     """Response APDU: data followed by SW1 SW2."""
     return bytes(data) + sw.to_bytes(2, "big")
 
 
 def split_response(raw: bytes) -> tuple[bytes, int]:
-    """Inverse of :func:`response`."""
+    """Inverse of :func:`response`: (data, SW1SW2 as an int)."""
     if len(raw) < 2:
-        raise ValueError("a response APDU has at least SW1 SW2")
+        raise ValueError(f"a response APDU has at least SW1 SW2: {bytes(raw).hex()}")
     return raw[:-2], int.from_bytes(raw[-2:], "big")

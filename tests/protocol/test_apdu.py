@@ -4,8 +4,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mobile_jpki.applet import SW, ApduParseError, CommandApdu, response, split_response
-from mobile_jpki.applet.apdu import more_data, tries_left
+from mobile_jpki.protocol.apdu import (
+    SW,
+    ApduParseError,
+    CommandApdu,
+    more_data,
+    response,
+    split_response,
+    tries_left,
+)
 
 
 @pytest.mark.parametrize(
