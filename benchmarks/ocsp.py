@@ -45,8 +45,8 @@ from sqlalchemy import select
 
 from mobile_jpki.clock import SystemClock
 from mobile_jpki.pki.model import CertKind
-from mobile_jpki.service.authority import IssueOrder
-from mobile_jpki.service.bootstrap import init_data_dir, open_ca
+from mobile_jpki.service.ca import IssueOrder
+from mobile_jpki.service.ca.bootstrap import init_data_dir, open_ca
 from mobile_jpki.store.models import OcspResponder
 
 

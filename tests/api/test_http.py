@@ -202,8 +202,8 @@ def test_revocation_is_seen_by_every_worker_at_once(
     from mobile_jpki.pki import ocsp
     from mobile_jpki.pki.model import CertKind
     from mobile_jpki.pki.revocation import Reason
-    from mobile_jpki.service.authority import IssueOrder
-    from mobile_jpki.service.bootstrap import init_data_dir, open_ca
+    from mobile_jpki.service.ca import IssueOrder
+    from mobile_jpki.service.ca.bootstrap import init_data_dir, open_ca
     from mobile_jpki.settings import Settings
     from mobile_jpki.store.db import Database
 

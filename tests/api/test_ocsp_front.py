@@ -27,8 +27,8 @@ from mobile_jpki.api.ocsp_front import _NEED_MORE, OcspFrontProtocol, _Request, 
 from mobile_jpki.clock import SystemClock
 from mobile_jpki.pki.model import CertKind, Hierarchy
 from mobile_jpki.pki.revocation import Reason
-from mobile_jpki.service.authority import CertificateAuthority, IssueOrder
-from mobile_jpki.service.bootstrap import init_data_dir, open_ca
+from mobile_jpki.service.ca import CertificateAuthority, IssueOrder
+from mobile_jpki.service.ca.bootstrap import init_data_dir, open_ca
 from mobile_jpki.settings import Settings
 
 # --- parse: which requests the front door takes -------------------------------------------

@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from mobile_jpki.clock import FixedClock
 from mobile_jpki.pki.revocation import Reason
-from mobile_jpki.service.authority import CertificateAuthority, IssueOrder
-from mobile_jpki.service.crl_documents import FileDocuments, TableDocuments
+from mobile_jpki.service.ca import CertificateAuthority, IssueOrder
+from mobile_jpki.service.ca.crl_documents import FileDocuments, TableDocuments
 from mobile_jpki.settings import Settings
 from mobile_jpki.store.db import Database
 from mobile_jpki.store.models import CrlDocument, CrlState

@@ -14,8 +14,8 @@ from mobile_jpki.api import tsa as tsa_api
 from mobile_jpki.api.deps import Services
 from mobile_jpki.clock import Clock, SystemClock
 from mobile_jpki.pki.tsa import TimeStampAuthority
-from mobile_jpki.service.authority import CertificateAuthority
-from mobile_jpki.service.timestamping import load_or_create_tsa
+from mobile_jpki.service.ca import CertificateAuthority
+from mobile_jpki.service.ca.timestamping import load_or_create_tsa
 from mobile_jpki.web.portal_world import portal_world_for
 from mobile_jpki.web.simulator import create_simulator_router
 
@@ -62,7 +62,7 @@ def create_app(
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each worker process builds its own app)."""
-    from mobile_jpki.service.bootstrap import open_ca
+    from mobile_jpki.service.ca.bootstrap import open_ca
     from mobile_jpki.settings import Settings
 
     data_dir = Path(os.environ.get(DATA_DIR_ENV, "mobile-jpki-data"))

@@ -17,7 +17,7 @@ from starlette.routing import Route
 from mobile_jpki.api.deps import Services
 from mobile_jpki.pki import ocsp
 from mobile_jpki.pki.model import Hierarchy
-from mobile_jpki.service.authority import NotFound, OcspAnswer
+from mobile_jpki.service.ca import NotFound, OcspAnswer
 
 OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = "application/ocsp-response"

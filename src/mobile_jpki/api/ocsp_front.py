@@ -50,7 +50,7 @@ from mobile_jpki.api.deps import Services
 from mobile_jpki.api.ocsp import MAX_REQUEST, cache_headers, decode_get
 from mobile_jpki.clock import SystemClock
 from mobile_jpki.pki.model import Hierarchy
-from mobile_jpki.service.authority import OcspAnswer
+from mobile_jpki.service.ca import OcspAnswer
 
 try:  # uvicorn[standard] brings httptools; plain uvicorn falls back to h11
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _UvicornHttp

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mobile_jpki.service.authority import CaServiceError, NotFound
+from mobile_jpki.service.ca import CaServiceError, NotFound
 
 PROBLEM_JSON = "application/problem+json"
 

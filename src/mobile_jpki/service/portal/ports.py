@@ -1,6 +1,6 @@
 """What the portal needs from the outside beyond the CA: the CMS verifier (DESIGN.md "one
 small interface per I/O edge"). The CA itself is
-:class:`~mobile_jpki.service.authority.CertificateAuthority`, whose use cases take the
+:class:`~mobile_jpki.service.ca.CertificateAuthority`, whose use cases take the
 portal's ``Session`` so that issuing to the new phone and revoking the old phone's
 certificates, with their pre-signed OCSP answers, commit or roll back together.
 """

@@ -49,7 +49,7 @@ from mobile_jpki.pki.validity import (
 )
 from mobile_jpki.push import outbox
 from mobile_jpki.service.audit import AuditLog
-from mobile_jpki.service.authority import CertificateAuthority, IssueOrder
+from mobile_jpki.service.ca import CertificateAuthority, IssueOrder
 from mobile_jpki.service.signing_pool import SignedWrites
 from mobile_jpki.store.db import Database
 from mobile_jpki.store.models import Certificate, CertStatus, serial_hex

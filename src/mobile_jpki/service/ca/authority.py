@@ -45,9 +45,9 @@ from mobile_jpki.pki.issuance import (
 from mobile_jpki.pki.model import CaIdentity, CertKind, Hierarchy, PublicUrls, utc
 from mobile_jpki.pki.revocation import Reason, RevokedEntry
 from mobile_jpki.service.audit import AuditEvent, AuditLog
-from mobile_jpki.service.crl_documents import DELTA as _DELTA
-from mobile_jpki.service.crl_documents import FULL as _FULL
-from mobile_jpki.service.crl_documents import documents_for
+from mobile_jpki.service.ca.crl_documents import DELTA as _DELTA
+from mobile_jpki.service.ca.crl_documents import FULL as _FULL
+from mobile_jpki.service.ca.crl_documents import documents_for
 from mobile_jpki.service.keystore import KeyStore
 from mobile_jpki.service.signing_pool import Pending, SignedWrites, SigningPool
 from mobile_jpki.settings import Settings
