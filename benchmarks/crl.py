@@ -13,7 +13,7 @@ ru_maxrss for that child).
   service does when it revokes. The child opens the CA as ``mobile-jpki ca crl`` does
   (``open_ca``: schema revision check, key unlock) and calls ``CertificateAuthority.crl``: the
   service's own query of the stored entries, signature and durable storage of the new CRL
-  (a file beside the database, ``service/crl_documents.py``), then writes the DER file.
+  (a file beside the database, ``service/ca/crl_documents.py``), then writes the DER file.
   ``--cli`` also times the literal
   ``python -m mobile_jpki ca crl``; it runs second, so it republishes over the first CRL, as a
   CA's daily publication does.

@@ -427,7 +427,7 @@ def main() -> None:
                 if _TIMING_ON[0]:
                     TIMING.setdefault("ocsp.build_response", []).append(time.perf_counter() - start)
 
-        # The module the CA calls it through (service/authority.py imports pki.ocsp).
+        # The module the CA calls it through (service/ca/responses.py imports pki.ocsp).
         ocsp.build_response = build
     # The machine is shared: every figure below is read beside the load it ran under.
     print("load average (1 5 15 min): " + " ".join(f"{v:.2f}" for v in os.getloadavg()))

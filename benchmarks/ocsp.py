@@ -234,7 +234,7 @@ def main() -> None:
         row = s.scalars(select(OcspResponder).where(OcspResponder.ca_id == "auth-1")).first()
         assert row is not None
         rcert = x509.load_der_x509_certificate(row.certificate_der)
-        rkey = ca._keys.load(row.key_ref)
+        rkey = ca.keys.load(row.key_ref)
     (tmp / "rsigner.pem").write_bytes(rcert.public_bytes(serialization.Encoding.PEM))
     (tmp / "rkey.pem").write_bytes(
         rkey.private_bytes(

@@ -1,4 +1,4 @@
-"""Where published CRLs are kept (service/crl_documents.py): files beside a SQLite database,
+"""Where published CRLs are kept (service/ca/crl_documents.py): files beside a SQLite database,
 written and renamed before the publishing transaction commits; the crl_document table on
 PostgreSQL and in-memory SQLite. Whatever the store, a CRL number names one CRL: what was
 published is what is served, and a lost document is published again under a new number."""

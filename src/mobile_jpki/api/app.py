@@ -39,10 +39,11 @@ def create_app(
     )
     app.state.services = Services(ca=ca, clock=clock or SystemClock())
     problems.install(app)
-    # OCSP's common case (one certificate, no nonce, pre-signed) skips FastAPI's router and
-    # threadpool; everything else falls through to the routes below (docs/ca.md).
+    # OCSP skips FastAPI's middleware and router (api/ocsp.py, docs/ca.md "HTTP"); what the
+    # middleware passes on (unknown responders, HEAD) meets the same endpoint in the router.
     app.add_middleware(ocsp.OcspFastPath)
     app.include_router(ocsp.router)
+    ocsp.describe(app)
     app.include_router(crl.router)
     if tsa is not None:
         app.include_router(tsa_api.make_router(tsa, clock or SystemClock()))
