@@ -13,7 +13,7 @@ ru_maxrss for that child).
   service does when it revokes. The child opens the CA as ``mobile-jpki ca crl`` does
   (``open_ca``: schema revision check, key unlock) and calls ``CertificateAuthority.crl``: the
   service's own query of the stored entries, signature and durable storage of the new CRL
-  (a file beside the database, ``service/crl_documents.py``), then writes the DER file.
+  (a file beside the database, ``service/ca/crl_documents.py``), then writes the DER file.
   ``--cli`` also times the literal
   ``python -m mobile_jpki ca crl``; it runs second, so it republishes over the first CRL, as a
   CA's daily publication does.
@@ -114,7 +114,7 @@ def make_data_dir(data_dir: Path, n: int, seed: int, now: dt.datetime) -> None:
     from sqlalchemy import DateTime
 
     from mobile_jpki.pki.crl import encode_entry
-    from mobile_jpki.service.bootstrap import init_data_dir, open_ca
+    from mobile_jpki.service.ca.bootstrap import init_data_dir, open_ca
     from mobile_jpki.settings import Settings
     from mobile_jpki.store.models import CertRecordStatus, serial_hex
 
@@ -181,7 +181,7 @@ def end_of(now: dt.datetime) -> int:
 
 
 def load_ca(data_dir: Path) -> CaIdentity:
-    from mobile_jpki.service.bootstrap import open_ca
+    from mobile_jpki.service.ca.bootstrap import open_ca
     from mobile_jpki.settings import Settings
 
     ca = open_ca(Settings.load(data_dir), migrate=False)
@@ -197,7 +197,7 @@ def load_ca(data_dir: Path) -> CaIdentity:
 def child_ours(data_dir: Path, out: Path) -> None:
     """What ``mobile-jpki ca crl --shard 0`` does, without the CLI's imports of every other
     subcommand: open the CA, have the service (re)publish the shard's CRL, write it out."""
-    from mobile_jpki.service.bootstrap import open_ca
+    from mobile_jpki.service.ca.bootstrap import open_ca
     from mobile_jpki.settings import Settings
 
     ca = open_ca(Settings.load(data_dir))

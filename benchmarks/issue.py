@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mobile_jpki.keys.source import SecretSource
 from mobile_jpki.pki.issuance import IssuanceRequest, Issuer, new_serial, shard_of
 from mobile_jpki.pki.model import CertKind
-from mobile_jpki.service.authority import CertificateAuthority, IssueOrder
+from mobile_jpki.service.ca import CertificateAuthority, IssueOrder
 from mobile_jpki.service.keystore import FileKeyStore
 from mobile_jpki.service.signing_pool import SigningPool
 from mobile_jpki.settings import Settings

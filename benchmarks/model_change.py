@@ -64,7 +64,7 @@ from mobile_jpki.phone.transport import in_process_client
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.connection import InProcessConnection
-from mobile_jpki.service.authority import CertificateAuthority
+from mobile_jpki.service.ca import CertificateAuthority
 from mobile_jpki.service.portal.cms import CmsDocumentVerifier, cms_document_signer
 from mobile_jpki.service.portal.service import PortalConfig, PortalService
 from mobile_jpki.settings import Settings
@@ -433,7 +433,7 @@ def main() -> None:
                 if _TIMING_ON[0]:
                     TIMING.setdefault("ocsp.build_response", []).append(time.perf_counter() - start)
 
-        # The module the CA calls it through (service/authority.py imports pki.ocsp).
+        # The module the CA calls it through (service/ca/responses.py imports pki.ocsp).
         ocsp.build_response = build
     # The machine is shared: every figure below is read beside the load it ran under.
     print("load average (1 5 15 min): " + " ".join(f"{v:.2f}" for v in os.getloadavg()))

@@ -45,8 +45,8 @@ from sqlalchemy import select
 
 from mobile_jpki.clock import SystemClock
 from mobile_jpki.pki.model import CertKind
-from mobile_jpki.service.authority import IssueOrder
-from mobile_jpki.service.bootstrap import init_data_dir, open_ca
+from mobile_jpki.service.ca import IssueOrder
+from mobile_jpki.service.ca.bootstrap import init_data_dir, open_ca
 from mobile_jpki.store.models import OcspResponder
 
 
@@ -234,7 +234,7 @@ def main() -> None:
         row = s.scalars(select(OcspResponder).where(OcspResponder.ca_id == "auth-1")).first()
         assert row is not None
         rcert = x509.load_der_x509_certificate(row.certificate_der)
-        rkey = ca._keys.load(row.key_ref)
+        rkey = ca.keys.load(row.key_ref)
     (tmp / "rsigner.pem").write_bytes(rcert.public_bytes(serialization.Encoding.PEM))
     (tmp / "rkey.pem").write_bytes(
         rkey.private_bytes(

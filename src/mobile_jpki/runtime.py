@@ -23,11 +23,11 @@ from mobile_jpki.api.app import create_app
 from mobile_jpki.api.portal import PortalContext, install
 from mobile_jpki.api.portal.bootstrap import build_portal
 from mobile_jpki.clock import Clock
-from mobile_jpki.service.authority import CertificateAuthority
-from mobile_jpki.service.bootstrap import open_ca
+from mobile_jpki.service.ca import CertificateAuthority
+from mobile_jpki.service.ca.bootstrap import open_ca
+from mobile_jpki.service.ca.timestamping import load_or_create_tsa
 from mobile_jpki.service.keystore import load_or_create_ec_key
 from mobile_jpki.service.portal.service import PortalConfig, PortalService
-from mobile_jpki.service.timestamping import load_or_create_tsa
 from mobile_jpki.settings import Settings
 
 
@@ -62,7 +62,7 @@ def open_system(
     now: dt.datetime | None = None,
 ) -> System:
     """Wire the data directory of ``settings`` into a :class:`System` (the CA must exist:
-    ``mobile-jpki ca init`` or :func:`~mobile_jpki.service.bootstrap.init_data_dir`)."""
+    ``mobile-jpki ca init`` or :func:`~mobile_jpki.service.ca.bootstrap.init_data_dir`)."""
     ca = open_ca(settings, migrate=migrate)
     card_issuer_key = load_or_create_ec_key(
         settings.data_dir / "portal" / "card-issuer-key.pem", settings.ca_passphrase()

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mobile_jpki.clock import SystemClock
 from mobile_jpki.pki.model import CertKind
-from mobile_jpki.service.authority import CertificateAuthority, CertificateInfo, IssueOrder
-from mobile_jpki.service.bootstrap import init_data_dir, open_ca
+from mobile_jpki.service.ca import CertificateAuthority, CertificateInfo, IssueOrder
+from mobile_jpki.service.ca.bootstrap import init_data_dir, open_ca
 from mobile_jpki.settings import Settings
 
 

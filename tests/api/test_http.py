@@ -98,15 +98,20 @@ def test_fast_path_serves_the_stored_response_with_cache_headers(served: Served)
     assert int(resp.headers["content-length"]) == len(stored)
 
 
-def test_fast_path_routes_come_first() -> None:
-    from starlette.routing import Match, Route
+def test_every_ocsp_route_is_the_one_endpoint() -> None:
+    """One serving path: whatever reaches the router under /ocsp/ (what the middleware passes
+    on) meets the same ASGI endpoint, and the OpenAPI document still describes both forms."""
+    from starlette.routing import Match
 
-    from mobile_jpki.api.ocsp import OcspEndpoint, router
+    from mobile_jpki.api.ocsp import OPENAPI_PATHS, OcspEndpoint, router
 
-    for method, path in (("POST", "/ocsp/auth"), ("GET", "/ocsp/auth/MAo=")):
+    for method, path in (("POST", "/ocsp/auth"), ("GET", "/ocsp/auth/MAo="), ("HEAD", "/ocsp/x/y")):
         scope = {"type": "http", "method": method, "path": path}
-        first = next(r for r in router.routes if r.matches(scope)[0] is Match.FULL)
-        assert isinstance(first, Route) and isinstance(first.endpoint, OcspEndpoint)
+        matched = [r for r in router.routes if r.matches(scope)[0] is Match.FULL]
+        assert matched and all(
+            isinstance(getattr(r, "endpoint", None), OcspEndpoint) for r in matched
+        )
+    assert set(OPENAPI_PATHS) == {"/ocsp/{hierarchy}", "/ocsp/{hierarchy}/{encoded}"}
 
 
 def test_http_date_matches_the_standard_library() -> None:
@@ -202,8 +207,8 @@ def test_revocation_is_seen_by_every_worker_at_once(
     from mobile_jpki.pki import ocsp
     from mobile_jpki.pki.model import CertKind
     from mobile_jpki.pki.revocation import Reason
-    from mobile_jpki.service.authority import IssueOrder
-    from mobile_jpki.service.bootstrap import init_data_dir, open_ca
+    from mobile_jpki.service.ca import IssueOrder
+    from mobile_jpki.service.ca.bootstrap import init_data_dir, open_ca
     from mobile_jpki.settings import Settings
     from mobile_jpki.store.db import Database
 

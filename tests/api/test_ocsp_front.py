@@ -27,8 +27,8 @@ from mobile_jpki.api.ocsp_front import _NEED_MORE, OcspFrontProtocol, _Request, 
 from mobile_jpki.clock import SystemClock
 from mobile_jpki.pki.model import CertKind, Hierarchy
 from mobile_jpki.pki.revocation import Reason
-from mobile_jpki.service.authority import CertificateAuthority, IssueOrder
-from mobile_jpki.service.bootstrap import init_data_dir, open_ca
+from mobile_jpki.service.ca import CertificateAuthority, IssueOrder
+from mobile_jpki.service.ca.bootstrap import init_data_dir, open_ca
 from mobile_jpki.settings import Settings
 
 # --- parse: which requests the front door takes -------------------------------------------
@@ -372,19 +372,22 @@ def test_a_client_that_gives_up_mid_request_leaves_the_server_serving(front: Fro
 # --- answers kept while nothing was committed ------------------------------------------------
 
 
-class _CountingCa:
-    """The CA's two calls the kept answers make, counted."""
+class _CountingAnswers:
+    """The CA's pre-signed answers (the front door's one interface), reads counted."""
 
     def __init__(self, ca: CertificateAuthority) -> None:
         self.ca = ca
+        answers = ca.presigned_answers
+        assert answers is not None  # a SQLite file
+        self.answers = answers
         self.reads = 0
 
     def version_probe(self) -> Any:
-        return self.ca.version_probe()
+        return self.answers.version_probe()
 
-    def ocsp_cached(self, der: bytes, now: dt.datetime, *, hierarchy: Hierarchy) -> Any:
+    def cached(self, der: bytes, now: dt.datetime, *, hierarchy: Hierarchy | None = None) -> Any:
         self.reads += 1
-        return self.ca.ocsp_cached(der, now, hierarchy=hierarchy)
+        return self.answers.cached(der, now, hierarchy=hierarchy)
 
 
 def _max_age(response: bytes) -> int:
@@ -392,47 +395,44 @@ def _max_age(response: bytes) -> int:
 
 
 def test_kept_answers_last_until_any_commit_and_only_in_their_window(front: Front) -> None:
-    from mobile_jpki.api.deps import Services
     from mobile_jpki.api.ocsp_front import KeptAnswers
     from mobile_jpki.clock import FixedClock
 
     cert, issuer = _issue(front)
     request = parse(_http_post(_ocsp_request(cert, issuer)))
     assert isinstance(request, _Request)
-    counting = _CountingCa(open_ca(Settings.load(front.data_dir)))
+    counting = _CountingAnswers(open_ca(Settings.load(front.data_dir)))
     now = SystemClock().now()
     clock = FixedClock(now)
-    services = Services(ca=counting, clock=clock)  # type: ignore[arg-type]
     kept = KeptAnswers()
-    first = kept.response(services, request, b"")
+    first = kept.response(counting, clock, request, b"")
     assert first is not None and counting.reads == 1
-    assert kept.response(services, request, b"") == first and counting.reads == 1  # kept
+    assert kept.response(counting, clock, request, b"") == first and counting.reads == 1  # kept
     # Any commit, by any connection, drops every kept answer: here an unrelated issuance.
     _issue(front)
-    again = kept.response(services, request, b"")
+    again = kept.response(counting, clock, request, b"")
     assert counting.reads == 2 and again is not None
     # Revoked elsewhere: the next answer is the re-signed one.
     front.ca.revoke(cert.serial_number, Reason.SUPERSEDED, SystemClock().now())
     clock.advance(SystemClock().now() - clock.now())  # not before the re-signed thisUpdate
-    revoked = kept.response(services, request, b"")
+    revoked = kept.response(counting, clock, request, b"")
     assert revoked is not None and counting.reads == 3
     der = revoked.partition(b"\r\n\r\n")[2]
     assert x509_ocsp.load_der_ocsp_response(der).certificate_status is (
         x509_ocsp.OCSPCertStatus.REVOKED
     )
     # max-age counts down with the clock; past served_until the store decides again (and
-    # ocsp_cached declines a response that should be re-signed: the full path signs it).
+    # cached() declines a response that should be re-signed: the full path signs it).
     clock.advance(dt.timedelta(seconds=10))
-    later = kept.response(services, request, b"")
+    later = kept.response(counting, clock, request, b"")
     assert later is not None and counting.reads == 3
     assert _max_age(revoked) - _max_age(later) == 10
     clock.advance(dt.timedelta(days=1))
-    assert kept.response(services, request, b"") is None and counting.reads == 4
+    assert kept.response(counting, clock, request, b"") is None and counting.reads == 4
     counting.ca.db.dispose()
 
 
 def test_the_whole_response_is_built_once_per_second_and_header_block(front: Front) -> None:
-    from mobile_jpki.api.deps import Services
     from mobile_jpki.api.ocsp_front import KeptAnswers
     from mobile_jpki.clock import FixedClock
 
@@ -441,18 +441,19 @@ def test_the_whole_response_is_built_once_per_second_and_header_block(front: Fro
     assert isinstance(request, _Request)
     ca = open_ca(Settings.load(front.data_dir))
     clock = FixedClock(SystemClock().now())
-    services = Services(ca=ca, clock=clock)
+    answers = ca.presigned_answers
+    assert answers is not None
     kept = KeptAnswers()
     head = b"HTTP/1.1 200 OK\r\ndate: x\r\n"
-    first = kept.response(services, request, head)
+    first = kept.response(answers, clock, request, head)
     assert first is not None and first.startswith(head)
-    assert kept.response(services, request, head) is first  # reused, not rebuilt
-    bare = kept.response(services, request, b"")
+    assert kept.response(answers, clock, request, head) is first  # reused, not rebuilt
+    bare = kept.response(answers, clock, request, b"")
     assert bare is not None and first == head + bare
     other = b"HTTP/1.1 200 OK\r\ndate: y\r\n"  # uvicorn's next Date
-    assert kept.response(services, request, other) == other + first[len(head) :]
+    assert kept.response(answers, clock, request, other) == other + first[len(head) :]
     clock.advance(dt.timedelta(seconds=3))
-    later = kept.response(services, request, other)
+    later = kept.response(answers, clock, request, other)
     assert later is not None
     assert _max_age(later) == _max_age(first) - 3
     ca.db.dispose()

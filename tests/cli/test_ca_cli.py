@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from mobile_jpki.cli.main import app
 from mobile_jpki.clock import SystemClock
 from mobile_jpki.pki.model import CertKind
-from mobile_jpki.service.authority import IssueOrder
-from mobile_jpki.service.bootstrap import open_ca
+from mobile_jpki.service.ca import IssueOrder
+from mobile_jpki.service.ca.bootstrap import open_ca
 from mobile_jpki.settings import Settings
 from mobile_jpki.store.models import AuditRecord
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mobile_jpki.cli.main import app
-from mobile_jpki.service.bootstrap import init_data_dir
+from mobile_jpki.service.ca.bootstrap import init_data_dir
 
 RESIDENT = [
     "--family-name", "デジタル", "--given-name", "花子", "--sex", "female",

@@ -34,7 +34,7 @@ from mobile_jpki.keys.pkcs11 import (
 from mobile_jpki.pki.issuance import IssuanceRequest, build_root, issue
 from mobile_jpki.pki.model import CaIdentity, CertKind, Hierarchy, PublicUrls
 from mobile_jpki.pki.revocation import Reason
-from mobile_jpki.service.authority import CertificateAuthority, IssueOrder
+from mobile_jpki.service.ca import CertificateAuthority, IssueOrder
 from mobile_jpki.service.signing_pool import SigningPool
 from mobile_jpki.settings import Settings
 from mobile_jpki.store.db import Database

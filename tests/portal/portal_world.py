@@ -34,7 +34,7 @@ from mobile_jpki.phone.transport import in_process_client
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.connection import InProcessConnection
-from mobile_jpki.service.authority import CertificateAuthority
+from mobile_jpki.service.ca import CertificateAuthority
 from mobile_jpki.service.portal.cms import CmsDocumentVerifier, cms_document_signer
 from mobile_jpki.service.portal.service import PortalConfig, PortalService
 from mobile_jpki.settings import Settings

@@ -44,7 +44,7 @@ def test_unreachable_phone_is_retried_with_backoff_then_delivered_once(world: Wo
 def test_serve_app_factory_mounts_the_portal(tmp_path: Path, monkeypatch: object) -> None:
     from mobile_jpki.api.app import DATA_DIR_ENV, app_from_env
     from mobile_jpki.phone.transport import in_process_client
-    from mobile_jpki.service.bootstrap import init_data_dir
+    from mobile_jpki.service.ca.bootstrap import init_data_dir
 
     init_data_dir(tmp_path, START)
     monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from mobile_jpki.clock import FixedClock
 from mobile_jpki.pki.model import CertKind
-from mobile_jpki.service.authority import CertificateAuthority, IssueOrder
+from mobile_jpki.service.ca import CertificateAuthority, IssueOrder
 from mobile_jpki.settings import Settings
 from mobile_jpki.store.db import Database
 

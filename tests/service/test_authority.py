@@ -13,7 +13,7 @@ from mobile_jpki.clock import FixedClock
 from mobile_jpki.pki import ocsp
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.pki.revocation import Reason
-from mobile_jpki.service.authority import (
+from mobile_jpki.service.ca import (
     CertificateAuthority,
     InvalidRequest,
     InvalidTransition,

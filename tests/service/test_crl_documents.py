@@ -1,4 +1,4 @@
-"""Where published CRLs are kept (service/crl_documents.py): files beside a SQLite database,
+"""Where published CRLs are kept (service/ca/crl_documents.py): files beside a SQLite database,
 written and renamed before the publishing transaction commits; the crl_document table on
 PostgreSQL and in-memory SQLite. Whatever the store, a CRL number names one CRL: what was
 published is what is served, and a lost document is published again under a new number."""
@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from mobile_jpki.clock import FixedClock
 from mobile_jpki.pki.revocation import Reason
-from mobile_jpki.service.authority import CertificateAuthority, IssueOrder
-from mobile_jpki.service.crl_documents import FileDocuments, TableDocuments
+from mobile_jpki.service.ca import CertificateAuthority, IssueOrder
+from mobile_jpki.service.ca.crl_documents import FileDocuments, TableDocuments
 from mobile_jpki.settings import Settings
 from mobile_jpki.store.db import Database
 from mobile_jpki.store.models import CrlDocument, CrlState

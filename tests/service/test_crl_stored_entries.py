@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from mobile_jpki.clock import FixedClock
 from mobile_jpki.pki import crl as crlmod
 from mobile_jpki.pki.revocation import Reason, RevokedEntry
-from mobile_jpki.service.authority import CertificateAuthority, CertificateInfo, IssueOrder
+from mobile_jpki.service.ca import CertificateAuthority, CertificateInfo, IssueOrder
 from mobile_jpki.store.models import Certificate, CertRecordStatus, CrlState, serial_hex
 
 Order = Callable[..., IssueOrder]

@@ -17,7 +17,7 @@ from mobile_jpki.clock import FixedClock
 from mobile_jpki.pki import ocsp
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.pki.revocation import Reason
-from mobile_jpki.service.authority import (
+from mobile_jpki.service.ca import (
     CertificateAuthority,
     InvalidRequest,
     InvalidTransition,
@@ -89,7 +89,7 @@ def test_issue_many_is_all_or_nothing(
 ) -> None:
     # A randomness source that repeats itself: the second certificate's serial collides with
     # the first's at the insert, and neither certificate (nor any audit record) may commit.
-    repeating = CertificateAuthority(ca.db, ca.settings, ca._keys, randbytes=lambda n: b"\x5a" * n)
+    repeating = CertificateAuthority(ca.db, ca.settings, ca.keys, randbytes=lambda n: b"\x5a" * n)
     audits = _count(ca, AuditRecord)
     orders = [order(clock.now(), "SUBJECT0001"), order(clock.now(), "SUBJECT0002")]
     with pytest.raises(IntegrityError):
@@ -156,7 +156,7 @@ def test_ocsp_cached_sees_a_revocation_at_once(
     before = ca.ocsp_cached(req, clock.now(), hierarchy=Hierarchy.AUTH)
     assert before is not None and before.cacheable
     # Revoked through ANOTHER CertificateAuthority on the same database: another process.
-    other = CertificateAuthority(ca.db, ca.settings, ca._keys)
+    other = CertificateAuthority(ca.db, ca.settings, ca.keys)
     clock.advance(dt.timedelta(seconds=1))
     other.revoke(info.serial, Reason.UNSPECIFIED, clock.now())
     after = ca.ocsp_cached(req, clock.now(), hierarchy=Hierarchy.AUTH)

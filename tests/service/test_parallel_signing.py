@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from mobile_jpki.clock import FixedClock
 from mobile_jpki.pki import ocsp
 from mobile_jpki.pki.revocation import Reason
-from mobile_jpki.service.authority import CertificateAuthority, IssueOrder
+from mobile_jpki.service.ca import CertificateAuthority, IssueOrder
 from mobile_jpki.settings import Settings
 from mobile_jpki.store.models import AuditRecord, Certificate, OcspResponse, serial_hex
 

@@ -13,8 +13,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from mobile_jpki.api.app import create_app
 from mobile_jpki.phone.transport import in_process_client
 from mobile_jpki.pki import tsa as tsa_codec
-from mobile_jpki.service.bootstrap import init_data_dir, open_ca
-from mobile_jpki.service.timestamping import load_or_create_tsa
+from mobile_jpki.service.ca.bootstrap import init_data_dir, open_ca
+from mobile_jpki.service.ca.timestamping import load_or_create_tsa
 
 NOW = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
 

@@ -264,7 +264,7 @@ def test_head_revision_constant_is_alembics_head() -> None:
 
 
 def test_open_ca_migrates_only_a_database_behind_head(tmp_path: Path) -> None:
-    from mobile_jpki.service import bootstrap
+    from mobile_jpki.service.ca import bootstrap
     from mobile_jpki.settings import Settings
 
     settings = Settings(data_dir=tmp_path)

@@ -47,7 +47,7 @@ from mobile_jpki.reader.emulated import (
 from mobile_jpki.reader.statefile import StateFile
 from mobile_jpki.runtime import open_system
 from mobile_jpki.service.audit import AuditLog
-from mobile_jpki.service.bootstrap import init_data_dir
+from mobile_jpki.service.ca.bootstrap import init_data_dir
 from mobile_jpki.service.portal.cms import cms_document_signer
 from mobile_jpki.settings import Settings
 from mobile_jpki.store.db import Database

@@ -27,7 +27,7 @@ from mobile_jpki.clock import SystemClock
 from mobile_jpki.pki.model import CertKind, Hierarchy
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.pki.tsa import TimeStampAuthority
-from mobile_jpki.service.authority import CertificateAuthority, IssueOrder
+from mobile_jpki.service.ca import CertificateAuthority, IssueOrder
 from mobile_jpki.settings import Settings
 from mobile_jpki.signing.cms import sign_cms
 from mobile_jpki.signing.pdf import Level, sign_pdf_bytes

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from mobile_jpki.clock import FixedClock
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.runtime import System, open_system
-from mobile_jpki.service.bootstrap import init_data_dir
+from mobile_jpki.service.ca.bootstrap import init_data_dir
 from mobile_jpki.store.models import Certificate
 from mobile_jpki.web.portal_world import SimulatorSetupError
 from mobile_jpki.web.simulator import create_simulator_app

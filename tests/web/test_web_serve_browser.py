@@ -26,7 +26,7 @@ import pytest
 from cryptography import x509
 from sqlalchemy import select
 
-from mobile_jpki.service.bootstrap import init_data_dir
+from mobile_jpki.service.ca.bootstrap import init_data_dir
 from mobile_jpki.settings import Settings
 from mobile_jpki.store.db import Database
 from mobile_jpki.store.models import CaGeneration, Certificate

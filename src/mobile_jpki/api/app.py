@@ -14,8 +14,8 @@ from mobile_jpki.api import tsa as tsa_api
 from mobile_jpki.api.deps import Services
 from mobile_jpki.clock import Clock, SystemClock
 from mobile_jpki.pki.tsa import TimeStampAuthority
-from mobile_jpki.service.authority import CertificateAuthority
-from mobile_jpki.service.timestamping import load_or_create_tsa
+from mobile_jpki.service.ca import CertificateAuthority
+from mobile_jpki.service.ca.timestamping import load_or_create_tsa
 from mobile_jpki.web.portal_world import portal_world_for
 from mobile_jpki.web.simulator import create_simulator_router
 
@@ -39,10 +39,11 @@ def create_app(
     )
     app.state.services = Services(ca=ca, clock=clock or SystemClock())
     problems.install(app)
-    # OCSP's common case (one certificate, no nonce, pre-signed) skips FastAPI's router and
-    # threadpool; everything else falls through to the routes below (docs/ca.md).
+    # OCSP skips FastAPI's middleware and router (api/ocsp.py, docs/ca.md "HTTP"); what the
+    # middleware passes on (unknown responders, HEAD) meets the same endpoint in the router.
     app.add_middleware(ocsp.OcspFastPath)
     app.include_router(ocsp.router)
+    ocsp.describe(app)
     app.include_router(crl.router)
     if tsa is not None:
         app.include_router(tsa_api.make_router(tsa, clock or SystemClock()))
@@ -62,7 +63,7 @@ def create_app(
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each worker process builds its own app)."""
-    from mobile_jpki.service.bootstrap import open_ca
+    from mobile_jpki.service.ca.bootstrap import open_ca
     from mobile_jpki.settings import Settings
 
     data_dir = Path(os.environ.get(DATA_DIR_ENV, "mobile-jpki-data"))

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from mobile_jpki.api.deps import Services
-from mobile_jpki.service.authority import NotFound
+from mobile_jpki.service.ca import NotFound
 
 PKIX_CRL = "application/pkix-crl"  # RFC 2585 §4.2
 _NAME = re.compile(r"^(?:(?P<root>root)|(?P<shard>0|[1-9][0-9]{0,3})(?P<delta>\.delta)?)\.crl$")

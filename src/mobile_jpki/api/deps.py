@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mobile_jpki.clock import Clock
-from mobile_jpki.service.authority import CertificateAuthority
+from mobile_jpki.service.ca import CertificateAuthority
 
 
 @dataclass(frozen=True)

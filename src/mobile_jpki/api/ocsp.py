@@ -1,4 +1,12 @@
-"""OCSP over HTTP (RFC 6960 Appendix A; caching per RFC 5019 §5 and §6)."""
+"""OCSP over HTTP (RFC 6960 Appendix A; caching per RFC 5019 §5 and §6): one ASGI endpoint.
+
+Every OCSP request the front door (``api/ocsp_front.py``) leaves to the ASGI app, and every one
+when the app runs without it, is answered by :class:`OcspEndpoint`: the stored pre-signed answer
+read on the event loop where the CA hands out :class:`~mobile_jpki.service.ca.PresignedAnswers`
+(a local SQLite file), else ``CertificateAuthority.ocsp_answer`` in the thread pool. Requests
+reach it through :class:`OcspFastPath`, ahead of FastAPI's middleware and router, or through
+the router's raw routes for what the middleware passes on (unknown responders, HEAD, an empty
+GET path). FastAPI describes raw routes in no OpenAPI document: :func:`describe` adds them."""
 
 from __future__ import annotations
 
@@ -10,14 +18,14 @@ import hashlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from mobile_jpki.api.deps import Services
 from mobile_jpki.pki import ocsp
 from mobile_jpki.pki.model import Hierarchy
-from mobile_jpki.service.authority import NotFound, OcspAnswer
+from mobile_jpki.service.ca import NotFound, OcspAnswer
 
 OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = "application/ocsp-response"
@@ -50,10 +58,6 @@ def _http_date(value: dt.datetime) -> str:
     )
 
 
-def render(answer: OcspAnswer, now: dt.datetime) -> Response:
-    return Response(answer.der, media_type=OCSP_RESPONSE, headers=cache_headers(answer, now))
-
-
 def cache_headers(answer: OcspAnswer, now: dt.datetime) -> dict[str, str]:
     """Every answer carries ETag, Last-Modified, Expires and Cache-Control (RFC 5019 §6.2):
     shared caches may keep a no-nonce response until nextUpdate, never longer; nonce answers
@@ -78,20 +82,13 @@ def _etag(der: bytes) -> str:
     return f'"{hashlib.sha256(der).hexdigest()[:32]}"'
 
 
-def _malformed(now: dt.datetime) -> Response:
-    status = ocsp.ResponseStatus.MALFORMED_REQUEST
-    return render(OcspAnswer(ocsp.error_response(status), status, now), now)
-
-
-# --- the fast path ------------------------------------------------------------------------
-# A raw ASGI endpoint, registered BEFORE the FastAPI routes below on the same paths and methods
-# (Starlette takes the first full match), so every OCSP request skips FastAPI's request
-# objects, dependency solving and Response classes. The common request (RFC 5019: one
-# certificate, SHA-1, no nonce) is answered from the stored pre-signed response read on the
-# event loop when the database is a local SQLite file (tens of microseconds); everything else
-# (nonces, several certificates, stale or missing responses, errors) takes
-# ``CertificateAuthority.ocsp_answer`` in the thread pool exactly as the FastAPI routes do.
-# The FastAPI routes stay for the OpenAPI document and for apps that mount only them.
+# --- the endpoint -------------------------------------------------------------------------
+# A raw ASGI app: every OCSP request skips FastAPI's request objects, dependency solving and
+# Response classes. The common request (RFC 5019: one certificate, SHA-1, no nonce) is answered
+# from the stored pre-signed response read on the event loop when the database is a local
+# SQLite file (tens of microseconds); everything else (nonces, several certificates, stale or
+# missing responses, errors, PostgreSQL) takes ``CertificateAuthority.ocsp_answer`` in the
+# thread pool.
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -117,8 +114,8 @@ class OcspEndpoint:
         if not der:
             answer = OcspAnswer(_MALFORMED_DER, ocsp.ResponseStatus.MALFORMED_REQUEST, now)
         else:
-            ca = services.ca
-            found = ca.ocsp_cached(der, now, hierarchy=h) if ca.ocsp_cached_is_local else None
+            presigned = services.ca.presigned_answers
+            found = None if presigned is None else presigned.cached(der, now, hierarchy=h)
             answer = found if found is not None else await _answer(services, der, now, h)
         headers = [
             (b"content-type", b"application/ocsp-response"),
@@ -182,38 +179,6 @@ router.routes += [
 ]
 
 
-@router.post(
-    "/ocsp/{hierarchy}",
-    response_class=Response,
-    responses={200: {"content": {OCSP_RESPONSE: {}}}},
-    summary="OCSP request by POST (RFC 6960 A.1.1)",
-)
-async def ocsp_post(hierarchy: str, request: Request) -> Response:
-    services: Services = request.app.state.services
-    h = _hierarchy(hierarchy)
-    now = services.clock.now()
-    body = await request.body()
-    if not body or len(body) > MAX_REQUEST:
-        return _malformed(now)
-    return render(await _answer(services, body, now, h), now)
-
-
-@router.get(
-    "/ocsp/{hierarchy}/{encoded:path}",
-    response_class=Response,
-    responses={200: {"content": {OCSP_RESPONSE: {}}}},
-    summary="OCSP request by GET, base64 of the DER request (RFC 6960 A.1.1)",
-)
-async def ocsp_get(hierarchy: str, encoded: str, request: Request) -> Response:
-    services: Services = request.app.state.services
-    h = _hierarchy(hierarchy)
-    now = services.clock.now()
-    der = decode_get(encoded)
-    if der is None:
-        return _malformed(now)
-    return render(await _answer(services, der, now, h), now)
-
-
 async def _answer(services: Services, der: bytes, now: dt.datetime, h: Hierarchy) -> OcspAnswer:
     # In the thread pool: a stale or nonce answer signs (~ms) and a re-sign waits for the
     # database write lock; neither may stall the event loop the portal shares.
@@ -231,3 +196,62 @@ def decode_get(encoded: str) -> bytes | None:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         return None
+
+
+# --- the OpenAPI description -----------------------------------------------------------------
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_HIERARCHY_PARAMETER = {
+    "name": "hierarchy",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "enum": [h.value for h in Hierarchy]},
+}
+_RESPONSES = {
+    "200": {
+        "description": "An OCSP response (RFC 6960 §4.2): bad requests are OCSP error responses",
+        "content": {OCSP_RESPONSE: _BINARY},
+    },
+    "404": {
+        "description": "No such responder",
+        "content": {"application/problem+json": {"schema": {"type": "object"}}},
+    },
+}
+OPENAPI_PATHS: dict[str, Any] = {
+    "/ocsp/{hierarchy}": {
+        "post": {
+            "tags": ["ocsp"],
+            "summary": "OCSP request by POST (RFC 6960 A.1.1)",
+            "operationId": "ocsp_post",
+            "parameters": [_HIERARCHY_PARAMETER],
+            "requestBody": {"required": True, "content": {OCSP_REQUEST: _BINARY}},
+            "responses": _RESPONSES,
+        }
+    },
+    "/ocsp/{hierarchy}/{encoded}": {
+        "get": {
+            "tags": ["ocsp"],
+            "summary": "OCSP request by GET, base64 of the DER request (RFC 6960 A.1.1)",
+            "operationId": "ocsp_get",
+            "parameters": [
+                _HIERARCHY_PARAMETER,
+                {"name": "encoded", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": _RESPONSES,
+        }
+    },
+}
+
+
+def describe(app: FastAPI) -> None:
+    """Add the OCSP endpoints to ``app``'s OpenAPI document (FastAPI describes only its own
+    routes)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("paths", {}).update(OPENAPI_PATHS)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

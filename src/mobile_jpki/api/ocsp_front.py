@@ -13,7 +13,7 @@ answer itself, which for the common request is one primary-key read of a pre-sig
 (``uvicorn.run(http=...)``). For each new connection it looks at the first request and answers
 it itself only when ALL of these hold, and hands the connection with the bytes received so
 far to uvicorn's own protocol otherwise — so anything unusual gets exactly the behaviour of the
-full stack (where the ASGI fast path and FastAPI routes of :mod:`mobile_jpki.api.ocsp` answer):
+full stack (where the ASGI endpoint of :mod:`mobile_jpki.api.ocsp` answers):
 
 - a complete, well-formed HTTP/1.0 or 1.1 request head (RFC 9112 §2 to §5) with nothing after the
   request, no ``Transfer-Encoding``, no ``Expect``, a ``Host`` for HTTP/1.1;
@@ -22,9 +22,10 @@ full stack (where the ASGI fast path and FastAPI routes of :mod:`mobile_jpki.api
   persistence, pipelining and its timeouts;
 - ``POST /ocsp/{sign,auth}`` with a Content-Length body ≤ 16 KiB, or
   ``GET /ocsp/{sign,auth}/{base64}`` (RFC 6960 Appendix A.1);
-- :meth:`CertificateAuthority.ocsp_cached` has a fresh pre-signed answer (an RFC 5019 request:
-  one certificate, SHA-1 CertID, no nonce) and reads it locally (SQLite; on PostgreSQL every
-  request takes the full stack, whose reads run in the thread pool).
+- the CA's :class:`~mobile_jpki.service.ca.PresignedAnswers` — the one interface the front
+  door calls, which the CA hands out only where it reads a local SQLite file (on PostgreSQL
+  every request takes the full stack, whose reads run in the thread pool) — has a fresh
+  pre-signed answer (an RFC 5019 request: one certificate, SHA-1 CertID, no nonce).
 
 The answer is byte-for-byte the one the ASGI endpoint gives (same status, body and RFC 5019
 §6.2 cache headers; uvicorn's Date and Server headers), plus ``Connection: close``; the read is
@@ -48,9 +49,9 @@ from uvicorn.server import ServerState
 
 from mobile_jpki.api.deps import Services
 from mobile_jpki.api.ocsp import MAX_REQUEST, cache_headers, decode_get
-from mobile_jpki.clock import SystemClock
+from mobile_jpki.clock import Clock, SystemClock
 from mobile_jpki.pki.model import Hierarchy
-from mobile_jpki.service.authority import OcspAnswer
+from mobile_jpki.service.ca import OcspAnswer, PresignedAnswers
 
 try:  # uvicorn[standard] brings httptools; plain uvicorn falls back to h11
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _UvicornHttp
@@ -200,33 +201,35 @@ class _Answer:
 
 
 class KeptAnswers:
-    """Answers the front door derived from :meth:`CertificateAuthority.ocsp_cached`, kept for
-    as long as the database has not changed.
+    """Answers the front door derived from :meth:`PresignedAnswers.cached`, kept for as long as
+    the database has not changed.
 
-    Every request first reads the CA's :meth:`~CertificateAuthority.version_probe` (SQLite's
+    Every request first reads the :meth:`~PresignedAnswers.version_probe` (SQLite's
     wal-index header, ``store/change_probe.py``: it changes when any connection of any process
     commits, before that commit returns); if it moved, every kept answer is dropped. So, as
     with a read of the stored answer on every request, a revocation committed anywhere is
     answered at once — the check is per request, only the row read and the HTTP encoding are
     saved while nothing at all was committed. The version is read BEFORE the answer that
     is kept under it. Time still moves: an answer is served only between its thisUpdate and
-    ``served_until``, as :meth:`ocsp_cached` serves it. Bounded: at ``limit`` answers the
-    whole set is dropped and refilled (a relying party population asks about a working set)."""
+    ``served_until``, as :meth:`~PresignedAnswers.cached` serves it. Bounded: at ``limit``
+    answers the whole set is dropped and refilled (a relying party population asks about a
+    working set)."""
 
     def __init__(self, limit: int = 65_536) -> None:
         self.limit = limit
         self._probe: Callable[[], object] | None = None
-        self._probed: object = None  # the CA the probe reads (the services may change)
+        self._probed: object = None  # the answers the probe is for (the app's may change)
         self._version: object = None
         self._answers: dict[tuple[Hierarchy, bytes], _Answer] = {}
 
-    def _lookup(self, services: Services, request: _Request) -> tuple[_Answer, float, bytes] | None:
+    def _lookup(
+        self, answers: PresignedAnswers, clock: Clock, request: _Request
+    ) -> tuple[_Answer, float, bytes] | None:
         """The kept answer for ``request`` (read and kept if need be), the time as POSIX
-        seconds, and its max-age; ``None`` when :meth:`ocsp_cached` has none."""
-        ca = services.ca
-        if self._probed is not ca:
+        seconds, and its max-age; ``None`` when ``answers`` has none."""
+        if self._probed is not answers:
             # Made on first use, on the thread that will use it (the event loop's).
-            self._probe, self._probed, self._version = ca.version_probe(), ca, None
+            self._probe, self._probed, self._version = answers.version_probe(), answers, None
             self._answers.clear()
         if self._probe is None:
             return None
@@ -236,13 +239,12 @@ class KeptAnswers:
             self._version = version
         assert request.der is not None  # noqa: S101 - the caller checked
         key = (request.hierarchy, request.der)
-        clock = services.clock
         # POSIX seconds without a datetime where the clock offers them (SystemClock does).
         stamp = clock.timestamp() if isinstance(clock, SystemClock) else clock.now().timestamp()
         kept = self._answers.get(key)
         if kept is None or not kept.this_update <= stamp < kept.served_until:
             now = clock.now()
-            answer = ca.ocsp_cached(request.der, now, hierarchy=request.hierarchy)
+            answer = answers.cached(request.der, now, hierarchy=request.hierarchy)
             if answer is None:
                 return None
             kept = self._keep(key, answer, now)
@@ -251,11 +253,13 @@ class KeptAnswers:
         max_age = max(0, int(kept.next_update - stamp))
         return kept, stamp, b"%d" % max_age
 
-    def response(self, services: Services, request: _Request, head: bytes) -> bytes | None:
+    def response(
+        self, answers: PresignedAnswers, clock: Clock, request: _Request, head: bytes
+    ) -> bytes | None:
         """The whole HTTP response: ``head`` (status line, Date, Server), then the answer's
         headers and body; the same bytes object again within the same second and ``head``
-        (no per-request building); ``None`` when :meth:`ocsp_cached` has none."""
-        found = self._lookup(services, request)
+        (no per-request building); ``None`` when ``answers`` has none."""
+        found = self._lookup(answers, clock, request)
         if found is None:
             return None
         kept, stamp, max_age = found
@@ -265,7 +269,7 @@ class KeptAnswers:
         return kept.sent
 
     def _keep(self, key: tuple[Hierarchy, bytes], answer: OcspAnswer, now: dt.datetime) -> _Answer:
-        assert (  # noqa: S101 - ocsp_cached sets all three on what it returns
+        assert (  # noqa: S101 - cached() sets all three on what it returns
             answer.this_update is not None
             and answer.next_update is not None
             and answer.served_until is not None
@@ -293,29 +297,30 @@ class KeptAnswers:
 
 
 # What every connection of one server needs, found once per uvicorn Config (one per server; a
-# process may run several: tests do): the app's services and the answers kept for its CA. The
-# front door runs on the event loop's thread only, and the versions the kept answers compare
-# come from their own connection to that CA's database.
-_DOOR: weakref.WeakKeyDictionary[Config, tuple[Services | None, ParsedRequests, KeptAnswers]] = (
-    weakref.WeakKeyDictionary()
-)
+# process may run several: tests do): the CA's pre-signed answers and the app's clock, and the
+# answers kept for them. The front door runs on the event loop's thread only, and the versions
+# the kept answers compare come from their own connection to that CA's database.
+_Door = tuple[PresignedAnswers | None, Clock, ParsedRequests, KeptAnswers]
+_DOOR: weakref.WeakKeyDictionary[Config, _Door] = weakref.WeakKeyDictionary()
 
 
 # The last server's, checked first: a process runs one server but in tests.
-_LAST_DOOR: list[tuple[object, tuple[Services | None, ParsedRequests, KeptAnswers]]] = []
+_LAST_DOOR: list[tuple[object, _Door]] = []
 
 
-def _door_of(config: Config) -> tuple[Services | None, ParsedRequests, KeptAnswers]:
-    """The services (``None`` where the front door cannot answer: no CA services, or a store
-    read over the network), parsed requests and kept answers of ``config``'s server."""
+def _door_of(config: Config) -> _Door:
+    """The pre-signed answers (``None`` where the front door cannot answer: no CA services,
+    or a store read over the network), clock, parsed requests and kept answers of
+    ``config``'s server."""
     if _LAST_DOOR and _LAST_DOOR[0][0] is config:
         return _LAST_DOOR[0][1]
     door = _DOOR.get(config)
     if door is None:
         services = _services_of(config)
-        if services is not None and not services.ca.ocsp_cached_is_local:
-            services = None  # PostgreSQL: every request takes the full stack
-        door = _DOOR[config] = (services, ParsedRequests(), KeptAnswers())
+        # None on PostgreSQL: every request takes the full stack.
+        answers = None if services is None else services.ca.presigned_answers
+        clock = SystemClock() if services is None else services.clock
+        door = _DOOR[config] = (answers, clock, ParsedRequests(), KeptAnswers())
     _LAST_DOOR[:] = [(config, door)]
     return door
 
@@ -342,15 +347,16 @@ class OcspFrontProtocol(asyncio.Protocol):
 
     # One instance per connection: no per-instance dict to allocate.
     __slots__ = (
+        "_answers",
         "_app_state",
         "_buffer",
+        "_clock",
         "_config",
         "_inner",
         "_kept",
         "_loop",
         "_parsed",
         "_server_state",
-        "_services",
         "_transport",
     )
 
@@ -367,7 +373,7 @@ class OcspFrontProtocol(asyncio.Protocol):
         self._server_state = server_state
         self._app_state = app_state
         self._loop = _loop
-        self._services, self._parsed, self._kept = _door_of(config)
+        self._answers, self._clock, self._parsed, self._kept = _door_of(config)
         self._transport: asyncio.Transport | None = None
         self._inner: asyncio.Protocol | None = None
         self._buffer = b""
@@ -430,15 +436,15 @@ class OcspFrontProtocol(asyncio.Protocol):
 
     def _answer(self, buffer: bytes) -> bool | None:
         """True: answered; None: wait for more bytes; False: hand over to uvicorn."""
-        services = self._services
-        if services is None:
+        answers = self._answers
+        if answers is None:
             return False
         request = self._parsed.parse(buffer)
         if request is _NEED_MORE:
             return None
         if not isinstance(request, _Request) or not request.der:
             return False
-        response = self._kept.response(services, request, _head(self._server_state))
+        response = self._kept.response(answers, self._clock, request, _head(self._server_state))
         if response is None:
             return False  # nonce, several certificates, stale, unknown…: the full path
         transport = self._transport

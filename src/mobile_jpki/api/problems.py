@@ -8,10 +8,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mobile_jpki.service.authority import CaServiceError, NotFound
+from mobile_jpki.service.ca import (
+    AlreadyInitialised,
+    CaServiceError,
+    InvalidTransition,
+    NotFound,
+)
 from mobile_jpki.service.portal import errors as portal
 
 PROBLEM_JSON = "application/problem+json"
+
+# What each CA service error is over HTTP: status and title; anything else the CA refuses is
+# a 400.
+_CA_PROBLEMS: dict[type[CaServiceError], tuple[int, str]] = {
+    NotFound: (404, "Not found"),
+    InvalidTransition: (409, "Invalid revocation state transition"),
+    AlreadyInitialised: (409, "CA already initialised"),
+}
+_CA_REFUSED = (400, "CA request refused")
 
 
 def problem(
@@ -90,9 +104,12 @@ def install(app: FastAPI) -> None:
         extra: dict[str, object] = {}
         if isinstance(exc, NotFound):
             extra = {"what": exc.what, "key": exc.key}
+        status, title = next(
+            (found for cls, found in _CA_PROBLEMS.items() if isinstance(exc, cls)), _CA_REFUSED
+        )
         return problem(
-            exc.status,
-            exc.title,
+            status,
+            title,
             str(exc),
             type_=f"urn:mobile-jpki:problem:{_slug(exc)}",
             **extra,

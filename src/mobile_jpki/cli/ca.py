@@ -18,14 +18,14 @@ import typer
 from mobile_jpki.clock import SystemClock
 from mobile_jpki.keys.errors import KeyStoreError
 from mobile_jpki.pki.revocation import Reason
-from mobile_jpki.service.authority import (
+from mobile_jpki.service.ca import (
     CaServiceError,
     CertificateAuthority,
     CertificateInfo,
     InvalidTransition,
     NotFound,
 )
-from mobile_jpki.service.bootstrap import init_data_dir, open_ca
+from mobile_jpki.service.ca.bootstrap import init_data_dir, open_ca
 from mobile_jpki.settings import Settings, SettingsError
 from mobile_jpki.store.db import StoreError
 

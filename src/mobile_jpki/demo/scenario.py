@@ -42,7 +42,7 @@ from mobile_jpki.reader.emulated import create_card, create_phone
 from mobile_jpki.reader.errors import FileNotFound
 from mobile_jpki.reader.key import ApduRSAPrivateKey
 from mobile_jpki.runtime import System, open_system
-from mobile_jpki.service.bootstrap import init_data_dir
+from mobile_jpki.service.ca.bootstrap import init_data_dir
 from mobile_jpki.settings import Settings
 from mobile_jpki.signing.cms import sign_cms
 from mobile_jpki.signing.pdf import Level, sign_pdf_bytes

@@ -138,7 +138,7 @@ class Certificate(Base):
     __table_args__ = (
         CheckConstraint("status in ('good', 'held', 'revoked')", name="ck_certificate_status"),
         Index("ix_certificate_crl", "ca_id", "shard", "status"),
-        # Covers the full-CRL query (authority._stored_entries) so that publishing reads only
+        # Covers the full-CRL query (service/ca/crl.py) so that publishing reads only
         # this index, in key order: not one table lookup per entry among rows that also carry
         # the whole certificate. Partial: good certificates, the great majority, are not in it.
         Index(

@@ -32,7 +32,7 @@ from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.connection import InProcessConnection
 from mobile_jpki.reader.errors import ApduError
-from mobile_jpki.service.authority import CertificateAuthority
+from mobile_jpki.service.ca import CertificateAuthority
 from mobile_jpki.service.portal.errors import SignatureInvalid
 from mobile_jpki.service.portal.ports import SignedDocument
 from mobile_jpki.service.portal.service import PortalConfig, PortalService

@@ -24,7 +24,7 @@ from mobile_jpki.pki.revocation import Reason
 # The portal's only imports of the CA's code: the order value it builds, and the deferred
 # signatures it hands back. Both are re-exported here; the rest of the portal imports them
 # from this module.
-from mobile_jpki.service.authority import IssueOrder
+from mobile_jpki.service.ca import IssueOrder
 from mobile_jpki.service.signing_pool import SignedWrites
 
 __all__ = [

@@ -21,7 +21,7 @@ from mobile_jpki.keys.source import SecretSource
 from mobile_jpki.pki.issuance import build_tsa_certificate, new_serial
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.pki.tsa import TimeStampAuthority
-from mobile_jpki.service.authority import CertificateAuthority
+from mobile_jpki.service.ca import CertificateAuthority
 from mobile_jpki.settings import Settings, passphrase_source
 
 

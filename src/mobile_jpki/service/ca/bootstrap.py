@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy.exc import SQLAlchemyError
 
 from mobile_jpki.files import atomic_write
-from mobile_jpki.service.authority import CertificateAuthority
+from mobile_jpki.service.ca import CertificateAuthority
 from mobile_jpki.service.keystore import FileKeyStore
 from mobile_jpki.settings import Settings, passphrase_source
 from mobile_jpki.store.db import Database
