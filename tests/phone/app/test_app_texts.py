@@ -116,7 +116,7 @@ def test_every_portal_refusal_has_a_message_and_no_code_reaches_a_screen() -> No
     table) and each the adapters raise maps to a message of its own in both languages."""
     from mobile_jpki.api.problems import PORTAL_PROBLEMS
     from mobile_jpki.phone.app.backend import Rejected
-    from mobile_jpki.phone.app.flows import ERROR_MESSAGES, message_for
+    from mobile_jpki.phone.app.messages import ERROR_MESSAGES, message_for
     from mobile_jpki.phone.app.screens import MessageCode
 
     # Codes the app handles itself rather than showing: the consent dialog, and the base.

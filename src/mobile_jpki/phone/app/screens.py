@@ -292,5 +292,7 @@ class AppState:
     notice_text: str = ""
 
 
+# ⑩: the signing certificate's password comes first; every list of the two follows this order.
+CERT_ORDER: tuple[Hierarchy, ...] = (Hierarchy.SIGN, Hierarchy.AUTH)
 CERT_TEXT: Mapping[Hierarchy, str] = {Hierarchy.SIGN: "cert_sign", Hierarchy.AUTH: "cert_auth"}
 CERT_CHECKBOX: Mapping[Hierarchy, str] = {Hierarchy.SIGN: "cert_sign", Hierarchy.AUTH: "cert_auth"}
