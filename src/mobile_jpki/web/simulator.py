@@ -41,7 +41,7 @@ from mobile_jpki.phone.app.events import (
 )
 from mobile_jpki.phone.app.fake import FakeWorld
 from mobile_jpki.phone.app.flows import PhoneApp
-from mobile_jpki.phone.app.texts import Lang
+from mobile_jpki.phone.app.texts_model import Lang
 from mobile_jpki.web.render import (
     render_device,
     render_operator,

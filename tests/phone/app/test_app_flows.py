@@ -21,7 +21,7 @@ from mobile_jpki.phone.app.events import ComeOnline, Press, PushReceived, TapCar
 from mobile_jpki.phone.app.fake import FakeBackend, FakeWorld
 from mobile_jpki.phone.app.flows import PhoneApp
 from mobile_jpki.phone.app.screens import MessageCode, Screen, ScreenId
-from mobile_jpki.phone.app.texts import Lang
+from mobile_jpki.phone.app.texts_model import Lang
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.protocol.documents import ApplicationKind
 

@@ -16,13 +16,8 @@ import pytest
 from app_walk import Phones, walk_model_change
 
 from mobile_jpki.phone.app.screens import Screen
-from mobile_jpki.phone.app.texts import (
-    DOCUMENT_LINES_NOT_ON_SCREENS,
-    TEXTS,
-    Lang,
-    TextSource,
-    text,
-)
+from mobile_jpki.phone.app.texts import DOCUMENT_LINES_NOT_ON_SCREENS, TEXTS, text
+from mobile_jpki.phone.app.texts_model import Lang, TextSource
 
 DOC = (Path(__file__).parent / "data" / "seed-model-change.txt").read_text(encoding="utf-8")
 FIRST, LAST = "①マイナポータルアプリを開き", "マイナポータルアプリの操作マニュアルはこちら"

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from mobile_jpki.phone.app.backend import ApplicationDraft, MyPageView, ReleaseDraft, SelfCheck
-from mobile_jpki.phone.app.texts import Lang, text
+from mobile_jpki.phone.app.texts import text
+from mobile_jpki.phone.app.texts_model import Lang
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.protocol.documents import ApplicationKind
 
