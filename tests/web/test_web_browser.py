@@ -14,7 +14,8 @@ import pytest
 from sim_helpers import LiveServer
 
 from mobile_jpki.phone.app.backend import AppCertStatus
-from mobile_jpki.phone.app.texts import TEXTS, TextSource
+from mobile_jpki.phone.app.texts import TEXTS
+from mobile_jpki.phone.app.texts_model import TextSource
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens"

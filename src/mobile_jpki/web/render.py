@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from html import escape
 
 from mobile_jpki.phone.app.screens import Button, Checkbox, Field, Item, ItemKind, Screen
-from mobile_jpki.phone.app.texts import Lang, text
+from mobile_jpki.phone.app.texts import text
+from mobile_jpki.phone.app.texts_model import Lang
 
 # The simulator's own chrome (not the app's texts): what sits around the phones.
 CHROME: Mapping[str, tuple[str, str]] = {

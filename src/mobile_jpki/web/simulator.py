@@ -30,18 +30,18 @@ from pydantic import BaseModel, Field
 
 from mobile_jpki.clock import Clock, FixedClock
 from mobile_jpki.phone.app.backend import AppBackend, BackendError, OperatorBackend
-from mobile_jpki.phone.app.fake import FakeWorld
-from mobile_jpki.phone.app.flows import (
+from mobile_jpki.phone.app.events import (
     ComeOnline,
     Event,
-    PhoneApp,
     Press,
     TapBanner,
     TapCard,
     Toggle,
     TypeText,
 )
-from mobile_jpki.phone.app.texts import Lang
+from mobile_jpki.phone.app.fake import FakeWorld
+from mobile_jpki.phone.app.flows import PhoneApp
+from mobile_jpki.phone.app.texts_model import Lang
 from mobile_jpki.web.render import (
     render_device,
     render_operator,

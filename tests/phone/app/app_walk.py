@@ -6,16 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mobile_jpki.phone.app.backend import PushKind
+from mobile_jpki.phone.app.events import Press, PushReceived, TapBanner, TapCard, Toggle, TypeText
 from mobile_jpki.phone.app.fake import FakeWorld
-from mobile_jpki.phone.app.flows import (
-    PhoneApp,
-    Press,
-    PushReceived,
-    TapBanner,
-    TapCard,
-    Toggle,
-    TypeText,
-)
+from mobile_jpki.phone.app.flows import PhoneApp
 from mobile_jpki.phone.app.screens import Screen, ScreenId
 
 CARD_PASSWORD = "ABC123"

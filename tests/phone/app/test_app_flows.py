@@ -17,18 +17,11 @@ from mobile_jpki.phone.app.backend import (
     Rejected,
     Unavailable,
 )
+from mobile_jpki.phone.app.events import ComeOnline, Press, PushReceived, TapCard, Toggle, TypeText
 from mobile_jpki.phone.app.fake import FakeBackend, FakeWorld
-from mobile_jpki.phone.app.flows import (
-    ComeOnline,
-    PhoneApp,
-    Press,
-    PushReceived,
-    TapCard,
-    Toggle,
-    TypeText,
-)
+from mobile_jpki.phone.app.flows import PhoneApp
 from mobile_jpki.phone.app.screens import MessageCode, Screen, ScreenId
-from mobile_jpki.phone.app.texts import Lang
+from mobile_jpki.phone.app.texts_model import Lang
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.protocol.documents import ApplicationKind
 
@@ -534,7 +527,7 @@ def test_unknown_rejection_code_is_kept_but_never_shown(
 
 
 def test_unavailable_is_mapped(world: FakeWorld) -> None:
-    from mobile_jpki.phone.app.flows import message_for
+    from mobile_jpki.phone.app.messages import message_for
 
     assert message_for(Unavailable("x")).code is MessageCode.UNAVAILABLE
     assert message_for(Rejected("not-eligible")).code is MessageCode.NOT_ELIGIBLE

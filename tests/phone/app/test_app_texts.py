@@ -16,13 +16,8 @@ import pytest
 from app_walk import Phones, walk_model_change
 
 from mobile_jpki.phone.app.screens import Screen
-from mobile_jpki.phone.app.texts import (
-    DOCUMENT_LINES_NOT_ON_SCREENS,
-    TEXTS,
-    Lang,
-    TextSource,
-    text,
-)
+from mobile_jpki.phone.app.texts import DOCUMENT_LINES_NOT_ON_SCREENS, TEXTS, text
+from mobile_jpki.phone.app.texts_model import Lang, TextSource
 
 DOC = (Path(__file__).parent / "data" / "seed-model-change.txt").read_text(encoding="utf-8")
 FIRST, LAST = "①マイナポータルアプリを開き", "マイナポータルアプリの操作マニュアルはこちら"
@@ -116,7 +111,7 @@ def test_every_portal_refusal_has_a_message_and_no_code_reaches_a_screen() -> No
     table) and each the adapters raise maps to a message of its own in both languages."""
     from mobile_jpki.api.problems import PORTAL_PROBLEMS
     from mobile_jpki.phone.app.backend import Rejected
-    from mobile_jpki.phone.app.flows import ERROR_MESSAGES, message_for
+    from mobile_jpki.phone.app.messages import ERROR_MESSAGES, message_for
     from mobile_jpki.phone.app.screens import MessageCode
 
     # Codes the app handles itself rather than showing: the consent dialog, and the base.

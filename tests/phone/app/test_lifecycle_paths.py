@@ -7,7 +7,8 @@ from __future__ import annotations
 from test_portal_backend import CARD_PASSWORD, Portal, apply, portal
 
 from mobile_jpki.phone.app.backend import AppCertStatus, Validity
-from mobile_jpki.phone.app.flows import PhoneApp, Press, TapCard, Toggle, TypeText
+from mobile_jpki.phone.app.events import Press, TapCard, Toggle, TypeText
+from mobile_jpki.phone.app.flows import PhoneApp
 from mobile_jpki.phone.app.portal_backend import PortalBackend
 from mobile_jpki.phone.app.screens import Screen, ScreenId
 

@@ -21,7 +21,8 @@ from mobile_jpki.applet.factory import new_card, new_secure_element
 from mobile_jpki.applet.state import MemoryStateStore
 from mobile_jpki.clock import FixedClock
 from mobile_jpki.phone.app.backend import AppCertStatus, Validity
-from mobile_jpki.phone.app.flows import ComeOnline, PhoneApp, Press, TapCard, Toggle, TypeText
+from mobile_jpki.phone.app.events import ComeOnline, Press, TapCard, Toggle, TypeText
+from mobile_jpki.phone.app.flows import PhoneApp
 from mobile_jpki.phone.app.portal_backend import PortalBackend
 from mobile_jpki.phone.app.screens import Screen, ScreenId
 from mobile_jpki.phone.client import OperatorClient, PortalClient

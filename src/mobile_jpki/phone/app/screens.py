@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from mobile_jpki.phone.app.backend import ApplicationDraft, MyPageView, ReleaseDraft, SelfCheck
-from mobile_jpki.phone.app.texts import Lang, text
+from mobile_jpki.phone.app.texts import text
+from mobile_jpki.phone.app.texts_model import Lang
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.protocol.documents import ApplicationKind
 
@@ -292,5 +293,7 @@ class AppState:
     notice_text: str = ""
 
 
+# ⑩: the signing certificate's password comes first; every list of the two follows this order.
+CERT_ORDER: tuple[Hierarchy, ...] = (Hierarchy.SIGN, Hierarchy.AUTH)
 CERT_TEXT: Mapping[Hierarchy, str] = {Hierarchy.SIGN: "cert_sign", Hierarchy.AUTH: "cert_auth"}
 CERT_CHECKBOX: Mapping[Hierarchy, str] = {Hierarchy.SIGN: "cert_sign", Hierarchy.AUTH: "cert_auth"}
