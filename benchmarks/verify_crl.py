@@ -3,7 +3,7 @@
     python benchmarks/verify_crl.py --entries 300000
 
 Prints, from one run on the same CRL (median of --repeat runs each):
-- ours: :func:`mobile_jpki.verify.revocation.verify_crls` (parse, issuer/AKI/IDP/freshness
+- ours: :func:`mobile_jpki.verify.crl_check.verify_crls` (parse, issuer/AKI/IDP/freshness
   checks, signature over the received tbsCertList bytes, serial lookup);
 - cryptography: ``load_der_x509_crl`` + ``is_signature_valid`` + serial lookup (what the kit did
   before: ``is_signature_valid`` re-encodes the whole list first);
@@ -32,7 +32,7 @@ from mobile_jpki.pki.identity import BasicFourFacts, Locality, Sex
 from mobile_jpki.pki.issuance import IssuanceRequest, Issuer, build_root
 from mobile_jpki.pki.model import CaIdentity, CertKind, Hierarchy, PublicUrls
 from mobile_jpki.pki.revocation import Reason, RevokedEntry
-from mobile_jpki.verify.revocation import verify_crls
+from mobile_jpki.verify.crl_check import verify_crls
 
 NOW = dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)
 URLS = PublicUrls("http://127.0.0.1:8000")

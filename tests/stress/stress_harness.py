@@ -52,7 +52,8 @@ from mobile_jpki.service.portal.cms import cms_document_signer
 from mobile_jpki.settings import Settings
 from mobile_jpki.store.db import Database
 from mobile_jpki.verify.fetch import HttpFetcher
-from mobile_jpki.verify.revocation import RevocationStatus, check_revocation
+from mobile_jpki.verify.revocation import check_revocation
+from mobile_jpki.verify.revocation_model import RevocationStatus
 
 CARD_PASSWORD = "CARD1234"
 CARD_PIN = "1234"

@@ -9,7 +9,7 @@
   request is ``malformedRequest``, not a server error).
 - CMS applications: mutated card-signed applications always get a 4xx problem+json, and nothing
   changes (applications, audit log).
-- CRLs on the relying-party side: :func:`verify.revocation.verify_crls` with mutated DER gives a
+- CRLs on the relying-party side: :func:`verify.crl_check.verify_crls` with mutated DER gives a
   verdict or a :class:`VerifyError`, nothing else.
 """
 
@@ -38,8 +38,8 @@ from mobile_jpki.clock import FixedClock, SystemClock
 from mobile_jpki.pki.ocsp import MalformedRequest, parse_request
 from mobile_jpki.protocol.apdu import SW, ApduParseError, CommandApdu
 from mobile_jpki.runtime import System, open_system
+from mobile_jpki.verify.crl_check import verify_crls
 from mobile_jpki.verify.errors import VerifyError
-from mobile_jpki.verify.revocation import verify_crls
 
 from .stress_harness import (
     BOTH,

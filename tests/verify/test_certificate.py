@@ -18,7 +18,7 @@ from mobile_jpki.verify.certificate import (
     verify_certificate,
 )
 from mobile_jpki.verify.fetch import FakeFetcher
-from mobile_jpki.verify.revocation import FailMode, RevocationPolicy, RevocationStatus
+from mobile_jpki.verify.revocation_model import FailMode, RevocationPolicy, RevocationStatus
 
 HOUR = dt.timedelta(hours=1)
 

@@ -37,7 +37,7 @@ from mobile_jpki.verify.certificate import Failure, RevocationCheck, TrustAnchor
 from mobile_jpki.verify.cms import verify_cms
 from mobile_jpki.verify.fetch import HttpFetcher
 from mobile_jpki.verify.pdf import pyhanko_validate, verify_pdf
-from mobile_jpki.verify.revocation import RevocationPolicy, Source
+from mobile_jpki.verify.revocation_model import RevocationPolicy, Source
 
 pytestmark = pytest.mark.slow
 

@@ -8,20 +8,17 @@ from rp_pki import T0, URLS, TestPki
 from mobile_jpki.pki import ocsp as pocsp
 from mobile_jpki.pki.model import CertKind, Hierarchy
 from mobile_jpki.pki.revocation import Reason, RevokedEntry
+from mobile_jpki.verify.crl_check import verify_crls
 from mobile_jpki.verify.errors import RevocationCheckError
 from mobile_jpki.verify.fetch import FakeFetcher
-from mobile_jpki.verify.revocation import (
+from mobile_jpki.verify.ocsp_check import build_ocsp_request, verify_ocsp_response
+from mobile_jpki.verify.revocation import acceptable, check_embedded, check_revocation
+from mobile_jpki.verify.revocation_model import (
     Evidence,
     FailMode,
     RevocationPolicy,
     RevocationStatus,
     Source,
-    acceptable,
-    build_ocsp_request,
-    check_embedded,
-    check_revocation,
-    verify_crls,
-    verify_ocsp_response,
 )
 
 OCSP_SIGN = URLS.ocsp(Hierarchy.SIGN)
@@ -293,7 +290,7 @@ def test_embedded_evidence_at_signing_time(tpki: TestPki) -> None:
 def test_tbs_slice_matches_cryptography_and_tampering_is_caught(tpki: TestPki) -> None:
     from cryptography import x509
 
-    from mobile_jpki.verify.revocation import tbs_certlist
+    from mobile_jpki.verify.crl_check import tbs_certlist
 
     card = tpki.issue(CertKind.CARD_SIGN, 209)
     entries = [RevokedEntry(70_000 + i, T0 - HOUR, Reason.AFFILIATION_CHANGED) for i in range(300)]

@@ -29,7 +29,7 @@ from mobile_jpki.verify.errors import VerifyError
 from mobile_jpki.verify.fetch import HttpFetcher
 from mobile_jpki.verify.login import MemoryNonceStore, verify_login
 from mobile_jpki.verify.pdf import verify_pdf
-from mobile_jpki.verify.revocation import FailMode, RevocationPolicy, Source
+from mobile_jpki.verify.revocation_model import FailMode, RevocationPolicy, Source
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 

@@ -33,11 +33,14 @@ if TYPE_CHECKING:
         verify_cms,
         verify_timestamp_token,
     )
+    from .crl_check import verify_crls
     from .errors import FetchError, MalformedInput, RevocationCheckError, VerifyError
     from .fetch import CrlFetcher, FakeFetcher, Fetcher, HttpFetcher, OcspFetcher
     from .login import LoginFailure, LoginResult, MemoryNonceStore, NonceStore, verify_login
+    from .ocsp_check import verify_ocsp_response
     from .pdf import PdfSignatureVerdict, PdfVerdict, verify_pdf
-    from .revocation import (
+    from .revocation import check_revocation
+    from .revocation_model import (
         DEFAULT_POLICY,
         Evidence,
         FailMode,
@@ -45,9 +48,6 @@ if TYPE_CHECKING:
         RevocationResult,
         RevocationStatus,
         Source,
-        check_revocation,
-        verify_crls,
-        verify_ocsp_response,
     )
 
 __all__ = [
@@ -123,7 +123,10 @@ __getattr__, __dir__ = lazy_exports(
         "fetch": ("CrlFetcher", "FakeFetcher", "Fetcher", "HttpFetcher", "OcspFetcher"),
         "login": ("LoginFailure", "LoginResult", "MemoryNonceStore", "NonceStore", "verify_login"),
         "pdf": ("PdfSignatureVerdict", "PdfVerdict", "verify_pdf"),
-        "revocation": (
+        "crl_check": ("verify_crls",),
+        "ocsp_check": ("verify_ocsp_response",),
+        "revocation": ("check_revocation",),
+        "revocation_model": (
             "DEFAULT_POLICY",
             "Evidence",
             "FailMode",
@@ -131,9 +134,6 @@ __getattr__, __dir__ = lazy_exports(
             "RevocationResult",
             "RevocationStatus",
             "Source",
-            "check_revocation",
-            "verify_crls",
-            "verify_ocsp_response",
         ),
     },
 )

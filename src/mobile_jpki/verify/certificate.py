@@ -26,15 +26,14 @@ from mobile_jpki.pki.identity import BasicFourFacts, ProfileError, read_facts
 from mobile_jpki.pki.inspect import cert_kind
 from mobile_jpki.pki.model import CertKind, Hierarchy, utc
 from mobile_jpki.verify.fetch import Fetcher
-from mobile_jpki.verify.revocation import (
+from mobile_jpki.verify.revocation import check_embedded, check_revocation
+from mobile_jpki.verify.revocation_model import (
     DEFAULT_POLICY,
     Evidence,
     FailMode,
     RevocationPolicy,
     RevocationResult,
     RevocationStatus,
-    check_embedded,
-    check_revocation,
 )
 
 

@@ -38,7 +38,8 @@ from mobile_jpki.verify.certificate import (
     verify_certificate,
 )
 from mobile_jpki.verify.errors import MalformedInput
-from mobile_jpki.verify.revocation import Evidence, verify_signature
+from mobile_jpki.verify.revocation_model import Evidence
+from mobile_jpki.verify.signatures import verify_signature
 
 _HASH_BY_NAME: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1,

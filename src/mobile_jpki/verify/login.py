@@ -31,7 +31,7 @@ from mobile_jpki.verify.certificate import (
     Usage,
     verify_certificate,
 )
-from mobile_jpki.verify.revocation import verify_signature
+from mobile_jpki.verify.signatures import verify_signature
 
 
 class NonceStore(Protocol):

@@ -41,7 +41,7 @@ from mobile_jpki.verify.certificate import (
     verify_certificate,
 )
 from mobile_jpki.verify.errors import MalformedInput
-from mobile_jpki.verify.revocation import Evidence
+from mobile_jpki.verify.revocation_model import Evidence
 
 
 @dataclass(frozen=True)
