@@ -54,8 +54,13 @@ def encode(tag: int, value: bytes) -> bytes:
     return bytes((tag,)) + encode_length(n) + value
 
 
-def read_header(data: bytes, offset: int = 0, *, strict: bool = True) -> tuple[int, int, int]:
+def read_header(
+    data: bytes, offset: int = 0, *, strict: bool = True, max_octets: int = MAX_LENGTH_OCTETS
+) -> tuple[int, int, int]:
     """(tag, value length, header length) of the element at ``offset``.
+
+    ``max_octets`` bounds the length's own size: 3 (16 MiB) for the card's files and APDUs;
+    a relying party's CRL of millions of entries needs 4.
 
     ``strict`` refuses a length not in its shortest form: two encodings of one value would let
     two byte strings carry one signed body. Certificate headers read off a card are DER, so a
@@ -70,7 +75,7 @@ def read_header(data: bytes, offset: int = 0, *, strict: bool = True) -> tuple[i
     if first < 0x80:
         return tag, first, 2
     k = first & 0x7F
-    if k == 0 or k > MAX_LENGTH_OCTETS:
+    if k == 0 or k > max_octets:
         raise TlvError("indefinite or oversized length")
     if len(data) < offset + 2 + k:
         raise TlvError("truncated TLV length")

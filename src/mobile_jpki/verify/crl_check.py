@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from mobile_jpki.pki.model import utc
+from mobile_jpki.protocol.tlv import read_header
 from mobile_jpki.verify.errors import FetchError, RevocationCheckError
 from mobile_jpki.verify.fetch import CrlFetcher
 from mobile_jpki.verify.revocation_model import (
@@ -87,16 +88,10 @@ def _idp(crl: x509.CertificateRevocationList) -> x509.IssuingDistributionPoint |
 
 
 def _der_header(der: bytes, at: int) -> tuple[int, int]:
-    """(offset of the contents, length of the contents) of the DER TLV at ``at`` (X.690 §8.1)."""
-    if at + 2 > len(der):
-        raise ValueError("truncated DER")
-    first = der[at + 1]
-    if first < 0x80:
-        return at + 2, first
-    n = first & 0x7F
-    if n == 0 or n > 4 or at + 2 + n > len(der):
-        raise ValueError("unsupported DER length")
-    return at + 2 + n, int.from_bytes(der[at + 2 : at + 2 + n], "big")
+    """(offset of the contents, length of the contents) of the DER TLV at ``at`` (X.690 §8.1),
+    read by the one BER/DER header reader (protocol.tlv)."""
+    _, length, header = read_header(der, at, max_octets=4)  # a CRL may exceed 16 MiB
+    return at + header, length
 
 
 def tbs_certlist(der: bytes) -> bytes:
