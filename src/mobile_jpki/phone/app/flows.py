@@ -163,6 +163,8 @@ ERROR_MESSAGES: Mapping[str, MessageCode] = {
     "signature-invalid": MessageCode.NOT_ALLOWED,
     "not-found": MessageCode.STATE_CHANGED,
     "conflict": MessageCode.STATE_CHANGED,
+    # Another phone's application of the person is accepted and not yet issued (409).
+    "application-in-progress": MessageCode.APPLICATION_IN_PROGRESS,
     "terms-outdated": MessageCode.TERMS_OUTDATED,
     "attestation-invalid": MessageCode.DEVICE_UNSUPPORTED,
     "certificate-not-rsa": MessageCode.DEVICE_UNSUPPORTED,

@@ -85,6 +85,7 @@ class MessageCode(StrEnum):
     DEVICE_NOT_RECOGNISED = "device-not-recognised"
     NOT_ALLOWED = "not-allowed"
     STATE_CHANGED = "state-changed"
+    APPLICATION_IN_PROGRESS = "application-in-progress"
     TERMS_OUTDATED = "terms-outdated"
     DEVICE_UNSUPPORTED = "device-unsupported"
     REGISTER_FAILED = "register-failed"
@@ -119,6 +120,7 @@ MESSAGE_TEXT: Mapping[MessageCode, str] = {
     MessageCode.DEVICE_NOT_RECOGNISED: "err_device_not_recognised",
     MessageCode.NOT_ALLOWED: "err_not_allowed",
     MessageCode.STATE_CHANGED: "err_state_changed",
+    MessageCode.APPLICATION_IN_PROGRESS: "err_application_in_progress",
     MessageCode.TERMS_OUTDATED: "err_terms_outdated",
     MessageCode.DEVICE_UNSUPPORTED: "err_device_unsupported",
     MessageCode.REGISTER_FAILED: "err_register_failed",

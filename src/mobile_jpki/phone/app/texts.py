@@ -698,6 +698,12 @@ _ALL: tuple[Text, ...] = (
         _O,
     ),
     Text(
+        "err_application_in_progress",
+        "別の申請を処理しています。しばらくしてから、もう一度お試しください。",
+        "Another application is being processed. Please try again in a while.",
+        _O,
+    ),
+    Text(
         "err_terms_outdated",
         "利用規約が更新されました。アプリを最新にしてから、もう一度お試しください。",
         "The terms have been updated. Update the app and try again.",
