@@ -169,6 +169,7 @@ ERROR_MESSAGES: Mapping[str, MessageCode] = {
     "attestation-invalid": MessageCode.DEVICE_UNSUPPORTED,
     "certificate-not-rsa": MessageCode.DEVICE_UNSUPPORTED,
     "installation-proof-invalid": MessageCode.REGISTER_FAILED,
+    "certificate-key-replaced": MessageCode.REGISTER_FAILED,
     "secrets-missing": MessageCode.SECRETS_NEEDED,
     "secrets-unknown": MessageCode.SECRETS_NEEDED,
     "unavailable": MessageCode.UNAVAILABLE,
