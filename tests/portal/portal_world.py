@@ -45,7 +45,7 @@ START = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
 CARD_PASSWORD = "CARD1234"
 CARD_PIN = "1234"
 _POOL = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(20)]
-_KEYS = itertools.cycle(_POOL)
+_KEYS: Iterator[rsa.RSAPrivateKey] = itertools.cycle(_POOL)
 _SERIALS = itertools.count(1)
 
 

@@ -536,7 +536,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         elif any(r.status == RowStatus.HELD.value for r in card_sign):
             self.office_releases_card()
         self.world.work()
-        tried = []
+        tried: list[str] = []
         for h in sorted(self.hs, key=lambda h: h.device_id not in self._holders()):
             if self._bring_back(h, tried):
                 assert self._holders() == [h.device_id]
