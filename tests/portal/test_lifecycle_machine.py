@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import hypothesis
 import portal_world
 import pytest
 from cryptography import x509
@@ -39,6 +40,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from portal_world import CARD_PASSWORD, CARD_PIN, World, facts, open_world
 from sqlalchemy import select
@@ -55,7 +57,7 @@ from mobile_jpki.phone.app.flows import (
     TypeText,
 )
 from mobile_jpki.phone.app.portal_backend import PortalBackend
-from mobile_jpki.phone.app.screens import MessageCode, Screen, ScreenId
+from mobile_jpki.phone.app.screens import Message, MessageCode, Screen, ScreenId
 from mobile_jpki.phone.client import PortalClient, PortalProblem
 from mobile_jpki.phone.office import issue_card
 from mobile_jpki.phone.steps import ScriptedPhone
@@ -85,6 +87,18 @@ JUMPS = (1, 47, 49)
 # A message that is not a refusal the person can act on: the general one (a code the app
 # does not know) and a raw status word of the chip.
 UNTRANSLATED = (MessageCode.OTHER, MessageCode.CHIP_ERROR)
+
+# Known, not fixed here; each has an xfail(strict=True) test at the end of this file.
+KNOWN_BUGS = {
+    # ⑪ on a phone whose slot still holds a certificate (registered, or revoked and kept after
+    # the 48 hours): the element refuses key generation (69 85), the app shows the chip error.
+    # test_applying_again_over_a_certificate_still_in_the_element
+    (Message(MessageCode.CHIP_ERROR, (("code", "sw-6985"),)), ScreenId.NEW_PASSWORD),
+    # 失効 of a certificate issued but never written into the element (ready, or held before
+    # 登録する): the app signs with the element's certificate, which is absent (6A 82).
+    # test_revoking_a_certificate_that_never_reached_the_element
+    (Message(MessageCode.CHIP_ERROR, (("code", "sw-6a82"),)), ScreenId.REVOKE_OWN),
+}
 
 T = TypeVar("T")
 
@@ -135,6 +149,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self._stack.callback(db.dispose)
         self.world: World = self._stack.enter_context(open_world(db, tmp))
         self.server_errors: list[str] = []
+        self._last: Screen | None = None
         self.world.http.event_hooks["response"].append(self._no_5xx)
         self.person, self.card_id, self.card = self.world.resident()
         self.hs = [self._handset(f"phone-{i}") for i in range(PHONES)]
@@ -175,11 +190,25 @@ class LifecycleMachine(RuleBasedStateMachine):
     def _do(self, h: Handset, event: Event) -> Screen:
         screen = h.app.dispatch(event)
         self._translated(screen)
+        self._last = screen
         return screen
+
+    @invariant()
+    def _tally(self) -> None:
+        """Where each step of the app ended (``--hypothesis-show-statistics``): rules that
+        never get past their first screen would cover nothing."""
+        if self._last is not None and currently_in_test_context():
+            code = self._last.message.code.value if self._last.message else "-"
+            hypothesis.event(f"app ended on {self._last.id.value} ({code})")
+        self._last = None
 
     @staticmethod
     def _translated(screen: Screen) -> None:
         message = screen.message
+        if (message, screen.id) in KNOWN_BUGS:
+            if currently_in_test_context():
+                hypothesis.event(f"known bug: {screen.id.value} {message}")
+            return
         assert message is None or message.code not in UNTRANSLATED, (
             f"untranslated message on {screen.id}: {message}"
         )
@@ -235,6 +264,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         wrong_card=st.booleans(),
         mismatch=st.booleans(),
         stop=st.sampled_from(STOPS),
+        then_register=st.booleans(),
     )
     def apply(
         self,
@@ -246,6 +276,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         wrong_card: bool,
         mismatch: bool,
         stop: str | None,
+        then_register: bool = False,
     ) -> None:
         """申請する / 機種変更 (④-⑪), with a wrong card password, a mistyped confirmation
         and an abandoned attempt wherever the app offers one."""
@@ -297,10 +328,16 @@ class LifecycleMachine(RuleBasedStateMachine):
         h.secrets.update({c: typed[c] for c in certs})
         if screen.message is None:
             assert screen.id is ScreenId.APPLY_DONE, screen
+            if then_register:  # the common path, in one step: issued, pushed, 登録する
+                self.register(i, work_first=True)
 
-    @rule(i=st.integers(0, PHONES - 1))
-    def register(self, i: int) -> None:
-        """⑫ → ⑬ 登録する; after a kill the app asks for the ⑩ secrets again."""
+    @rule(i=st.integers(0, PHONES - 1), work_first=st.booleans())
+    def register(self, i: int, work_first: bool = False) -> None:
+        """⑫ → ⑬ 登録する; after a kill the app asks for the ⑩ secrets again. With
+        ``work_first`` the issuance job runs just before (apply → issue → register is the
+        common path, and three rules in a row are otherwise rare)."""
+        if work_first:
+            self.world.work()
         h = self.hs[i]
         if self._home(h).button("register") is None:
             return
@@ -401,11 +438,15 @@ class LifecycleMachine(RuleBasedStateMachine):
     def office_releases_card(self) -> None:
         self._office(self.world.operator.release_card, self.person)
 
-    @rule()
-    def move(self) -> None:
-        """異動: every signing certificate of the person, card and phones, is revoked."""
+    @rule(new_card=st.sampled_from((True, True, True, False)))
+    def move(self, new_card: bool) -> None:
+        """異動: every signing certificate of the person, card and phones, is revoked. The
+        card cannot sign an application again until the office replaces it, mostly at the
+        same visit (else the card-invalid state would swallow most runs)."""
         self.address = ADDRESSES[1 - ADDRESSES.index(self.address)]
         self._office(self.world.operator.change_facts, self.person, **facts(address=self.address))
+        if new_card:
+            self.replace_card()
 
     @rule()
     def replace_card(self) -> None:
@@ -549,9 +590,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         for _ in range(4):
             states = self._states(h)
             tried.append(f"{h.name}: {[s.value for s in states]}")
-            if CertStatus.REGISTERED in states and all(
-                s in (CertStatus.REGISTERED, CertStatus.NONE) for s in states
-            ):
+            unfinished = (CertStatus.APPLIED, CertStatus.READY, CertStatus.SUSPENDED)
+            if CertStatus.REGISTERED in states and not set(states) & set(unfinished):
                 return True
             if CertStatus.SUSPENDED in states:
                 self.release_in_app(i, SIGN_PASSWORDS[0])
@@ -560,6 +600,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                            False, False, None)  # fmt: skip
             message = h.app.screen().message
             tried.append(f"  -> {h.app.screen().id.value} {message}")
+            if message is not None and message.code is MessageCode.CHIP_ERROR:
+                return False  # KNOWN_BUG: this element cannot apply again; try another phone
             if message is not None and message.code is MessageCode.RATE_LIMITED:
                 # 「しばらくしてから」: the person waits out the window (a day) and tries again.
                 self.world.clock.advance(dt.timedelta(days=1, minutes=1))
@@ -589,8 +631,8 @@ def _settings() -> settings:
         phases.remove(Phase.shrink)
     return settings(
         phases=phases,
-        max_examples=int(os.environ.get("MOBILE_JPKI_MACHINE_EXAMPLES", "12")),
-        stateful_step_count=int(os.environ.get("MOBILE_JPKI_MACHINE_STEPS", "20")),
+        max_examples=int(os.environ.get("MOBILE_JPKI_MACHINE_EXAMPLES", "30")),
+        stateful_step_count=int(os.environ.get("MOBILE_JPKI_MACHINE_STEPS", "25")),
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
@@ -661,4 +703,57 @@ def test_ready_certificates_whose_keys_a_refused_attempt_replaced_ask_for_a_new_
         _apply(1, model_change=True),
         refused_again,
         register_fails,
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: the element refuses key generation over a slot that holds a "
+    "certificate (69 85) and nothing lets the service allow it (action 40), so 機種変更 back to "
+    "a phone that kept its revoked certificates (offline past 48 h) shows the chip error "
+    "instead of applying (docs/lifecycle.md: revoked --apply--> applied)",
+)
+def test_applying_again_over_a_certificate_still_in_the_element() -> None:
+    """Found by the machine. Phone 0 registers; phone 1 takes over by 機種変更; phone 0 comes
+    online only after 48 h, so it keeps its revoked certificates; then 機種変更 back."""
+
+    def register(i: int) -> Callable[[LifecycleMachine], object]:
+        return lambda m: (m.service_works(), m.register(i))
+
+    def change_back(m: LifecycleMachine) -> None:
+        _apply(0, model_change=True)(m)
+        screen = m.hs[0].app.screen()
+        assert screen.message is None and screen.id is ScreenId.APPLY_DONE, screen.message
+
+    _replay(
+        _apply(0),
+        register(0),
+        _apply(1, model_change=True),
+        register(1),
+        lambda m: m.time_passes(49),
+        lambda m: m.come_online(0),
+        change_back,
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: 失効 on my page offers a ready (or held-before-登録する) certificate, "
+    "but the revocation is signed with the element's certificate, which was never written "
+    "there: the chip's 6A 82 reaches the screen",
+)
+def test_revoking_a_certificate_that_never_reached_the_element() -> None:
+    """Found by the machine: apply for user-auth only, the job issues it, the hotline holds
+    it before 登録する, then 失効 on this phone."""
+
+    def revoke(m: LifecycleMachine) -> None:
+        m.revoke_own(0, (AUTH,))
+        screen = m.hs[0].app.screen()
+        assert screen.message is None and screen.id is ScreenId.DONE, screen.message
+
+    _replay(
+        lambda m: m.apply(0, False, (AUTH,), SIGN_PASSWORDS[0], AUTH_PINS[0], False, False, None),
+        lambda m: m.service_works(),
+        lambda m: m.hotline_hold(),
+        revoke,
     )
