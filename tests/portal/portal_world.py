@@ -12,6 +12,7 @@ import datetime as dt
 import itertools
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +45,7 @@ START = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
 CARD_PASSWORD = "CARD1234"
 CARD_PIN = "1234"
 _POOL = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(20)]
-_KEYS = itertools.cycle(_POOL)
+_KEYS: Iterator[rsa.RSAPrivateKey] = itertools.cycle(_POOL)
 _SERIALS = itertools.count(1)
 
 
@@ -194,10 +195,12 @@ def facts(
     }
 
 
-@pytest.fixture
-def world(database: Database, tmp_path: Path) -> Iterator[World]:
+@contextmanager
+def open_world(database: Database, data_dir: Path) -> Iterator[World]:
+    """A World over a migrated ``database``, its CA files under ``data_dir``: the ``world``
+    fixture's body, callable where fixtures are not (the lifecycle state machine)."""
     clock = FixedClock(START)
-    settings = Settings(data_dir=tmp_path, shard_count=4)
+    settings = Settings(data_dir=data_dir, shard_count=4)
     ca = CertificateAuthority(database, settings, PooledKeyStore())
     ca.init_hierarchies(clock.now())
     manufacturer = Manufacturer.create(key=ec.generate_private_key(ec.SECP256R1()), now=clock.now())
@@ -228,3 +231,9 @@ def world(database: Database, tmp_path: Path) -> Iterator[World]:
             hotline=OperatorClient(http, hotline_key),
             card_issuer_key=ec.generate_private_key(ec.SECP256R1()),
         )
+
+
+@pytest.fixture
+def world(database: Database, tmp_path: Path) -> Iterator[World]:
+    with open_world(database, tmp_path) as opened:
+        yield opened

@@ -67,6 +67,9 @@ ERROR_MESSAGES: Mapping[str, MessageCode] = {
     "attestation-invalid": MessageCode.DEVICE_UNSUPPORTED,
     "certificate-not-rsa": MessageCode.DEVICE_UNSUPPORTED,
     "installation-proof-invalid": MessageCode.REGISTER_FAILED,
+    # ⑪ makes the keys before the service answers: a refused attempt leaves ready
+    # certificates whose keys are gone from the element; only a new application helps.
+    "certificate-key-replaced": MessageCode.REGISTER_FAILED,
     "secrets-missing": MessageCode.SECRETS_NEEDED,
     "secrets-unknown": MessageCode.SECRETS_NEEDED,
     "unavailable": MessageCode.UNAVAILABLE,

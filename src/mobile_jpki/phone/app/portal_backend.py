@@ -209,11 +209,17 @@ class PortalBackend:
             # The ⑩ secrets lived in this app's memory only: after a restart the app asks.
             raise Rejected("secrets-unknown", "the passwords set at ⑩ are needed")
         with _translated(SecretKind.PHONE_SIGN):
-            # The secrets of the certificates applied for (None for an unticked one).
-            done = self.phone.register(
-                sign_password=secrets.sign_password,
-                auth_pin=secrets.auth_pin,
-            )
+            try:
+                # The secrets of the certificates applied for (None for an unticked one).
+                done = self.phone.register(
+                    sign_password=secrets.sign_password,
+                    auth_pin=secrets.auth_pin,
+                )
+            except rerr.IncorrectData as exc:
+                # The element refuses a certificate that does not carry its slot's key: a
+                # later attempt (⑪ generates keys before the service answers) replaced the
+                # key, and the service refused that attempt. Only a new application helps.
+                raise Rejected("certificate-key-replaced", str(exc)) from exc
         if not done:
             raise Rejected("nothing-ready")
         self._new_secrets = None
