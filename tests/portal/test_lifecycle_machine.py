@@ -81,16 +81,18 @@ JUMPS = (1, 47, 49)
 # does not know) and a raw status word of the chip.
 UNTRANSLATED = (MessageCode.OTHER, MessageCode.CHIP_ERROR)
 
-# Known, not fixed here; each has an xfail(strict=True) test at the end of this file.
+# Known, not fixed here; the second has an xfail(strict=True) test at the end of this file.
 KNOWN_BUGS = {
-    # ⑪ on a phone whose slot still holds a certificate (registered, or revoked and kept after
-    # the 48 hours): the element refuses key generation (69 85), the app shows the chip error.
-    # test_applying_again_over_a_certificate_still_in_the_element
+    # ⑪ on a phone whose slot holds a registered, unrevoked certificate (applying again on the
+    # holder phone for a certificate it holds): the element refuses key generation (69 85).
+    # (A slot holding only revoked certificates is cleared first: slot-clearances.)
     (Message(MessageCode.CHIP_ERROR, (("code", "sw-6985"),)), ScreenId.NEW_PASSWORD),
-    # 失効 of a certificate issued but never written into the element (ready, or held before
-    # 登録する): the app signs with the element's certificate, which is absent (6A 82).
+    # 失効 of a certificate issued but never written into the element (held before 登録する):
+    # the app signs with the slot's key and the service's copy of the certificate, but an
+    # element never activated refuses to sign (69 85; 6A 82 before the copy was used).
     # test_revoking_a_certificate_that_never_reached_the_element
     (Message(MessageCode.CHIP_ERROR, (("code", "sw-6a82"),)), ScreenId.REVOKE_OWN),
+    (Message(MessageCode.CHIP_ERROR, (("code", "sw-6985"),)), ScreenId.REVOKE_OWN),
 }
 
 T = TypeVar("T")
@@ -699,16 +701,12 @@ def test_ready_certificates_whose_keys_a_refused_attempt_replaced_ask_for_a_new_
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: the element refuses key generation over a slot that holds a "
-    "certificate (69 85) and nothing lets the service allow it (action 40), so 機種変更 back to "
-    "a phone that kept its revoked certificates (offline past 48 h) shows the chip error "
-    "instead of applying (docs/lifecycle.md: revoked --apply--> applied)",
-)
 def test_applying_again_over_a_certificate_still_in_the_element() -> None:
     """Found by the machine. Phone 0 registers; phone 1 takes over by 機種変更; phone 0 comes
-    online only after 48 h, so it keeps its revoked certificates; then 機種変更 back."""
+    online only after 48 h, so it keeps its revoked certificates; then 機種変更 back. The
+    element refuses a new key over a certificate (69 85): the app first asks the service for
+    a challenge-bound instruction clearing the slots that hold only revoked certificates
+    (POST /portal/v1/slot-clearances)."""
 
     def register(i: int) -> Callable[[LifecycleMachine], object]:
         return lambda m: (m.service_works(), m.register(i))
@@ -731,9 +729,9 @@ def test_applying_again_over_a_certificate_still_in_the_element() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known bug: 失効 on my page offers a ready (or held-before-登録する) certificate, "
-    "but the revocation is signed with the element's certificate, which was never written "
-    "there: the chip's 6A 82 reaches the screen",
+    reason="known bug: 失効 on my page offers a certificate held before 登録する; the element "
+    "was never activated, so it refuses to sign the revocation with that slot's key (69 85) "
+    "and the chip's status word reaches the screen",
 )
 def test_revoking_a_certificate_that_never_reached_the_element() -> None:
     """Found by the machine: apply for user-auth only, the job issues it, the hotline holds

@@ -156,3 +156,40 @@ def test_a_failed_personalisation_leaves_no_active_card(world: World) -> None:
         assert [c.status for c in cards] == [CardStatus.CANCELLED.value]
     # The user-auth certificate issued before the failure is revoked.
     assert _card_states(world, person) == {"card-auth": CertRecordStatus.REVOKED.value}
+
+
+def test_a_phone_that_kept_revoked_certificates_applies_again(world: World) -> None:
+    """機種変更 back to a phone that came online after the 48 hours (it kept its revoked
+    certificates): its slots are cleared by a challenge-bound instruction, then it applies."""
+    _, _, card = world.resident()
+    old = _registered(world, card, "old")
+    _registered(world, card, "new")  # a model change: old's certificates are revoked
+    world.clock.advance(dt.timedelta(hours=49))
+    assert old.sync_instructions() == []  # too late: the element keeps them
+    assert old.element.presence() == {Hierarchy.SIGN: True, Hierarchy.AUTH: True}
+    old.apply(card, card_password=CARD_PASSWORD, certificates=BOTH, sign_password="BACK1234",
+              auth_pin="4321", consent=True, model_change=True)  # fmt: skip
+    world.work()
+    assert sorted(old.register(sign_password="BACK1234", auth_pin="4321")) == [
+        "phone-auth",
+        "phone-sign",
+    ]
+    good = {c["kind"] for c in old.check_validity() if c["status"] == "good"}
+    assert good == {"phone-sign", "phone-auth"}
+    assert {e["state"] for e in old.my_page()["entries"]} == {"registered"}
+
+
+def test_a_slot_clearance_never_touches_a_good_certificate_nor_replays(world: World) -> None:
+    _, _, card = world.resident()
+    phone = _registered(world, card, "p")
+    phone.element.select_ap()
+    assert refused(phone.api.clear_revoked, phone.element.get_challenge(16)).code == "conflict"
+    # After a model change elsewhere, a clearance works once: the element's challenge is
+    # single-use, so the same instruction sent again is refused.
+    _registered(world, card, "q")
+    phone.element.select_ap()
+    instruction = phone.api.clear_revoked(phone.element.get_challenge(16))
+    phone.element.send_instruction(instruction)
+    assert phone.element.presence() == {Hierarchy.SIGN: False, Hierarchy.AUTH: False}
+    with pytest.raises(ApduError):
+        phone.element.send_instruction(instruction)

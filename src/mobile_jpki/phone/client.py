@@ -111,6 +111,14 @@ class PortalClient:
             self._call("POST", "/portal/v1/hold-releases", json={"cms": _b64(cms)})["result"]
         )
 
+    def clear_revoked(self, element_challenge: bytes) -> bytes:
+        answer = self._call(
+            "POST",
+            "/portal/v1/slot-clearances",
+            json={"element_challenge": element_challenge.hex()},
+        )
+        return base64.b64decode(answer["instruction"])
+
     def holder_inquiry(self, cms: bytes) -> bool:
         answer = self._call("POST", "/portal/v1/holder-inquiries", json={"cms": _b64(cms)})
         return bool(answer["other_device_holds"])

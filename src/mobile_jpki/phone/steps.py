@@ -171,6 +171,7 @@ class ScriptedPhone:
         missing = [role.value for role in wanted if role not in given]
         if missing:
             raise ValueError(f"the new phone secret is needed for: {', '.join(missing)}")
+        self._clear_revoked(wanted)
         challenge = bytes.fromhex(nonce)
         # Every attempt generates fresh keys (attested over this nonce) and sets the secrets
         # typed at ⑩ for them: the element clears the secret of a slot without a certificate
@@ -201,6 +202,26 @@ class ScriptedPhone:
             keys=keys,  # type: ignore[arg-type]
         )
         return self._card_signed(card, card_password, doc)
+
+    def _clear_revoked(self, wanted: list[Hierarchy]) -> None:
+        """A slot applied for that still holds a certificate (revoked: the phone came online
+        after the 48-hour window and kept it) is cleared first by the service's instruction,
+        bound to the element's challenge; the element refuses a new key over a certificate.
+        When the service refuses (that certificate is not revoked), key generation answers
+        for itself (69 85)."""
+        self.element.select_ap()
+        present = self.element.presence()
+        if not any(present.get(role) for role in wanted):
+            return
+        challenge = self.element.get_challenge(16)
+        try:
+            instruction = self.api.clear_revoked(challenge)
+        except PortalProblem as problem:
+            if problem.code != "conflict":
+                raise
+            return
+        self.element.send_instruction(instruction)
+        self.element.select_ap()
 
     def _fresh_element(self) -> bool:
         try:
@@ -287,7 +308,7 @@ class ScriptedPhone:
         self.element.verify(
             which, normalise_sign_password(given) if which is Hierarchy.SIGN else given
         )
-        cert = self.element.read_certificate(which)
+        cert = self._certificate_of(which)
         public = cert.public_key()
         if not isinstance(public, rsa.RSAPublicKey):
             raise ValueError("phone certificates are RSA")
@@ -300,6 +321,18 @@ class ScriptedPhone:
         )
         key = ApduRSAPrivateKey(self.element, which, public)
         return self.api.revoke(self.sign_document(canonical(doc), key, cert))
+
+    def _certificate_of(self, which: Hierarchy) -> x509.Certificate:
+        """The certificate of ``which`` for signing a request with its key: the element's, or —
+        issued but never written there (登録準備完了, or held by the hotline before 登録する) —
+        the service's registration item; its key was made in the element at ⑪."""
+        try:
+            return self.element.read_certificate(which)
+        except FileNotFound:
+            for item in self.api.registrations():
+                if item["kind"] == KIND_OF[which]:
+                    return x509.load_der_x509_certificate(base64.b64decode(item["certificate"]))
+            raise
 
     def revoke_other(self, card: JpkiClient, *, card_password: str) -> list[str]:
         """別のスマホのスマホ用電子証明書 → 失効 (card-signed)."""

@@ -242,6 +242,27 @@ def release(body: SignedIn, ctx: Ctx, device: DeviceId) -> ReleaseOut:
     return ReleaseOut(result=result)
 
 
+class ClearanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    element_challenge: str = Field(min_length=16, max_length=128, pattern="^[0-9a-f]+$")
+
+
+class ClearanceOut(BaseModel):
+    instruction: str  # base64 signed management instruction (docs/apdu.md)
+
+
+@router.post("/slot-clearances")
+def slot_clearance(body: ClearanceIn, ctx: Ctx, device: DeviceId) -> ClearanceOut:
+    """Before applying on a phone that kept revoked certificates (offline past 48 h): an
+    instruction deleting the slots that hold only revoked ones, bound to the element's
+    challenge."""
+    instruction = ctx.service.clear_revoked(
+        device, bytes.fromhex(body.element_challenge), now=ctx.clock.now()
+    )
+    return ClearanceOut(instruction=b64(instruction))
+
+
 class InquiryOut(BaseModel):
     other_device_holds: bool
 

@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session
 from mobile_jpki.protocol.documents import ResetDoc
 from mobile_jpki.protocol.instructions import Action, build_instruction
 from mobile_jpki.push import outbox
+from mobile_jpki.store.models import CertRecordStatus
 from mobile_jpki.store.portal import DeviceInstruction
 
 from . import errors as E
 from . import queries as Q
 from .cms import read_document
-from .context import Context, device, ref
+from .context import Context, device, phone_certs, ref
 from .devices import use_nonce
 from .signers import card_of_signer, check_time
 
@@ -44,6 +45,7 @@ def queue_instruction(
     challenge: bytes | None = None,
     *,
     delivered: bool = False,
+    handed_over: bool = False,
 ) -> bytes:
     """A signed instruction for ``target`` (and, unless challenge-bound, its
     ``deletion-pending`` push); returns the instruction."""
@@ -68,7 +70,9 @@ def queue_instruction(
                 "reason": why,
                 "created_at": now,
                 "delivered_at": now if delivered else None,
-                "acknowledged_at": None,
+                # Handed over in the answer that made it (challenge-bound, carried out at once):
+                # never listed among the instructions the phone fetches when it comes online.
+                "acknowledged_at": now if handed_over else None,
             }
         ],
     )
@@ -170,5 +174,54 @@ def password_reset(ctx: Context, device_id: str, cms_der: bytes, *, now: dt.date
             action="portal.phone.reset",
             obj=f"device:{device_id}",
             payload={"certificate": doc.certificate},
+        )
+        return instruction
+
+
+CLEAR_REVOKED = "clear-revoked"
+
+
+def clear_revoked(ctx: Context, device_id: str, challenge: bytes, *, now: dt.datetime) -> bytes:
+    """An instruction deleting this element's slots whose certificates are all revoked, bound
+    to the element's challenge (single use) and valid ``reset_validity``.
+
+    A phone that came online after the 48-hour window keeps its revoked certificates
+    (JPKI-FACTS "One phone per person"), and its element refuses a new key over a slot that
+    holds one: without this, 機種変更 back to that phone would be a dead end. Deleting revoked
+    certificates harms no one, so the device's own credential suffices; a slot holding any
+    certificate that is not revoked is never touched (docs/lifecycle.md)."""
+    if not 8 <= len(challenge) <= 64:
+        raise E.RequestInvalid("an element challenge is 8 to 64 bytes")
+    with ctx.db.transaction() as s:
+        phone = device(s, device_id)
+        kinds: dict[str, bool] = {}
+        for cert in phone_certs(s, device_id):
+            revoked = cert.status == CertRecordStatus.REVOKED.value
+            kinds[cert.kind] = kinds.get(cert.kind, True) and revoked
+        actions = Action(0)
+        for kind, all_revoked in kinds.items():
+            if all_revoked:
+                actions |= Action.DELETE_SIGN if kind == "phone-sign" else Action.DELETE_AUTH
+        if not actions:
+            raise E.Conflict("no slot of this phone holds only revoked certificates")
+        instruction = queue_instruction(
+            ctx,
+            s,
+            ref(phone),
+            actions,
+            CLEAR_REVOKED,
+            now + ctx.config.reset_validity,
+            now,
+            challenge=challenge,
+            delivered=True,
+            handed_over=True,
+        )
+        ctx.audit.record(
+            s,
+            at=now,
+            actor=f"device:{device_id}",
+            action="portal.phone.clear-revoked",
+            obj=f"device:{device_id}",
+            payload={"actions": int(actions)},
         )
         return instruction

@@ -260,6 +260,9 @@ class PortalService:
     def hold_phone(self, op: OperatorRef, *, person_id: str, now: dt.datetime) -> list[int]:
         return suspension.hold_phone(self.context, op, person_id=person_id, now=now)
 
+    def clear_revoked(self, device_id: str, challenge: bytes, *, now: dt.datetime) -> bytes:
+        return instructions.clear_revoked(self.context, device_id, challenge, now=now)
+
     def holder_inquiry(self, device_id: str, cms_der: bytes, *, now: dt.datetime) -> bool:
         return applications.holder_inquiry(self.context, device_id, cms_der, now=now)
 
