@@ -51,6 +51,7 @@ def enrol_device(
             attestation_der=attestation_der,
             credential_hash=sha256(secret),
             push_channel=push_channel,
+            push_enabled=push_channel != "none",
             now=now,
         )
         ctx.audit.record(

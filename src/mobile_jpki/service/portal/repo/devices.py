@@ -182,10 +182,10 @@ def add_device(
     attestation_der: bytes,
     credential_hash: str,
     push_channel: str,
+    push_enabled: bool,
     now: dt.datetime,
 ) -> None:
-    """A newly enrolled device: no holder, no failed credential yet; push on unless it
-    enrolled without a channel."""
+    """A newly enrolled device: no holder, no failed credential yet."""
     s.add(
         Device(
             id=device_id,
@@ -193,7 +193,7 @@ def add_device(
             attestation_der=attestation_der,
             credential_hash=credential_hash,
             push_channel=push_channel,
-            push_enabled=push_channel != "none",
+            push_enabled=push_enabled,
             holder=False,
             failed_auth=0,
             created_at=now,
