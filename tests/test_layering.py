@@ -168,3 +168,61 @@ def test_outsiders_import_only_the_declared_api(kit: str) -> None:
                 if alias.name not in declared and not submodule:
                     undeclared.append(f"{module}:{node.lineno}: {node.module}.{alias.name}")
     assert not undeclared, f"not in mobile_jpki.{kit}.__all__:\n" + "\n".join(undeclared)
+
+
+# --- the portal's SQL lives in its repository ---------------------------------------------------
+PORTAL = PACKAGE / "service" / "portal"
+REPOSITORY = PORTAL / "repo"
+# What a use case may import of SQLAlchemy: the Session it passes on, and the exceptions it
+# maps to refusals. Statements (select, update, insert, delete, text, dialect inserts) and
+# the direct runner are the repository's.
+SQL_IMPORTS_ALLOWED = {"sqlalchemy.orm", "sqlalchemy.orm.Session", "sqlalchemy.exc"}
+# Methods that run SQL whatever they are called on, and the Session's row methods (checked
+# on the names a session or connection goes by: ``.get``/``.add`` of a dict or set is fine).
+RUNS_SQL = {"execute", "scalars", "scalar", "scalar_one", "query"}
+SESSION_ROWS = {"get", "add", "add_all", "delete", "merge", "refresh"}
+SESSION_NAMES = {"s", "session", "conn", "connection"}
+STATEMENT_BUILDERS = {"select", "update", "insert", "delete", "text", "bindparam"}
+
+
+def _sql_in_use_case(path: Path) -> Iterator[str]:
+    where = path.relative_to(SRC)
+    for line, target in _imports(path):
+        if target == "sqlalchemy" or target.startswith("sqlalchemy."):
+            if not any(target == a or target.startswith(f"{a}.") for a in SQL_IMPORTS_ALLOWED):
+                yield f"{where}:{line}: imports {target}"
+        if target.startswith("mobile_jpki.store.direct") or target == "mobile_jpki.store.direct":
+            yield f"{where}:{line}: imports {target}"
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in STATEMENT_BUILDERS:
+            yield f"{where}:{node.lineno}: builds a statement: {func.id}(…)"
+        if isinstance(func, ast.Attribute):
+            receiver = func.value
+            if func.attr in RUNS_SQL:
+                yield f"{where}:{node.lineno}: runs SQL: .{func.attr}(…)"
+            if (
+                func.attr in SESSION_ROWS
+                and isinstance(receiver, ast.Name)
+                and receiver.id in SESSION_NAMES
+            ):
+                yield f"{where}:{node.lineno}: session row access: {receiver.id}.{func.attr}(…)"
+
+
+def test_portal_use_cases_contain_no_sql() -> None:
+    """Issue 15 §3, "repositories own all SQL": every statement of the portal is a named
+    function of ``service/portal/repo``; the use-case modules build and run none."""
+    use_cases = [p for p in PORTAL.rglob("*.py") if REPOSITORY not in p.parents]
+    assert {p.name for p in use_cases} >= {"jobs.py", "applications.py", "registry.py"}
+    found = [f for path in sorted(use_cases) for f in _sql_in_use_case(path)]
+    assert not found, "SQL outside the portal's repository:\n" + "\n".join(found)
+
+
+def test_the_portal_repository_is_where_the_sql_is() -> None:
+    """The check above would pass on an empty package: the repository must hold the SQL
+    (so the rule keeps meaning something if the repository moves)."""
+    found = [f for path in sorted(REPOSITORY.rglob("*.py")) for f in _sql_in_use_case(path)]
+    assert any("builds a statement: select" in f for f in found)
+    assert any("imports mobile_jpki.store.direct" in f for f in found)

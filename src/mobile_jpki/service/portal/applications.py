@@ -18,7 +18,7 @@ from mobile_jpki.protocol.documents import ApplicationDoc, InquiryDoc
 from mobile_jpki.store.portal import ApplicationStatus, ItemStatus, JobStatus
 
 from . import errors as E
-from . import queries as Q
+from . import repo as Q
 from .cms import read_document
 from .context import ACTOR, Context, facts_from_json, public_key
 from .devices import use_nonce

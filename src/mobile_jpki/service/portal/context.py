@@ -18,7 +18,6 @@ from typing import TypeVar
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mobile_jpki.pki.identity import BasicFourFacts, Locality, Sex
@@ -26,11 +25,10 @@ from mobile_jpki.pki.model import CertKind, Hierarchy
 from mobile_jpki.push import outbox
 from mobile_jpki.service.audit import AuditLog
 from mobile_jpki.store.db import Database
-from mobile_jpki.store.models import Certificate
 from mobile_jpki.store.portal import Device, Person
 
 from . import errors as E
-from . import queries as Q
+from . import repo as Q
 from .attestations import AttestationCertificates
 from .config import PortalConfig
 from .ports import Authority, DocumentVerifier
@@ -112,31 +110,22 @@ class Context:
         return self.rand(16).hex()
 
     def lock_person(self, s: Session, person_id: str) -> Person:
-        person = s.execute(
-            self.db.lock(select(Person).where(Person.id == person_id))
-        ).scalar_one_or_none()
+        person = Q.locked_person(s, self.db.is_sqlite, person_id)
         if person is None:
             raise E.NoSuchObject("no such person")
         return person
 
 
 def device(s: Session, device_id: str) -> Device:
-    found = s.get(Device, device_id)
+    found = Q.device(s, device_id)
     if found is None:
         raise E.NoSuchObject("no such device")
     return found
 
 
-def phone_certs(s: Session, device_id: str) -> list[Certificate]:
-    stmt = select(Certificate).where(
-        Certificate.device_id == device_id, Certificate.kind.in_([k.value for k in PHONE_KINDS])
-    )
-    return list(s.scalars(stmt))
-
-
 def notify_changed(s: Session, device_id: str, now: dt.datetime) -> None:
     """Push ``certificates-changed`` to the device (if it still exists)."""
-    found = s.get(Device, device_id)
+    found = Q.device(s, device_id)
     if found is not None:
         outbox.enqueue(s, found, outbox.CERTIFICATES_CHANGED, {}, now=now)
 
@@ -153,10 +142,6 @@ def need(value: _T | None) -> _T:
     if value is None:
         raise LookupError("a referenced row is missing")
     return value
-
-
-def ref(found: Device) -> Q.DeviceRef:
-    return Q.DeviceRef(found.id, found.element_serial, found.push_enabled)
 
 
 def sha256(value: str) -> str:

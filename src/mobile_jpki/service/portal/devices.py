@@ -11,10 +11,9 @@ from cryptography import x509
 from sqlalchemy.orm import Session
 
 from mobile_jpki.protocol.attestation import AttestationError, element_serial
-from mobile_jpki.store.portal import Device, Nonce
 
 from . import errors as E
-from . import queries as Q
+from . import repo as Q
 from .context import Context, device, need, sha256
 
 
@@ -45,18 +44,15 @@ def enrol_device(
     device_id = ctx.new_id()
     secret = ctx.rand(32).hex()
     with ctx.db.transaction() as s:
-        s.add(
-            Device(
-                id=device_id,
-                element_serial=serial.hex(),
-                attestation_der=attestation_der,
-                credential_hash=sha256(secret),
-                push_channel=push_channel,
-                push_enabled=push_channel != "none",
-                holder=False,
-                failed_auth=0,
-                created_at=now,
-            )
+        Q.add_device(
+            s,
+            device_id=device_id,
+            element_serial=serial.hex(),
+            attestation_der=attestation_der,
+            credential_hash=sha256(secret),
+            push_channel=push_channel,
+            push_enabled=push_channel != "none",
+            now=now,
         )
         ctx.audit.record(
             s,
@@ -76,7 +72,7 @@ def authenticate_device(ctx: Context, credential: str, *, now: dt.datetime) -> s
     if not device_id or not secret or len(device_id) > 64:
         raise E.Unauthenticated("malformed device credential")
     with ctx.db.transaction(write=False) as s:
-        found = s.get(Device, device_id)
+        found = Q.device(s, device_id)
         if found is None:
             raise E.Unauthenticated("unknown device")
         locked_until = found.locked_until
@@ -93,10 +89,10 @@ def authenticate_device(ctx: Context, credential: str, *, now: dt.datetime) -> s
             # A right secret resets the count (as a PIN counter does); written only then,
             # so the common path stays read-only.
             with ctx.db.transaction() as s:
-                need(s.get(Device, device_id)).failed_auth = 0
+                need(Q.device(s, device_id)).failed_auth = 0
         return device_id
     with ctx.db.transaction() as s:
-        found = need(s.get(Device, device_id))
+        found = need(Q.device(s, device_id))
         found.failed_auth += 1
         if found.failed_auth >= ctx.config.credential_failures:
             found.failed_auth = 0
@@ -115,14 +111,13 @@ def new_nonce(ctx: Context, device_id: str, *, purpose: str, now: dt.datetime) -
     value = ctx.rand(32).hex()
     with ctx.db.transaction() as s:
         device(s, device_id)
-        s.add(
-            Nonce(
-                value=value,
-                device_id=device_id,
-                purpose=purpose,
-                created_at=now,
-                expires_at=now + ctx.config.nonce_validity,
-            )
+        Q.add_nonce(
+            s,
+            value=value,
+            device_id=device_id,
+            purpose=purpose,
+            now=now,
+            expires_at=now + ctx.config.nonce_validity,
         )
     return value
 

@@ -8,19 +8,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mobile_jpki.protocol.documents import ResetDoc
 from mobile_jpki.protocol.instructions import Action, build_instruction
 from mobile_jpki.push import outbox
 from mobile_jpki.store.models import CertRecordStatus
-from mobile_jpki.store.portal import DeviceInstruction
 
 from . import errors as E
-from . import queries as Q
+from . import repo as Q
 from .cms import read_document
-from .context import Context, device, phone_certs, ref
+from .context import Context, device
 from .devices import use_nonce
 from .signers import card_of_signer, check_time
 
@@ -97,17 +95,8 @@ def pending_instructions(
     """Instructions still valid for this device. After ``not_after`` the service no longer
     hands them out (and the element would refuse them: 69 82)."""
     with ctx.db.transaction() as s:
-        rows = s.scalars(
-            select(DeviceInstruction)
-            .where(
-                DeviceInstruction.device_id == device_id,
-                DeviceInstruction.acknowledged_at.is_(None),
-                DeviceInstruction.not_after > now,
-            )
-            .order_by(DeviceInstruction.created_at)
-        ).all()
         out = []
-        for row in rows:
+        for row in Q.pending_instructions(s, device_id, now):
             if row.delivered_at is None:
                 row.delivered_at = now
             out.append(
@@ -120,7 +109,7 @@ def acknowledge_instruction(
     ctx: Context, device_id: str, instruction_id: str, *, now: dt.datetime
 ) -> None:
     with ctx.db.transaction() as s:
-        row = s.get(DeviceInstruction, instruction_id)
+        row = Q.instruction(s, instruction_id)
         if row is None or row.device_id != device_id:
             raise E.NoSuchObject("no such instruction for this device")
         if row.acknowledged_at is not None:
@@ -159,7 +148,7 @@ def password_reset(ctx: Context, device_id: str, cms_der: bytes, *, now: dt.date
         instruction = queue_instruction(
             ctx,
             s,
-            ref(phone),
+            Q.ref(phone),
             action,
             "password-reset",
             now + ctx.config.reset_validity,
@@ -195,7 +184,7 @@ def clear_revoked(ctx: Context, device_id: str, challenge: bytes, *, now: dt.dat
     with ctx.db.transaction() as s:
         phone = device(s, device_id)
         kinds: dict[str, bool] = {}
-        for cert in phone_certs(s, device_id):
+        for cert in Q.phone_certificates(s, device_id):
             revoked = cert.status == CertRecordStatus.REVOKED.value
             kinds[cert.kind] = kinds.get(cert.kind, True) and revoked
         actions = Action(0)
@@ -207,7 +196,7 @@ def clear_revoked(ctx: Context, device_id: str, challenge: bytes, *, now: dt.dat
         instruction = queue_instruction(
             ctx,
             s,
-            ref(phone),
+            Q.ref(phone),
             actions,
             CLEAR_REVOKED,
             now + ctx.config.reset_validity,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from mobile_jpki.pki.model import CertKind
@@ -13,18 +12,10 @@ from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.pki.validity import EligibilityError, ValidityError, phone_validity
 from mobile_jpki.push import outbox
 from mobile_jpki.store.models import CertRecordStatus, serial_hex
-from mobile_jpki.store.portal import (
-    Application,
-    ApplicationStatus,
-    CardStatus,
-    Job,
-    JobStatus,
-    Nonce,
-    OutboxMessage,
-)
+from mobile_jpki.store.portal import ApplicationStatus, CardStatus, JobStatus
 
 from . import errors as E
-from . import queries as Q
+from . import repo as Q
 from .config import SQLITE_JOBS_PER_TRANSACTION
 from .context import (
     ACTOR,
@@ -107,9 +98,9 @@ def _run_one(ctx: Context, now: dt.datetime) -> str | None:
 
 def _fail_application(ctx: Context, job_id: int, code: str, now: dt.datetime) -> None:
     with ctx.db.transaction() as s:
-        job = need(s.get(Job, job_id))
+        job = need(Q.job(s, job_id))
         job.status, job.last_error = JobStatus.FAILED.value, code
-        app = need(s.get(Application, job.application_id))
+        app = need(Q.application(s, job.application_id))
         app.status, app.failure_code, app.updated_at = ApplicationStatus.FAILED.value, code, now
         outbox.enqueue(
             s,
@@ -130,7 +121,7 @@ def _fail_application(ctx: Context, job_id: int, code: str, now: dt.datetime) ->
 
 def _retry(ctx: Context, job_id: int, exc: Exception, now: dt.datetime) -> None:
     with ctx.db.transaction() as s:
-        job = need(s.get(Job, job_id))
+        job = need(Q.job(s, job_id))
         job.attempts += 1
         job.last_error = f"{type(exc).__name__}: {exc}"[:500]
         if job.attempts >= ctx.config.job_attempts:
@@ -271,16 +262,8 @@ def housekeeping(
     delivered more than ``keep`` ago. Used nonces stay (an application references its
     nonce: the replay evidence). Returns the rows removed."""
     with ctx.db.transaction() as s:
-        stale_nonces = select(Nonce.value).where(
-            Nonce.used_at.is_(None), Nonce.expires_at < now - keep
-        )
-        old_messages = select(OutboxMessage.id).where(
-            OutboxMessage.delivered_at.is_not(None), OutboxMessage.delivered_at < now - keep
-        )
-        nonces = list(s.scalars(stale_nonces))
-        messages = list(s.scalars(old_messages))
-        if nonces:
-            s.execute(delete(Nonce).where(Nonce.value.in_(nonces)))
-        if messages:
-            s.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(messages)))
+        nonces = Q.stale_nonces(s, now - keep)
+        messages = Q.delivered_messages(s, now - keep)
+        Q.delete_nonces(s, nonces)
+        Q.delete_messages(s, messages)
     return len(nonces) + len(messages)

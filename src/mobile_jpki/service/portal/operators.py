@@ -7,11 +7,8 @@ import datetime as dt
 import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
-from mobile_jpki.store.portal import ApiKey
-
 from . import errors as E
+from . import repo as Q
 from .context import Context, sha256
 
 ROLE_OFFICE, ROLE_HOTLINE, ROLE_ADMIN = "office", "hotline", "admin"
@@ -41,7 +38,7 @@ def create_api_key(ctx: Context, *, name: str, role: str, now: dt.datetime) -> t
     key_id = ctx.rand(8).hex()
     secret = f"mjk_{key_id}_{ctx.rand(32).hex()}"
     with ctx.db.transaction() as s:
-        s.add(ApiKey(id=key_id, name=name, role=role, key_hash=sha256(secret), created_at=now))
+        Q.add_api_key(s, key_id=key_id, name=name, role=role, key_hash=sha256(secret), now=now)
         ctx.audit.record(
             s,
             at=now,
@@ -56,7 +53,7 @@ def create_api_key(ctx: Context, *, name: str, role: str, now: dt.datetime) -> t
 def authenticate_operator(ctx: Context, secret: str, *, now: dt.datetime) -> OperatorRef:
     digest = sha256(secret)
     with ctx.db.transaction(write=False) as s:
-        row = s.scalars(select(ApiKey).where(ApiKey.key_hash == digest)).first()
+        row = Q.api_key_by_hash(s, digest)
         # The lookup is by hash; compare again in constant time so a timing channel on the
         # index lookup cannot reveal a prefix of a valid hash.
         if (

@@ -10,13 +10,12 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from sqlalchemy import select
 
 from mobile_jpki.pki.model import CertKind
-from mobile_jpki.store.models import Certificate
-from mobile_jpki.store.portal import Application, ApplicationItem, ApplicationStatus, ItemStatus
+from mobile_jpki.store.portal import ApplicationStatus, ItemStatus
 
 from . import errors as E
+from . import repo as Q
 from .context import Context, need
 
 REGISTRATION_CONTEXT = b"mobile-jpki registration v1\x00"
@@ -42,16 +41,6 @@ class Registration:
 def registrations(ctx: Context, device_id: str) -> list[Registration]:
     """Certificates ready to be written into this device's element."""
     with ctx.db.transaction(write=False) as s:
-        stmt = (
-            select(ApplicationItem, Certificate)
-            .join(Application, Application.id == ApplicationItem.application_id)
-            .join(Certificate, Certificate.serial == ApplicationItem.cert_serial)
-            .where(
-                Application.device_id == device_id,
-                ApplicationItem.status == ItemStatus.READY.value,
-            )
-            .order_by(ApplicationItem.kind)
-        )
         return [
             Registration(
                 item.id,
@@ -60,7 +49,7 @@ def registrations(ctx: Context, device_id: str) -> list[Registration]:
                 x509.load_der_x509_certificate(cert.der),
                 bytes.fromhex(item.install_challenge),
             )
-            for item, cert in s.execute(stmt).all()
+            for item, cert in Q.ready_registrations(s, device_id)
         ]
 
 
@@ -71,8 +60,8 @@ def complete_registration(
     challenge (PKCS#1 v1.5, SHA-256, as COMPUTE DIGITAL SIGNATURE does). Returns the
     application's status afterwards."""
     with ctx.db.transaction() as s:
-        item = s.get(ApplicationItem, item_id)
-        app = s.get(Application, item.application_id) if item else None
+        item = Q.item(s, item_id)
+        app = Q.application(s, item.application_id) if item else None
         if item is None or app is None or app.device_id != device_id:
             raise E.NoSuchObject("no such registration for this device")
         ctx.lock_person(s, app.person_id)
@@ -80,7 +69,7 @@ def complete_registration(
             return app.status  # idempotent: a repeated proof changes nothing
         if item.status != ItemStatus.READY.value or item.cert_serial is None:
             raise E.Conflict(f"this certificate is {item.status}, not ready to register")
-        cert = need(s.get(Certificate, item.cert_serial))
+        cert = need(Q.certificate(s, item.cert_serial))
         key = x509.load_der_x509_certificate(cert.der).public_key()
         if not isinstance(key, rsa.RSAPublicKey):
             raise E.Conflict("not an RSA certificate")
@@ -96,13 +85,7 @@ def complete_registration(
                 "the signature is not by the issued certificate's key"
             ) from None
         item.status, item.installed_at = ItemStatus.INSTALLED.value, now
-        remaining = s.scalars(
-            select(ApplicationItem).where(
-                ApplicationItem.application_id == app.id,
-                ApplicationItem.status != ItemStatus.INSTALLED.value,
-            )
-        ).first()
-        if remaining is None:
+        if Q.uninstalled_item(s, app.id) is None:
             app.status = ApplicationStatus.REGISTERED.value
         app.updated_at = now
         ctx.audit.record(

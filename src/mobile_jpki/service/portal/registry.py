@@ -7,18 +7,18 @@ import datetime as dt
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import select
 
 from mobile_jpki.lifecycle import kinds_for_age
 from mobile_jpki.pki.identity import BasicFourFacts, Locality
 from mobile_jpki.pki.model import CertKind, Hierarchy
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.pki.validity import EligibilityError, ValidityError, card_validity
-from mobile_jpki.store.models import Certificate, CertRecordStatus, serial_hex
-from mobile_jpki.store.portal import Card, CardStatus, Device, Person
+from mobile_jpki.store.models import CertRecordStatus, serial_hex
+from mobile_jpki.store.portal import CardStatus
 
 from . import errors as E
-from .context import ACTOR, Context, facts_from_json, facts_to_json, notify_changed, ref, unrevoked
+from . import repo as Q
+from .context import ACTOR, Context, facts_from_json, facts_to_json, notify_changed, unrevoked
 from .operators import ROLE_OFFICE, OperatorRef
 from .ports import IssueOrder
 from .revocation import retire_devices
@@ -30,15 +30,7 @@ def register_person(
     op.require(ROLE_OFFICE)
     person_id = ctx.new_id()
     with ctx.db.transaction() as s:
-        s.add(
-            Person(
-                id=person_id,
-                facts_json=facts_to_json(facts, locality),
-                version=1,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        Q.add_person(s, person_id, facts_to_json(facts, locality), now)
         ctx.audit.record(
             s,
             at=now,
@@ -67,17 +59,16 @@ def register_card(
     card_id = ctx.new_id()
     with ctx.db.transaction() as s:
         ctx.lock_person(s, person_id)
-        if s.scalars(select(Card).where(Card.applet_serial == applet_serial.hex())).first():
+        if Q.card_by_applet_serial(s, applet_serial.hex()):
             raise E.Conflict("this card is already registered")
-        s.add(
-            Card(
-                id=card_id,
-                person_id=person_id,
-                applet_serial=applet_serial.hex(),
-                status=CardStatus.ACTIVE.value,
-                expires_at=expires_at,
-                created_at=now,
-            )
+        Q.add_card(
+            s,
+            card_id=card_id,
+            person_id=person_id,
+            applet_serial=applet_serial.hex(),
+            status=CardStatus.ACTIVE.value,
+            expires_at=expires_at,
+            now=now,
         )
         ctx.audit.record(
             s,
@@ -98,10 +89,10 @@ def card_certificates(
     ineligible certificate is never attempted and nothing is left half-made."""
     op.require(ROLE_OFFICE)
     with ctx.db.transaction(write=False) as s:
-        card = s.get(Card, card_id)
+        card = Q.card(s, card_id)
         if card is None:
             raise E.NoSuchObject("no such card")
-        person = s.get(Person, card.person_id)
+        person = Q.person(s, card.person_id)
         if person is None:
             raise E.NoSuchObject("no such person")
         facts, _ = facts_from_json(person.facts_json)
@@ -119,7 +110,7 @@ def abandon_card(ctx: Context, op: OperatorRef, *, card_id: str, now: dt.datetim
     revoked: list[int] = []
     ctx.ready_ca(now)
     with ctx.db.transaction() as s:
-        card = s.get(Card, card_id)
+        card = Q.card(s, card_id)
         if card is None:
             raise E.NoSuchObject("no such card")
         ctx.lock_person(s, card.person_id)
@@ -136,7 +127,7 @@ def abandon_card(ctx: Context, op: OperatorRef, *, card_id: str, now: dt.datetim
         if revoked:
             card.status = CardStatus.CANCELLED.value
         else:
-            s.delete(card)
+            Q.delete_card(s, card)
         ctx.audit.record(
             s,
             at=now,
@@ -166,7 +157,7 @@ def certify_card_key(
         raise E.RequestInvalid("a card holds card-sign and card-auth certificates")
     ctx.ready_ca(now)
     with ctx.db.transaction() as s:
-        card = s.get(Card, card_id)
+        card = Q.card(s, card_id)
         if card is None:
             raise E.NoSuchObject("no such card")
         person = ctx.lock_person(s, card.person_id)
@@ -179,7 +170,7 @@ def certify_card_key(
         signing = kind is CertKind.CARD_SIGN
         auth_end = None
         if signing:
-            auth_row = s.get(Certificate, card.auth_serial) if card.auth_serial else None
+            auth_row = Q.certificate(s, card.auth_serial) if card.auth_serial else None
             if auth_row is None:
                 raise E.Conflict("certify the auth key first (the signing one is capped by it)")
             auth_end = auth_row.not_after
@@ -248,12 +239,7 @@ def change_facts(
         kinds = [CertKind.CARD_SIGN.value]
         if ctx.config.move_revokes_phone_signing:
             kinds.append(CertKind.PHONE_SIGN.value)
-        stmt = select(Certificate).where(
-            Certificate.person_id == person_id,
-            Certificate.kind.in_(kinds),
-            Certificate.status != CertRecordStatus.REVOKED.value,
-        )
-        for cert in s.scalars(stmt).all():
+        for cert in Q.unrevoked_person_certificates(s, person_id, kinds):
             serial = int(cert.serial, 16)
             ctx.authority.revoke(serial, Reason.AFFILIATION_CHANGED, now, actor=op.actor, session=s)
             revoked.append(serial)
@@ -277,7 +263,7 @@ def replace_card(ctx: Context, op: OperatorRef, *, card_id: str, now: dt.datetim
     revoked: list[int] = []
     ctx.ready_ca(now)
     with ctx.db.transaction() as s:
-        card = s.get(Card, card_id)
+        card = Q.card(s, card_id)
         if card is None:
             raise E.NoSuchObject("no such card")
         ctx.lock_person(s, card.person_id)
@@ -286,18 +272,13 @@ def replace_card(ctx: Context, op: OperatorRef, *, card_id: str, now: dt.datetim
         card.status = CardStatus.REPLACED.value
         for serial in (card.sign_serial, card.auth_serial):
             if serial:
-                row = s.get(Certificate, serial)
+                row = Q.certificate(s, serial)
                 if row is not None and row.status != CertRecordStatus.REVOKED.value:
                     ctx.authority.revoke(
                         int(serial, 16), Reason.SUPERSEDED, now, actor=ACTOR, session=s
                     )
                     revoked.append(int(serial, 16))
-        holders = [
-            ref(d)
-            for d in s.scalars(
-                select(Device).where(Device.person_id == card.person_id, Device.holder)
-            )
-        ]
+        holders = Q.holder_devices(s, card.person_id)
         revoked += retire_devices(
             ctx,
             s,

@@ -15,12 +15,12 @@ from mobile_jpki.pki.model import CertKind
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.protocol.documents import DocType, RevocationDoc
 from mobile_jpki.protocol.instructions import Action
-from mobile_jpki.store.models import Certificate, CertRecordStatus, serial_hex
+from mobile_jpki.store.models import CertRecordStatus, serial_hex
 
 from . import errors as E
-from . import queries as Q
+from . import repo as Q
 from .cms import read_document
-from .context import ACTOR, PHONE_KIND_VALUES, Context, device, phone_certs, unrevoked
+from .context import ACTOR, PHONE_KIND_VALUES, Context, device, unrevoked
 from .devices import use_nonce
 from .instructions import queue_instruction
 from .ports import SignedWrites
@@ -91,7 +91,7 @@ def revoke_from_phone(
     revoked: list[int] = []
     ctx.ready_ca(now)
     with ctx.db.transaction() as s:
-        row = s.get(Certificate, serial_hex(signed.signer.serial_number))
+        row = Q.certificate(s, serial_hex(signed.signer.serial_number))
         if (
             row is None
             or row.device_id != device_id
@@ -110,7 +110,7 @@ def revoke_from_phone(
         use_nonce(s, doc.nonce, device_id, "revocation", now)
         phone = device(s, device_id)
         wanted = set(doc.certificates)
-        for cert in phone_certs(s, device_id):
+        for cert in Q.phone_certificates(s, device_id):
             if cert.kind in wanted and cert.status != CertRecordStatus.REVOKED.value:
                 ctx.authority.revoke(
                     int(cert.serial, 16),
@@ -121,7 +121,9 @@ def revoke_from_phone(
                 )
                 revoked.append(int(cert.serial, 16))
         s.flush()
-        if all(c.status == CertRecordStatus.REVOKED.value for c in phone_certs(s, device_id)):
+        if all(
+            c.status == CertRecordStatus.REVOKED.value for c in Q.phone_certificates(s, device_id)
+        ):
             phone.holder = False
         ctx.audit.record(
             s,

@@ -17,7 +17,7 @@ from mobile_jpki.store.models import CertRecordStatus, serial_hex
 from mobile_jpki.store.portal import CardStatus
 
 from . import errors as E
-from . import queries as Q
+from . import repo as Q
 from .context import Context
 
 

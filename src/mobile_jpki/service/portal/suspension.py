@@ -5,25 +5,25 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mobile_jpki.pki.model import CertKind
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.protocol.documents import ReleaseDoc
 from mobile_jpki.protocol.instructions import Action
-from mobile_jpki.store.models import Certificate, CertRecordStatus, serial_hex
-from mobile_jpki.store.portal import Card, CardStatus
+from mobile_jpki.store.models import CertRecordStatus, serial_hex
+from mobile_jpki.store.portal import CardStatus
 
 from . import errors as E
+from . import repo as Q
 from .cms import read_document
-from .context import ACTOR, PHONE_KINDS, Context, device, notify_changed, phone_certs, ref
+from .context import ACTOR, PHONE_KINDS, Context, device, notify_changed
 from .devices import use_nonce
 from .instructions import queue_instruction
 from .operators import ROLE_HOTLINE, ROLE_OFFICE, OperatorRef
 from .signers import card_of_signer, check_time
 
-CARD_KINDS = (CertKind.CARD_SIGN.value, CertKind.CARD_AUTH.value)
+CARD_KINDS = Q.CARD_KIND_VALUES
 
 
 def hold_phone(ctx: Context, op: OperatorRef, *, person_id: str, now: dt.datetime) -> list[int]:
@@ -38,12 +38,7 @@ def hold_phone(ctx: Context, op: OperatorRef, *, person_id: str, now: dt.datetim
     ctx.ready_ca(now)
     with ctx.db.transaction() as s:
         ctx.lock_person(s, person_id)
-        stmt = select(Certificate).where(
-            Certificate.person_id == person_id,
-            Certificate.kind.in_(kinds),
-            Certificate.status == CertRecordStatus.GOOD.value,
-        )
-        for cert in s.scalars(stmt).all():
+        for cert in Q.good_person_certificates(s, person_id, kinds):
             if cert.kind in CARD_KINDS and not _active_card(s, cert.card_id):
                 continue  # a replaced card's certificates are revoked, not held
             ctx.authority.hold(int(cert.serial, 16), now, actor=ACTOR, session=s)
@@ -84,7 +79,7 @@ def release_card(ctx: Context, op: OperatorRef, *, person_id: str, now: dt.datet
 
 
 def _active_card(s: Session, card_id: str | None) -> bool:
-    card = s.get(Card, card_id) if card_id else None
+    card = Q.card(s, card_id) if card_id else None
     return card is not None and card.status == CardStatus.ACTIVE.value
 
 
@@ -92,13 +87,8 @@ def _release_card_holds(
     ctx: Context, s: Session, person_id: str, card_id: str | None, now: dt.datetime
 ) -> list[int]:
     """Un-hold the held certificates of the person's active card (``card_id``, or any)."""
-    stmt = select(Certificate).where(
-        Certificate.person_id == person_id,
-        Certificate.kind.in_(CARD_KINDS),
-        Certificate.status == CertRecordStatus.HELD.value,
-    )
     released = []
-    for cert in s.scalars(stmt).all():
+    for cert in Q.held_card_certificates(s, person_id):
         if card_id not in (None, cert.card_id) or not _active_card(s, cert.card_id):
             continue
         ctx.authority.release_hold(int(cert.serial, 16), now, actor=ACTOR, session=s)
@@ -131,7 +121,7 @@ def release_hold(
         phone = device(s, device_id)
         if phone.person_id != card.person_id:
             raise E.Forbidden("this phone is not the card holder's")
-        for cert in phone_certs(s, device_id):
+        for cert in Q.phone_certificates(s, device_id):
             if cert.status != CertRecordStatus.HELD.value:
                 continue
             if cert.kind == CertKind.PHONE_AUTH.value:
@@ -144,7 +134,7 @@ def release_hold(
                 queue_instruction(
                     ctx,
                     s,
-                    ref(phone),
+                    Q.ref(phone),
                     Action.DELETE_SIGN,
                     "reissue-signing",
                     now + ctx.config.deletion_window,

@@ -6,13 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
 from mobile_jpki.pki.model import CertKind
 from mobile_jpki.store.models import Certificate, CertRecordStatus
-from mobile_jpki.store.portal import Application, ApplicationItem, ApplicationStatus, ItemStatus
+from mobile_jpki.store.portal import ApplicationStatus, ItemStatus
 
-from .context import PHONE_KINDS, Context, device, phone_certs
+from . import repo as Q
+from .context import PHONE_KINDS, Context, device
 
 
 @dataclass(frozen=True)
@@ -61,17 +60,7 @@ def certificate_states(ctx: Context, device_id: str) -> list[CertificateState]:
     """有効性確認: the status of every phone certificate issued to this device."""
     with ctx.db.transaction(write=False) as s:
         device(s, device_id)
-        installed = {
-            i.cert_serial
-            for i in s.scalars(
-                select(ApplicationItem)
-                .join(Application, Application.id == ApplicationItem.application_id)
-                .where(
-                    Application.device_id == device_id,
-                    ApplicationItem.status == ItemStatus.INSTALLED.value,
-                )
-            )
-        }
+        installed = Q.installed_serials(s, device_id)
         return [
             CertificateState(
                 CertKind(c.kind),
@@ -81,7 +70,7 @@ def certificate_states(ctx: Context, device_id: str) -> list[CertificateState]:
                 c.not_after,
                 c.serial in installed,
             )
-            for c in sorted(phone_certs(s, device_id), key=_age)
+            for c in sorted(Q.phone_certificates(s, device_id), key=_age)
         ]
 
 
@@ -91,14 +80,12 @@ def my_page(ctx: Context, device_id: str) -> MyPage:
         closed = (ApplicationStatus.SUPERSEDED.value, ApplicationStatus.FAILED.value)
         # Oldest first; within one second a closed application is the older one.
         apps = sorted(
-            s.scalars(select(Application).where(Application.device_id == device_id)),
+            Q.device_applications(s, device_id),
             key=lambda a: (a.created_at, a.status not in closed),
         )
         states: dict[CertKind, str] = {k: "none" for k in PHONE_KINDS}
         for app in apps:
-            for item in s.scalars(
-                select(ApplicationItem).where(ApplicationItem.application_id == app.id)
-            ):
+            for item in Q.items_of(s, app.id):
                 kind = CertKind(item.kind)
                 if item.status == ItemStatus.READY.value:
                     states[kind] = "registration-ready"
@@ -108,7 +95,7 @@ def my_page(ctx: Context, device_id: str) -> MyPage:
                     states[kind] = "pending"
                 elif item.status == ItemStatus.REVOKED.value:
                     states[kind] = "revoked"
-        for cert in phone_certs(s, device_id):
+        for cert in Q.phone_certificates(s, device_id):
             kind = CertKind(cert.kind)
             if cert.status == CertRecordStatus.HELD.value:
                 states[kind] = "held"
@@ -117,7 +104,7 @@ def my_page(ctx: Context, device_id: str) -> MyPage:
                 "registration-ready",
             ):
                 latest = max(
-                    (c for c in phone_certs(s, device_id) if c.kind == cert.kind),
+                    (c for c in Q.phone_certificates(s, device_id) if c.kind == cert.kind),
                     key=_age,
                 )
                 if latest.serial == cert.serial:
@@ -135,13 +122,4 @@ def holders(ctx: Context, person_id: str) -> list[str]:
     """Devices of the person that hold unrevoked phone certificates (checks the CA's rows,
     not the holder flag: what the invariant is about)."""
     with ctx.db.transaction(write=False) as s:
-        stmt = (
-            select(Certificate.device_id)
-            .where(
-                Certificate.person_id == person_id,
-                Certificate.kind.in_([k.value for k in PHONE_KINDS]),
-                Certificate.status != CertRecordStatus.REVOKED.value,
-            )
-            .distinct()
-        )
-        return sorted(d for d in s.scalars(stmt) if d is not None)
+        return Q.devices_with_unrevoked_phone_certificates(s, person_id)

@@ -1,0 +1,282 @@
+"""Devices (a phone's secure element), the one-time nonces of their signed requests, the
+signed instructions queued for them and the push messages of the transactional outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from mobile_jpki.store import direct
+from mobile_jpki.store.portal import (
+    ApplicationStatus,
+    Device,
+    DeviceInstruction,
+    Nonce,
+    OutboxMessage,
+)
+
+from .tables import APP, DEVICE, INSTRUCTION, NONCE, OUTBOX
+
+
+# --- hot: the application and the issuance job (Core, store.direct) -----------------------
+@dataclass(frozen=True)
+class DeviceRef:
+    """What retiring a device and queueing its instruction need to know of it."""
+
+    id: str
+    element_serial: str
+    push_enabled: bool
+
+
+def ref(found: Device) -> DeviceRef:
+    return DeviceRef(found.id, found.element_serial, found.push_enabled)
+
+
+_USE_NONCE = (
+    update(NONCE)
+    .where(
+        NONCE.c.value == bindparam("b_value"),
+        NONCE.c.device_id == bindparam("device"),
+        NONCE.c.purpose == bindparam("b_purpose"),
+        NONCE.c.used_at.is_(None),
+        NONCE.c.expires_at >= bindparam("now"),
+    )
+    .values(used_at=bindparam("now"))
+)
+_NONCE_STATE = select(
+    NONCE.c.device_id, NONCE.c.purpose, NONCE.c.used_at, NONCE.c.expires_at
+).where(NONCE.c.value == bindparam("value"))
+
+
+def use_nonce(conn: Connection, value: str, device_id: str, purpose: str, now: dt.datetime) -> bool:
+    """Mark the nonce used if it was issued to this device for this purpose, is unused and
+    unexpired; False otherwise (then :func:`nonce_state` says why)."""
+    matched = direct.write(
+        conn, _USE_NONCE, {"b_value": value, "device": device_id, "b_purpose": purpose, "now": now}
+    )
+    return matched == 1
+
+
+def nonce_state(conn: Connection, value: str) -> Any:
+    """The nonce's row (device_id, purpose, used_at, expires_at), None if there is none."""
+    return conn.execute(_NONCE_STATE, {"value": value}).first()
+
+
+@dataclass(frozen=True)
+class ApplyingDevice:
+    """The applying device, and what the person's other rows say about the application."""
+
+    attestation_der: bytes
+    element_serial: str
+    person_id: str | None
+    holder: bool
+    holder_of_person: str | None  # the person's holder device (at most one: unique index)
+    open_application: str | None  # the person's accepted application (at most one: ditto)
+
+
+# An alias, so that the subquery is not correlated with the outer portal_device.
+_HOLDER_DEVICE = DEVICE.alias("holder_device")
+_HOLDER = (
+    select(_HOLDER_DEVICE.c.id)
+    .where(_HOLDER_DEVICE.c.person_id == bindparam("person"), _HOLDER_DEVICE.c.holder)
+    .limit(1)
+)
+_OPEN_APPLICATION = (
+    select(APP.c.id)
+    .where(
+        APP.c.person_id == bindparam("person"),
+        APP.c.status == ApplicationStatus.ACCEPTED.value,
+    )
+    .limit(1)
+)
+_APPLYING_DEVICE = select(
+    DEVICE.c.attestation_der,
+    DEVICE.c.element_serial,
+    DEVICE.c.person_id,
+    DEVICE.c.holder,
+    _HOLDER.scalar_subquery(),
+    _OPEN_APPLICATION.scalar_subquery(),
+).where(DEVICE.c.id == bindparam("device"))
+
+
+def applying_device(conn: Connection, device_id: str, person_id: str) -> ApplyingDevice | None:
+    """Read after :func:`~.people.lock_person`: the holder and the open application are the
+    person's current ones."""
+    found = direct.rows(conn, _APPLYING_DEVICE, {"device": device_id, "person": person_id})
+    return ApplyingDevice(*found[0]) if found else None
+
+
+_OTHER_HOLDERS = select(DEVICE.c.id, DEVICE.c.element_serial, DEVICE.c.push_enabled).where(
+    DEVICE.c.person_id == bindparam("person"),
+    DEVICE.c.holder,
+    DEVICE.c.id != bindparam("device"),
+)
+
+
+def other_holders(conn: Connection, person_id: str, device_id: str) -> list[DeviceRef]:
+    found = direct.rows(conn, _OTHER_HOLDERS, {"person": person_id, "device": device_id})
+    return [DeviceRef(*r) for r in found]
+
+
+_MAKE_HOLDER = (
+    update(DEVICE)
+    .where(DEVICE.c.id == bindparam("device"))
+    .values(person_id=bindparam("person"), holder=True)
+)
+
+
+def make_holder(conn: Connection, device_id: str, person_id: str) -> None:
+    """The partial unique index ``uq_portal_device_holder`` refuses a second holder here."""
+    direct.write(conn, _MAKE_HOLDER, {"device": device_id, "person": person_id})
+
+
+_INSERT_INSTRUCTIONS = insert(INSTRUCTION)
+_INSERT_OUTBOX = insert(OUTBOX)
+
+
+def insert_instructions(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        direct.write(conn, _INSERT_INSTRUCTIONS, list(rows))
+
+
+def outbox_row(
+    device: DeviceRef, topic: str, payload: Mapping[str, Any], now: dt.datetime
+) -> dict[str, Any] | None:
+    """A row of the transactional outbox, as :func:`mobile_jpki.push.outbox.enqueue` writes
+    it; None for a device with push turned off (it gets none)."""
+    if not device.push_enabled:
+        return None
+    return {
+        "device_id": device.id,
+        "topic": topic,
+        "payload": json.dumps(dict(payload), sort_keys=True, separators=(",", ":")),
+        "created_at": now,
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
+
+
+def enqueue(conn: Connection, rows: Sequence[Mapping[str, Any] | None]) -> None:
+    """Insert the outbox rows (one executemany), in order: their ids are the push order."""
+    present = [r for r in rows if r is not None]
+    if present:
+        direct.write(conn, _INSERT_OUTBOX, present)
+
+
+# --- the rest (statements over the mapped classes, run by the Session) --------------------
+def device(s: Session, device_id: str) -> Device | None:
+    return s.get(Device, device_id)
+
+
+def add_device(
+    s: Session,
+    *,
+    device_id: str,
+    element_serial: str,
+    attestation_der: bytes,
+    credential_hash: str,
+    push_channel: str,
+    push_enabled: bool,
+    now: dt.datetime,
+) -> None:
+    """A newly enrolled device: no holder, no failed credential yet."""
+    s.add(
+        Device(
+            id=device_id,
+            element_serial=element_serial,
+            attestation_der=attestation_der,
+            credential_hash=credential_hash,
+            push_channel=push_channel,
+            push_enabled=push_enabled,
+            holder=False,
+            failed_auth=0,
+            created_at=now,
+        )
+    )
+
+
+_HOLDER_DEVICES = select(Device).where(Device.person_id == bindparam("person"), Device.holder)
+
+
+def holder_devices(s: Session, person_id: str) -> list[DeviceRef]:
+    """The person's holder devices (at most one: the partial unique index)."""
+    return [ref(d) for d in s.scalars(_HOLDER_DEVICES, {"person": person_id})]
+
+
+def add_nonce(
+    s: Session,
+    *,
+    value: str,
+    device_id: str,
+    purpose: str,
+    now: dt.datetime,
+    expires_at: dt.datetime,
+) -> None:
+    s.add(
+        Nonce(
+            value=value,
+            device_id=device_id,
+            purpose=purpose,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+
+
+_PENDING_INSTRUCTIONS = (
+    select(DeviceInstruction)
+    .where(
+        DeviceInstruction.device_id == bindparam("device"),
+        DeviceInstruction.acknowledged_at.is_(None),
+        DeviceInstruction.not_after > bindparam("now"),
+    )
+    .order_by(DeviceInstruction.created_at)
+)
+
+
+def pending_instructions(s: Session, device_id: str, now: dt.datetime) -> list[DeviceInstruction]:
+    """The device's unacknowledged instructions still valid at ``now``, oldest first."""
+    return list(s.scalars(_PENDING_INSTRUCTIONS, {"device": device_id, "now": now}).all())
+
+
+def instruction(s: Session, instruction_id: str) -> DeviceInstruction | None:
+    return s.get(DeviceInstruction, instruction_id)
+
+
+# --- housekeeping ----------------------------------------------------------------------------
+_STALE_NONCES = select(Nonce.value).where(
+    Nonce.used_at.is_(None), Nonce.expires_at < bindparam("before")
+)
+_DELIVERED_MESSAGES = select(OutboxMessage.id).where(
+    OutboxMessage.delivered_at.is_not(None), OutboxMessage.delivered_at < bindparam("before")
+)
+_DELETE_NONCES = delete(Nonce).where(Nonce.value.in_(bindparam("values", expanding=True)))
+_DELETE_MESSAGES = delete(OutboxMessage).where(
+    OutboxMessage.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def stale_nonces(s: Session, before: dt.datetime) -> list[str]:
+    """Nonces that expired unused before ``before`` (used ones stay: replay evidence)."""
+    return list(s.scalars(_STALE_NONCES, {"before": before}))
+
+
+def delivered_messages(s: Session, before: dt.datetime) -> list[int]:
+    """Push messages delivered before ``before``."""
+    return list(s.scalars(_DELIVERED_MESSAGES, {"before": before}))
+
+
+def delete_nonces(s: Session, values: Sequence[str]) -> None:
+    if values:
+        s.execute(_DELETE_NONCES, {"values": list(values)})
+
+
+def delete_messages(s: Session, ids: Sequence[int]) -> None:
+    if ids:
+        s.execute(_DELETE_MESSAGES, {"ids": list(ids)})
