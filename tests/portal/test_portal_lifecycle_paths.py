@@ -193,3 +193,14 @@ def test_a_slot_clearance_never_touches_a_good_certificate_nor_replays(world: Wo
     assert phone.element.presence() == {Hierarchy.SIGN: False, Hierarchy.AUTH: False}
     with pytest.raises(ApduError):
         phone.element.send_instruction(instruction)
+
+
+def test_a_malformed_element_challenge_is_refused_not_a_500(world: World) -> None:
+    """Found by schemathesis: an odd number of hex digits reached bytes.fromhex (a 500). It is
+    refused as any request that does not match the API (400)."""
+    phone = world.new_phone("p")
+    for bad in ("0" * 17, "zz" * 8, "00" * 65):
+        problem = refused(
+            phone.api._call, "POST", "/portal/v1/slot-clearances", json={"element_challenge": bad}
+        )
+        assert problem.status == 400, (bad, problem.status)
