@@ -36,7 +36,7 @@ from mobile_jpki.protocol.documents import (
     b64,
     canonical,
 )
-from mobile_jpki.protocol.instructions import with_new_secrets
+from mobile_jpki.protocol.instructions import InstructionReason, with_new_secrets
 from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.errors import FileNotFound, SecurityStatusNotSatisfied
 from mobile_jpki.reader.key import ApduRSAPrivateKey
@@ -48,8 +48,6 @@ from .client import PortalClient, PortalProblem
 SignDocument = Callable[[bytes, rsa.RSAPrivateKey, x509.Certificate], bytes]
 
 KIND_OF = {Hierarchy.SIGN: "phone-sign", Hierarchy.AUTH: "phone-auth"}
-REISSUE = "reissue-signing"
-"""The reason of the instruction that clears a released phone's signing slot for its successor."""
 HIERARCHY_OF = {v: k for k, v in KIND_OF.items()}
 
 
@@ -368,7 +366,7 @@ class ScriptedPhone:
         if result.get("phone-sign") != "reapply":
             return result
         for item in self.api.instructions():
-            if item.get("reason") == REISSUE:
+            if item.get("reason") == InstructionReason.REISSUE_SIGNING:
                 self.element.select_ap()
                 self.element.send_instruction(base64.b64decode(item["instruction"]))
                 self.api.acknowledge(item["id"])
@@ -378,6 +376,7 @@ class ScriptedPhone:
                 card_password=card_password,
                 certificates=[Hierarchy.SIGN],
                 sign_password=new_sign_password,
+                kind=ApplicationKind.REISSUE,  # recorded as such in the application and audit
             )
             result["phone-sign"] = "reissued"
         return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from enum import IntFlag
+from enum import IntFlag, StrEnum
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -45,6 +45,18 @@ ALL_ACTIONS = (
     | Action.RESET_AUTH_PIN
     | Action.ALLOW_REPERSONALISATION
 )
+
+
+class InstructionReason(StrEnum):
+    """Why the service queued an instruction (``reason`` in the instructions API): the app
+    names the cause on the old phone's notice, or carries the instruction out silently."""
+
+    MODEL_CHANGE = "model-change"  # another phone applied: 48-hour deletion
+    REVOKED_FROM_MY_PAGE = "revoked-from-my-page"  # 失効 from another phone: 48-hour deletion
+    CARD_REPLACED = "card-replaced"  # the card was renewed or replaced: 48-hour deletion
+    REISSUE_SIGNING = "reissue-signing"  # release after a hold: the signing slot is cleared
+    PASSWORD_RESET = "password-reset"  # noqa: S105 - a reason, not a secret
+    CLEAR_REVOKED = "clear-revoked"  # a phone that kept revoked certificates applies again
 
 
 class InstructionError(ValueError):

@@ -15,6 +15,7 @@ from mobile_jpki.cli.card import EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_USAGE, DataD
 from mobile_jpki.cli.office import BaseUrl, secret
 from mobile_jpki.cli.phone.session import (
     NAMES,
+    AppRun,
     AuthPin,
     CardId,
     CardPassword,
@@ -28,6 +29,15 @@ from mobile_jpki.lifecycle import release_plan, revocation_secret
 from mobile_jpki.phone.steps import HIERARCHY_OF
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.reader.passwords import normalise_sign_password, validate_auth_pin
+
+
+def _kinds_in(run: AppRun, *states: str) -> list[Hierarchy]:
+    """The certificates of this phone whose my-page state is one of ``states``."""
+    return [
+        HIERARCHY_OF[e["kind"]]
+        for e in run.phone.my_page()["entries"]
+        if e.get("state") in states and e.get("kind") in HIERARCHY_OF
+    ]
 
 
 def sync(data_dir: DataDir, phone: PhoneReq, base_url: BaseUrl = None) -> None:
@@ -62,12 +72,7 @@ def revoke(
     chosen = [h for h, on in ((Hierarchy.SIGN, sign), (Hierarchy.AUTH, auth)) if on]
     with launch(data_dir, phone, base_url) as run:
         if not chosen:
-            live = ("registered", "held", "registration-ready")
-            chosen = [
-                HIERARCHY_OF[e["kind"]]
-                for e in run.phone.my_page()["entries"]
-                if e.get("state") in live and e.get("kind") in HIERARCHY_OF
-            ]
+            chosen = _kinds_in(run, "registered", "held", "registration-ready")
         if not chosen:
             fail("this phone holds no certificate to revoke", EXIT_REFUSED)
         if revocation_secret(frozenset(chosen)) is Hierarchy.SIGN:
@@ -157,11 +162,7 @@ def release(
     user-auth certificate is un-held; the signing certificate is revoked and re-issued for a
     new key under the new signing password set here. Then `phone register` (⑬) with it."""
     with launch(data_dir, phone, base_url) as run:
-        held = [
-            HIERARCHY_OF[e["kind"]]
-            for e in run.phone.my_page()["entries"]
-            if e.get("state") == "held" and e.get("kind") in HIERARCHY_OF
-        ]
+        held = _kinds_in(run, "held")
         if not held:
             fail("no certificate of this phone is suspended (一時利用停止中ではありません)",
                  EXIT_REFUSED)  # fmt: skip

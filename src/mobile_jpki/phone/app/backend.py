@@ -26,6 +26,7 @@ from typing import Protocol
 from mobile_jpki.lifecycle import ReleaseStep
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.protocol.documents import ApplicationKind
+from mobile_jpki.protocol.instructions import InstructionReason
 
 
 class AppCertStatus(StrEnum):
@@ -120,7 +121,7 @@ class AppInstruction:
     certs: frozenset[Hierarchy]
     revoked_at: dt.datetime
     delete_until: dt.datetime  # revoked_at + 48 h (JPKI-FACTS "One phone per person")
-    reason: str = "model-change"  # why the service revoked them: the notice names it
+    reason: str = InstructionReason.MODEL_CHANGE  # why: the notice names its cause
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ from mobile_jpki.phone.app.screens import (
 )
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.protocol.documents import ApplicationKind
+from mobile_jpki.protocol.instructions import InstructionReason
 from mobile_jpki.reader.errors import InvalidSecret
 from mobile_jpki.reader.passwords import normalise_sign_password, validate_auth_pin
 
@@ -463,7 +464,8 @@ class PhoneApp:
             # The notice names the real cause: a model change on another phone, or 失効 from
             # another phone. A release's re-issue is carried out without one: the person asked
             # for it on this phone (docs/lifecycle.md).
-            other = "_other" if instruction.reason == "revoked-from-my-page" else ""
+            from_other = instruction.reason == InstructionReason.REVOKED_FROM_MY_PAGE
+            other = "_other" if from_other else ""
             silent = instruction.kind is InstructionKind.REISSUE
             # JPKI-FACTS: deleted if the old phone comes online within 48 h of the revocation;
             # after that the certificates stay on it, revoked.

@@ -63,10 +63,10 @@ from mobile_jpki.phone.app.backend import (
     Validity,
 )
 from mobile_jpki.phone.client import OperatorClient, PortalProblem
-from mobile_jpki.phone.steps import HIERARCHY_OF, REISSUE, ConsentNeeded, ScriptedPhone
+from mobile_jpki.phone.steps import HIERARCHY_OF, ConsentNeeded, ScriptedPhone
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.protocol.documents import ApplicationKind
-from mobile_jpki.protocol.instructions import Action
+from mobile_jpki.protocol.instructions import Action, InstructionReason
 from mobile_jpki.reader import errors as rerr
 from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.key import ApduRSAPrivateKey
@@ -348,7 +348,8 @@ class PortalBackend:
             )
             self._instructions[item["id"]] = base64.b64decode(item["instruction"])
             reason = str(item.get("reason") or "")
-            kind = InstructionKind.REISSUE if reason == REISSUE else InstructionKind.DELETE
+            silent = reason == InstructionReason.REISSUE_SIGNING
+            kind = InstructionKind.REISSUE if silent else InstructionKind.DELETE
             out.append(
                 AppInstruction(
                     item["id"], kind, certs, not_after - dt.timedelta(hours=48), not_after, reason

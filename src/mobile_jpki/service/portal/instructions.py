@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from mobile_jpki.protocol.documents import ResetDoc
-from mobile_jpki.protocol.instructions import Action, build_instruction
+from mobile_jpki.protocol.instructions import Action, InstructionReason, build_instruction
 from mobile_jpki.push import outbox
 from mobile_jpki.store.models import CertRecordStatus
 
@@ -37,7 +37,7 @@ def queue_instruction(
     s: Session,
     target: Q.DeviceRef,
     actions: Action,
-    why: str,
+    why: InstructionReason,
     not_after: dt.datetime,
     now: dt.datetime,
     challenge: bytes | None = None,
@@ -65,7 +65,7 @@ def queue_instruction(
                 "actions": int(actions),
                 "instruction": body,
                 "not_after": not_after,
-                "reason": why,
+                "reason": why.value,
                 "created_at": now,
                 "delivered_at": now if delivered else None,
                 # Handed over in the answer that made it (challenge-bound, carried out at once):
@@ -150,7 +150,7 @@ def password_reset(ctx: Context, device_id: str, cms_der: bytes, *, now: dt.date
             s,
             Q.ref(phone),
             action,
-            "password-reset",
+            InstructionReason.PASSWORD_RESET,
             now + ctx.config.reset_validity,
             now,
             challenge=bytes.fromhex(doc.element_challenge),
@@ -165,9 +165,6 @@ def password_reset(ctx: Context, device_id: str, cms_der: bytes, *, now: dt.date
             payload={"certificate": doc.certificate},
         )
         return instruction
-
-
-CLEAR_REVOKED = "clear-revoked"
 
 
 def clear_revoked(ctx: Context, device_id: str, challenge: bytes, *, now: dt.datetime) -> bytes:
@@ -198,7 +195,7 @@ def clear_revoked(ctx: Context, device_id: str, challenge: bytes, *, now: dt.dat
             s,
             Q.ref(phone),
             actions,
-            CLEAR_REVOKED,
+            InstructionReason.CLEAR_REVOKED,
             now + ctx.config.reset_validity,
             now,
             challenge=challenge,

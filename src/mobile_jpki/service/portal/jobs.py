@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from mobile_jpki.pki.model import CertKind
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.pki.validity import EligibilityError, ValidityError, phone_validity
+from mobile_jpki.protocol.instructions import InstructionReason
 from mobile_jpki.push import outbox
 from mobile_jpki.store.models import CertRecordStatus, serial_hex
 from mobile_jpki.store.portal import ApplicationStatus, CardStatus, JobStatus
@@ -177,7 +178,7 @@ def _issue(
         # Phone certificates never outlive the card certificate they were applied with.
         limits[kind] = row.not_after
     revoked = retire_devices(
-        ctx, s, others, certs, Reason.SUPERSEDED, "model-change", now, later=later
+        ctx, s, others, certs, Reason.SUPERSEDED, InstructionReason.MODEL_CHANGE, now, later=later
     )
     wanted = {i.kind for i in app.items}
     # Same device applying again: its older certificate of a requested kind is superseded.

@@ -13,6 +13,7 @@ from mobile_jpki.pki.identity import BasicFourFacts, Locality
 from mobile_jpki.pki.model import CertKind, Hierarchy
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.pki.validity import EligibilityError, ValidityError, card_validity
+from mobile_jpki.protocol.instructions import InstructionReason
 from mobile_jpki.store.models import CertRecordStatus, serial_hex
 from mobile_jpki.store.portal import CardStatus
 
@@ -285,7 +286,7 @@ def replace_card(ctx: Context, op: OperatorRef, *, card_id: str, now: dt.datetim
             holders,
             unrevoked(s, [], [d.id for d in holders]),
             Reason.SUPERSEDED,
-            "card-replaced",
+            InstructionReason.CARD_REPLACED,
             now,
         )
         ctx.audit.record(

@@ -14,7 +14,7 @@ from mobile_jpki.lifecycle import revocation_secret
 from mobile_jpki.pki.model import CertKind
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.protocol.documents import DocType, RevocationDoc
-from mobile_jpki.protocol.instructions import Action
+from mobile_jpki.protocol.instructions import Action, InstructionReason
 from mobile_jpki.store.models import CertRecordStatus, serial_hex
 
 from . import errors as E
@@ -33,7 +33,7 @@ def retire_devices(
     devices: Sequence[Q.DeviceRef],
     certs: Sequence[Q.UnrevokedCertificate],
     reason: Reason,
-    why: str,
+    why: InstructionReason,
     now: dt.datetime,
     *,
     later: SignedWrites | None = None,
@@ -161,7 +161,7 @@ def revoke_other_device(
             others,
             unrevoked(s, [], [o.id for o in others]),
             Reason.CESSATION_OF_OPERATION,
-            "revoked-from-my-page",
+            InstructionReason.REVOKED_FROM_MY_PAGE,
             now,
         )
         ctx.audit.record(

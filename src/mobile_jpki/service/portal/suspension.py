@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from mobile_jpki.pki.model import CertKind
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.protocol.documents import ReleaseDoc
-from mobile_jpki.protocol.instructions import Action
+from mobile_jpki.protocol.instructions import Action, InstructionReason
 from mobile_jpki.store.models import CertRecordStatus, serial_hex
 from mobile_jpki.store.portal import CardStatus
 
@@ -105,7 +105,7 @@ def release_hold(
     successor in the same flow (``reissue`` application). With
     ``PortalConfig.app_release_lifts_card_hold`` the card's own hold is lifted too: the
     person has just proven the card and its signing password.
-    Returns {kind: "released" | "reapply"}."""
+    Returns {"phone-auth" | "phone-sign": "released" | "reapply", "card:<serial>": "released"}."""
     signed = ctx.verifier.verify(cms_der)
     doc = read_document(ReleaseDoc, signed.content)
     if doc.device_id != device_id:
@@ -136,7 +136,7 @@ def release_hold(
                     s,
                     Q.ref(phone),
                     Action.DELETE_SIGN,
-                    "reissue-signing",
+                    InstructionReason.REISSUE_SIGNING,
                     now + ctx.config.deletion_window,
                     now,
                 )
