@@ -29,6 +29,7 @@ from mobile_jpki.service.ca.timestamping import load_or_create_tsa
 from mobile_jpki.service.keystore import load_or_create_ec_key
 from mobile_jpki.service.portal.service import PortalConfig, PortalService
 from mobile_jpki.settings import Settings
+from mobile_jpki.web.sandbox import SimulatorLimits
 
 
 @dataclass
@@ -60,15 +61,17 @@ def open_system(
     migrate: bool = True,
     config: PortalConfig | None = None,
     now: dt.datetime | None = None,
+    simulator: SimulatorLimits | None = None,
 ) -> System:
     """Wire the data directory of ``settings`` into a :class:`System` (the CA must exist:
-    ``mobile-jpki ca init`` or :func:`~mobile_jpki.service.ca.bootstrap.init_data_dir`)."""
+    ``mobile-jpki ca init`` or :func:`~mobile_jpki.service.ca.bootstrap.init_data_dir`).
+    ``simulator``: mount the phone simulator sandbox with these limits (off by default)."""
     ca = open_ca(settings, migrate=migrate)
     card_issuer_key = load_or_create_ec_key(
         settings.data_dir / "portal" / "card-issuer-key.pem", settings.ca_passphrase()
     )
     context = build_portal(ca, settings, clock=clock, config=config)
     tsa = load_or_create_tsa(settings, ca, now or clock.now())
-    app = create_app(ca, clock=clock, tsa=tsa)
+    app = create_app(ca, clock=clock, tsa=tsa, simulator=simulator)
     install(app, context)
     return System(settings, clock, ca, context.service, context, app, card_issuer_key)

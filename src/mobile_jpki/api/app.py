@@ -16,11 +16,13 @@ from mobile_jpki.clock import Clock, SystemClock
 from mobile_jpki.pki.tsa import TimeStampAuthority
 from mobile_jpki.service.ca import CertificateAuthority
 from mobile_jpki.service.ca.timestamping import load_or_create_tsa
-from mobile_jpki.web.portal_world import portal_world_for
-from mobile_jpki.web.simulator import create_simulator_router
+from mobile_jpki.web import front
+from mobile_jpki.web.sandbox import SimulatorLimits, install_sweeper
 
 DATA_DIR_ENV = "MOBILE_JPKI_DATA_DIR"
 DATABASE_URL_ENV = "MOBILE_JPKI_DATABASE_URL"
+# Set by ``serve --simulator`` (the limits as JSON); unset, the simulator is not mounted.
+SIMULATOR_ON_ENV = "MOBILE_JPKI_SERVE_SIMULATOR"
 
 
 def create_app(
@@ -28,9 +30,12 @@ def create_app(
     *,
     clock: Clock | None = None,
     tsa: TimeStampAuthority | None = None,
+    simulator: SimulatorLimits | None = None,
 ) -> FastAPI:
-    """The HTTP app: OCSP, CRLs, the phone simulator, and (when ``tsa`` is given) the RFC 3161
-    time-stamp service at ``/tsa``. The portal adds its routers with ``api.portal.install``."""
+    """The HTTP app: the front page ``/``, OCSP, CRLs, the CA certificates, (when ``tsa`` is
+    given) the RFC 3161 time-stamp service at ``/tsa`` and (only when ``simulator`` is given)
+    the phone simulator sandbox at ``/simulator/``, bounded by those limits. The portal adds
+    its routers with ``api.portal.install``."""
     app = FastAPI(
         title="mobile-jpki",
         version=__version__,
@@ -47,9 +52,19 @@ def create_app(
     app.include_router(crl.router)
     if tsa is not None:
         app.include_router(tsa_api.make_router(tsa, clock or SystemClock()))
-    # Phone simulator at /simulator/: on this app's portal once installed (serve), else the
-    # in-memory FakeWorld (web/portal_world.py).
-    app.include_router(create_simulator_router(portal_world_for(app)))
+    app.state.tsa_certificate = tsa.certificate if tsa is not None else None
+    app.state.simulator_on = simulator is not None
+    if simulator is not None:
+        # Opt-in (issue 16 §2): each session mints a resident, a card, phones and
+        # certificates. On this app's portal once installed (serve), else the in-memory
+        # FakeWorld (web/portal_world.py); imported here so a plain app never loads it.
+        from mobile_jpki.web.portal_world import portal_world_for
+        from mobile_jpki.web.simulator import create_simulator_router, simulator_sessions
+
+        sessions = simulator_sessions(simulator)
+        app.include_router(create_simulator_router(portal_world_for(app), sessions=sessions))
+        install_sweeper(app, sessions)
+    app.include_router(front.router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> dict[str, str]:
@@ -69,7 +84,12 @@ def app_from_env() -> FastAPI:
     data_dir = Path(os.environ.get(DATA_DIR_ENV, "mobile-jpki-data"))
     settings = Settings.load(data_dir, database_url=os.environ.get(DATABASE_URL_ENV))
     ca = open_ca(settings, migrate=False)
-    app = create_app(ca, tsa=load_or_create_tsa(settings, ca, SystemClock().now()))
+    limits = os.environ.get(SIMULATOR_ON_ENV)
+    app = create_app(
+        ca,
+        tsa=load_or_create_tsa(settings, ca, SystemClock().now()),
+        simulator=SimulatorLimits.from_json(limits) if limits else None,
+    )
     # The portal (persons, devices, applications, push) on the same app and port.
     from mobile_jpki.api.portal.bootstrap import install_from_settings
 

@@ -1,6 +1,7 @@
-"""``mobile-jpki serve``: the HTTP service (OCSP, CRLs; the portal joins later) under uvicorn.
+"""``mobile-jpki serve``: the HTTP service (front page, OCSP, CRLs, TSA, portal and, with
+``--simulator``, the phone simulator sandbox) under uvicorn.
 
-Exit codes: 0 normal shutdown; 5 data directory or database problem.
+Exit codes: 0 normal shutdown; 2 bad option; 5 data directory or database problem.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from typing import Annotated
 
 import typer
 
-from mobile_jpki.api.app import DATA_DIR_ENV, DATABASE_URL_ENV
+from mobile_jpki.api.app import DATA_DIR_ENV, DATABASE_URL_ENV, SIMULATOR_ON_ENV
 from mobile_jpki.settings import Settings, SettingsError
 from mobile_jpki.store.db import Database, StoreError
+from mobile_jpki.web.sandbox import SimulatorLimits
 
 EXIT_SETUP = 5
 
@@ -34,10 +36,39 @@ def serve(
             "--no-ocsp-front serves them through the ASGI app only.",
         ),
     ] = True,
+    simulator: Annotated[
+        bool,
+        typer.Option(
+            "--simulator",
+            help="Also serve the phone simulator sandbox at /simulator/ (off by default: each "
+            "browser session mints a test resident, card, phones and certificates, revoked and "
+            "removed when the session ends).",
+        ),
+    ] = False,
+    simulator_max_sessions: Annotated[
+        int, typer.Option(min=1, help="Simulator: most live sessions.")
+    ] = SimulatorLimits.max_sessions,
+    simulator_per_client: Annotated[
+        int, typer.Option(min=1, help="Simulator: new sessions a minute from one address.")
+    ] = SimulatorLimits.per_client_per_minute,
+    simulator_per_minute: Annotated[
+        int, typer.Option(min=1, help="Simulator: new sessions a minute in all.")
+    ] = SimulatorLimits.per_minute,
+    simulator_idle_minutes: Annotated[
+        float, typer.Option(min=0.01, help="Simulator: a session idle this long ends.")
+    ] = SimulatorLimits.idle_seconds / 60,
+    simulator_lifetime_minutes: Annotated[
+        float, typer.Option(min=0.01, help="Simulator: a session ends this long after its start.")
+    ] = SimulatorLimits.lifetime_seconds / 60,
 ) -> None:
-    """Serve OCSP (GET and POST), CRLs and the API of a data directory."""
+    """Serve the front page, OCSP (GET and POST), CRLs, the TSA and the portal API of a data
+    directory; with --simulator, the phone simulator sandbox too."""
     import uvicorn
 
+    if simulator and workers != 1:
+        # Sessions live in one process's memory: a second worker would not know the cookie,
+        # and the limits would multiply.
+        raise typer.BadParameter("--simulator needs --workers 1", param_hint="--workers")
     try:
         settings = Settings.load(data_dir, database_url=database_url)
         settings.ca_passphrase()
@@ -50,7 +81,25 @@ def serve(
     os.environ[DATA_DIR_ENV] = str(data_dir)
     if database_url:
         os.environ[DATABASE_URL_ENV] = database_url
-    typer.echo(f"serving http://{host}:{port}/ — phone simulator http://{host}:{port}/simulator/")
+    base = f"http://{host}:{port}"
+    if simulator:
+        limits = SimulatorLimits(
+            max_sessions=simulator_max_sessions,
+            per_client_per_minute=simulator_per_client,
+            per_minute=simulator_per_minute,
+            idle_seconds=simulator_idle_minutes * 60,
+            lifetime_seconds=simulator_lifetime_minutes * 60,
+        )
+        os.environ[SIMULATOR_ON_ENV] = limits.to_json()
+        typer.echo(
+            f"serving {base}/ — phone simulator SANDBOX (test data only; at most "
+            f"{limits.max_sessions} sessions, each ends after "
+            f"{simulator_idle_minutes:g} min idle) {base}/simulator/"
+        )
+    else:
+        # An inherited variable must not turn the sandbox on behind the operator's back.
+        os.environ.pop(SIMULATOR_ON_ENV, None)
+        typer.echo(f"serving {base}/ (phone simulator off: --simulator turns it on)")
     uvicorn.run(
         "mobile_jpki.api.app:app_from_env",
         factory=True,

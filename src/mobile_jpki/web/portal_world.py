@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
 import secrets as pysecrets
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -57,11 +58,16 @@ from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.connection import InProcessConnection
 from mobile_jpki.reader.emulated import (
     DeviceExists,
+    DeviceKind,
     create_card,
     create_phone,
+    device_path,
 )
+from mobile_jpki.service.portal.operators import ROLE_OFFICE
 from mobile_jpki.signing.cms import sign_cms
 from mobile_jpki.web.simulator import BackendFactory, SimulatorWorld, fake_world_factory
+
+log = logging.getLogger("mobile_jpki.web")
 
 SIMULATOR_ENV = "MOBILE_JPKI_SIMULATOR"
 READY_TOPIC = "registration-ready"
@@ -91,6 +97,15 @@ class _KeyMaker(Protocol):
     def manufacturer_roots(self) -> list[x509.Certificate]: ...
 
     def create_api_key(self, *, name: str, role: str, now: dt.datetime) -> tuple[str, str]: ...
+
+    def close_sandbox_session(
+        self,
+        *,
+        person_id: str | None,
+        device_ids: Sequence[str],
+        api_key_id: str | None,
+        now: dt.datetime,
+    ) -> list[int]: ...
 
 
 class PortalHandle(Protocol):
@@ -128,6 +143,16 @@ class SessionSecrets:
         )
 
 
+@dataclass
+class _Made:
+    """What one session's world has made so far: what closing it must undo."""
+
+    person_id: str | None = None
+    api_key_id: str | None = None
+    device_ids: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+
 class PortalWorldFactory:
     """A :data:`~mobile_jpki.web.simulator.BackendFactory` on a real portal: one call, one
     session's world (resident, card, two enrolled phones, the old one registered)."""
@@ -150,34 +175,34 @@ class PortalWorldFactory:
         self.ready_timeout = ready_timeout
         self.kdf_iterations = kdf_iterations
         self.randbelow = randbelow
-        self._api_key: str | None = None
-        self._lock = threading.Lock()
 
     @property
     def clock(self) -> Clock:
         return self.portal.clock
 
-    def _operator(self) -> OperatorClient:
-        with self._lock:
-            if self._api_key is None:
-                _, self._api_key = self.portal.service.create_api_key(
-                    name="phone-simulator", role="office", now=self.clock.now()
-                )
-        return OperatorClient(self.http, self._api_key)
-
     def __call__(self) -> SimulatorWorld:
+        made = _Made()
         try:
-            return self._make()
-        except SimulatorSetupError:
-            raise
+            return self._make(made)
         except Exception as exc:  # any layer: say what failed, never a 500 page
+            # Half a world is still a world: what was made is closed like an expired one.
+            self.close(made)
+            if isinstance(exc, SimulatorSetupError):
+                raise
             raise SimulatorSetupError(f"{type(exc).__name__}: {exc}") from exc
 
-    def _make(self) -> SimulatorWorld:
+    def _make(self, made: _Made) -> SimulatorWorld:
         secrets = SessionSecrets.generate(self.randbelow)
         short, card_applet = self._new_card()
-        operator = self._operator()
+        made.files.append(device_path(self.data_dir, DeviceKind.CARD, f"sim-{short}-card"))
+        # An office key of the session's own (the least role that registers residents and
+        # cards, docs/portal.md "Operators"), revoked when the session ends.
+        made.api_key_id, api_key = self.portal.service.create_api_key(
+            name=f"simulator-session-{short}", role=ROLE_OFFICE, now=self.clock.now()
+        )
+        operator = OperatorClient(self.http, api_key)
         person_id = operator.register_person(**RESIDENT)
+        made.person_id = person_id
         card = JpkiClient(InProcessConnection(card_applet))
         now = self.clock.now()
         issue_card(
@@ -190,8 +215,8 @@ class PortalWorldFactory:
             auth_pin=secrets.card_auth_pin,
             card_instruction_key=self.card_instruction_key,
         )
-        old = self._phone(f"sim-{short}-old")
-        new = self._phone(f"sim-{short}-new")
+        old = self._phone(f"sim-{short}-old", made)
+        new = self._phone(f"sim-{short}-new", made)
         old.apply(
             card,
             card_password=secrets.card_sign_password,
@@ -226,7 +251,25 @@ class PortalWorldFactory:
             info=info,
             # The document advises connecting the old phone; the person switches it on.
             online={"old": False, "new": True},
+            close=lambda: self.close(made),
         )
+
+    def close(self, made: _Made) -> list[int]:
+        """End a session's world: every certificate of its person and phones revoked
+        (cessationOfOperation) through the portal's CA, its phones retired, its API key
+        revoked, its card and phone state files removed. Safe to call twice."""
+        revoked: list[int] = []
+        if made.person_id or made.device_ids or made.api_key_id:
+            revoked = self.portal.service.close_sandbox_session(
+                person_id=made.person_id,
+                device_ids=made.device_ids,
+                api_key_id=made.api_key_id,
+                now=self.clock.now(),
+            )
+        for path in made.files:
+            path.unlink(missing_ok=True)
+        log.info("simulator session closed: %d certificates revoked", len(revoked))
+        return revoked
 
     def _new_card(self) -> tuple[str, Any]:
         for _ in range(5):
@@ -243,10 +286,11 @@ class PortalWorldFactory:
             return short, applet
         raise SimulatorSetupError("could not find a free simulator device id")
 
-    def _phone(self, device_id: str) -> ScriptedPhone:
+    def _phone(self, device_id: str, made: _Made) -> ScriptedPhone:
         applet = create_phone(
             self.data_dir, device_id, clock=self.clock, kdf_iterations=self.kdf_iterations
         )
+        made.files.append(device_path(self.data_dir, DeviceKind.PHONE, device_id))
         clock = self.clock
 
         def sign(content: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> bytes:
@@ -259,6 +303,7 @@ class PortalWorldFactory:
             clock=self.clock,
         )
         phone.enrol(push_channel="inprocess")
+        made.device_ids.append(phone.device_id or "")
         return phone
 
     def _register_when_ready(self, phone: ScriptedPhone, secrets: SessionSecrets) -> None:

@@ -15,6 +15,7 @@ from html import escape
 from mobile_jpki.phone.app.screens import Button, Checkbox, Field, Item, ItemKind, Screen
 from mobile_jpki.phone.app.texts import text
 from mobile_jpki.phone.app.texts_model import Lang
+from mobile_jpki.web.pages import FAVICON_LINK, SANDBOX_BANNER
 
 # The simulator's own chrome (not the app's texts): what sits around the phones.
 CHROME: Mapping[str, tuple[str, str]] = {
@@ -226,8 +227,9 @@ def render_setup_error(message: str, lang: Lang, base: str) -> str:
     return f"""<!doctype html>
 <html lang="{lang.value}">
 <head><meta charset="utf-8"><title>{escape(title)}</title>
+{FAVICON_LINK}
 <link rel="stylesheet" href="{b}/static/simulator.css"></head>
-<body><main><h1>{escape(title)}</h1>
+<body>{SANDBOX_BANNER}<main><h1>{escape(title)}</h1>
 <p class="message" data-testid="setup-error">{escape(message)}</p>
 <p><a href="{b}/">{escape(retry)}</a></p></main></body>
 </html>
@@ -247,10 +249,12 @@ def render_page(panels: Mapping[str, str], lang: Lang, base: str) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(chrome("title", lang))}</title>
+{FAVICON_LINK}
 <link rel="stylesheet" href="{b}/static/simulator.css">
 <script src="{b}/static/simulator.js" defer></script>
 </head>
 <body data-sim-base="{b}">
+{SANDBOX_BANNER}
 <header>
 <h1>{_t("guide_service", lang)} — {_t("guide_heading", lang)}</h1>
 {guide}

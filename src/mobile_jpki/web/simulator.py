@@ -9,6 +9,9 @@ Each browser gets its own world (cookie ``mjpki_sim``), made by the injected
 already holding both certificates (the start of the user's document). The page polls
 ``/poll`` once a second: that is how push notifications and the old phone's instructions
 arrive while a phone is "online".
+
+It is a sandbox (web/sandbox.py): sessions are bounded in number and rate and end after an
+idle time and a lifetime, their worlds closed. ``serve`` mounts it only with ``--simulator``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import datetime as dt
 import logging
 import secrets
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from html import escape
@@ -42,17 +44,23 @@ from mobile_jpki.phone.app.events import (
 from mobile_jpki.phone.app.fake import FakeWorld
 from mobile_jpki.phone.app.flows import PhoneApp
 from mobile_jpki.phone.app.texts_model import Lang
+from mobile_jpki.web.pages import PROBLEM_JSON, render_refused
 from mobile_jpki.web.render import (
     render_device,
     render_operator,
     render_page,
     render_setup_error,
 )
+from mobile_jpki.web.sandbox import (
+    SessionRefused,
+    SimulatorLimits,
+    SimulatorSessions,
+    install_sweeper,
+)
 
 log = logging.getLogger("mobile_jpki.web")
 
 COOKIE = "mjpki_sim"
-MAX_SESSIONS = 64  # a local tool: the oldest session is dropped beyond this
 _ASSETS = {"simulator.js": "text/javascript", "simulator.css": "text/css"}
 Phone = Literal["old", "new"]
 
@@ -70,6 +78,14 @@ class SimulatorWorld:
     clock: Clock
     info: Mapping[str, str] = field(default_factory=dict)
     online: Mapping[str, bool] = field(default_factory=lambda: {"old": True, "new": True})
+    #: Ends the world when its session expires, is replaced or the server stops: on a real
+    #: portal, revokes what it made and removes its state files (web/portal_world.py).
+    close: Callable[[], object] | None = None
+
+
+def close_world(world: SimulatorWorld) -> None:
+    if world.close is not None:
+        world.close()
 
 
 BackendFactory = Callable[[], SimulatorWorld]
@@ -114,6 +130,40 @@ def _new_session(factory: BackendFactory, lang: Lang = Lang.JA) -> _Session:
     return _Session(world, apps, online=online, lang=lang)
 
 
+def _close_session(session: _Session) -> None:
+    with session.lock:
+        close_world(session.world)
+
+
+def simulator_sessions(limits: SimulatorLimits | None = None) -> SimulatorSessions[_Session]:
+    """The live-session registry of one simulator, bounded by ``limits``."""
+    return SimulatorSessions(limits, close=_close_session)
+
+
+def client_address(request: Request) -> str:
+    """The peer's address, for the per-client rate limit. Behind a reverse proxy every
+    visitor shares the proxy's address: the global limit still holds then."""
+    return request.client.host if request.client is not None else "-"
+
+
+def _refused_headers(refused: SessionRefused) -> dict[str, str]:
+    # RFC 9110 §10.2.3 Retry-After; RFC 6585 §4 429 Too Many Requests.
+    return {"Cache-Control": "no-store", "Retry-After": str(refused.retry_after)}
+
+
+def refused_problem(refused: SessionRefused) -> JSONResponse:
+    """429 as problem+json (RFC 7807), for the simulator's JSON endpoints."""
+    body = {
+        "type": "urn:mobile-jpki:problem:simulator-busy",
+        "title": "Too many simulator sessions",
+        "status": 429,
+        "detail": str(refused),
+    }
+    return JSONResponse(
+        body, status_code=429, media_type=PROBLEM_JSON, headers=_refused_headers(refused)
+    )
+
+
 def _setup_failure(exc: Exception) -> str:
     """One line for the page: what failed while making a session's world."""
     log.warning("simulator session setup failed", exc_info=exc)
@@ -132,20 +182,24 @@ class OperatorIn(BaseModel):
 
 
 def create_simulator_router(
-    backend_factory: BackendFactory = fake_world_factory, *, prefix: str = "/simulator"
+    backend_factory: BackendFactory = fake_world_factory,
+    *,
+    prefix: str = "/simulator",
+    sessions: SimulatorSessions[_Session] | None = None,
 ) -> APIRouter:
-    """The simulator's routes under ``prefix``; mount with ``app.include_router(...)``."""
+    """The simulator's routes under ``prefix``; mount with ``app.include_router(...)``.
+
+    ``sessions`` bounds the live sessions (web/sandbox.py); run its sweeper in the app's
+    lifespan (:func:`~mobile_jpki.web.sandbox.install_sweeper`, as ``create_app`` does) so
+    idle sessions are cleaned up even when nobody comes back."""
     router = APIRouter(prefix=prefix, tags=["simulator"], include_in_schema=False)
-    sessions: OrderedDict[str, _Session] = OrderedDict()
-    sessions_lock = threading.Lock()
+    live = sessions if sessions is not None else simulator_sessions()
 
     def lookup(sid: str | None) -> _Session:
-        with sessions_lock:
-            session = sessions.get(sid or "")
-            if session is None:
-                raise HTTPException(409, "no simulator session: reload the page")
-            sessions.move_to_end(sid or "")
-            return session
+        session = live.get(sid)
+        if session is None:
+            raise HTTPException(409, "no simulator session: reload the page")
+        return session
 
     def panels(session: _Session) -> dict[str, str]:
         out = {
@@ -170,26 +224,29 @@ def create_simulator_router(
         request: Request, lang: str | None = None, mjpki_sim: str | None = Cookie(default=None)
     ) -> Response:
         chosen = Lang(lang) if lang in (Lang.JA.value, Lang.EN.value) else None
-        with sessions_lock:
-            sid = mjpki_sim or ""
-            session = sessions.get(sid)
+        sid = mjpki_sim or ""
+        session = live.get(sid)
         if session is None:
-            # Outside the sessions lock: a world on the real portal takes seconds to make
+            try:
+                live.reserve(client_address(request))
+            except SessionRefused as refused:
+                html = render_refused(str(refused), chosen or Lang.JA, prefix)
+                return HTMLResponse(html, status_code=429, headers=_refused_headers(refused))
+            # Outside any lock: a world on the real portal takes seconds to make
             # (a card personalised, two phones enrolled, the old one registered).
             try:
                 session = _new_session(backend_factory, chosen or Lang.JA)
             except Exception as exc:  # shown on the page, never a bare 500
+                live.unreserve()
                 html = render_setup_error(_setup_failure(exc), chosen or Lang.JA, prefix)
                 return HTMLResponse(html, status_code=503, headers={"Cache-Control": "no-store"})
             sid = secrets.token_urlsafe(16)
-            with sessions_lock:
-                sessions[sid] = session
-                while len(sessions) > MAX_SESSIONS:
-                    sessions.popitem(last=False)
+            live.add(sid, session)
         if chosen is not None:
             session.lang = chosen
         with session.lock:
             html = render_page(panels(session), session.lang, prefix)
+        # no-store: the page shows the session's test passwords (sandbox data, for its owner).
         response = HTMLResponse(html, headers={"Cache-Control": "no-store"})
         response.set_cookie(COOKIE, sid, httponly=True, samesite="strict", path=prefix)
         return response
@@ -235,17 +292,26 @@ def create_simulator_router(
             return JSONResponse({"panels": panels(session)})
 
     @router.post("/operator")
-    def operator(body: OperatorIn, mjpki_sim: str | None = Cookie(default=None)) -> JSONResponse:
+    def operator(
+        request: Request, body: OperatorIn, mjpki_sim: str | None = Cookie(default=None)
+    ) -> JSONResponse:
         session = lookup(mjpki_sim)
         with session.lock:
             if body.action == "reset":
+                # A new world costs what a new session costs: the same rate limits.
+                try:
+                    live.charge_rebuild(client_address(request))
+                except SessionRefused as refused:
+                    return refused_problem(refused)
                 try:
                     fresh = _new_session(backend_factory, session.lang)
                 except Exception as exc:  # the old world stays; the panel says why
                     session.operator_error = _setup_failure(exc)
                     return JSONResponse({"panels": panels(session)})
+                stale = session.world
                 session.world, session.apps, session.online = fresh.world, fresh.apps, fresh.online
                 session.operator_error = ""
+                close_world(stale)
                 return JSONResponse({"panels": panels(session)})
             ops = session.world.operator
             try:
@@ -276,10 +342,14 @@ def _event(body: EventIn) -> Event:
     return TapBanner()
 
 
-def create_simulator_app(backend_factory: BackendFactory = fake_world_factory) -> FastAPI:
+def create_simulator_app(
+    backend_factory: BackendFactory = fake_world_factory, *, limits: SimulatorLimits | None = None
+) -> FastAPI:
     """A stand-alone app serving only the simulator (tests; before ``api.app`` mounts it)."""
     app = FastAPI(
         title="mobile-jpki phone simulator", docs_url=None, redoc_url=None, openapi_url=None
     )
-    app.include_router(create_simulator_router(backend_factory))
+    sessions = simulator_sessions(limits)
+    app.include_router(create_simulator_router(backend_factory, sessions=sessions))
+    install_sweeper(app, sessions)
     return app

@@ -43,6 +43,7 @@ from . import (
     registration,
     registry,
     revocation,
+    sandbox,
     suspension,
     views,
 )
@@ -144,6 +145,20 @@ class PortalService:
 
     def authenticate_operator(self, secret: str, *, now: dt.datetime) -> OperatorRef:
         return operators.authenticate_operator(self.context, secret, now=now)
+
+    def close_sandbox_session(
+        self,
+        *,
+        person_id: str | None,
+        device_ids: Sequence[str],
+        api_key_id: str | None,
+        now: dt.datetime,
+    ) -> list[int]:
+        """The simulator's session ended: its certificates revoked, phones retired, key
+        revoked (:mod:`.sandbox`)."""
+        return sandbox.close_sandbox_session(
+            self.context, person_id=person_id, device_ids=device_ids, api_key_id=api_key_id, now=now
+        )
 
     # --- the register: persons and cards ------------------------------------------------------
     def register_person(
