@@ -26,6 +26,7 @@ from mobile_jpki.runtime import System, open_system
 from mobile_jpki.service.ca.bootstrap import init_data_dir
 from mobile_jpki.store.models import Certificate
 from mobile_jpki.web.portal_world import SimulatorSetupError
+from mobile_jpki.web.sandbox import SimulatorLimits
 from mobile_jpki.web.simulator import create_simulator_app
 
 NOW = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
@@ -63,7 +64,7 @@ def live(tmp_path: object) -> Iterator[Live]:
     from pathlib import Path
 
     settings, _ = init_data_dir(Path(str(tmp_path)) / "data", NOW)
-    system = open_system(settings, FixedClock(NOW))
+    system = open_system(settings, FixedClock(NOW), simulator=SimulatorLimits())
     try:
         for url in _serve(system.app):
             yield Live(url, system)
@@ -173,3 +174,117 @@ def test_a_failed_setup_is_a_page_that_says_why() -> None:
         assert r.status_code == 503
         assert 'data-testid="setup-error"' in r.text
         assert "attestation-invalid" in r.text
+
+
+# --- the sandbox: opt-in, and what an ended session leaves --------------------------------
+
+
+def _footprint(system: System) -> tuple[dict[str, int], set[str]]:
+    """Rows that a session would add, and the data directory's files."""
+    from sqlalchemy import func
+
+    from mobile_jpki.store.portal import ApiKey, Card, Device, Person
+
+    with system.ca.db.transaction(write=False) as s:
+        rows = {
+            m.__name__: int(s.scalar(select(func.count()).select_from(m)) or 0)
+            for m in (Person, Card, Device, ApiKey, Certificate)
+        }
+    data = system.settings.data_dir
+    files = {
+        str(p.relative_to(data))
+        for p in data.rglob("*")
+        if p.is_file() and not p.name.endswith(("-wal", "-shm", "-journal"))
+    }
+    return rows, files
+
+
+def test_a_plain_app_has_no_simulator_and_a_visit_changes_nothing(tmp_path: object) -> None:
+    from pathlib import Path
+
+    settings, _ = init_data_dir(Path(str(tmp_path)) / "data", NOW)
+    system = open_system(settings, FixedClock(NOW))  # what a plain `serve` builds
+    try:
+        before = _footprint(system)
+        for url in _serve(system.app):
+            with httpx.Client(base_url=url) as client:
+                for path in ("/simulator/", "/simulator", "/simulator/static/simulator.js"):
+                    assert client.get(path).status_code == 404, path
+                for path in ("/simulator/poll", "/simulator/operator", "/simulator/event"):
+                    assert client.post(path, json={}).status_code == 404, path
+                assert 'href="/simulator/"' not in client.get("/").text
+        assert _footprint(system) == before
+    finally:
+        system.close()
+
+
+def _ocsp_status(client: httpx.Client, system: System, row: Certificate) -> tuple[str, str]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import ocsp
+
+    from mobile_jpki.pki.model import CertKind
+
+    cert = x509.load_der_x509_certificate(row.der)
+    issuer = system.ca.identity(row.ca_id).certificate
+    req = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA256()).build()
+    r = client.post(
+        f"/ocsp/{CertKind(row.kind).hierarchy.value}",
+        content=req.public_bytes(serialization.Encoding.DER),
+        headers={"Content-Type": "application/ocsp-request"},
+    )
+    answer = ocsp.load_der_ocsp_response(r.content)
+    reason = answer.revocation_reason
+    return answer.certificate_status.name, reason.name if reason else ""
+
+
+def test_an_expired_session_is_revoked_and_removed(
+    live: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from mobile_jpki.store.portal import ApiKey, Device
+
+    caplog.set_level(logging.DEBUG)
+    sessions = live.system.app.state.simulator_sessions
+    with httpx.Client(base_url=live.url, timeout=60) as client:
+        page = client.get("/simulator/").text
+        assert 'data-testid="sandbox-banner"' in page and "Sandbox: test data only" in page
+        person, short = info(page, "person"), info(page, "card").removesuffix("-card")
+        secrets = [info(page, k) for k in ("card_sign_password", "old_phone_sign_password")]
+        devices = live.system.settings.data_dir / "devices"
+        files = [
+            devices / "cards" / f"{short}-card.state",
+            devices / "phones" / f"{short}-old.state",
+            devices / "phones" / f"{short}-new.state",
+        ]
+        assert all(f.is_file() for f in files)
+        with live.system.ca.db.transaction(write=False) as s:
+            keys = s.scalars(select(ApiKey)).all()
+            assert [(k.role, k.revoked_at) for k in keys] == [("office", None)]  # its own
+            key_id = keys[0].id
+
+        # 31 minutes without a request: the sweeper ends it.
+        sessions.monotonic = lambda: time.monotonic() + 31 * 60
+        assert sessions.sweep() == 1
+        assert client.post("/simulator/poll").status_code == 409
+
+        with live.system.ca.db.transaction(write=False) as s:
+            certs = s.scalars(select(Certificate).where(Certificate.person_id == person)).all()
+            holders = s.scalars(select(Device).where(Device.holder.is_(True))).all()
+            for row in certs:
+                s.expunge(row)
+        kinds = sorted(c.kind for c in certs)
+        assert kinds == ["card-auth", "card-sign", "phone-auth", "phone-sign"], kinds
+        for row in certs:
+            assert (row.status, row.reason) == ("revoked", Reason.CESSATION_OF_OPERATION.value)
+            # ... and a relying party hears so from this server's OCSP responder.
+            assert _ocsp_status(client, live.system, row) == ("REVOKED", "cessation_of_operation")
+        assert holders == []
+        assert not any(f.exists() for f in files)
+        with live.system.ca.db.transaction(write=False) as s:
+            key = s.get(ApiKey, key_id)
+            assert key is not None and key.revoked_at is not None  # its office key revoked
+    assert "simulator session closed: 4 certificates revoked" in caplog.text
+    for secret in secrets:
+        assert secret not in caplog.text  # test passwords are for the page, never the log

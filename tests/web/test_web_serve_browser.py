@@ -79,7 +79,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "mobile_jpki", "serve", "--data-dir", str(settings.data_dir),
-             "--host", "127.0.0.1", "--port", str(port)],
+             "--host", "127.0.0.1", "--port", str(port), "--simulator"],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

@@ -62,6 +62,7 @@ def create_app(
         from mobile_jpki.web.simulator import create_simulator_router, simulator_sessions
 
         sessions = simulator_sessions(simulator)
+        app.state.simulator_sessions = sessions
         app.include_router(create_simulator_router(portal_world_for(app), sessions=sessions))
         install_sweeper(app, sessions)
     app.include_router(front.router)

@@ -110,7 +110,8 @@ class SimulatorSessions(Generic[S]):
     ) -> None:
         self.limits = limits or SimulatorLimits()
         self._close = close
-        self._now = monotonic
+        #: The clock of idle and lifetime (tests move it).
+        self.monotonic = monotonic
         self._entries: OrderedDict[str, _Entry[S]] = OrderedDict()
         self._pending = 0  # sessions being made: they count against the cap already
         self._rate = _Rate()
@@ -129,7 +130,7 @@ class SimulatorSessions(Generic[S]):
     def get(self, sid: str | None) -> S | None:
         """The live session ``sid`` (its idle time restarts), or None. An expired one is
         closed here rather than waiting for the sweep."""
-        now = self._now()
+        now = self.monotonic()
         with self._lock:
             entry = self._entries.get(sid or "")
             if entry is None:
@@ -163,7 +164,7 @@ class SimulatorSessions(Generic[S]):
         """Admit the making of a new session for ``client``, or raise :class:`SessionRefused`
         (nothing is made then). Pair with :meth:`add` or :meth:`unreserve`."""
         self.sweep()
-        now = self._now()
+        now = self.monotonic()
         with self._lock:
             if len(self._entries) + self._pending >= self.limits.max_sessions:
                 raise SessionRefused(
@@ -179,7 +180,7 @@ class SimulatorSessions(Generic[S]):
             self._pending -= 1
 
     def add(self, sid: str, session: S) -> None:
-        now = self._now()
+        now = self.monotonic()
         with self._lock:
             self._pending -= 1
             self._entries[sid] = _Entry(session, now, now)
@@ -187,11 +188,11 @@ class SimulatorSessions(Generic[S]):
     def charge_rebuild(self, client: str) -> None:
         """A session remakes its world ("start over"): it costs a creation, not a slot."""
         with self._lock:
-            self._charge(client, self._now())
+            self._charge(client, self.monotonic())
 
     def sweep(self) -> int:
         """Close every expired session; returns how many."""
-        now = self._now()
+        now = self.monotonic()
         with self._lock:
             gone = [sid for sid, e in self._entries.items() if self._expired(e, now)]
             ended = [self._entries.pop(sid).session for sid in gone]
