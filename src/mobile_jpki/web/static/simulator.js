@@ -27,6 +27,8 @@
       }))
       .then((r) => {
         if (r.status === 409) { window.location.reload(); return null; }
+        // 429 (the sandbox's limits, e.g. "start over" too often): say why, keep the page.
+        if (r.status === 429) { return r.json().then((p) => { window.alert(p.detail); return null; }); }
         return r.json();
       })
       .then((data) => { if (data) apply(data); })
