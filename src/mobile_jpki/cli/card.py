@@ -187,7 +187,8 @@ def _tries(client: JpkiClient, hierarchy: Hierarchy, certified: bool) -> str:
     """What VERIFY's status query (ISO 7816-4 §11.5.6, no data) says, in words.
 
     The applet answers ``69 84`` (reference data not usable) both for a blocked secret and for
-    one never set (docs/apdu.md): a new phone has no secrets until its first application (⑩).
+    one never set (``applet/jpki.py`` VERIFY): a new phone has no secrets until its first
+    application (⑩).
     With no certificate in the slot the secret guards nothing a person can use, and the next
     application sets its own (clearing any left by an unfinished one), so "not set" is what is
     true for them; with a certificate, ``69 84`` can only mean blocked.
@@ -250,9 +251,7 @@ Password = Annotated[
 
 # -- options of the signing commands (card sign-cms, phone sign-cms and sign-pdf) -------------
 InFile = Annotated[Path, typer.Argument(metavar="IN", help="The file to sign.")]
-SignedOut = Annotated[
-    Path, typer.Argument(metavar="OUT", help="Where to write the signature (or signed PDF).")
-]
+SignedOut = Annotated[Path, typer.Argument(metavar="OUT", help="Where to write the signature.")]
 Attached = Annotated[
     bool,
     typer.Option(
