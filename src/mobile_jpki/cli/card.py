@@ -6,7 +6,9 @@ Exit codes, shared by every command (``card``, ``phone``, ``office``; docs/cli.m
 3 not found (emulated device, app profile, person or record in the service);
 4 refused (the card or element: wrong or blocked password, missing file; the service: revoked,
 not eligible, consent needed, bad signature); 5 data directory or state problem;
-1 reader or network transport failure.
+6 the signing certificate is revoked, held, expired or unknown to the CA (nothing signed);
+1 reader or network transport failure (also: a signing command could not learn its
+certificate's status).
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ from mobile_jpki.reader.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdBridge, serv
 from mobile_jpki.settings import SettingsError
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_SETUP = 1, 2, 3, 4, 5
+# Not folded into 4: a script must tell "wrong password, try again" from "this certificate
+# will never sign again (or not until the hold is released)".
+EXIT_CERT = 6
 
 app = typer.Typer(
     help="The emulated My Number Card: attach it to a PC/SC reader (vpcd) or inspect it. "
@@ -178,6 +183,22 @@ def open_connection(
     return InProcessConnection(applet)
 
 
+def _tries(client: JpkiClient, hierarchy: Hierarchy, certified: bool) -> str:
+    """What VERIFY's status query (ISO 7816-4 §11.5.6, no data) says, in words.
+
+    The applet answers ``69 84`` (reference data not usable) both for a blocked secret and for
+    one never set (``applet/jpki.py`` VERIFY): a new phone has no secrets until its first
+    application (⑩).
+    With no certificate in the slot the secret guards nothing a person can use, and the next
+    application sets its own (clearing any left by an unfinished one), so "not set" is what is
+    true for them; with a certificate, ``69 84`` can only mean blocked.
+    """
+    left = client.tries_left(hierarchy)
+    if left > 0:
+        return str(left)
+    return "0 (blocked)" if certified else "not set"
+
+
 def show_info(conn: CardConnection) -> None:
     client = JpkiClient(conn)
     present = client.presence()
@@ -185,8 +206,8 @@ def show_info(conn: CardConnection) -> None:
         ("ATR", conn.atr().hex(" ").upper()),
         ("token", client.token_label()),
         ("certificates", ", ".join(h.value for h, ok in present.items() if ok) or "none"),
-        ("signing password tries left", str(client.tries_left(Hierarchy.SIGN))),
-        ("auth PIN tries left", str(client.tries_left(Hierarchy.AUTH))),
+        ("signing password tries left", _tries(client, Hierarchy.SIGN, present[Hierarchy.SIGN])),
+        ("auth PIN tries left", _tries(client, Hierarchy.AUTH, present[Hierarchy.AUTH])),
     ]
     for name, value in rows:
         typer.echo(f"{name + ':':<29} {value}")
@@ -226,6 +247,88 @@ Password = Annotated[
     str | None,
     typer.Option("--password", help="Signing password (sign) or auth PIN (auth on a phone)."),
 ]
+
+
+# -- options of the signing commands (card sign-cms, phone sign-cms and sign-pdf) -------------
+InFile = Annotated[Path, typer.Argument(metavar="IN", help="The file to sign.")]
+SignedOut = Annotated[Path, typer.Argument(metavar="OUT", help="Where to write the signature.")]
+Attached = Annotated[
+    bool,
+    typer.Option(
+        "--attached", help="Put the content inside the signature (default: detached, RFC 5652 "
+        "§5.2 eContent absent; the verifier needs the file too).",
+    ),
+]  # fmt: skip
+WithCa = Annotated[
+    bool,
+    typer.Option("--with-ca", help="Also include the issuing CA certificate in the signature."),
+]
+PemOut = Annotated[bool, typer.Option("--pem", help="Write PEM (-----BEGIN CMS-----), not DER.")]
+Timestamp = Annotated[
+    bool,
+    typer.Option(
+        "--timestamp", help="Add an RFC 3161 signature time-stamp from the service's /tsa "
+        "(CAdES B-T).",
+    ),
+]  # fmt: skip
+TsaUrl = Annotated[
+    str | None,
+    typer.Option("--tsa-url", help="Add an RFC 3161 time-stamp from this TSA URL instead."),
+]
+NoStatusCheck = Annotated[
+    bool,
+    typer.Option(
+        "--no-status-check", help="Sign without first asking the CA whether the certificate is "
+        "revoked or held (by default a signing command refuses when it cannot learn that).",
+    ),
+]  # fmt: skip
+
+
+@app.command("sign-cms")
+def sign_cms_cmd(
+    in_path: InFile,
+    out_path: SignedOut,
+    data_dir: OptDataDir = None,
+    card: Annotated[str, typer.Option("--card", help="Id of the emulated card.")] = "card",
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password",
+            help="The card's signing password. Prompted (hidden) when absent.",
+            envvar="MOBILE_JPKI_CARD_PASSWORD",
+        ),
+    ] = None,
+    attached: Attached = False,
+    with_ca: WithCa = False,
+    pem: PemOut = False,
+    timestamp: Timestamp = False,
+    tsa_url: TsaUrl = None,
+    no_status_check: NoStatusCheck = False,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="Ask a running `mobile-jpki serve` for the certificate's status "
+            "and time-stamp (default: the service of --data-dir, in-process).",
+            envvar="MOBILE_JPKI_BASE_URL",
+        ),
+    ] = None,
+    pcsc: PcscFlag = False,
+    reader: ReaderOpt = None,
+) -> None:
+    """Sign a file (CMS SignedData, RFC 5652) with the card's signing key (署名用電子証明書),
+    after checking with the CA that the certificate is neither revoked nor held.
+
+    Verify with `mobile-jpki verify cms OUT --data IN --trust sign-ca.pem`, or `openssl cms
+    -verify -binary -inform DER -in OUT -content IN -CAfile sign-ca.pem -purpose any`.
+    """
+    from mobile_jpki.cli.signing import card_sign_cms
+
+    card_sign_cms(
+        in_path, out_path, data_dir=data_dir, card=card, password=password, attached=attached,
+        with_ca=with_ca, pem=pem, timestamp=timestamp, tsa_url=tsa_url,
+        no_status_check=no_status_check, base_url=base_url, pcsc=pcsc, reader=reader,
+    )  # fmt: skip
 
 
 def do_read_cert(

@@ -7,12 +7,13 @@ unavailable under hard fail, ...); 2 usage error or unreadable input.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
+from asn1crypto import pem as apem
 from cryptography import x509
 
 from mobile_jpki.clock import SystemClock
@@ -25,13 +26,14 @@ from mobile_jpki.verify.certificate import (
     verify_certificate,
 )
 from mobile_jpki.verify.cms import verify_cms
-from mobile_jpki.verify.errors import VerifyError
+from mobile_jpki.verify.errors import MalformedInput, VerifyError
 from mobile_jpki.verify.fetch import HttpFetcher
 from mobile_jpki.verify.login import MemoryNonceStore, verify_login
 from mobile_jpki.verify.pdf import verify_pdf
 from mobile_jpki.verify.revocation_model import FailMode, RevocationPolicy, Source
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Verify JPKI certificates, CMS and PDF signatures and login assertions "
@@ -67,17 +69,58 @@ def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 @contextmanager
-def _errors() -> Iterator[None]:
+def _errors(about: Path | None = None) -> Iterator[None]:
+    """One line per failure; input the kit cannot read (MalformedInput) names ``about``."""
     try:
         yield
+    except MalformedInput as exc:
+        _fail(f"{about}: {exc}" if about is not None else str(exc))
     except (VerifyError, OSError, ValueError) as exc:
         _fail(str(exc))
+
+
+def _read(path: Path) -> bytes:
+    """An input file's bytes, or one line naming the file (exit 2, this group's usage code)."""
+    if not path.exists():
+        _fail(f"{path}: no such file")
+    if not path.is_file():
+        _fail(f"{path}: not a regular file")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        _fail(f"{path}: cannot read: {exc.strerror}")
+
+
+def _parse(path: Path, what: str, parse: Callable[[bytes], T]) -> T:
+    """``parse(bytes of path)``; a file that is not ``what`` is one line naming it."""
+    data = _read(path)
+    try:
+        return parse(data)
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        # Parsers of foreign bytes raise any of these (asn1crypto, cryptography's Rust parser,
+        # json, base64); none of them is a bug here, all mean "not what it says it is".
+        _fail(f"{path}: not {what}: {exc}")
+
+
+def _unarmor(data: bytes) -> bytes:
+    """DER, or PEM of it (RFC 7468), as ``openssl cms -outform PEM`` and ``sign-cms --pem``
+    write."""
+    if data.lstrip().startswith(b"-----BEGIN"):
+        _, _, der = apem.unarmor(data)
+        return bytes(der)
+    return data
+
+
+def _load_certificate(data: bytes) -> x509.Certificate:
+    if b"-----BEGIN" in data:
+        return x509.load_pem_x509_certificate(data)
+    return x509.load_der_x509_certificate(data)
 
 
 def _anchors(trust: list[Path] | None, jlis: bool) -> TrustAnchors:
     anchors = TrustAnchors(())
     for path in trust or []:
-        anchors = anchors + TrustAnchors.from_files([path])
+        anchors = anchors + _parse(path, "a PEM certificate file", TrustAnchors.from_pem)
     if jlis:
         anchors = anchors + jlis_anchors()
     if not anchors.certificates:
@@ -140,13 +183,8 @@ def cert_cmd(
     at: At = None,
 ) -> None:
     """Kind (card/phone), basic four facts, and revocation status with reason and time."""
+    cert = _parse(pem, "a certificate (PEM or DER)", _load_certificate)
     with _errors():
-        data = pem.read_bytes()
-        cert = (
-            x509.load_pem_x509_certificate(data)
-            if b"-----BEGIN" in data
-            else x509.load_der_x509_certificate(data)
-        )
         verdict = verify_certificate(
             cert,
             anchors=_anchors(trust, jlis),
@@ -160,7 +198,7 @@ def cert_cmd(
 
 @app.command("cms")
 def cms_cmd(
-    signature: Annotated[Path, typer.Argument(help="CMS SignedData (DER).")],
+    signature: Annotated[Path, typer.Argument(help="CMS SignedData (DER or PEM).")],
     data: Annotated[Path | None, typer.Option("--data", help="Detached content.")] = None,
     trust: Trust = None,
     jlis: Jlis = False,
@@ -169,10 +207,12 @@ def cms_cmd(
     revocation: Method = "ocsp,crl",
 ) -> None:
     """Verify a CMS signature (detached with --data, or encapsulated)."""
-    with _errors():
+    content = _read(data) if data else None
+    signed = _parse(signature, "a CMS signature (DER or PEM)", _unarmor)
+    with _errors(signature):
         verdict = verify_cms(
-            data.read_bytes() if data else None,
-            signature.read_bytes(),
+            content,
+            signed,
             anchors=_anchors(trust, jlis),
             now=SystemClock().now(),
             revocation=_check(offline, soft_fail, revocation),
@@ -200,14 +240,15 @@ def pdf_cmd(
     revocation: Method = "ocsp,crl",
 ) -> None:
     """Verify every signature of a PDF (PAdES)."""
-    with _errors():
+    document = _read(pdf)
+    with _errors(pdf):
         anchors = _anchors(trust, jlis)
         verdict = verify_pdf(
-            pdf.read_bytes(),
+            document,
             anchors=anchors,
             now=SystemClock().now(),
             revocation=_check(offline, soft_fail, revocation),
-            tsa_anchors=TrustAnchors.from_files(tsa_trust) if tsa_trust else None,
+            tsa_anchors=_anchors(tsa_trust, False) if tsa_trust else None,
         )
     for sig in verdict.signatures:
         typer.echo(f"[{sig.field_name}] coverage: {sig.coverage}")
@@ -231,8 +272,10 @@ def login_cmd(
 ) -> None:
     """Check a login assertion's signature, audience, expiry and certificate. Single use of the
     nonce cannot be checked here (no nonce store): that is the relying party's job."""
+    parsed = _parse(
+        assertion, "a login assertion (JSON)", lambda b: LoginAssertion.from_json(b.decode())
+    )
     with _errors():
-        parsed = LoginAssertion.from_json(assertion.read_text())
         store = MemoryNonceStore()
         store.remember(parsed.challenge)
         result = verify_login(

@@ -26,6 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.signers.pdf_signer import PdfSigningSession
@@ -124,6 +125,22 @@ class _TimedPdfSigner(signers.PdfSigner):
         return session
 
 
+def _writer(pdf: bytes) -> IncrementalPdfFileWriter:
+    import io
+
+    try:
+        return IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    except PdfError as exc:
+        # pyHanko's reader errors (no header, no xref, no %%EOF: a truncated or foreign file).
+        raise PdfSigningError(f"not a readable PDF: {exc}") from None
+
+
+def check_pdf(pdf: bytes) -> None:
+    """Raise :class:`PdfSigningError` unless ``pdf`` opens for an incremental update: what a
+    signing command checks before it asks for a password (or spends a card signature)."""
+    _writer(pdf)
+
+
 def sign_pdf_bytes(
     pdf: bytes,
     key: rsa.RSAPrivateKey,
@@ -186,8 +203,8 @@ def sign_pdf_bytes(
     )
     out = io.BytesIO()
     try:
-        signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False), output=out)
-    except (OSError, ValueError) as exc:
+        signer.sign_pdf(_writer(pdf), output=out)
+    except (OSError, ValueError, PdfError) as exc:
         raise PdfSigningError(f"signing failed: {exc}") from exc
     return out.getvalue()
 

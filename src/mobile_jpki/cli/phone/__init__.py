@@ -12,7 +12,7 @@ library code (:class:`~mobile_jpki.phone.steps.ScriptedPhone`,
 - :mod:`.lifecycle`: ``sync``, ``revoke``, ``revoke-other``, ``reset-password``, ``release``,
   ``push``, ``status``;
 - :mod:`.use`: the secure element itself: ``vpcd``, ``list``, ``info``, ``read-cert``,
-  ``sign-pdf``.
+  ``sign-pdf``, ``sign-cms``.
 
 Exit codes as ``mobile-jpki card`` (see :mod:`mobile_jpki.cli.card` and docs/cli.md).
 """
@@ -53,6 +53,7 @@ _COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("push", lifecycle.push),
     ("status", lifecycle.status),
     ("sign-pdf", use.sign_pdf_cmd),
+    ("sign-cms", use.sign_cms_cmd),
 )
 for _name, _command in _COMMANDS:
     app.command(_name)(_command)
