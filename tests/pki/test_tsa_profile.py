@@ -11,10 +11,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from mobile_jpki.pki.issuance import IssuanceError, build_tsa_certificate
-from mobile_jpki.pki.model import CaIdentity, PublicUrls
+from mobile_jpki.pki.model import CaIdentity, Hierarchy, PublicUrls
 from mobile_jpki.pki.tsa import TimeStampAuthority
 
 NOW = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
@@ -36,6 +36,12 @@ def test_tsa_certificate_has_only_the_time_stamping_purpose(
         "Time-Stamping Authority"
     )
     assert cert.not_valid_after_utc <= sign_ca.certificate.not_valid_after_utc
+    # Revocation-checkable: a strict PAdES validator needs a status source for the TSA too.
+    aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
+    assert not aia.critical
+    assert [(d.access_method, d.access_location.value) for d in aia.value] == [
+        (AuthorityInformationAccessOID.OCSP, urls.ocsp(Hierarchy.SIGN))
+    ]
     TimeStampAuthority(certificate=cert, key=key)  # accepted by the RFC 3161 responder
 
 

@@ -134,3 +134,17 @@ def test_extended_length_read_through_pcscd(vpcd_card: VpcdCard) -> None:
     with PcscConnection(vpcd_card.reader) as conn:
         client = JpkiClient(conn, extended_length=True)
         assert client.read_file(0x000B) == vpcd_card.auth_ca_der
+
+
+@pytest.mark.parametrize(("token", "secret"), [(SIGN_TOKEN, "sign"), (AUTH_TOKEN, "auth")])
+def test_pkcs11_tool_self_test_reports_no_error(
+    vpcd_card: VpcdCard, token: str, secret: str
+) -> None:
+    """Issue 16 §6: ``pkcs11-tool --test --login`` had one error, C_GenerateRandom(100), while
+    GET CHALLENGE answered ``67 00`` above 32 bytes; ``6C 20`` makes OpenSC re-ask."""
+    pin = vpcd_card.sign_password if secret == "sign" else vpcd_card.auth_pin
+    out = _tool("pkcs11-tool", "--module", PKCS11_MODULE, "--token-label", token,
+                "--test", "--login", "--pin", pin)  # fmt: skip
+    random_part = out.split("Digests:")[0]
+    assert "C_GenerateRandom" in random_part and "seems to be OK" in random_part, out
+    assert "No errors" in out, out

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 from pdf_util import blank_pdf
 from rp_pki import URLS, Issued, TestPki
+from typer.testing import CliRunner
 
+from mobile_jpki.cli import verify as verify_cli
 from mobile_jpki.pki import ocsp as pocsp
 from mobile_jpki.pki.model import CertKind, Hierarchy
 from mobile_jpki.pki.revocation import Reason
@@ -14,6 +18,7 @@ from mobile_jpki.signing.pdf import Level, sign_pdf_bytes
 from mobile_jpki.verify.certificate import Failure, RevocationCheck, TrustAnchors
 from mobile_jpki.verify.fetch import FakeFetcher
 from mobile_jpki.verify.pdf import pyhanko_validate, verify_pdf
+from mobile_jpki.verify.revocation_model import REASON_MEANING
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)  # pyHanko validates at the wall clock
 HOUR = dt.timedelta(hours=1)
@@ -133,3 +138,41 @@ def test_unsigned_pdf_is_not_valid(tpki: TestPki) -> None:
 @pytest.fixture(autouse=True)
 def _quiet_pyhanko(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("ERROR", logger="pyhanko")
+
+
+def test_verify_pdf_cli_says_valid_when_signed_and_revoked_later(
+    tpki: TestPki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16 §6: it printed "revocation: good (cessationOfOperation …)" for this."""
+    old = phone(tpki, 905)
+    revoked_at = NOW - HOUR
+    check = RevocationCheck(
+        FakeFetcher(
+            ocsp={
+                URLS.ocsp(Hierarchy.SIGN): tpki.ocsp_handler(
+                    old,
+                    status=pocsp.CertStatus.REVOKED,
+                    revoked_at=revoked_at,
+                    reason=Reason.CESSATION_OF_OPERATION,
+                    now=NOW,
+                )
+            }
+        )
+    )
+    signed_at = NOW - 3 * HOUR
+    pdf = tmp_path / "signed.pdf"
+    pdf.write_bytes(sign(tpki, old, signed_at, Level.B_T))
+    root = tmp_path / "sign-ca.pem"
+    root.write_bytes(tpki.root(Hierarchy.SIGN).public_bytes(Encoding.PEM))
+    monkeypatch.setattr(verify_cli, "_check", lambda *_: check)
+
+    out = CliRunner().invoke(verify_cli.app, ["pdf", str(pdf), "--trust", str(root)])
+
+    assert out.exit_code == 0, out.output
+    [line] = [x for x in out.output.splitlines() if x.startswith("revocation: ")]
+    assert line == (
+        f"revocation: valid when signed (time-stamp {signed_at:%Y-%m-%dT%H:%M:%SZ}); "
+        f"revoked later, at {revoked_at:%Y-%m-%dT%H:%M:%SZ} "
+        f"(cessationOfOperation: {REASON_MEANING[5]}) [ocsp]"
+    )
+    assert "revocation: good" not in out.output

@@ -14,6 +14,7 @@ from mobile_jpki.verify.fetch import FakeFetcher
 from mobile_jpki.verify.ocsp_check import build_ocsp_request, verify_ocsp_response
 from mobile_jpki.verify.revocation import acceptable, check_embedded, check_revocation
 from mobile_jpki.verify.revocation_model import (
+    REASON_MEANING,
     Evidence,
     FailMode,
     RevocationPolicy,
@@ -59,6 +60,13 @@ def test_ocsp_revoked_after_time_of_interest_is_good_then(tpki: TestPki) -> None
     then = verify_ocsp_response(der, old.cert, old.ca.certificate, now=T0, at=signed_at)
     assert then.status is RevocationStatus.GOOD
     assert then.revoked_at == T0 - HOUR  # the later revocation is still reported
+    # Said as what it means, not "good (superseded …)".
+    assert then.revoked_later and then.checked_at == signed_at
+    assert then.describe() == (
+        f"valid at {signed_at:%Y-%m-%dT%H:%M:%SZ}; revoked later, at "
+        f"{T0 - HOUR:%Y-%m-%dT%H:%M:%SZ} (superseded: {REASON_MEANING[4]}) [ocsp]"
+    )
+    assert then.describe(when="when signed").startswith("valid when signed; revoked later")
     before = verify_ocsp_response(der, old.cert, old.ca.certificate, now=T0, at=T0 - HOUR / 2)
     assert before.status is RevocationStatus.REVOKED
 

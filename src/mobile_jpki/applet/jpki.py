@@ -26,6 +26,7 @@ from mobile_jpki.protocol.apdu import (
     P2_NO_RESPONSE_DATA,
     P2_SECRET,
     SW,
+    WRONG_LE,
     ApduParseError,
     CommandApdu,
     Ins,
@@ -64,6 +65,11 @@ KeyFactory = Callable[[], rsa.RSAPrivateKey]
 
 # Commands that act on the current EF: without the AP there is no current EF (69 86).
 _CLA_OF = {int(ins): cla for ins, cla in CLA_OF.items()}
+
+#: GET CHALLENGE bounds (docs/apdu.md): at most 32 bytes per command (more → ``6C 20``); a
+#: challenge kept for a management instruction has at least 8.
+MAX_CHALLENGE = 32
+MIN_CHALLENGE = 8
 _GET_RESPONSE, _SELECT = int(Ins.GET_RESPONSE), int(Ins.SELECT)
 _EF_COMMANDS = frozenset(
     {
@@ -435,14 +441,24 @@ class JpkiApplet:
         return sign_digest_info(key, cmd.data)
 
     def _get_challenge(self, cmd: CommandApdu) -> bytes:
+        """GET CHALLENGE (ISO/IEC 7816-4): Le random bytes, at most MAX_CHALLENGE.
+
+        The real card's limit is not public; ours is a choice (docs/apdu.md). Above it the
+        answer is ``6C 20`` ("wrong Le field, SW2 = the exact number of bytes available",
+        ISO/IEC 7816-4 status bytes): a host re-sends with Le = 32 and asks again for the rest
+        — OpenSC's ``sc_get_challenge`` does, so ``C_GenerateRandom(100)`` gets 32+32+32+4.
+        A challenge shorter than MIN_CHALLENGE is random output only: it is not remembered
+        for a management instruction, whose freshness needs at least 8 bytes."""
         if cmd.p1p2 != 0:
             raise refuse(SW.WRONG_P1P2)
-        if cmd.ne is None or not 8 <= cmd.ne <= 32:
+        if cmd.ne is None:
             raise refuse(SW.WRONG_LENGTH)
+        if cmd.ne > MAX_CHALLENGE:
+            raise refuse(WRONG_LE | MAX_CHALLENGE)
         challenge = self.random(cmd.ne)
         if len(challenge) != cmd.ne:
             raise refuse(SW.UNKNOWN)
-        self.session.challenge = challenge
+        self.session.challenge = challenge if cmd.ne >= MIN_CHALLENGE else None
         return challenge
 
 

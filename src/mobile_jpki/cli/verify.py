@@ -147,7 +147,7 @@ def _time(at: str | None) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-def _render_certificate(v: CertificateVerdict) -> None:
+def _render_certificate(v: CertificateVerdict, *, when: str | None = None) -> None:
     cert = v.certificate
     typer.echo(f"subject: {cert.subject.rfc4514_string()}")
     typer.echo(f"serial: {cert.serial_number:#x}")
@@ -162,7 +162,7 @@ def _render_certificate(v: CertificateVerdict) -> None:
         typer.echo(f"date of birth: {f.date_of_birth.isoformat()}")
         typer.echo(f"address: {f.address}")
     if v.revocation is not None:
-        typer.echo(f"revocation: {v.revocation.describe()}")
+        typer.echo(f"revocation: {v.revocation.describe(when=when)}")
     for w in v.warnings:
         typer.echo(f"warning: {w}")
 
@@ -253,7 +253,13 @@ def pdf_cmd(
     for sig in verdict.signatures:
         typer.echo(f"[{sig.field_name}] coverage: {sig.coverage}")
         if sig.certificate is not None:
-            _render_certificate(sig.certificate)
+            # Revocation is judged at the time-stamp's time (the proven signing time).
+            stamped = (
+                f"when signed (time-stamp {sig.timestamp:%Y-%m-%dT%H:%M:%SZ})"
+                if sig.timestamp is not None
+                else None
+            )
+            _render_certificate(sig.certificate, when=stamped)
         if sig.timestamp is not None:
             typer.echo(f"time-stamp: {sig.timestamp}")
         typer.echo(f"[{sig.field_name}] {'valid' if sig.valid else sig.summary()}")

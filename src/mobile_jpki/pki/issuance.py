@@ -317,6 +317,7 @@ class Issuer:
                 hierarchy=self.ca.hierarchy,
                 public_key=public_key,
                 issuer_ski=self.key_id,
+                urls=self.urls,
                 naming=self._naming,
             ),
         )

@@ -215,14 +215,24 @@ def tsa_extensions(
     hierarchy: Hierarchy,
     public_key: rsa.RSAPublicKey,
     issuer_ski: bytes,
+    urls: PublicUrls,
     naming: names.Naming = names.DEFAULT_NAMING,
 ) -> list[x509.Extension[x509.ExtensionType]]:
     """The project's time-stamping authority (JPKI runs none): keyUsage digitalSignature
-    (critical), EKU id-kp-timeStamping as the only purpose, critical (RFC 3161 §2.3), AKI, SKI
-    and the hierarchy's issuerAltName."""
+    (critical), EKU id-kp-timeStamping as the only purpose, critical (RFC 3161 §2.3), the
+    hierarchy's OCSP responder in authorityInfoAccess, AKI, SKI and the hierarchy's
+    issuerAltName.
+
+    The AIA is what makes a time-stamp verifiable by a strict validator: the TSA certificate is
+    on the path of every signature time-stamp, and a PAdES validator that requires revocation
+    information for each non-anchor certificate (ETSI EN 319 102-1 §5.2.5; pyHanko's
+    ``--force-revinfo``) refuses a certificate that names no OCSP or CRL location. Our
+    responder answers for it (``service/ca/ocsp.py``, service certificates). No CDP: the shard
+    CRLs are built from the end-entity rows, which the TSA certificate is not one of."""
     return [
         _ext(DIGITAL_SIGNATURE_ONLY, True),
         _ext(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), True),
+        aia(hierarchy, urls),
         issuer_alt_name(hierarchy, naming),
         authority_key_identifier(issuer_ski),
         subject_key_identifier(public_key),

@@ -125,6 +125,14 @@ class RevocationResult:
     evidence: Evidence = field(default_factory=Evidence)
     #: Why a source gave no answer (UNAVAILABLE), or what was ignored (an inapplicable delta).
     notes: tuple[str, ...] = ()
+    #: The time of interest the status is for (a signature's time-stamp), when it is not now.
+    checked_at: dt.datetime | None = None
+
+    @property
+    def revoked_later(self) -> bool:
+        """Good at the time of interest, revoked after it: a signature made before stands
+        (ETSI EN 319 102-1 §5.2.5), but the certificate is no longer usable."""
+        return self.status is RevocationStatus.GOOD and self.revoked_at is not None
 
     @property
     def reason(self) -> Reason | None:
@@ -146,19 +154,34 @@ class RevocationResult:
             return None
         return REASON_MEANING.get(self.reason_code, REASON_WORDS.get(self.reason_code))
 
-    def describe(self) -> str:
+    def describe(self, *, when: str | None = None) -> str:
         """One line for people: ``revoked (superseded: replaced, ...) at 2026-04-01T09:00:00Z
-        [ocsp]``."""
+        [ocsp]``. A certificate revoked after the time of interest reads ``valid when signed
+        (time-stamp …); revoked later, at … (reason: meaning) [ocsp]``, not a bare "good"
+        followed by a reason; ``when`` names that time (default ``at <checked_at>``)."""
+        if self.revoked_later:
+            assert self.revoked_at is not None  # noqa: S101 - revoked_later implies it
+            label = when or (f"at {_iso(self.checked_at)}" if self.checked_at else "then")
+            text = f"valid {label}; revoked later, at {_iso(self.revoked_at)}"
+            if self.reason_word is not None:
+                text += f" ({self.reason_word}: {self.reason_meaning})"
+            if self.source is not None:
+                text += f" [{self.source.value}]"
+            return text
         text = self.status.value
         if self.reason_word is not None:
             text += f" ({self.reason_word}: {self.reason_meaning})"
         if self.revoked_at is not None:
-            text += f" at {self.revoked_at.isoformat().replace('+00:00', 'Z')}"
+            text += f" at {_iso(self.revoked_at)}"
         if self.source is not None:
             text += f" [{self.source.value}]"
         if self.status is RevocationStatus.UNAVAILABLE and self.notes:
             text += ": " + "; ".join(self.notes)
         return text
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def check_fresh(
@@ -202,6 +225,7 @@ def status_at(
             reason_code,
             revoked_at,
             notes=(f"revoked after {at.isoformat()}",),
+            checked_at=at,
             **common,  # type: ignore[arg-type]
         )
     status = RevocationStatus.HELD if reason_code == _HOLD else RevocationStatus.REVOKED

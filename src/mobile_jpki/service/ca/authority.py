@@ -24,6 +24,8 @@ import secrets
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from sqlalchemy.orm import Session
 
 from mobile_jpki.pki import ocsp
@@ -33,6 +35,7 @@ from mobile_jpki.service.audit import AuditLog
 from mobile_jpki.service.ca.context import CaContext, sqlite_file
 from mobile_jpki.service.ca.crl import CrlPublisher
 from mobile_jpki.service.ca.crl_documents import CrlDocuments
+from mobile_jpki.service.ca.errors import NotFound
 from mobile_jpki.service.ca.hierarchy import Hierarchies
 from mobile_jpki.service.ca.issuance import Issuance, signing_later
 from mobile_jpki.service.ca.ocsp import EngineResponses, OcspAnswers, PresignedAnswers
@@ -241,6 +244,22 @@ class CertificateAuthority:
         """The stored pre-signed answer of an RFC 5019 request while it is fresh, else ``None``
         (``OcspAnswers.cached``): the first step of :meth:`ocsp_answer` alone."""
         return self._ocsp.cached(request_der, now, hierarchy=hierarchy)
+
+    def add_service_certificate(self, certificate: x509.Certificate) -> str:
+        """Have the OCSP responder answer "good" for ``certificate``, which one of our roots
+        issued to a service of the CA (the TSA), instead of "unknown"
+        (``OcspAnswers.add_service_certificate``). Returns the issuing ca_id; raises
+        :class:`NotFound` when none of our roots signed it."""
+        for ca in self.cas():
+            if ca.certificate.subject != certificate.issuer:
+                continue
+            try:
+                certificate.verify_directly_issued_by(ca.certificate)
+            except (ValueError, TypeError, InvalidSignature):
+                continue
+            self._ocsp.add_service_certificate(ca.ca_id, certificate.serial_number)
+            return ca.ca_id
+        raise NotFound("issuing CA of service certificate", f"{certificate.serial_number:x}")
 
     @property
     def presigned_answers(self) -> PresignedAnswers | None:

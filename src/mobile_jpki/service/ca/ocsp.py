@@ -29,7 +29,7 @@ from mobile_jpki.pki import ocsp, ocsp_rfc5019
 from mobile_jpki.pki.model import Hierarchy, utc
 from mobile_jpki.service.ca.context import CaContext
 from mobile_jpki.service.ca.hierarchy import Hierarchies
-from mobile_jpki.service.ca.responses import ResponseSigner, state_of
+from mobile_jpki.service.ca.responses import GOOD, CertState, ResponseSigner, state_of
 from mobile_jpki.service.ca.values import OcspAnswer
 from mobile_jpki.store.models import Certificate, OcspResponse, serial_hex
 
@@ -124,6 +124,21 @@ class OcspAnswers:
         self._hierarchies = hierarchies
         self._signer = signer
         self._stored = stored
+        # ca_id -> serials of the CA's own service certificates (the TSA's) that have no
+        # end-entity row: answered "good" instead of "unknown" (see add_service_certificate).
+        self._service: dict[str, frozenset[int]] = {}
+
+    def add_service_certificate(self, ca_id: str, serial: int) -> None:
+        """Answer for a certificate ``ca_id`` issued to one of the CA's own services (the
+        time-stamping authority): "good" while it is known, so every certificate on a
+        time-stamped signature's path has a status a strict validator can fetch (RFC 6960
+        §2.2; ETSI EN 319 102-1 §5.2.5). Known per process: each process that serves OCSP
+        and the TSA registers the TSA certificate it loads (``timestamping.load_or_create_tsa``).
+        Such a certificate is never revoked by the CA; a TSA key is replaced instead."""
+        self._service[ca_id] = self._service.get(ca_id, frozenset()) | {serial}
+
+    def _service_state(self, ca_id: str, serial: int) -> CertState | None:
+        return GOOD if serial in self._service.get(ca_id, ()) else None
 
     @property
     def local(self) -> bool:
@@ -216,7 +231,8 @@ class OcspAnswers:
                 db.lock(select(Certificate).where(Certificate.serial == key))
             ).scalar_one_or_none()
             if row is None or row.ca_id != ca_id:
-                answer = self._signer.single(cert_id, None, now, responder)
+                state = self._service_state(ca_id, cert_id.serial)
+                answer = self._signer.single(cert_id, state, now, responder)
                 der = ocsp.build_response(responder=responder, answers=[answer], produced_at=now)
                 return OcspAnswer(
                     der,
@@ -253,7 +269,11 @@ class OcspAnswers:
             answers = []
             for cert_id, key in zip(request.cert_ids, keys, strict=True):
                 row = rows.get(key)
-                state = state_of(row) if row is not None and row.ca_id == ca_id else None
+                state = (
+                    state_of(row)
+                    if row is not None and row.ca_id == ca_id
+                    else self._service_state(ca_id, cert_id.serial)
+                )
                 answers.append(self._signer.single(cert_id, state, now, responder))
         der = ocsp.build_response(
             responder=responder, answers=answers, produced_at=now, nonce=request.nonce
