@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,7 +187,7 @@ def sign_pdf_cmd(
         fail(f"{in_path}: {exc.message}", EXIT_USAGE)
     check_output(out_path)
     with _phone_signer(data_dir, phone, base_url, password, no_status_check) as s:
-        tsa = _tsa_url(s.run.svc)
+        tsa = _tsa_exchange(s.run.svc)
         chosen = levels[level] if level else (Level.B_T if tsa else Level.B_B)
         if chosen is not Level.B_B and tsa is None:
             fail(f"{chosen.value} needs a time-stamp service; this service has no /tsa",
@@ -195,7 +195,7 @@ def sign_pdf_cmd(
         try:
             signed = sign_pdf_bytes(
                 pdf, s.key, s.cert, [s.issuer] if s.issuer is not None else [], level=chosen,
-                tsa_url=tsa, now=s.now,
+                tsa_exchange=tsa, now=s.now,
             )  # fmt: skip
         except PdfSigningError as exc:
             fail(f"cannot sign {in_path}: {exc}", EXIT_REFUSED)
@@ -256,13 +256,20 @@ def sign_cms_cmd(
     typer.echo(describe(out_path, s.cert, attached=attached, stamped=stamper is not None))
 
 
-def _tsa_url(svc: Service) -> str | None:
-    """``{base_url}/tsa`` only when the service serves it (POST-only: a GET answers 405)."""
-    base = svc.base_url or (svc.system.settings.base_url if svc.system is not None else None)
-    if base is None:
+def _tsa_exchange(svc: Service) -> Callable[[bytes], bytes] | None:
+    """The service's RFC 3161 ``/tsa`` over the command's own connection (in process or
+    ``--base-url``), or None when the service does not serve it (POST-only: a GET answers
+    405, an absent route 404). Going through ``svc.http`` rather than handing pyHanko a URL
+    is what lets an in-process data directory time-stamp too."""
+    if svc.http.get("/tsa").status_code == 404:
         return None
-    if svc.system is not None:
-        served = any(getattr(r, "path", None) == "/tsa" for r in svc.system.app.routes)
-        return f"{base.rstrip('/')}/tsa" if served else None
-    response = svc.http.get("/tsa")
-    return None if response.status_code == 404 else f"{base.rstrip('/')}/tsa"
+
+    def exchange(request: bytes) -> bytes:
+        response = svc.http.post(
+            "/tsa", content=request, headers={"Content-Type": "application/timestamp-query"}
+        )
+        if response.status_code != 200:
+            fail(f"the time-stamp service answered HTTP {response.status_code}", EXIT_REFUSED)
+        return response.content
+
+    return exchange
