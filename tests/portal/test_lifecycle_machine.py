@@ -368,6 +368,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         which = revocation_secret(frozenset(want))
         self._do(h, TypeText("secret", h.secrets.get(which, "")))
         screen = self._do(h, Press("revoke_do"))
+        if screen.dialog is not None:  # 失効 cannot be undone: confirmed once more
+            screen = self._do(h, Press("revoke_confirm"))
         if screen.message is None:
             assert screen.id is ScreenId.DONE, screen
 
@@ -378,7 +380,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self._home(h)
         self._do(h, Press("revoke_other"))
         self._card_secret(h, "card_sign_password")
-        assert self._do(h, Press("next")).id is ScreenId.CARD_READ
+        self._do(h, Press("revoke_do"))
+        assert self._do(h, Press("revoke_confirm")).id is ScreenId.CARD_READ
         self._do(h, TapCard())
 
     @rule(i=st.integers(0, PHONES - 1), new=st.sampled_from(SIGN_PASSWORDS))
