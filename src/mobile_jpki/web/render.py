@@ -114,7 +114,7 @@ def _button(b: Button, phone: str, lang: Lang, testid: str) -> str:
         return f'<a class="link" href="#{name}"{attrs}>{_t(b.label_id, lang)}</a>'
     return (
         f'<button type="button" class="{_BUTTON_CLASS[b.style]}"{attrs}'
-        f'{"" if b.enabled else " disabled"}>{_t(b.label_id, lang)}</button>'
+        f"{'' if b.enabled else ' disabled'}>{_t(b.label_id, lang)}</button>"
     )
 
 

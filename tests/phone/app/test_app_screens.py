@@ -171,7 +171,7 @@ def test_the_old_phone_is_not_guided_through_the_new_phones_steps(phones: Phones
     assert phones.old.dispatch(Press("my_page")).guide == ()
 
 
-# --- one vocabulary: 暗証番号 (4 digits) and パスワード (6-16) -------------------------------------
+# --- one vocabulary: 暗証番号 (4 digits) and パスワード (6-16) ---------------------------------
 
 
 def test_the_user_auth_secret_is_a_pin_on_the_new_password_screens(phones: Phones) -> None:

@@ -76,11 +76,7 @@ def test_every_document_screen_text_is_shown_by_the_walk(walked: list[Screen]) -
 
 def test_document_and_guide_texts_are_verbatim_in_the_document() -> None:
     doc = joined_document()
-    wrong = [
-        t.id
-        for t in TEXTS.values()
-        if t.source is not TextSource.OURS and t.ja not in doc
-    ]
+    wrong = [t.id for t in TEXTS.values() if t.source is not TextSource.OURS and t.ja not in doc]
     assert wrong == []
 
 

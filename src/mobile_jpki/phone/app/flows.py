@@ -438,9 +438,7 @@ class PhoneApp:
         except InvalidSecret:
             code = MessageCode.PASSWORD_FORMAT if sign else MessageCode.PIN_FORMAT
             return replace(s, message=Message(code), fields={})
-        return replace(
-            s, fields={**s.fields, "secret": value}, dialog=DialogId.REVOKE_OWN_CONFIRM
-        )
+        return replace(s, fields={**s.fields, "secret": value}, dialog=DialogId.REVOKE_OWN_CONFIRM)
 
     def _revoke_own(self, s: AppState) -> AppState:
         s = replace(s, dialog=None)

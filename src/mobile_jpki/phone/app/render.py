@@ -61,7 +61,11 @@ def _field(s: AppState, name: str, label: str, hint: str = "", numeric: bool = F
     return Field(name, label, s.fields.get(name, ""), True, hint, numeric)
 
 
-_PRIMARY, _SECONDARY, _DESTRUCTIVE = ButtonStyle.PRIMARY, ButtonStyle.SECONDARY, ButtonStyle.DESTRUCTIVE
+_PRIMARY, _SECONDARY, _DESTRUCTIVE = (
+    ButtonStyle.PRIMARY,
+    ButtonStyle.SECONDARY,
+    ButtonStyle.DESTRUCTIVE,
+)
 _ROW, _LINK, _TILE = ButtonStyle.ROW, ButtonStyle.LINK, ButtonStyle.TILE
 
 
@@ -291,9 +295,7 @@ def render(s: AppState) -> Screen:
 
     dialog = _DIALOGS[s.dialog] if s.dialog is not None else None
     banner = Banner("push_ready", "push_ready_body") if s.banner else None
-    return Screen(
-        sid, title, tuple(body), dialog, banner, s.message, guide(s), awaits_card, back
-    )
+    return Screen(sid, title, tuple(body), dialog, banner, s.message, guide(s), awaits_card, back)
 
 
 def _new_secret_fields(s: AppState, sign: bool) -> list[Element]:

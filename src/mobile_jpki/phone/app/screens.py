@@ -39,7 +39,8 @@ class ScreenId(StrEnum):
     CARD_SETTINGS = "card-settings"
     DONE = "done"
     OLD_PHONE_NOTICE = "old-phone-notice"
-    MANUAL = "manual"  # the document's 「操作マニュアルはこちら」, in the app: ①-⑨, then 「続きはこちら」 ⑩-⑬
+    # the document's 「操作マニュアルはこちら」 in the app: ①-⑨, then 「続きはこちら」 ⑩-⑬
+    MANUAL = "manual"
     HELP = "help"  # the document's お問合せ block (hotline, hours, IP-phone and multilingual lines)
 
 
