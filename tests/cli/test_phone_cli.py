@@ -166,7 +166,7 @@ def test_reset_password_with_prompts(
     stdin = f"{secrets['card_sign_password']}\n5678\n5679\n5678\n5678\n"
     out = run("phone", "reset-password", "--data-dir", d, "--phone", "new-phone",
               "--which", "auth", stdin=stdin)  # fmt: skip
-    assert "the password was reset" in out
+    assert "the PIN was reset" in out  # the 4-digit secret is a PIN, never a password
     pem = run("phone", "read-cert", "auth", "--data-dir", d, "--phone", "new-phone",
               "--password", "5678")  # fmt: skip
     assert pem.startswith("-----BEGIN CERTIFICATE-----")

@@ -244,7 +244,11 @@ class LifecycleMachine(RuleBasedStateMachine):
             self._do(h, TypeText("new_password_again", value[:-1] + "0"))
             screen = self._do(h, Press("next"))
             assert screen.message is not None, screen
-            assert screen.message.code is MessageCode.PASSWORD_MISMATCH, screen.message
+            # a 4-digit value is the user-authentication 暗証番号: its own message
+            expected = (
+                MessageCode.PIN_MISMATCH if value.isdigit() else MessageCode.PASSWORD_MISMATCH
+            )
+            assert screen.message.code is expected, screen.message
             self._do(h, TypeText("new_password", value))
         self._do(h, TypeText("new_password_again", value))
         return self._do(h, Press("next"))
@@ -368,6 +372,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         which = revocation_secret(frozenset(want))
         self._do(h, TypeText("secret", h.secrets.get(which, "")))
         screen = self._do(h, Press("revoke_do"))
+        if screen.dialog is not None:  # 失効 cannot be undone: confirmed once more
+            screen = self._do(h, Press("revoke_confirm"))
         if screen.message is None:
             assert screen.id is ScreenId.DONE, screen
 
@@ -378,7 +384,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self._home(h)
         self._do(h, Press("revoke_other"))
         self._card_secret(h, "card_sign_password")
-        assert self._do(h, Press("next")).id is ScreenId.CARD_READ
+        self._do(h, Press("revoke_do"))
+        assert self._do(h, Press("revoke_confirm")).id is ScreenId.CARD_READ
         self._do(h, TapCard())
 
     @rule(i=st.integers(0, PHONES - 1), new=st.sampled_from(SIGN_PASSWORDS))

@@ -12,7 +12,16 @@ import datetime as dt
 from collections.abc import Mapping
 from html import escape
 
-from mobile_jpki.phone.app.screens import Button, Checkbox, Field, Item, ItemKind, Screen
+from mobile_jpki.phone.app.render import hotline_items
+from mobile_jpki.phone.app.screens import (
+    Button,
+    ButtonStyle,
+    Checkbox,
+    Field,
+    Item,
+    ItemKind,
+    Screen,
+)
 from mobile_jpki.phone.app.texts import text
 from mobile_jpki.phone.app.texts_model import Lang
 from mobile_jpki.web.pages import FAVICON_LINK, SANDBOX_BANNER
@@ -53,23 +62,66 @@ def _t(text_id: str, lang: Lang, **params: str) -> str:
     return escape(text(text_id, lang, **params))
 
 
+_ITEM_CLASS: Mapping[ItemKind, str] = {
+    ItemKind.BULLET: "bullet",
+    ItemKind.LABEL: "label",
+    ItemKind.STEP: "step",
+    ItemKind.NOTE: "note",
+    ItemKind.CAPTION: "caption",
+    ItemKind.HINT: "hint",
+}
+
+
+def _item(e: Item, phone: str, lang: Lang) -> str:
+    tid = f'data-testid="text-{phone}-{e.text_id}"'
+    body = escape(e.render(lang))
+    if e.kind is ItemKind.HEADING:
+        return f'<h2 class="section" {tid}>{body}</h2>'
+    if e.kind is ItemKind.STATUS:
+        return (
+            f'<div class="status" data-testid="status-{phone}-{escape(e.name)}">'
+            f'<span class="cert">{body}</span>'
+            f'<span class="state">{escape(e.render_detail(lang))}</span></div>'
+        )
+    if e.kind is ItemKind.TEL:
+        # A number a person taps to call (RFC 3966 tel: URI, digits only).
+        digits = "".join(c for c in e.render(Lang.JA) if c.isdigit())
+        return (
+            f'<a class="tel" href="tel:{digits}" {tid}>'
+            f'<span class="tel-label">{escape(e.render_detail(lang))}</span>'
+            f'<span class="tel-number">{body}</span></a>'
+        )
+    cls = _ITEM_CLASS.get(e.kind)
+    return f'<p class="{cls}" {tid}>{body}</p>' if cls else f"<p {tid}>{body}</p>"
+
+
+# How each button weighs: the primary action is filled, 戻る is outlined, 失効する is red.
+_BUTTON_CLASS: Mapping[ButtonStyle, str] = {
+    ButtonStyle.PRIMARY: "btn btn-primary",
+    ButtonStyle.SECONDARY: "btn btn-secondary",
+    ButtonStyle.DESTRUCTIVE: "btn btn-destructive",
+    ButtonStyle.ROW: "row",
+    ButtonStyle.TILE: "tile",
+}
+
+
+def _button(b: Button, phone: str, lang: Lang, testid: str) -> str:
+    name = escape(b.name)
+    attrs = (
+        f' data-action="press" data-phone="{phone}" data-name="{name}"'
+        f' data-style="{b.style.value}" data-testid="{testid}-{phone}-{name}"'
+    )
+    if b.style is ButtonStyle.LINK:  # the document's 「…はこちら」: a link, not a button
+        return f'<a class="link" href="#{name}"{attrs}>{_t(b.label_id, lang)}</a>'
+    return (
+        f'<button type="button" class="{_BUTTON_CLASS[b.style]}"{attrs}'
+        f"{'' if b.enabled else ' disabled'}>{_t(b.label_id, lang)}</button>"
+    )
+
+
 def _element(e: Item | Field | Checkbox | Button, phone: str, lang: Lang) -> str:
     if isinstance(e, Item):
-        tid = f'data-testid="text-{phone}-{e.text_id}"'
-        body = escape(e.render(lang))
-        if e.kind is ItemKind.HEADING:
-            return f'<h2 class="section" {tid}>{body}</h2>'
-        if e.kind is ItemKind.BULLET:
-            return f'<p class="bullet" {tid}>{body}</p>'
-        if e.kind is ItemKind.LABEL:
-            return f'<p class="label" {tid}>{body}</p>'
-        if e.kind is ItemKind.STATUS:
-            return (
-                f'<div class="status" data-testid="status-{phone}-{escape(e.name)}">'
-                f'<span class="cert">{body}</span>'
-                f'<span class="state">{escape(e.render_detail(lang))}</span></div>'
-            )
-        return f"<p {tid}>{body}</p>"
+        return _item(e, phone, lang)
     if isinstance(e, Field):
         name = escape(e.name)
         hint = (
@@ -91,62 +143,99 @@ def _element(e: Item | Field | Checkbox | Button, phone: str, lang: Lang) -> str
             f' data-phone="{phone}" data-name="{name}" data-testid="checkbox-{phone}-{name}"'
             f"{' checked' if e.checked else ''}>{_t(e.label_id, lang)}</label>"
         )
-    name = escape(e.name)
+    return _button(e, phone, lang, "button")
+
+
+def _body(screen: Screen, phone: str, lang: Lang) -> list[str]:
+    """The screen's elements; the home screen's consecutive tiles share one grid."""
+    out: list[str] = []
+    tiles: list[str] = []
+    for e in screen.body:
+        if isinstance(e, Button) and e.style is ButtonStyle.TILE:
+            tiles.append(_element(e, phone, lang))
+            continue
+        if tiles:
+            out.append(f'<div class="tiles">{"".join(tiles)}</div>')
+            tiles = []
+        out.append(_element(e, phone, lang))
+    if tiles:
+        out.append(f'<div class="tiles">{"".join(tiles)}</div>')
+    return out
+
+
+def _app_bar(screen: Screen, phone: str, lang: Lang) -> str:
+    """The Mynaportal app's bar: the back arrow (the screen's 戻る action) and the title."""
+    back = ""
+    if screen.back is not None:
+        name = escape(screen.back.name)
+        back = (
+            f'<button type="button" class="appbar-back" data-action="press"'
+            f' data-phone="{phone}" data-name="{name}" data-testid="back-{phone}"'
+            f' aria-label="{_t(screen.back.label_id, lang)}"></button>'
+        )
     return (
-        f'<button type="button" class="{"row" if e.chevron else "primary"}"'
-        f' data-action="press" data-phone="{phone}" data-name="{name}"'
-        f' data-testid="button-{phone}-{name}"{"" if e.enabled else " disabled"}>'
-        f"{_t(e.label_id, lang)}</button>"
+        f'<header class="appbar">{back}'
+        f'<h1 data-testid="title-{phone}">{_t(screen.title_id, lang)}</h1></header>'
     )
 
 
 def render_screen(screen: Screen, phone: str, lang: Lang) -> str:
     """The phone's screen as an HTML fragment."""
-    parts = [f'<div class="screen" data-testid="screen-{phone}" data-screen="{screen.id.value}">']
+    parts = [
+        f'<div class="screen" data-testid="screen-{phone}" data-screen="{screen.id.value}">',
+        _app_bar(screen, phone, lang),
+        '<div class="content">',
+    ]
     if screen.banner is not None:
         parts.append(
             f'<div class="banner" role="status" data-action="tap-banner" data-phone="{phone}"'
             f' data-testid="banner-{phone}"><strong>{_t(screen.banner.title_id, lang)}</strong>'
             f"<span>{_t(screen.banner.body_id, lang)}</span></div>"
         )
-    parts.append(f'<h1 data-testid="title-{phone}">{_t(screen.title_id, lang)}</h1>')
     if screen.message is not None:
         parts.append(
             f'<div class="message" role="alert" data-testid="message-{phone}"'
             f' data-code="{screen.message.code.value}">{escape(screen.message.render(lang))}'
             "</div>"
         )
-    parts.extend(_element(e, phone, lang) for e in screen.body)
+    parts.extend(_body(screen, phone, lang))
     if screen.awaits_card:
         parts.append(
             f'<div class="nfc" data-drop-card="{phone}" data-testid="nfc-{phone}">'
             "<span>NFC</span></div>"
         )
+    parts.append("</div>")
     if screen.dialog is not None:
         d = screen.dialog
-        buttons = "".join(
-            f'<button type="button" class="row" data-action="press" data-phone="{phone}"'
-            f' data-name="{escape(b.name)}" data-testid="dialog-button-{phone}-{escape(b.name)}">'
-            f"{_t(b.label_id, lang)}</button>"
-            for b in d.buttons
-        )
+        buttons = "".join(_button(b, phone, lang, "dialog-button") for b in d.buttons)
         parts.append(
             f'<div class="backdrop"><div class="dialog" role="dialog" aria-modal="true"'
             f' data-testid="dialog-{phone}" data-dialog="{d.id.value}">'
-            f"<h2>{_t(d.title_id, lang)}</h2><p>{_t(d.body_id, lang)}</p>{buttons}</div></div>"
+            f"<h2>{_t(d.title_id, lang)}</h2><p>{_t(d.body_id, lang)}</p>"
+            f'<div class="dialog-buttons">{buttons}</div></div></div>'
         )
     parts.append("</div>")
     return "".join(parts)
 
 
 def render_guide(screen: Screen, phone: str, lang: Lang) -> str:
+    """The document's numbered steps for the screen the phone is on (render.guide): each
+    text carries its own number (①-⑬), so the list is not numbered again."""
     if not screen.guide:
         return f'<div class="guide" data-testid="guide-{phone}" hidden></div>'
-    items = "".join(f"<li>{_t(g, lang)}</li>" for g in screen.guide)
+    items = "".join(
+        f'<li data-testid="guide-{phone}-{escape(g)}">{_t(g, lang)}</li>' for g in screen.guide
+    )
     return (
         f'<div class="guide" data-testid="guide-{phone}"><h3>{escape(chrome("guide", lang))}'
-        f"</h3><ol>{items}</ol></div>"
+        f'</h3><ul class="steps">{items}</ul></div>'
     )
+
+
+def render_hotline(lang: Lang) -> str:
+    """The document's whole help block, as the app's help screen shows it."""
+    items = "".join(_element(e, "operator", lang) for e in hotline_items())
+    return f'<div class="hotline" data-testid="hotline">{items}</div>'
 
 
 def render_device(screen: Screen, phone: str, lang: Lang, online: bool) -> str:
@@ -209,7 +298,7 @@ def render_operator(
     )
     return (
         f"<h2>{escape(chrome('operator', lang))}</h2>"
-        f"<p>{_t('guide_hotline', lang)}</p>"
+        f"{render_hotline(lang)}"
         f'<p data-testid="operator-now">{escape(chrome("now", lang))}: '
         f"{escape(now.isoformat())}</p>{buttons}{render_info(info or {}, lang)}"
     )

@@ -52,3 +52,8 @@ def walk_model_change(app: PhoneApp, seen: Callable[[str, Screen], None]) -> Non
     step("12-my-page-ready", app.dispatch(TapBanner()), ScreenId.MY_PAGE)
     step("12-register", app.dispatch(Press("register")), ScreenId.REGISTER)
     step("13-register-done", app.dispatch(Press("register")), ScreenId.REGISTER_DONE)
+    # ⑬'s link 「マイナポータルアプリの操作マニュアルはこちら」 and the manual's 「続きはこちら」
+    step("13-manual", app.dispatch(Press("manual")), ScreenId.MANUAL)
+    step("13-manual-continued", app.dispatch(Press("manual_next")), ScreenId.MANUAL)
+    step("13-back-to-register-done", app.dispatch(Press("back")), ScreenId.MANUAL)
+    step("13-register-done-again", app.dispatch(Press("back")), ScreenId.REGISTER_DONE)

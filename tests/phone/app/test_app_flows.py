@@ -20,7 +20,7 @@ from mobile_jpki.phone.app.backend import (
 from mobile_jpki.phone.app.events import ComeOnline, Press, PushReceived, TapCard, Toggle, TypeText
 from mobile_jpki.phone.app.fake import FakeBackend, FakeWorld
 from mobile_jpki.phone.app.flows import PhoneApp
-from mobile_jpki.phone.app.screens import MessageCode, Screen, ScreenId
+from mobile_jpki.phone.app.screens import ButtonStyle, DialogId, MessageCode, Screen, ScreenId
 from mobile_jpki.phone.app.texts_model import Lang
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.protocol.documents import ApplicationKind
@@ -232,7 +232,7 @@ def test_new_sign_password_rules(phones: Phones, sign: str, again: str, code: Me
         ("123", "123", MessageCode.PIN_FORMAT),
         ("12345", "12345", MessageCode.PIN_FORMAT),
         ("12A4", "12A4", MessageCode.PIN_FORMAT),
-        ("1234", "4321", MessageCode.PASSWORD_MISMATCH),
+        ("1234", "4321", MessageCode.PIN_MISMATCH),  # a 暗証番号, never 「パスワード」
     ],
 )
 def test_new_auth_pin_rules(phones: Phones, pin: str, again: str, code: MessageCode) -> None:
@@ -344,11 +344,41 @@ def test_revoke_this_phone(phones: Phones) -> None:
     screen = app.dispatch(Press("revoke_own"))
     assert screen.id is ScreenId.REVOKE_OWN
     app.dispatch(TypeText("secret", "BAD999"))
-    screen = app.dispatch(Press("revoke_do"))
+    app.dispatch(Press("revoke_do"))
+    screen = app.dispatch(Press("revoke_confirm"))
     assert screen.message is not None and screen.message.code is MessageCode.WRONG_PHONE_SECRET
     app.dispatch(TypeText("secret", "old123"))
-    assert app.dispatch(Press("revoke_do")).id is ScreenId.DONE
+    assert app.dispatch(Press("revoke_do")).id is ScreenId.REVOKE_OWN
+    assert app.dispatch(Press("revoke_confirm")).id is ScreenId.DONE
     assert set(phones.world.devices["old-phone"].status.values()) == {AppCertStatus.REVOKED}
+
+
+def test_revoke_asks_for_confirmation_before_anything_is_revoked(phones: Phones) -> None:
+    app = phones.old
+    _my_page(app)
+    screen = app.dispatch(Press("revoke_own"))
+    assert screen.button("revoke_do").style is ButtonStyle.DESTRUCTIVE  # type: ignore[union-attr]
+    app.dispatch(TypeText("secret", "OLD123"))
+    screen = app.dispatch(Press("revoke_do"))
+    assert screen.dialog is not None and screen.dialog.id is DialogId.REVOKE_OWN_CONFIRM
+    confirm, cancel = screen.dialog.buttons
+    assert (confirm.name, confirm.style) == ("revoke_confirm", ButtonStyle.DESTRUCTIVE)
+    assert (cancel.name, cancel.style) == ("revoke_cancel", ButtonStyle.SECONDARY)
+    assert "スマホ用電子証明書を失効しますか？" in screen.texts()
+    assert phones.world.mutating_calls() == []  # nothing is revoked before the confirmation
+    assert app.dispatch(Press("back")).dialog is not None  # the dialog is modal
+    screen = app.dispatch(Press("revoke_cancel"))
+    assert screen.id is ScreenId.REVOKE_OWN and screen.dialog is None
+    assert phones.world.devices["old-phone"].status == BOTH
+    # the other phone's 失効 asks too, before the card is read
+    phones.new.dispatch(Press("my_page"))
+    screen = phones.new.dispatch(Press("revoke_other"))
+    assert screen.button("revoke_do").style is ButtonStyle.DESTRUCTIVE  # type: ignore[union-attr]
+    phones.new.dispatch(TypeText("card_sign_password", CARD_PASSWORD))
+    screen = phones.new.dispatch(Press("revoke_do"))
+    assert screen.dialog is not None and screen.dialog.id is DialogId.REVOKE_OTHER_CONFIRM
+    assert phones.new.dispatch(Press("revoke_cancel")).id is ScreenId.REVOKE_OTHER
+    assert phones.world.mutating_calls() == []
 
 
 def test_revoke_another_phone_with_the_card(phones: Phones) -> None:
@@ -356,7 +386,8 @@ def test_revoke_another_phone_with_the_card(phones: Phones) -> None:
     _my_page(app)
     app.dispatch(Press("revoke_other"))
     app.dispatch(TypeText("card_sign_password", CARD_PASSWORD))
-    screen = app.dispatch(Press("next"))
+    app.dispatch(Press("revoke_do"))
+    screen = app.dispatch(Press("revoke_confirm"))
     assert screen.id is ScreenId.CARD_READ and screen.awaits_card
     assert phones.world.mutating_calls() == []
     screen = app.dispatch(TapCard())
@@ -366,7 +397,8 @@ def test_revoke_another_phone_with_the_card(phones: Phones) -> None:
     app.dispatch(Press("to_my_page"))
     app.dispatch(Press("revoke_other"))
     app.dispatch(TypeText("card_sign_password", CARD_PASSWORD))
-    app.dispatch(Press("next"))
+    app.dispatch(Press("revoke_do"))
+    app.dispatch(Press("revoke_confirm"))
     screen = app.dispatch(TapCard())
     assert screen.id is ScreenId.REVOKE_OTHER
     assert screen.message is not None and screen.message.code is MessageCode.NO_OTHER_DEVICE

@@ -16,7 +16,12 @@ import pytest
 from app_walk import Phones, walk_model_change
 
 from mobile_jpki.phone.app.screens import Screen
-from mobile_jpki.phone.app.texts import DOCUMENT_LINES_NOT_ON_SCREENS, TEXTS, text
+from mobile_jpki.phone.app.texts import (
+    DOCUMENT_LINES_NOT_ON_SCREENS,
+    SAME_IN_BOTH_LANGUAGES,
+    TEXTS,
+    text,
+)
 from mobile_jpki.phone.app.texts_model import Lang, TextSource
 
 DOC = (Path(__file__).parent / "data" / "seed-model-change.txt").read_text(encoding="utf-8")
@@ -71,11 +76,7 @@ def test_every_document_screen_text_is_shown_by_the_walk(walked: list[Screen]) -
 
 def test_document_and_guide_texts_are_verbatim_in_the_document() -> None:
     doc = joined_document()
-    wrong = [
-        t.id
-        for t in TEXTS.values()
-        if t.source is not TextSource.OURS and t.id != "guide_hotline" and t.ja not in doc
-    ]
+    wrong = [t.id for t in TEXTS.values() if t.source is not TextSource.OURS and t.ja not in doc]
     assert wrong == []
 
 
@@ -90,7 +91,7 @@ def test_key_texts_to_the_letter() -> None:
 
 def test_every_text_has_an_english_translation() -> None:
     for t in TEXTS.values():
-        assert (t.en and t.en != t.ja) or t.ja == "OK", t.id
+        assert (t.en and t.en != t.ja) or t.id in SAME_IN_BOTH_LANGUAGES, t.id
         # placeholders agree between the languages
         assert set(re.findall(r"{(\w+)}", t.ja)) == set(re.findall(r"{(\w+)}", t.en)), t.id
 
@@ -125,3 +126,30 @@ def test_every_portal_refusal_has_a_message_and_no_code_reaches_a_screen() -> No
         for lang in Lang:
             rendered = message.render(lang)
             assert code not in rendered and "{" not in rendered, (code, rendered)
+
+
+def test_the_guide_narrates_only_the_numbered_steps(walked: list[Screen]) -> None:
+    """Captions (「画面例 署名用電子証明書」, 「スマホ用電子証明書の登録完了」) and links
+    (「続きはこちら」) are not steps: they are in the in-app manual, not in the guide."""
+    guide = [g for s in walked for g in s.guide]
+    assert guide and all(re.fullmatch(r"guide_step\d+", g) for g in guide), guide
+    assert all(text(g)[0] in "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬" for g in guide)
+    manual = [t for s in walked if s.id.value == "manual" for t in s.texts()]
+    for caption in ("画面例 署名用電子証明書", "続きはこちら", "スマホ用電子証明書の登録完了"):
+        assert caption in manual
+
+
+HOTLINE_BLOCK = DOC[DOC.index("## マイナンバー制度") :]
+
+
+def test_the_help_block_is_the_documents_to_the_letter(walked: list[Screen]) -> None:
+    """The hotline, its hours, the IP-phone and the multilingual lines: every line of the
+    document's help block is on the manual's last page."""
+    shown = " ".join(t for s in walked for t in s.texts())
+    lines = [re.sub(r"^#+ ", "", line.strip()) for line in HOTLINE_BLOCK.splitlines()]
+    lines = [line for line in lines if line and line != "マイナンバー"]  # a logo's alt text
+    for line in lines:
+        assert all(part in shown for part in line.split(" ")), line
+    for needle in ("平日：9時30分～20時00分", "土日祝：9時30分～17時30分（年末年始を除く）",
+                   "050-3818-1250", "050-3816-9405", "0120-0178-26", "0120-0178-27"):  # fmt: skip
+        assert needle in shown

@@ -139,7 +139,7 @@ def reset_password(
         run.phone.reset_password(
             run.card(card), card_password=password, certificate=h, new_secret=value
         )
-    typer.echo(f"{NAMES[h]}: the password was reset")
+    typer.echo(f"{NAMES[h]}: the {'password' if h is Hierarchy.SIGN else 'PIN'} was reset")
 
 
 def release(

@@ -147,7 +147,7 @@ def _backend_errors() -> Iterator[None]:
     except be.Unavailable as exc:
         fail(f"unavailable: {exc.detail}", EXIT_FAILURE)
     except be.Rejected as exc:
-        if exc.code == "password-format":
+        if exc.code in ("password-format", "pin-format"):
             fail(exc.detail, EXIT_USAGE)
         fail(f"refused ({exc.code}){': ' + exc.detail if exc.detail else ''}", EXIT_REFUSED)
 

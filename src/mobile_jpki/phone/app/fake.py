@@ -38,6 +38,7 @@ from mobile_jpki.phone.app.backend import (
 )
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.protocol.documents import ApplicationKind
+from mobile_jpki.protocol.instructions import InstructionReason
 
 DELETE_WINDOW = dt.timedelta(hours=48)  # JPKI-FACTS "One phone per person"
 _TRIES = {
@@ -267,8 +268,11 @@ class FakeBackend:
         if not ready:
             raise Rejected("nothing-ready")
         if secrets is not None and dev.pending_secrets is not None:
-            if secrets != dev.pending_secrets:  # the element would refuse the VERIFY
+            # the element would refuse the VERIFY of the secret that differs
+            if secrets.sign_password != dev.pending_secrets.sign_password:
                 raise IncorrectSecret(SecretKind.PHONE_SIGN, 4)
+            if secrets.auth_pin != dev.pending_secrets.auth_pin:
+                raise IncorrectSecret(SecretKind.PHONE_AUTH, 2)
         secrets = dev.pending_secrets or secrets or NewSecrets()
         if secrets.sign_password is not None:
             dev.sign_password = _Secret(SecretKind.PHONE_SIGN, secrets.sign_password, 5)
@@ -327,10 +331,24 @@ class FakeBackend:
         if not others:
             raise Rejected("no-other-device")
         revoked: set[Hierarchy] = set()
+        now = self.world.clock.now()
         for other in others:
-            for h in other.holds():
+            held = other.holds()
+            for h in held:
                 other.status[h] = AppCertStatus.REVOKED
                 revoked.add(h)
+            # As the service does (service/portal/revocation.py): a 48-hour deletion whose
+            # reason the old phone's notice names.
+            other.instructions.append(
+                AppInstruction(
+                    self.world._next_id("instr"),
+                    InstructionKind.DELETE,
+                    held,
+                    now,
+                    now + DELETE_WINDOW,
+                    InstructionReason.REVOKED_FROM_MY_PAGE,
+                )
+            )
         return frozenset(revoked)
 
     def set_push(self, enabled: bool) -> None:

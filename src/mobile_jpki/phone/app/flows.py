@@ -73,6 +73,13 @@ from mobile_jpki.reader.passwords import normalise_sign_password, validate_auth_
 
 log = logging.getLogger(__name__)
 
+# The suffix of the old phone's notice for each cause (texts old_phone_deleted*, old_phone_kept*);
+# a model change on another phone has the plain text.
+_NOTICE_CAUSE: dict[str, str] = {
+    InstructionReason.REVOKED_FROM_MY_PAGE: "_other",
+    InstructionReason.CARD_REPLACED: "_card",
+}
+
 
 class PhoneApp:
     """One phone's Mynaportal app. Drive it with :meth:`dispatch`; read :meth:`screen`."""
@@ -107,7 +114,8 @@ class PhoneApp:
             return self.screen()
         for notice in notices:
             self.dispatch(PushReceived(notice.kind))
-        if self.state.screen is ScreenId.MY_PAGE and not notices:
+        if self.state.screen in (ScreenId.HOME, ScreenId.MY_PAGE) and not notices:
+            # HOME too: the simulator's guide reads the phone's state from it (render.guide).
             # Through dispatch's guard: a refresh that fails shows a coded message.
             self.state = self._guarded(self._refresh, self.state)
         return self.screen()
@@ -174,7 +182,12 @@ class PhoneApp:
 
     def _go(self, s: AppState, screen: ScreenId, **changes: Any) -> AppState:
         """Move to ``screen`` with a clean form (inputs never leak from one screen to the next)."""
-        base: dict[str, Any] = {"fields": {}, "checked": frozenset(), "message": None}
+        base: dict[str, Any] = {
+            "fields": {},
+            "checked": frozenset(),
+            "message": None,
+            "dialog": None,
+        }
         return replace(s, screen=screen, **{**base, **changes})
 
     def _toggle(self, s: AppState, name: str) -> AppState:
@@ -365,22 +378,25 @@ class PhoneApp:
             code = MessageCode.PASSWORD_FORMAT if cert is Hierarchy.SIGN else MessageCode.PIN_FORMAT
             return Message(code)
         if again.upper() != value:
-            return Message(MessageCode.PASSWORD_MISMATCH)
+            sign = cert is Hierarchy.SIGN
+            return Message(MessageCode.PASSWORD_MISMATCH if sign else MessageCode.PIN_MISMATCH)
         return value
 
     # MY_PAGE and the rest -----------------------------------------------------------------
     def _register(self, s: AppState) -> AppState:
         secrets: NewSecrets | None = None
         if s.register_ask:  # the app was restarted since ⑩: the person types them again
+            sign = s.fields.get("sign_password")
+            auth = s.fields.get("auth_pin")
             try:
-                sign = s.fields.get("sign_password")
-                auth = s.fields.get("auth_pin")
-                secrets = NewSecrets(
-                    sign_password=normalise_sign_password(sign) if sign else None,
-                    auth_pin=validate_auth_pin(auth) if auth else None,
-                )
+                sign = normalise_sign_password(sign) if sign else None
             except InvalidSecret:
                 return replace(s, message=Message(MessageCode.PASSWORD_FORMAT), fields={})
+            try:  # the 4-digit secret is a 暗証番号: its own message, never 「パスワード」
+                auth = validate_auth_pin(auth) if auth else None
+            except InvalidSecret:
+                return replace(s, message=Message(MessageCode.PIN_FORMAT), fields={})
+            secrets = NewSecrets(sign_password=sign, auth_pin=auth)
         try:
             self.backend.register(secrets)
         except BackendError as err:
@@ -412,22 +428,43 @@ class PhoneApp:
             return replace(s, message=message_for(err), fields={}, self_check=None)
         return replace(s, self_check=result, fields={})
 
-    def _revoke_own(self, s: AppState) -> AppState:
-        chosen = self._chosen(s)
-        sign = revocation_secret(chosen) is Hierarchy.SIGN
+    def _ask_revoke_own(self, s: AppState) -> AppState:
+        """失効する: the secret's format first (a typo never costs one of the element's tries),
+        then the confirmation: 失効 cannot be undone."""
+        sign = revocation_secret(self._chosen(s)) is Hierarchy.SIGN
         value = s.fields.get("secret", "")
-        try:  # checked for format first: a typo never costs one of the element's tries
+        try:
             value = normalise_sign_password(value) if sign else validate_auth_pin(value)
         except InvalidSecret:
             code = MessageCode.PASSWORD_FORMAT if sign else MessageCode.PIN_FORMAT
             return replace(s, message=Message(code), fields={})
+        return replace(s, fields={**s.fields, "secret": value}, dialog=DialogId.REVOKE_OWN_CONFIRM)
+
+    def _revoke_own(self, s: AppState) -> AppState:
+        s = replace(s, dialog=None)
+        chosen = self._chosen(s)
+        value = s.fields.get("secret", "")
         try:
             self.backend.revoke(chosen, value)
         except BackendError as err:
             return replace(s, message=message_for(err), fields={})
         return self._go(s, ScreenId.DONE, done_text="revoke_own_done")
 
+    def _ask_revoke_other(self, s: AppState) -> AppState:
+        """失効する on the other phone: the card password's format, then the confirmation,
+        then the card (_secret_then_card)."""
+        try:
+            value = normalise_sign_password(s.fields.get("card_sign_password", ""))
+        except InvalidSecret:
+            return replace(s, message=Message(MessageCode.PASSWORD_FORMAT))
+        return replace(
+            s,
+            fields={**s.fields, "card_sign_password": value},
+            dialog=DialogId.REVOKE_OTHER_CONFIRM,
+        )
+
     def _secret_then_card(self, s: AppState, name: str, sign: bool) -> AppState:
+        s = replace(s, dialog=None)
         value = s.fields.get(name, "")
         try:
             value = normalise_sign_password(value) if sign else validate_auth_pin(value)
@@ -452,7 +489,8 @@ class PhoneApp:
             self.backend.reset_password(CardTicket(s.ticket_id, s.reset_cert), checked_value)
         except BackendError as err:
             return replace(s, message=message_for(err))
-        return self._go(s, ScreenId.DONE, done_text="reset_done", ticket_id=None)
+        done = "reset_done" if s.reset_cert is Hierarchy.SIGN else "reset_done_pin"
+        return self._go(s, ScreenId.DONE, done_text=done, ticket_id=None)
 
     def _come_online(self, s: AppState) -> AppState:
         try:
@@ -461,11 +499,10 @@ class PhoneApp:
             return replace(s, message=message_for(err))
         notice = ""
         for instruction in instructions:
-            # The notice names the real cause: a model change on another phone, or 失効 from
-            # another phone. A release's re-issue is carried out without one: the person asked
-            # for it on this phone (docs/lifecycle.md).
-            from_other = instruction.reason == InstructionReason.REVOKED_FROM_MY_PAGE
-            other = "_other" if from_other else ""
+            # The notice names the real cause: a model change on another phone, 失効 from
+            # another phone, or a renewed/replaced card. A release's re-issue is carried out
+            # without one: the person asked for it on this phone (docs/lifecycle.md).
+            other = _NOTICE_CAUSE.get(instruction.reason, "")
             silent = instruction.kind is InstructionKind.REISSUE
             # JPKI-FACTS: deleted if the old phone comes online within 48 h of the revocation;
             # after that the certificates stay on it, revoked.
@@ -489,6 +526,20 @@ class PhoneApp:
         dict[tuple[ScreenId | None, str], Callable[[PhoneApp, AppState], AppState]]
     ] = {
         (ScreenId.HOME, "my_page"): lambda a, s: a._to_my_page(s),
+        (ScreenId.HOME, "manual"): lambda a, s: a._go(
+            s, ScreenId.MANUAL, manual_page=1, return_to=ScreenId.HOME
+        ),
+        (ScreenId.HOME, "help"): lambda a, s: a._go(s, ScreenId.HELP, return_to=ScreenId.HOME),
+        (ScreenId.MY_PAGE, "home"): lambda a, s: a._go(s, ScreenId.HOME),
+        (ScreenId.REGISTER_DONE, "manual"): lambda a, s: a._go(
+            s, ScreenId.MANUAL, manual_page=1, return_to=ScreenId.REGISTER_DONE
+        ),
+        # 「続きはこちら」 turns the manual's page; its back arrow turns it back, then leaves.
+        (ScreenId.MANUAL, "manual_next"): lambda a, s: replace(s, manual_page=2),
+        (ScreenId.MANUAL, "back"): lambda a, s: (
+            replace(s, manual_page=1) if s.manual_page > 1 else a._go(s, s.return_to)
+        ),
+        (ScreenId.HELP, "back"): lambda a, s: a._go(s, s.return_to),
         (ScreenId.MY_PAGE, "menu_apply"): lambda a, s: a._start_apply(s, ApplicationKind.FIRST),
         (ScreenId.MY_PAGE, "model_change"): lambda a, s: a._start_apply(
             s, ApplicationKind.MODEL_CHANGE
@@ -523,10 +574,13 @@ class PhoneApp:
         ),
         (ScreenId.BIOMETRICS, "register"): lambda a, s: a._biometrics(s),
         (ScreenId.SELF_CHECK, "self_check"): lambda a, s: a._self_check(s),
-        (ScreenId.REVOKE_OWN, "revoke_do"): lambda a, s: a._revoke_own(s),
-        (ScreenId.REVOKE_OTHER, "next"): lambda a, s: a._secret_then_card(
+        (ScreenId.REVOKE_OWN, "revoke_do"): lambda a, s: a._ask_revoke_own(s),
+        (ScreenId.REVOKE_OWN, "revoke_confirm"): lambda a, s: a._revoke_own(s),
+        (ScreenId.REVOKE_OTHER, "revoke_do"): lambda a, s: a._ask_revoke_other(s),
+        (ScreenId.REVOKE_OTHER, "revoke_confirm"): lambda a, s: a._secret_then_card(
             s, "card_sign_password", sign=True
         ),
+        (None, "revoke_cancel"): lambda a, s: replace(s, dialog=None),
         (ScreenId.RESET_CHOOSE, "reset_sign"): lambda a, s: a._go(
             s, ScreenId.RESET_CARD, reset_cert=Hierarchy.SIGN
         ),

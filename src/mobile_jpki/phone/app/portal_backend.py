@@ -111,7 +111,9 @@ def _translated(which: SecretKind) -> Iterator[None]:
     except (rerr.SecretBlocked, rerr.AuthenticationMethodBlocked) as exc:
         raise SecretLocked(which) from exc
     except rerr.InvalidSecret as exc:
-        raise Rejected("password-format", str(exc)) from exc
+        # A 4-digit user-authentication secret is a 暗証番号: its own message.
+        pin = which in (SecretKind.CARD_AUTH, SecretKind.PHONE_AUTH)
+        raise Rejected("pin-format" if pin else "password-format", str(exc)) from exc
     except rerr.TransportError as exc:  # no reader, no card in the field
         raise Unavailable(str(exc)) from exc
     except rerr.ApduError as exc:

@@ -39,6 +39,9 @@ class ScreenId(StrEnum):
     CARD_SETTINGS = "card-settings"
     DONE = "done"
     OLD_PHONE_NOTICE = "old-phone-notice"
+    # the document's 「操作マニュアルはこちら」 in the app: ①-⑨, then 「続きはこちら」 ⑩-⑬
+    MANUAL = "manual"
+    HELP = "help"  # the document's お問合せ block (hotline, hours, IP-phone and multilingual lines)
 
 
 class CardPurpose(StrEnum):
@@ -52,6 +55,8 @@ class CardPurpose(StrEnum):
 
 class DialogId(StrEnum):
     REVOKE_OLD = "revoke-old"  # ⑨ 「旧スマホ用電子証明書は失効されます」
+    REVOKE_OWN_CONFIRM = "revoke-own-confirm"  # 失効する asks once more: it cannot be undone
+    REVOKE_OTHER_CONFIRM = "revoke-other-confirm"
 
 
 class MessageCode(StrEnum):
@@ -60,6 +65,7 @@ class MessageCode(StrEnum):
     PASSWORD_FORMAT = "password-format"  # noqa: S105 - a message code
     PIN_FORMAT = "pin-format"
     PASSWORD_MISMATCH = "password-mismatch"  # noqa: S105 - a message code
+    PIN_MISMATCH = "pin-mismatch"
     CHOOSE_ONE_CERT = "choose-one-cert"
     WRONG_CARD_SECRET = "wrong-card-secret"  # noqa: S105 - a message code
     CARD_LOCKED = "card-locked"
@@ -96,6 +102,7 @@ MESSAGE_TEXT: Mapping[MessageCode, str] = {
     MessageCode.PASSWORD_FORMAT: "err_password_format",
     MessageCode.PIN_FORMAT: "err_pin_format",
     MessageCode.PASSWORD_MISMATCH: "err_password_mismatch",
+    MessageCode.PIN_MISMATCH: "err_pin_mismatch",
     MessageCode.CHOOSE_ONE_CERT: "err_choose_one_cert",
     MessageCode.WRONG_CARD_SECRET: "err_wrong_card_secret",
     MessageCode.CARD_LOCKED: "err_card_locked",
@@ -152,6 +159,10 @@ class ItemKind(StrEnum):
     HINT = "hint"
     STATUS = "status"  # a certificate and its status on my page
     LABEL = "label"
+    STEP = "step"  # the manual: a numbered step of the document (①-⑬)
+    NOTE = "note"  # the manual: the document's narration under a step
+    CAPTION = "caption"  # the manual: the caption of a screen picture (「画面例 …」)
+    TEL = "tel"  # a telephone number, dialled when tapped; the item's detail is its label
 
 
 @dataclass(frozen=True)
@@ -186,12 +197,23 @@ class Checkbox:
     checked: bool
 
 
+class ButtonStyle(StrEnum):
+    """How a button weighs on the screen, as the Mynaportal app draws it."""
+
+    PRIMARY = "primary"  # the screen's one prominent action (filled)
+    SECONDARY = "secondary"  # 戻る, やめる, キャンセル (outlined)
+    DESTRUCTIVE = "destructive"  # 失効する: cannot be undone, asks for confirmation
+    ROW = "row"  # the document's 「>」: a menu row that leads on
+    LINK = "link"  # the document's 「…はこちら」
+    TILE = "tile"  # a tile of the home screen
+
+
 @dataclass(frozen=True)
 class Button:
     name: str
     label_id: str
     enabled: bool = True
-    chevron: bool = False  # the document's 「>」: a row that leads on
+    style: ButtonStyle = ButtonStyle.PRIMARY
 
 
 Element = Item | Field | Checkbox | Button
@@ -219,8 +241,17 @@ class Screen:
     dialog: Dialog | None = None
     banner: Banner | None = None
     message: Message | None = None
-    guide: tuple[str, ...] = ()  # the document's narration for this screen (simulator only)
+    guide: tuple[str, ...] = ()  # the document's numbered steps for this screen (simulator only)
     awaits_card: bool = False
+    back: Button | None = None  # the app bar's back arrow: the screen's 戻る action, if any
+
+    def primary(self) -> Button | None:
+        """The screen's prominent action (the dialog's, while one is up)."""
+        buttons = self.dialog.buttons if self.dialog is not None else self.body
+        return next(
+            (b for b in buttons if isinstance(b, Button) and b.style is ButtonStyle.PRIMARY),
+            None,
+        )
 
     def button(self, name: str) -> Button | None:
         for b in self.buttons():
@@ -232,6 +263,8 @@ class Screen:
         yield from (e for e in self.body if isinstance(e, Button))
         if self.dialog is not None:
             yield from self.dialog.buttons
+        if self.back is not None:
+            yield self.back
 
     def checkbox(self, name: str) -> Checkbox | None:
         return next((e for e in self.body if isinstance(e, Checkbox) and e.name == name), None)
@@ -291,6 +324,8 @@ class AppState:
     register_ask: bool = False  # ⑬ after a restart: the ⑩ secrets are asked for again
     done_text: str = ""
     notice_text: str = ""
+    manual_page: int = 1  # MANUAL: 1 is ①-⑨, 2 is 「続きはこちら」 ⑩-⑬
+    return_to: ScreenId = ScreenId.HOME  # where MANUAL and HELP go back to
 
 
 # ⑩: the signing certificate's password comes first; every list of the two follows this order.

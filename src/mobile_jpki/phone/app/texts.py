@@ -40,6 +40,22 @@ def text(text_id: str, lang: Lang = Lang.JA, **params: str) -> str:
     return value.format(**params) if params else value
 
 
+# Texts printed the same in both languages: telephone numbers, and the lines the document itself
+# prints in English on its Japanese page (the multilingual hotline).
+SAME_IN_BOTH_LANGUAGES: frozenset[str] = frozenset(
+    {
+        "ok",
+        "hotline_free_dial_number",
+        "hotline_ip_card_number",
+        "hotline_ip_other_number",
+        "hotline_multi_system_number",
+        "hotline_multi_card_number",
+        "hotline_multi_system_en",
+        "hotline_multi_card_en",
+        "hotline_multi_note_en",
+    }
+)
+
 # Lines of the document that are on no screen and why: recorded so the coverage test accounts
 # for every line of steps ①–⑬ rather than silently skipping some.
 DOCUMENT_LINES_NOT_ON_SCREENS: Mapping[str, str] = {

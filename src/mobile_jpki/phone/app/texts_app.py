@@ -22,7 +22,18 @@ APP_TEXTS: tuple[Text, ...] = (
         _O,
     ),
     Text("menu_push_off", "プッシュ通知 オフ", "Push notifications Off", _O),
-    Text("menu_password_reset", "パスワードの初期化", "Reset a password", _O),
+    Text(
+        "menu_password_reset",
+        "パスワード・暗証番号の初期化",
+        "Reset a password or PIN",
+        _O,
+    ),
+    Text(
+        "revoke_own_row",
+        "このスマホのスマホ用電子証明書を失効",
+        "Revoke this phone's smartphone certificates",
+        _O,
+    ),
     Text("menu_release", "一時利用停止の解除", "Release the suspension", _O),
     Text("status_none", "未申請", "Not applied for", _O),
     Text("status_applied", "申請中", "Applied for", _O),
@@ -31,6 +42,9 @@ APP_TEXTS: tuple[Text, ...] = (
     Text("status_revoked", "失効済み", "Revoked", _O),
     Text("auth_pin_hint", "4ケタの数字", "4 digits", _O),
     Text("password_again", "パスワード（確認用）", "Password (again)", _O),
+    Text("pin", "暗証番号", "PIN", _O),
+    Text("pin_again", "暗証番号（確認用）", "PIN (again)", _O),
+    Text("new_pin_title", "新しい暗証番号の設定", "Set a new PIN", _O),
     Text(
         "card_sign_password_label",
         "マイナンバーカードの署名用電子証明書のパスワード",
@@ -45,14 +59,22 @@ APP_TEXTS: tuple[Text, ...] = (
     ),
     Text(
         "new_password_for_auth",
-        "利用者証明用電子証明書のパスワードを設定してください。",
-        "Set the password of the user-authentication certificate.",
+        "利用者証明用電子証明書の暗証番号（4ケタの数字）を設定してください。",
+        "Set the PIN (4 digits) of the user-authentication certificate.",
         _O,
     ),
     Text(
         "apply_done_wait",
         "登録準備が完了すると、プッシュ通知でお知らせします。",
         "You will get a push notification when registration is ready.",
+        _O,
+    ),
+    Text(
+        "apply_done_wait_no_push",
+        "プッシュ通知がオフのため、登録準備の完了はお知らせしません。"
+        "しばらくしてから、マイページで登録準備の状況を確認してください。",
+        "Push notifications are off, so you will not be told when registration is ready. "
+        "Check my page after a while.",
         _O,
     ),
     Text(
@@ -142,14 +164,17 @@ APP_TEXTS: tuple[Text, ...] = (
         "The certificates on the other phone are revoked.",
         _O,
     ),
-    Text("reset_title", "パスワードの初期化", "Reset a password", _O),
+    Text("reset_title", "パスワード・暗証番号の初期化", "Reset a password or PIN", _O),
     Text(
         "reset_choose",
-        "パスワードを初期化するスマホ用電子証明書を選んでください。",
-        "Choose the smartphone certificate whose password you reset.",
+        "パスワード（署名用電子証明書）または暗証番号（利用者証明用電子証明書）を"
+        "初期化するスマホ用電子証明書を選んでください。",
+        "Choose the smartphone certificate to reset: the password (signing certificate) or "
+        "the PIN (user-authentication certificate).",
         _O,
     ),
     Text("reset_done", "パスワードを初期化しました。", "The password is reset.", _O),
+    Text("reset_done_pin", "暗証番号を初期化しました。", "The PIN is reset.", _O),
     Text("release_title", "一時利用停止の解除", "Release the suspension", _O),
     Text(
         "release_body",
@@ -213,7 +238,55 @@ APP_TEXTS: tuple[Text, ...] = (
         "cannot be used.",
         _O,
     ),
+    Text(
+        "old_phone_deleted_card",
+        "マイナンバーカードの更新・再発行により、このスマホのスマホ用電子証明書は失効されました。"
+        "証明書はこのスマホから削除されました。",
+        "Because your My Number Card was renewed or replaced, the smartphone certificates on "
+        "this phone were revoked. They have been deleted from this phone.",
+        _O,
+    ),
+    Text(
+        "old_phone_kept_card",
+        "マイナンバーカードの更新・再発行により、このスマホのスマホ用電子証明書は失効されました。"
+        "失効から48時間を過ぎたため、証明書はこのスマホに残っていますが、利用できません。",
+        "Because your My Number Card was renewed or replaced, the smartphone certificates on "
+        "this phone were revoked. More than 48 hours have passed, so they remain on this phone "
+        "but cannot be used.",
+        _O,
+    ),
     Text("ok", "OK", "OK", _O),
+    # --- ours: the app's frame (home tiles, confirmations, the manual and help pages) ---------
+    Text("home_manual", "操作マニュアル", "Manual", _O),
+    Text("home_help", "お問合せ", "Contact", _O),
+    Text("manual_title", "操作マニュアル", "Manual", _O),
+    Text("help_title", "お問合せ", "Contact", _O),
+    Text(
+        "revoke_own_confirm_title",
+        "スマホ用電子証明書を失効しますか？",
+        "Revoke the smartphone certificates?",
+        _O,
+    ),
+    Text(
+        "revoke_own_confirm_body",
+        "失効したスマホ用電子証明書は元に戻せません。再び利用するには、もう一度申請してください。",
+        "A revoked certificate cannot be restored. To use one again, apply again.",
+        _O,
+    ),
+    Text(
+        "revoke_other_confirm_title",
+        "別のスマホのスマホ用電子証明書を失効しますか？",
+        "Revoke the certificates on the other phone?",
+        _O,
+    ),
+    Text(
+        "revoke_other_confirm_body",
+        "失効したスマホ用電子証明書は元に戻せません。失効の後、48時間以内に別のスマホをネットワークに"
+        "接続すれば、そのスマホから証明書が削除されます。",
+        "A revoked certificate cannot be restored. If the other phone connects to a network "
+        "within 48 hours, the certificates are deleted from it.",
+        _O,
+    ),
     # --- ours: messages (stable codes in screens.MessageCode) ---------------------------------
     Text(
         "err_password_format",
@@ -230,7 +303,13 @@ APP_TEXTS: tuple[Text, ...] = (
     Text(
         "err_password_mismatch",
         "入力したパスワードが一致しません。",
-        "The two entries do not match.",
+        "The two passwords do not match.",
+        _O,
+    ),
+    Text(
+        "err_pin_mismatch",
+        "入力した暗証番号が一致しません。",
+        "The two PINs do not match.",
         _O,
     ),
     Text(
@@ -260,7 +339,8 @@ APP_TEXTS: tuple[Text, ...] = (
     ),
     Text(
         "err_phone_locked",
-        "パスワードがロックされています。パスワードの初期化を行ってください。",
+        "パスワードがロックされています。マイページの「パスワード・暗証番号の初期化」から"
+        "初期化してください。",
         "The password is locked. Reset it from my page.",
         _O,
     ),
@@ -315,7 +395,8 @@ APP_TEXTS: tuple[Text, ...] = (
     ),
     Text(
         "err_phone_pin_locked",
-        "暗証番号がロックされています。マイページから暗証番号の初期化を行ってください。",
+        "暗証番号がロックされています。マイページの「パスワード・暗証番号の初期化」から"
+        "初期化してください。",
         "The PIN is locked. Reset it from my page.",
         _O,
     ),

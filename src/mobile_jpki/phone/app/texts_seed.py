@@ -291,12 +291,75 @@ SEED_TEXTS: tuple[Text, ...] = (
         "The Mynaportal app manual is here",
         _G,
     ),
+    # --- document: the help block (お問合せ) after the steps, copied to the letter -------------
     Text(
-        "guide_hotline",
-        "マイナンバー総合フリーダイヤル 0120-95-0178 "
+        "hotline_heading",
+        "マイナンバー制度、マイナンバーカードについてのお問合せ",
+        "Inquiries about the My Number system and the My Number Card",
+        _G,
+    ),
+    Text("hotline_free_dial", "マイナンバー総合フリーダイヤル", "My Number toll-free line", _G),
+    Text("hotline_free_dial_number", "0120-95-0178", "0120-95-0178", _G),
+    Text("hotline_hours_heading", "受付時間", "Opening hours", _G),
+    Text(
+        "hotline_hours_weekday",
+        "平日：9時30分～20時00分",
+        "Weekdays: 9:30-20:00",
+        _G,
+    ),
+    Text(
+        "hotline_hours_weekend",
+        "土日祝：9時30分～17時30分（年末年始を除く）",
+        "Weekends and holidays: 9:30-17:30 (except the New Year holidays)",
+        _G,
+    ),
+    Text(
+        "hotline_suspend_24h",
         "紛失・盗難によるマイナンバーカードの一時利用停止については24時間365日受付！",
-        "My Number toll-free line 0120-95-0178: suspension of a lost or stolen card is "
-        "accepted 24 hours a day, 365 days a year.",
+        "Suspension of a lost or stolen My Number Card is accepted 24 hours a day, 365 days "
+        "a year!",
+        _G,
+    ),
+    Text(
+        "hotline_ip_heading",
+        "■一部のIP電話等で上記ダイヤルに繋がらない場合",
+        "■ If the number above cannot be reached from some IP phones",
+        _G,
+    ),
+    Text("hotline_ip_card", "マイナンバーカード等", "My Number Card etc.", _G),
+    Text("hotline_ip_card_number", "050-3818-1250", "050-3818-1250", _G),
+    Text("hotline_ip_other", "その他のお問合せ", "Other inquiries", _G),
+    Text("hotline_ip_other_number", "050-3816-9405", "050-3816-9405", _G),
+    Text(
+        "hotline_multi_heading",
+        "■英語、中国語、韓国語、スペイン語、ポルトガル語等対応のフリーダイヤル",
+        "■ Toll-free lines in English, Chinese, Korean, Spanish, Portuguese, etc.",
+        _G,
+    ),
+    Text("hotline_multi_system", "マイナンバー制度について", "The My Number system", _G),
+    Text("hotline_multi_system_number", "0120-0178-26", "0120-0178-26", _G),
+    # The document prints these three lines in English on its Japanese page: both languages
+    # show them as printed (texts.SAME_IN_BOTH_LANGUAGES).
+    Text(
+        "hotline_multi_system_en",
+        "Inquiries about the Social Security and Tax Number System.",
+        "Inquiries about the Social Security and Tax Number System.",
+        _G,
+    ),
+    Text("hotline_multi_card", "マイナンバーカード等", "My Number Card etc.", _G),
+    Text("hotline_multi_card_number", "0120-0178-27", "0120-0178-27", _G),
+    Text(
+        "hotline_multi_card_en",
+        "Inquiries about Individual Number Card, etc.",
+        "Inquiries about Individual Number Card, etc.",
+        _G,
+    ),
+    Text(
+        "hotline_multi_note_en",
+        "This telephone number is toll-free corresponding to English, Chinese, Korean, "
+        "Spanish, Portuguese, etc.",
+        "This telephone number is toll-free corresponding to English, Chinese, Korean, "
+        "Spanish, Portuguese, etc.",
         _G,
     ),
 )
