@@ -145,7 +145,16 @@ def info(ctx: Ctx) -> InfoOut:
     )
 
 
-@router.post("/devices", status_code=201)
+@router.post(
+    "/devices",
+    status_code=201,
+    responses={
+        200: {
+            "model": EnrolOut,
+            "description": "The element's device (never applied): new credential",
+        }
+    },
+)
 def enrol(body: EnrolIn, ctx: Ctx, response: Response) -> EnrolOut:
     """201 for a new device; 200 for the element's existing device that never applied (a new
     credential); 409 ``device-enrolled`` once it has applied (docs/portal.md)."""
