@@ -32,6 +32,7 @@ ANSWERED = {
     "not-eligible": 422,
     "revoke-consent-required": 409,
     "application-in-progress": 409,
+    "device-enrolled": 409,
     "device-mismatch": 403,
     "instruction-expired": 410,
     "installation-proof-invalid": 422,

@@ -278,3 +278,59 @@ def test_open_ca_migrates_only_a_database_behind_head(tmp_path: Path) -> None:
     with ca.db.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM crl_document").scalar() == 0
     ca.db.dispose()
+
+
+def _old_devices(tmp_path: Path, rows: list[tuple[str, str, bool, int]]) -> Database:
+    """A database at 0005 with devices (id, element serial, holder, seconds after t)."""
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    _upgrade(database, "0005")
+    t = dt.datetime(2026, 3, 1, 12, 30, 5)
+    with database.engine.begin() as conn:
+        for device_id, serial, holder, seconds in rows:
+            conn.exec_driver_sql(
+                "INSERT INTO portal_device (id, element_serial, attestation_der, credential_hash,"
+                " push_channel, push_enabled, holder, failed_auth, created_at)"
+                " VALUES (?, ?, x'', 'h', 'none', 0, ?, 0, ?)",
+                (device_id, serial, holder, t + dt.timedelta(seconds=seconds)),
+            )
+        conn.exec_driver_sql(
+            "INSERT INTO portal_nonce (value, device_id, purpose, created_at, expires_at)"
+            " VALUES ('n1', 'a1', 'application', ?, ?)",
+            (t, t),
+        )
+    return database
+
+
+def test_migration_0006_folds_the_devices_of_one_element(tmp_path: Path) -> None:
+    """The old enrolment made a row per call: unused duplicates go (with their nonces), the
+    element keeps its holder or else its newest row, and the serial becomes unique."""
+    database = _old_devices(
+        tmp_path,
+        [
+            ("a1", "aa", False, 0),
+            ("a2", "aa", False, 2),
+            ("a3", "aa", False, 1),
+            ("b1", "bb", False, 0),
+            ("c1", "cc", True, 0),
+            ("c2", "cc", False, 5),
+        ],
+    )
+    database.migrate()
+    with database.engine.begin() as conn:
+        kept = sorted(conn.exec_driver_sql("SELECT id FROM portal_device").scalars())
+        assert kept == ["a2", "b1", "c1"]
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM portal_nonce").scalar() == 0
+        with pytest.raises(IntegrityError):
+            conn.exec_driver_sql(
+                "INSERT INTO portal_device (id, element_serial, attestation_der, credential_hash,"
+                " push_channel, push_enabled, holder, failed_auth, created_at)"
+                " VALUES ('x', 'aa', x'', 'h', 'none', 0, 0, 0, '2026-03-01')"
+            )
+    database.dispose()
+
+
+def test_migration_0006_stops_on_two_used_devices_of_one_element(tmp_path: Path) -> None:
+    database = _old_devices(tmp_path, [("a1", "aa", True, 0), ("a2", "aa", True, 1)])
+    with pytest.raises(Exception, match="element aa has several devices that applied"):
+        database.migrate()
+    database.dispose()

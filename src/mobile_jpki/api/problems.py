@@ -60,6 +60,7 @@ PORTAL_PROBLEMS: dict[type[portal.PortalError], tuple[int, str]] = {
     portal.AttestationInvalid: (422, "The key was not attested by this device"),
     portal.NotEligible: (422, "Not eligible (signing certificates from age 15)"),
     portal.ConsentRequired: (409, "旧スマホ用電子証明書は失効されます"),
+    portal.DeviceEnrolled: (409, "This element is enrolled already"),
     portal.ApplicationInProgress: (409, "Another application of this person is in progress"),
     portal.DeviceMismatch: (403, "The document names another device"),
     portal.InstructionExpired: (410, "The instruction is no longer valid"),

@@ -16,10 +16,11 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 
 class InProcessTransport(httpx.BaseTransport):
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, client: tuple[str, int] = ("127.0.0.1", 123)) -> None:
         self._portal_cm: AbstractContextManager[BlockingPortal] = start_blocking_portal()
         self._portal = self._portal_cm.__enter__()
-        self._inner = httpx.ASGITransport(app=app)
+        # ``client``: the peer address the app sees (tests play callers on other hosts).
+        self._inner = httpx.ASGITransport(app=app, client=client)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
@@ -36,6 +37,11 @@ class InProcessTransport(httpx.BaseTransport):
         self._portal_cm.__exit__(None, None, None)
 
 
-def in_process_client(app: Any, *, base_url: str = "http://portal.test") -> httpx.Client:
-    """An ``httpx.Client`` whose requests go straight into ``app``."""
-    return httpx.Client(transport=InProcessTransport(app), base_url=base_url)
+def in_process_client(
+    app: Any,
+    *,
+    base_url: str = "http://portal.test",
+    client: tuple[str, int] = ("127.0.0.1", 123),
+) -> httpx.Client:
+    """An ``httpx.Client`` whose requests go straight into ``app``, from peer ``client``."""
+    return httpx.Client(transport=InProcessTransport(app, client=client), base_url=base_url)

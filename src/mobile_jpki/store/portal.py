@@ -99,10 +99,12 @@ class Device(Base):
     __tablename__ = "portal_device"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    # Not unique: an attestation certificate is public, so a unique serial would let anyone
-    # who copied it squat the element. Possession is proven at application time instead (the
-    # element's attestation signatures over the server nonce).
-    element_serial: Mapped[str] = mapped_column(String(32), index=True)
+    # One device per element: enrolling it again finds this row (a flood of enrolments of
+    # one certificate adds nothing). An attestation certificate is public, so a squatter
+    # could enrol a copied one first: until the device has applied (the element's
+    # attestation signatures over a server nonce: proof of possession) a re-enrolment
+    # replaces its credential, so nobody can squat an element (docs/portal.md).
+    element_serial: Mapped[str] = mapped_column(String(32), index=True, unique=True)
     attestation_der: Mapped[bytes] = mapped_column(LargeBinary)
     credential_hash: Mapped[str] = mapped_column(String(64))
     push_channel: Mapped[str] = mapped_column(String(16))
@@ -113,6 +115,8 @@ class Device(Base):
     # True while this device is the person's one phone (it may hold unrevoked phone
     # certificates). Unique per person where true: the database refuses a second holder.
     holder: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Unused since wrong secrets are counted per (client, device) in memory
+    # (service/portal/limits.py); kept so that older code reading the table still works.
     failed_auth: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -31,7 +31,9 @@ def operator(request: Request, ctx: Annotated[PortalContext, Depends(context)]) 
 
 
 def device(request: Request, ctx: Annotated[PortalContext, Depends(context)]) -> str:
-    return ctx.service.authenticate_device(_bearer(request), now=ctx.clock.now())
+    # The peer address keys the wrong-secret counter (service/portal/limits.py).
+    client = request.client.host if request.client is not None else None
+    return ctx.service.authenticate_device(_bearer(request), client=client, now=ctx.clock.now())
 
 
 Ctx = Annotated[PortalContext, Depends(context)]

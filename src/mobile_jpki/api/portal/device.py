@@ -145,13 +145,26 @@ def info(ctx: Ctx) -> InfoOut:
     )
 
 
-@router.post("/devices", status_code=201)
-def enrol(body: EnrolIn, ctx: Ctx) -> EnrolOut:
+@router.post(
+    "/devices",
+    status_code=201,
+    responses={
+        200: {
+            "model": EnrolOut,
+            "description": "The element's device (never applied): new credential",
+        }
+    },
+)
+def enrol(body: EnrolIn, ctx: Ctx, response: Response) -> EnrolOut:
+    """201 for a new device; 200 for the element's existing device that never applied (a new
+    credential); 409 ``device-enrolled`` once it has applied (docs/portal.md)."""
     enrolment = ctx.service.enrol_device(
         attestation_der=b64decode(body.attestation_certificate),
         push_channel=body.push_channel,
         now=ctx.clock.now(),
     )
+    if not enrolment.created:
+        response.status_code = 200
     return EnrolOut(device_id=enrolment.device_id, credential=enrolment.credential)
 
 

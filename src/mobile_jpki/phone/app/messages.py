@@ -60,6 +60,8 @@ ERROR_MESSAGES: Mapping[str, MessageCode] = {
     "unauthenticated": MessageCode.DEVICE_NOT_RECOGNISED,
     "forbidden": MessageCode.NOT_ALLOWED,
     "device-mismatch": MessageCode.NOT_ALLOWED,
+    # The element applied from another enrolment: its credential is not issued again.
+    "device-enrolled": MessageCode.NOT_ALLOWED,
     "signature-invalid": MessageCode.NOT_ALLOWED,
     "not-found": MessageCode.STATE_CHANGED,
     "conflict": MessageCode.STATE_CHANGED,

@@ -19,8 +19,15 @@ class PortalConfig:
     signing_skew: dt.timedelta = dt.timedelta(minutes=10)
     applications_per_card: int = 10
     application_window: dt.timedelta = dt.timedelta(days=1)
+    # At most this many unused, unexpired nonces per device: a new one beyond it drops the
+    # device's oldest (docs/portal.md "Abuse limits").
+    nonces_per_device: int = 8
+    # Wrong device secrets counted per (client network, device), not per device: a stranger
+    # who knows a device id locks out only themselves (docs/portal.md "Abuse limits").
     credential_failures: int = 10
     credential_window: dt.timedelta = dt.timedelta(minutes=15)
+    # How many (client, device) failure counters one process remembers (LRU).
+    credential_counters: int = 10_000
     reset_validity: dt.timedelta = dt.timedelta(minutes=10)
     job_attempts: int = 5
     # Issuance jobs committed together (group commit). None: SQLITE_JOBS_PER_TRANSACTION on

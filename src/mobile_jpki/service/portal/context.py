@@ -31,6 +31,7 @@ from . import errors as E
 from . import repo as Q
 from .attestations import AttestationCertificates
 from .config import PortalConfig
+from .limits import CredentialFailures
 from .ports import Authority, DocumentVerifier
 
 _T = TypeVar("_T")
@@ -66,6 +67,7 @@ class Context:
         self.rand = randbytes
         self.audit = AuditLog(db)
         self.attestations = AttestationCertificates()
+        self.credential_failures = CredentialFailures(config.credential_counters)
         self._roots: dict[Hierarchy, list[x509.Certificate]] = {}
         self._ca_ids: list[str] = []
         # Set when an application of this process has committed its issuance job: the

@@ -42,6 +42,13 @@ class Conflict(PortalError):
     code = "conflict"
 
 
+class DeviceEnrolled(Conflict):
+    """The element is enrolled already and has applied: its credential is not handed out
+    again on a public attestation certificate. ``device_id`` in ``extra``."""
+
+    code = "device-enrolled"
+
+
 class RateLimited(PortalError):
     """``retry_after`` (seconds) in ``extra``."""
 

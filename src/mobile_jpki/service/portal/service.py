@@ -229,8 +229,8 @@ class PortalService:
             self.context, attestation_der=attestation_der, push_channel=push_channel, now=now
         )
 
-    def authenticate_device(self, credential: str, *, now: dt.datetime) -> str:
-        return devices.authenticate_device(self.context, credential, now=now)
+    def authenticate_device(self, credential: str, *, client: str | None, now: dt.datetime) -> str:
+        return devices.authenticate_device(self.context, credential, client=client, now=now)
 
     def new_nonce(self, device_id: str, *, purpose: str, now: dt.datetime) -> str:
         return devices.new_nonce(self.context, device_id, purpose=purpose, now=now)

@@ -174,6 +174,29 @@ def device(s: Session, device_id: str) -> Device | None:
     return s.get(Device, device_id)
 
 
+def device_of_element(s: Session, element_serial: str) -> Device | None:
+    """The element's device (at most one: the unique index on ``element_serial``), locked
+    where the database has row locks."""
+    stmt = select(Device).where(Device.element_serial == element_serial).with_for_update()
+    return s.scalars(stmt).first()
+
+
+def lock_device(s: Session, device_id: str) -> bool:
+    """Lock the device's row (``FOR UPDATE``; SQLite's writer already holds the database);
+    False if there is no such device."""
+    stmt = select(Device.id).where(Device.id == device_id).with_for_update()
+    return s.execute(stmt).first() is not None
+
+
+_HAS_APPLIED = select(APP.c.id).where(APP.c.device_id == bindparam("device")).limit(1)
+
+
+def has_applied(s: Session, device_id: str) -> bool:
+    """Whether the device ever had an application accepted: one is stored only after the
+    element's attestation signatures over a server nonce verified (proof of possession)."""
+    return s.execute(_HAS_APPLIED, {"device": device_id}).first() is not None
+
+
 def add_device(
     s: Session,
     *,
@@ -227,6 +250,40 @@ def add_nonce(
             expires_at=expires_at,
         )
     )
+
+
+_OUTSTANDING_NONCES = (
+    select(Nonce.value)
+    .where(
+        Nonce.device_id == bindparam("device"),
+        Nonce.used_at.is_(None),
+        Nonce.expires_at >= bindparam("now"),
+    )
+    .order_by(Nonce.created_at.desc(), Nonce.value)
+)
+_DEVICE_UNUSED_NONCES = delete(Nonce).where(
+    Nonce.device_id == bindparam("device"), Nonce.used_at.is_(None)
+)
+_DEVICE_EXPIRED_NONCES = delete(Nonce).where(
+    Nonce.device_id == bindparam("device"),
+    Nonce.used_at.is_(None),
+    Nonce.expires_at < bindparam("now"),
+)
+
+
+def outstanding_nonces(s: Session, device_id: str, now: dt.datetime) -> list[str]:
+    """The device's unused, unexpired nonces, newest first."""
+    return list(s.scalars(_OUTSTANDING_NONCES, {"device": device_id, "now": now}))
+
+
+def delete_expired_nonces(s: Session, device_id: str, now: dt.datetime) -> None:
+    """The device's nonces that expired unused (used ones stay: replay evidence)."""
+    s.execute(_DEVICE_EXPIRED_NONCES, {"device": device_id, "now": now})
+
+
+def delete_unused_nonces(s: Session, device_id: str) -> None:
+    """Every unused nonce of the device (its credential was replaced)."""
+    s.execute(_DEVICE_UNUSED_NONCES, {"device": device_id})
 
 
 _PENDING_INSTRUCTIONS = (
