@@ -1,6 +1,7 @@
 """``mobile-jpki serve``: the HTTP service (OCSP, CRLs; the portal joins later) under uvicorn.
 
-Exit codes: 0 normal shutdown; 5 data directory or database problem.
+Exit codes: 0 normal shutdown; 2 a bad option value (--max-body); 5 data directory or
+database problem.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from typing import Annotated
 
 import typer
 
+from mobile_jpki.api.access_log import ACCESS_LOG_ENV
 from mobile_jpki.api.app import DATA_DIR_ENV, DATABASE_URL_ENV
+from mobile_jpki.api.limits import MAX_BODY_ENV, BodyLimits, LimitSpecError
 from mobile_jpki.settings import Settings, SettingsError
 from mobile_jpki.store.db import Database, StoreError
 
@@ -34,10 +37,34 @@ def serve(
             "--no-ocsp-front serves them through the ASGI app only.",
         ),
     ] = True,
+    max_body: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--max-body",
+            help="Largest request body in bytes: BYTES for every route without its own limit "
+            "(default 65536), /PREFIX=BYTES for one (defaults /ocsp=16384, /tsa=16384); "
+            "suffixes KiB/MiB; repeatable or comma-separated. Larger bodies get 413.",
+            envvar=MAX_BODY_ENV,
+        ),
+    ] = None,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log",
+            help="One JSON line per request on stderr (method, route, status, duration, "
+            "client; never queries, bodies or credentials).",
+            envvar=ACCESS_LOG_ENV,
+        ),
+    ] = False,
 ) -> None:
     """Serve OCSP (GET and POST), CRLs and the API of a data directory."""
     import uvicorn
 
+    try:
+        limits = BodyLimits.parse(max_body or [])
+    except LimitSpecError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     try:
         settings = Settings.load(data_dir, database_url=database_url)
         settings.ca_passphrase()
@@ -50,6 +77,9 @@ def serve(
     os.environ[DATA_DIR_ENV] = str(data_dir)
     if database_url:
         os.environ[DATABASE_URL_ENV] = database_url
+    # The workers build the app from the environment (api.app.app_from_env).
+    os.environ[MAX_BODY_ENV] = limits.to_spec()
+    os.environ[ACCESS_LOG_ENV] = "1" if access_log else "0"
     typer.echo(f"serving http://{host}:{port}/ — phone simulator http://{host}:{port}/simulator/")
     uvicorn.run(
         "mobile_jpki.api.app:app_from_env",
