@@ -81,7 +81,9 @@ def test_ca_init_never_stores_the_database_password(tmp_path: Path) -> None:
     stored URL keeps everything else. (Nothing listens on port 1: init stops at the connect.)"""
     data_dir = tmp_path / "pg"
     url = "postgresql+psycopg://jpki:S3CRET-pw@127.0.0.1:1/jpki?connect_timeout=2"
-    result = CliRunner().invoke(app, ["ca", "init", "--data-dir", str(data_dir), "--database-url", url])
+    result = CliRunner().invoke(
+        app, ["ca", "init", "--data-dir", str(data_dir), "--database-url", url]
+    )
     assert result.exit_code == 5 and "Traceback" not in result.output
     text = (data_dir / "settings.json").read_text()
     assert "S3CRET" not in text

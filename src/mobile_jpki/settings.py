@@ -212,10 +212,10 @@ def passphrase_source(settings: Settings) -> SecretSource:
 
 
 def _url_password(url: str) -> str | None:
-    from sqlalchemy.engine import make_url  # not at import: settings load before the store
+    from sqlalchemy.engine import make_url  # on use: only a database URL needs SQLAlchemy
 
     try:
-        return make_url(url).password  # type: ignore[no-any-return]
+        return make_url(url).password
     except ValueError:  # not a URL; the store reports it when it opens
         return None
 

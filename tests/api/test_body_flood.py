@@ -162,7 +162,9 @@ def test_flood_of_oversize_bodies(served: Served) -> None:
     # Each client stopped far short of its 50 MiB: the server stopped reading.
     assert max(sent for _, _, sent in results) < 16 * 1024 * 1024
     peak_growth = _kib(served.pid, "VmHWM") - rss_before
-    print(f"bodies {len(results)}, RSS {rss_before} KiB, peak +{peak_growth} KiB, {len(ocsp_ok)} OCSP")
+    print(
+        f"bodies {len(results)}, RSS {rss_before} KiB, peak +{peak_growth} KiB, {len(ocsp_ok)} OCSP"
+    )
     assert peak_growth < 50 * 1024, f"server peak RSS grew by {peak_growth} KiB"
     assert len(ocsp_ok) >= 5 and all(ocsp_ok)  # answered good while the flood ran
     assert _good(served.url, req)

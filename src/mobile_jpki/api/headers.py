@@ -102,7 +102,10 @@ class SecurityHeaders:
 def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
     for name, value in headers:
         if name.lower() == b"content-type":
-            return value.split(b";", 1)[0].strip().lower() in (b"text/html", b"application/xhtml+xml")
+            return value.split(b";", 1)[0].strip().lower() in (
+                b"text/html",
+                b"application/xhtml+xml",
+            )
     return False
 
 
