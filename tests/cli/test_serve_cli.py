@@ -20,3 +20,12 @@ def test_missing_data_dir(tmp_path: Path) -> None:
 def test_help() -> None:
     result = CliRunner().invoke(app, ["serve", "--help"])
     assert result.exit_code == 0 and "--database-url" in result.output
+
+
+def test_bad_max_body_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["serve", "--data-dir", str(tmp_path), "--max-body", "/tsa=lots"]
+    )
+    assert result.exit_code == 2
+    assert result.output.startswith("error: max body") and "Traceback" not in result.output
+    assert "--max-body" in CliRunner().invoke(app, ["serve", "--help"]).output
