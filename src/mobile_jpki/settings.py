@@ -23,9 +23,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mobile_jpki.files import atomic_write, ensure_private_dir
 from mobile_jpki.keys.source import SecretSource
 
 PASSPHRASE_ENV = "MOBILE_JPKI_CA_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
+DATABASE_PASSWORD_ENV = "MOBILE_JPKI_DATABASE_PASSWORD"  # noqa: S105 (a variable name)
 SETTINGS_FILE = "settings.json"
 DB_FILE = "mobile-jpki.db"
 
@@ -45,8 +47,12 @@ class Settings(BaseModel):
 
     data_dir: Path = Field(exclude=True)
     base_url: str = "http://127.0.0.1:8000"
-    # None means the embedded default: SQLite in the data directory.
+    # None means the embedded default: SQLite in the data directory. Never holds a password
+    # (save() drops it): that comes at run time from $MOBILE_JPKI_DATABASE_PASSWORD, the 0600
+    # file ``database_password_file`` (relative to the data directory), or libpq's own
+    # PGPASSWORD / ~/.pgpass (docs/security.md "Files and secrets at rest").
     database_url: str | None = None
+    database_password_file: Path | None = None
     # CRL shards per CA generation; a certificate's shard is fixed at issuance because its
     # CDP URL names it (Let's Encrypt does the same).
     shard_count: int = Field(default=16, ge=1, le=4096)
@@ -106,7 +112,41 @@ class Settings(BaseModel):
 
     @property
     def effective_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.db_path}"
+        """The URL to connect with: the stored one, with the run-time password added when it
+        names none (:meth:`database_password`)."""
+        if not self.database_url:
+            return f"sqlite:///{self.db_path}"
+        password = self.database_password()
+        if password is None:
+            return self.database_url
+        return _url_with_password(self.database_url, password)
+
+    def database_password(self) -> str | None:
+        """The database password from the environment or the password file, when the URL has
+        none; None leaves it to the driver (libpq reads PGPASSWORD and ~/.pgpass itself).
+        A password file readable by group or others is refused, as libpq refuses ~/.pgpass."""
+        if not self.database_url or _url_password(self.database_url) is not None:
+            return None
+        env = os.environ.get(DATABASE_PASSWORD_ENV)
+        if env:
+            return env
+        if self.database_password_file is None:
+            return None
+        path = self.database_password_file
+        path = path if path.is_absolute() else self.data_dir / path
+        try:
+            mode = path.stat().st_mode
+            if mode & 0o077:
+                raise SettingsError(
+                    f"database password file {path} is readable by others "
+                    f"(mode {mode & 0o777:04o}); chmod 600 it",
+                    path=path,
+                )
+            return path.read_text(encoding="utf-8").strip("\r\n")
+        except OSError as exc:
+            raise SettingsError(
+                f"cannot read database password file {path}: {exc.strerror}", path=path
+            ) from None
 
     # --- persistence -------------------------------------------------------------------
     @classmethod
@@ -129,8 +169,14 @@ class Settings(BaseModel):
         return cls.model_validate({**raw, "data_dir": data_dir})
 
     def save(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.settings_path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        # The directory holds personal data (the SQLite database) and keys: 0700, and the
+        # settings 0600, whatever the umask (docs/security.md "Files and secrets at rest").
+        ensure_private_dir(self.data_dir)
+        fields = self.model_dump(mode="json")
+        if self.database_url:  # never a password at rest
+            fields["database_url"] = url_without_password(self.database_url)
+        data = (json.dumps(fields, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        atomic_write(self.settings_path, data, mode=0o600)
 
     def ca_passphrase(self, *, create: bool = False) -> bytes:
         """The CA key passphrase: ``$MOBILE_JPKI_CA_PASSPHRASE`` or ``DIR/ca/passphrase``.
@@ -148,7 +194,7 @@ class Settings(BaseModel):
             raise SettingsError(
                 f"no CA passphrase: set {PASSPHRASE_ENV} or create {path}", path=path
             )
-        self.ca_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.ca_dir)
         value = secrets.token_urlsafe(32).encode()
         # O_EXCL + 0600: never widen permissions of, or overwrite, an existing secret.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -163,6 +209,39 @@ def passphrase_source(settings: Settings) -> SecretSource:
     if os.environ.get(PASSPHRASE_ENV):
         return SecretSource("env", PASSPHRASE_ENV)
     return SecretSource("file", str(settings.passphrase_path))
+
+
+def _url_password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url  # on use: only a database URL needs SQLAlchemy
+
+    try:
+        return make_url(url).password
+    except ValueError:  # not a URL; the store reports it when it opens
+        return None
+
+
+def url_without_password(url: str) -> str:
+    """``url`` as stored: the same URL without its password (user, host, query kept)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except ValueError:
+        return url
+    if parsed.password is None:
+        return url
+    # URL.set() leaves a field given as None unchanged: the NamedTuple's own replace.
+    return str(parsed._replace(password=None).render_as_string(hide_password=False))
+
+
+def _url_with_password(url: str, password: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except ValueError:
+        return url
+    return str(parsed.set(password=password).render_as_string(hide_password=False))
 
 
 def _safe(ca_id: str) -> str:

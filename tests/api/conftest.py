@@ -36,6 +36,7 @@ class Served:
     data_dir: Path
     ca: CertificateAuthority
     key: rsa.RSAPrivateKey
+    pid: int = 0  # the serve process (tests/api/test_body_flood.py reads its memory)
 
     def issue(self, subject: str = "SUBJECT0001") -> tuple[CertificateInfo, Path]:
         now = SystemClock().now()
@@ -94,7 +95,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             time.sleep(0.1)
         ca = open_ca(Settings.load(data_dir))
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        yield Served(url, data_dir, ca, key)
+        yield Served(url, data_dir, ca, key, proc.pid)
         ca.db.dispose()
     finally:
         proc.terminate()

@@ -69,3 +69,12 @@ def test_simulator_needs_one_worker(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, [*args, "--simulator", "--workers", "2"])
     assert result.exit_code == 2
     assert "--workers 1" in result.output and "Traceback" not in result.output
+
+
+def test_bad_max_body_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["serve", "--data-dir", str(tmp_path), "--max-body", "/tsa=lots"]
+    )
+    assert result.exit_code == 2
+    assert result.output.startswith("error: max body") and "Traceback" not in result.output
+    assert "--max-body" in CliRunner().invoke(app, ["serve", "--help"]).output

@@ -9,9 +9,12 @@ from fastapi import FastAPI, Request
 from sqlalchemy import text
 
 from mobile_jpki import __version__
+from mobile_jpki.api import access_log as access_log_
 from mobile_jpki.api import crl, ocsp, problems
 from mobile_jpki.api import tsa as tsa_api
 from mobile_jpki.api.deps import Services
+from mobile_jpki.api.headers import SecurityHeaders
+from mobile_jpki.api.limits import BodyLimit, BodyLimits
 from mobile_jpki.clock import Clock, SystemClock
 from mobile_jpki.pki.tsa import TimeStampAuthority
 from mobile_jpki.service.ca import CertificateAuthority
@@ -31,11 +34,15 @@ def create_app(
     clock: Clock | None = None,
     tsa: TimeStampAuthority | None = None,
     simulator: SimulatorLimits | None = None,
+    body_limits: BodyLimits | None = None,
+    access_log: bool = False,
 ) -> FastAPI:
     """The HTTP app: the front page ``/``, OCSP, CRLs, the CA certificates, (when ``tsa`` is
     given) the RFC 3161 time-stamp service at ``/tsa`` and (only when ``simulator`` is given)
     the phone simulator sandbox at ``/simulator/``, bounded by those limits. The portal adds
-    its routers with ``api.portal.install``."""
+    its routers with ``api.portal.install``. Request bodies are bounded by ``body_limits``
+    (api/limits.py); ``access_log`` writes one JSON line per request (api/access_log.py);
+    docs/security.md."""
     app = FastAPI(
         title="mobile-jpki",
         version=__version__,
@@ -46,7 +53,14 @@ def create_app(
     problems.install(app)
     # OCSP skips FastAPI's middleware and router (api/ocsp.py, docs/ca.md "HTTP"); what the
     # middleware passes on (unknown responders, HEAD) meets the same endpoint in the router.
+    # Security headers by content type (api/headers.py), inside the OCSP fast path: its DER
+    # answers need none and keep their measured cost.
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(ocsp.OcspFastPath)
+    # Added last, so outermost: bodies are bounded before OCSP or any route reads them.
+    app.add_middleware(BodyLimit, limits=body_limits)
+    if access_log:
+        app.add_middleware(access_log_.AccessLog)
     app.include_router(ocsp.router)
     ocsp.describe(app)
     app.include_router(crl.router)
@@ -86,10 +100,15 @@ def app_from_env() -> FastAPI:
     settings = Settings.load(data_dir, database_url=os.environ.get(DATABASE_URL_ENV))
     ca = open_ca(settings, migrate=False)
     limits = os.environ.get(SIMULATOR_ON_ENV)
+    logging_on = access_log_.enabled_by_env()
+    if logging_on:
+        access_log_.configure()
     app = create_app(
         ca,
         tsa=load_or_create_tsa(settings, ca, SystemClock().now()),
         simulator=SimulatorLimits.from_json(limits) if limits else None,
+        body_limits=BodyLimits.from_env(),
+        access_log=logging_on,
     )
     # The portal (persons, devices, applications, push) on the same app and port.
     from mobile_jpki.api.portal.bootstrap import install_from_settings

@@ -37,7 +37,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import re
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ from urllib.parse import unquote_to_bytes
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
+from mobile_jpki.api import access_log
 from mobile_jpki.api.deps import Services
 from mobile_jpki.api.ocsp import MAX_REQUEST, cache_headers, decode_get
 from mobile_jpki.clock import Clock, SystemClock
@@ -436,6 +439,7 @@ class OcspFrontProtocol(asyncio.Protocol):
 
     def _answer(self, buffer: bytes) -> bool | None:
         """True: answered; None: wait for more bytes; False: hand over to uvicorn."""
+        started = time.perf_counter()
         answers = self._answers
         if answers is None:
             return False
@@ -452,7 +456,22 @@ class OcspFrontProtocol(asyncio.Protocol):
         transport.write(response)
         transport.close()
         self._server_state.total_requests += 1
+        if access_log.log.isEnabledFor(logging.INFO):  # serve --access-log (a cached check)
+            self._log(buffer, transport, started)
         return True
+
+    @staticmethod
+    def _log(buffer: bytes, transport: asyncio.Transport, started: float) -> None:
+        peer = transport.get_extra_info("peername")
+        post = buffer.startswith(b"POST")
+        access_log.log_request(
+            method="POST" if post else "GET",
+            route="/ocsp/{hierarchy}" if post else "/ocsp/{hierarchy}/{encoded}",
+            path="",
+            status=200,
+            started=started,
+            client=str(peer[0]) if peer else None,
+        )
 
     def _hand_over(self, buffer: bytes) -> None:
         self._buffer = b""

@@ -26,7 +26,12 @@ from mobile_jpki.service.ca import (
     NotFound,
 )
 from mobile_jpki.service.ca.bootstrap import init_data_dir, open_ca
-from mobile_jpki.settings import Settings, SettingsError
+from mobile_jpki.settings import (
+    DATABASE_PASSWORD_ENV,
+    Settings,
+    SettingsError,
+    url_without_password,
+)
 from mobile_jpki.store.db import StoreError
 
 EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_SETUP, EXIT_AUDIT = 1, 3, 4, 5, 6
@@ -128,6 +133,11 @@ def init(
             typer.echo(f"created {ca_id}: {settings.ca_cert_path(ca_id)}")
         if not created:
             typer.echo(f"{data_dir}: hierarchies already present")
+        if database_url and url_without_password(database_url) != database_url:
+            typer.echo(
+                f"the database password is not stored in {settings.settings_path}: give it at "
+                f"run time ({DATABASE_PASSWORD_ENV}, database_password_file or ~/.pgpass)"
+            )
 
 
 @app.command()

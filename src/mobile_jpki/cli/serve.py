@@ -1,7 +1,8 @@
 """``mobile-jpki serve``: the HTTP service (front page, OCSP, CRLs, TSA, portal and, with
 ``--simulator``, the phone simulator sandbox) under uvicorn.
 
-Exit codes: 0 normal shutdown; 2 bad option; 5 data directory or database problem.
+Exit codes: 0 normal shutdown; 2 a bad option value (--max-body, --simulator with
+several workers); 5 data directory or database problem.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Annotated
 
 import typer
 
+from mobile_jpki.api.access_log import ACCESS_LOG_ENV
 from mobile_jpki.api.app import DATA_DIR_ENV, DATABASE_URL_ENV, SIMULATOR_ON_ENV
+from mobile_jpki.api.limits import MAX_BODY_ENV, BodyLimits, LimitSpecError
 from mobile_jpki.settings import Settings, SettingsError
 from mobile_jpki.store.db import Database, StoreError
 from mobile_jpki.web.sandbox import SimulatorLimits
@@ -60,6 +63,25 @@ def serve(
     simulator_lifetime_minutes: Annotated[
         float, typer.Option(min=0.01, help="Simulator: a session ends this long after its start.")
     ] = SimulatorLimits.lifetime_seconds / 60,
+    max_body: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--max-body",
+            help="Largest request body in bytes: BYTES for every route without its own limit "
+            "(default 65536), /PREFIX=BYTES for one (defaults /ocsp=16384, /tsa=16384); "
+            "suffixes KiB/MiB; repeatable or comma-separated. Larger bodies get 413.",
+            envvar=MAX_BODY_ENV,
+        ),
+    ] = None,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log",
+            help="One JSON line per request on stderr (method, route, status, duration, "
+            "client; never queries, bodies or credentials).",
+            envvar=ACCESS_LOG_ENV,
+        ),
+    ] = False,
 ) -> None:
     """Serve the front page, OCSP (GET and POST), CRLs, the TSA and the portal API of a data
     directory; with --simulator, the phone simulator sandbox too."""
@@ -69,6 +91,11 @@ def serve(
         # Sessions live in one process's memory: a second worker would not know the cookie,
         # and the limits would multiply.
         raise typer.BadParameter("--simulator needs --workers 1", param_hint="--workers")
+    try:
+        body_limits = BodyLimits.parse(max_body or [])
+    except LimitSpecError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     try:
         settings = Settings.load(data_dir, database_url=database_url)
         settings.ca_passphrase()
@@ -81,19 +108,22 @@ def serve(
     os.environ[DATA_DIR_ENV] = str(data_dir)
     if database_url:
         os.environ[DATABASE_URL_ENV] = database_url
+    # The workers build the app from the environment (api.app.app_from_env).
+    os.environ[MAX_BODY_ENV] = body_limits.to_spec()
+    os.environ[ACCESS_LOG_ENV] = "1" if access_log else "0"
     base = f"http://{host}:{port}"
     if simulator:
-        limits = SimulatorLimits(
+        sandbox = SimulatorLimits(
             max_sessions=simulator_max_sessions,
             per_client_per_minute=simulator_per_client,
             per_minute=simulator_per_minute,
             idle_seconds=simulator_idle_minutes * 60,
             lifetime_seconds=simulator_lifetime_minutes * 60,
         )
-        os.environ[SIMULATOR_ON_ENV] = limits.to_json()
+        os.environ[SIMULATOR_ON_ENV] = sandbox.to_json()
         typer.echo(
             f"serving {base}/ — phone simulator SANDBOX (test data only; at most "
-            f"{limits.max_sessions} sessions, each ends after "
+            f"{sandbox.max_sessions} sessions, each ends after "
             f"{simulator_idle_minutes:g} min idle) {base}/simulator/"
         )
     else:

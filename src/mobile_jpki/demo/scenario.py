@@ -412,10 +412,10 @@ class Demo:
             path.write_bytes(cert.public_bytes(Encoding.PEM))
             written.append(path)
         secrets_path = folder / "secrets.json"
-        secrets_path.touch(mode=0o600)
-        secrets_path.write_text(
-            json.dumps(self.secrets.__dict__, indent=2, ensure_ascii=False) + "\n",
-            encoding="utf-8",
+        # 0600 from creation on, also over an older, wider file (atomic_write's default mode).
+        atomic_write(
+            secrets_path,
+            (json.dumps(self.secrets.__dict__, indent=2, ensure_ascii=False) + "\n").encode(),
         )
         written.append(secrets_path)
         return written

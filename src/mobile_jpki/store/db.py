@@ -9,6 +9,8 @@ certificate's status) takes row locks with ``SELECT … FOR UPDATE`` through :me
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +49,7 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
+            _private_sqlite_file(parsed.database, uri=bool(parsed.query.get("uri")))
             # pysqlite's own timeout doubles as busy_timeout: a waiting writer blocks instead of
             # failing with "database is locked".
             kwargs["connect_args"] = {
@@ -152,6 +155,28 @@ class _Session(Session):
         if transaction is not None:
             self._current = (transaction, conn)
         return conn
+
+
+# SQLite's companion files: it creates them with the database file's own permissions
+# (os_unix.c findCreateFileMode), so a 0600 database gives 0600 ones; older ones are tightened.
+_SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def _private_sqlite_file(database: str | None, *, uri: bool) -> None:
+    """Make the SQLite file 0600 before SQLite opens it: it holds names, addresses and birth
+    dates. SQLite would create it 0644 (less the umask); created here with ``O_EXCL`` and mode
+    0600 instead, independent of the umask's leniency, and an existing one (with its -wal and
+    -shm) tightened when it is ours. In-memory and URI databases are left alone; a missing
+    directory is left for SQLite to report."""
+    if not database or database == ":memory:" or uri or database.startswith("file:"):
+        return
+    with contextlib.suppress(FileExistsError, FileNotFoundError, NotADirectoryError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for suffix in _SQLITE_COMPANIONS:
+        with contextlib.suppress(OSError):  # absent, or not ours to change
+            path = database + suffix
+            if os.stat(path).st_mode & 0o077:
+                os.chmod(path, 0o600)
 
 
 def _configure_sqlite(engine: Engine) -> None:
