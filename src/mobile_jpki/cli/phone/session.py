@@ -17,7 +17,6 @@ import typer
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mobile_jpki.cli import office
 from mobile_jpki.cli.card import (
     EXIT_FAILURE,
     EXIT_REFUSED,
@@ -79,7 +78,7 @@ class AppRun:
 
     def card(self, card_id: str) -> JpkiClient:
         return JpkiClient(
-            InProcessConnection(open_card(self.data_dir, card_id, clock=office.clock))
+            InProcessConnection(open_card(self.data_dir, card_id, clock=self.svc.clock))
         )
 
     def pushes(self) -> list[str]:
@@ -93,18 +92,16 @@ class AppRun:
             self.profile = updated
 
 
-def _sign_document(content: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> bytes:
-    from mobile_jpki.signing.cms import sign_cms
-
-    return sign_cms(content, key, cert, signing_time=office.clock.now(), detached=False)
-
-
 def scripted_phone(svc: Service, element: JpkiClient, credential: str | None) -> ScriptedPhone:
+    clock = svc.clock
+
+    def sign_document(content: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> bytes:
+        from mobile_jpki.signing.cms import sign_cms
+
+        return sign_cms(content, key, cert, signing_time=clock.now(), detached=False)
+
     return ScriptedPhone(
-        api=svc.portal(credential),
-        element=element,
-        sign_document=_sign_document,
-        clock=office.clock,
+        api=svc.portal(credential), element=element, sign_document=sign_document, clock=clock
     )
 
 
@@ -113,12 +110,13 @@ def launch(data_dir: Path, phone_id: str, base_url: str | None) -> Iterator[AppR
     """Open the phone's element and profile, connect, and save the profile on the way out
     (also after a refusal: secrets set on the element before it must be remembered)."""
     with cli_errors():
-        element = JpkiClient(
-            InProcessConnection(open_phone(data_dir, phone_id, clock=office.clock))
-        )
         store = ProfileStore(data_dir, phone_id)
         profile = store.load()
         with connect(data_dir, base_url) as svc:
+            # The element on the service's clock: it checks an instruction's not-after itself.
+            element = JpkiClient(
+                InProcessConnection(open_phone(data_dir, phone_id, clock=svc.clock))
+            )
             phone = scripted_phone(svc, element, profile.credential)
             phone.device_id = profile.device_id
             phone.seen_push = set(profile.seen_push)
