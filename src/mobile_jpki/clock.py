@@ -28,6 +28,23 @@ class MovableClock(Clock, Protocol):
     def advance(self, delta: dt.timedelta) -> dt.datetime: ...
 
 
+class ClockNotMovable(Exception):
+    """The clock is the wall clock (a real CA's, or a data directory that is not a sandbox)."""
+
+
+def is_movable(clock: Clock) -> bool:
+    """Whether a tester may move ``clock`` (the simulator shows its 48-hour button then)."""
+    return isinstance(clock, MovableClock)
+
+
+def advance_clock(clock: Clock, delta: dt.timedelta) -> dt.datetime:
+    """Move ``clock`` forward by ``delta`` and return the new time; :class:`ClockNotMovable`
+    for the wall clock. What the simulator's operator panel and the operator API call."""
+    if not isinstance(clock, MovableClock):
+        raise ClockNotMovable("this clock is the wall clock and cannot be moved")
+    return clock.advance(delta)
+
+
 class SystemClock:
     """The wall clock, in UTC, truncated to whole seconds (X.509 and OCSP carry seconds)."""
 

@@ -180,6 +180,12 @@ class OperatorClient:
             self._portal._call("POST", f"/operator/v1/persons/{person_id}/card-release")["serials"]
         )
 
+    def advance_clock(self, seconds: int) -> str:
+        """Sandbox only: move the service's clock forward; returns the new time (ISO 8601).
+        A wall clock answers 409 (``conflict``)."""
+        body = {"seconds": seconds}
+        return str(self._portal._call("POST", "/operator/v1/clock/advance", json=body)["now"])
+
     def hold_phone(self, person_id: str) -> list[str]:
         return list(
             self._portal._call("POST", f"/operator/v1/persons/{person_id}/phone-hold")["serials"]

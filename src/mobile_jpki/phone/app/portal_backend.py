@@ -39,7 +39,7 @@ import httpx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from mobile_jpki.clock import Clock, FixedClock
+from mobile_jpki.clock import Clock, ClockNotMovable, advance_clock
 from mobile_jpki.lifecycle import release_plan, revocation_secret
 from mobile_jpki.phone.app.backend import (
     CONSENT_REQUIRED,
@@ -415,6 +415,9 @@ class PortalOperator:
             self.client.change_facts(self.person_id, **self.facts)
 
     def advance_time(self, delta: dt.timedelta) -> None:
-        if not isinstance(self.clock, FixedClock):
-            raise Rejected("clock-not-movable", "only a FixedClock can be moved")
-        self.clock.advance(delta)
+        # A test's FixedClock, or the SandboxClock of a sandbox data directory (`serve` on a
+        # `demo` or `ca init --sandbox` directory); a real CA's wall clock never moves.
+        try:
+            advance_clock(self.clock, delta)
+        except ClockNotMovable as exc:
+            raise Rejected("clock-not-movable", str(exc)) from None
