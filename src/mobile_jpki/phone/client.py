@@ -94,6 +94,11 @@ class PortalClient:
         result: list[dict[str, Any]] = self._call("GET", "/portal/v1/instructions")
         return result
 
+    def lapsed_instructions(self) -> list[dict[str, Any]]:
+        """Deletions this device missed (offline past their window): read-only."""
+        result: list[dict[str, Any]] = self._call("GET", "/portal/v1/lapsed-instructions")
+        return result
+
     def acknowledge(self, instruction_id: str) -> None:
         self._call("POST", f"/portal/v1/instructions/{instruction_id}/ack")
 

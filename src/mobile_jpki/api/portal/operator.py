@@ -11,10 +11,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from mobile_jpki.clock import ClockNotMovable, advance_clock, is_movable
 from mobile_jpki.pki.identity import BasicFourFacts, IdentityError, Locality, Sex
 from mobile_jpki.pki.model import CertKind
 from mobile_jpki.protocol.documents import b64, b64decode
-from mobile_jpki.clock import ClockNotMovable, advance_clock, is_movable
 from mobile_jpki.service.portal.errors import Conflict, RequestInvalid
 
 from .auth import Ctx, Operator

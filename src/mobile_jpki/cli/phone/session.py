@@ -86,7 +86,9 @@ class AppRun:
         return self.phone.handle_push(self.svc.inbox(self.profile.device_id))
 
     def save(self) -> None:
-        updated = self.profile.updated(seen_push=self.phone.seen_push)
+        updated = self.profile.updated(
+            seen_push=self.phone.seen_push, seen_notices=self.phone.seen_notices
+        )
         if updated != self.profile:
             self.store.save(updated)
             self.profile = updated
@@ -120,6 +122,7 @@ def launch(data_dir: Path, phone_id: str, base_url: str | None) -> Iterator[AppR
             phone = scripted_phone(svc, element, profile.credential)
             phone.device_id = profile.device_id
             phone.seen_push = set(profile.seen_push)
+            phone.seen_notices = set(profile.seen_notices)
             run = AppRun(svc, phone, store, profile, data_dir)
             try:
                 with _backend_errors():

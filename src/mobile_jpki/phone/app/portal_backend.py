@@ -335,11 +335,16 @@ class PortalBackend:
 
     def fetch_instructions(self) -> Sequence[AppInstruction]:
         with _translated(SecretKind.PHONE_SIGN):
-            items = self.phone.api.instructions()
+            # Valid ones to carry out, and the ones the phone missed (offline past the 48
+            # hours): the service hands those out no more, but the person is told, once.
+            items = [(i, False) for i in self.phone.api.instructions()]
+            items += [(i, True) for i in self.phone.api.lapsed_instructions()]
         out = []
-        for item in items:
+        for item, lapsed in items:
             if not item["actions"] & _DELETE:
                 continue  # resets are fetched by reset_password with their challenge
+            if item["id"] in self.phone.seen_notices:
+                continue
             not_after = _aware(item["not_after"])
             certs = frozenset(
                 h
@@ -352,10 +357,21 @@ class PortalBackend:
             kind = InstructionKind.REISSUE if silent else InstructionKind.DELETE
             out.append(
                 AppInstruction(
-                    item["id"], kind, certs, not_after - dt.timedelta(hours=48), not_after, reason
+                    item["id"],
+                    kind,
+                    certs,
+                    not_after - dt.timedelta(hours=48),
+                    not_after,
+                    reason,
+                    lapsed=lapsed,
                 )
             )
         return out
+
+    def notice_shown(self, instruction_id: str) -> None:
+        # The phone's memory (ScriptedPhone.seen_notices; the CLI keeps it in the app profile).
+        self.phone.seen_notices.add(instruction_id)
+        self._instructions.pop(instruction_id, None)
 
     def delete_certificates(self, instruction: AppInstruction) -> None:
         raw = self._instructions.pop(instruction.instruction_id, None)

@@ -291,6 +291,9 @@ class AppState:
     register_ask: bool = False  # ⑬ after a restart: the ⑩ secrets are asked for again
     done_text: str = ""
     notice_text: str = ""
+    # The instructions the old phone's notice tells of without carrying them out (kept after
+    # 48 hours): remembered as seen on OK, so the notice is shown once (docs/lifecycle.md).
+    notice_ids: tuple[str, ...] = ()
 
 
 # ⑩: the signing certificate's password comes first; every list of the two follows this order.
