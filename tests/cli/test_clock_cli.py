@@ -127,7 +127,9 @@ def test_a_data_directory_that_is_not_a_sandbox_refuses(tmp_path: Path) -> None:
         db.dispose()
 
 
-def test_serve_reads_the_offset_the_cli_stored(sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_reads_the_offset_the_cli_stored(
+    sandbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mobile_jpki.api.app import DATA_DIR_ENV, app_from_env
 
     run("clock", "advance", "3d", "--data-dir", str(sandbox))

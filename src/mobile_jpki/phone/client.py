@@ -185,6 +185,11 @@ class OperatorClient:
             self._portal._call("POST", f"/operator/v1/persons/{person_id}/card-release")["serials"]
         )
 
+    def clock(self) -> dict[str, Any]:
+        """The service's time (``now``) and whether it may be moved (``movable``)."""
+        result: dict[str, Any] = self._portal._call("GET", "/operator/v1/clock")
+        return result
+
     def advance_clock(self, seconds: int) -> str:
         """Sandbox only: move the service's clock forward; returns the new time (ISO 8601).
         A wall clock answers 409 (``conflict``)."""

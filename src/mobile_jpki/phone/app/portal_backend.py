@@ -397,10 +397,12 @@ def _validity(h: Hierarchy, states: list[dict[str, Any]]) -> Validity:
     mine = [s for s in states if s["kind"] == kind and s.get("registered")]
     if not mine:
         return Validity.UNKNOWN
-    latest = max(mine, key=lambda s: str(s["not_after"]))
-    return {"good": Validity.GOOD, "held": Validity.SUSPENDED, "revoked": Validity.REVOKED}.get(
-        str(latest["status"]), Validity.UNKNOWN
-    )
+    # A phone that changed model back holds revoked certificates of its earlier turn beside
+    # the live one, often with the same notAfter (the card's): the live one is what counts,
+    # and a device never holds two live certificates of one kind.
+    rank = {"good": Validity.GOOD, "held": Validity.SUSPENDED, "revoked": Validity.REVOKED}
+    found = {rank.get(str(s["status"]), Validity.UNKNOWN) for s in mine}
+    return next((v for v in rank.values() if v in found), Validity.UNKNOWN)
 
 
 class PortalOperator:
