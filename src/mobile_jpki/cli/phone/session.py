@@ -7,6 +7,7 @@ Errors of the app backend leave on the exit codes of ``mobile-jpki card``
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import typer
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from mobile_jpki.cli import office
 from mobile_jpki.cli.card import (
     EXIT_FAILURE,
     EXIT_REFUSED,
@@ -25,6 +27,7 @@ from mobile_jpki.cli.card import (
     fail,
 )
 from mobile_jpki.cli.office import Service, connect, secret
+from mobile_jpki.clock import Clock
 from mobile_jpki.phone.app import backend as be
 from mobile_jpki.phone.profile import AppProfile, ProfileStore
 from mobile_jpki.phone.steps import HIERARCHY_OF, ScriptedPhone
@@ -112,13 +115,14 @@ def launch(data_dir: Path, phone_id: str, base_url: str | None) -> Iterator[AppR
     """Open the phone's element and profile, connect, and save the profile on the way out
     (also after a refusal: secrets set on the element before it must be remembered)."""
     with cli_errors():
+        # The element runs on the service's clock (it checks an instruction's not-after
+        # itself), known once connected: a sandbox's may have been moved.
+        clock = _LateClock(office.clock)
+        element = JpkiClient(InProcessConnection(open_phone(data_dir, phone_id, clock=clock)))
         store = ProfileStore(data_dir, phone_id)
         profile = store.load()
         with connect(data_dir, base_url) as svc:
-            # The element on the service's clock: it checks an instruction's not-after itself.
-            element = JpkiClient(
-                InProcessConnection(open_phone(data_dir, phone_id, clock=svc.clock))
-            )
+            clock.target = svc.clock
             phone = scripted_phone(svc, element, profile.credential)
             phone.device_id = profile.device_id
             phone.seen_push = set(profile.seen_push)
@@ -129,6 +133,16 @@ def launch(data_dir: Path, phone_id: str, base_url: str | None) -> Iterator[AppR
                     yield run
             finally:
                 run.save()
+
+
+class _LateClock:
+    """A clock whose source is set later (the element is opened before the connection)."""
+
+    def __init__(self, target: Clock) -> None:
+        self.target = target
+
+    def now(self) -> dt.datetime:
+        return self.target.now()
 
 
 @contextmanager
