@@ -29,6 +29,7 @@ from mobile_jpki.service.ca.timestamping import load_or_create_tsa
 from mobile_jpki.service.keystore import load_or_create_ec_key
 from mobile_jpki.service.portal.service import PortalConfig, PortalService
 from mobile_jpki.settings import Settings
+from mobile_jpki.store.clock_offset import clock_for
 from mobile_jpki.web.sandbox import SimulatorLimits
 
 
@@ -65,8 +66,12 @@ def open_system(
 ) -> System:
     """Wire the data directory of ``settings`` into a :class:`System` (the CA must exist:
     ``mobile-jpki ca init`` or :func:`~mobile_jpki.service.ca.bootstrap.init_data_dir`).
-    ``simulator``: mount the phone simulator sandbox with these limits (off by default)."""
+    ``simulator``: mount the phone simulator sandbox with these limits (off by default).
+
+    On a sandbox data directory ``clock`` is the base of its movable clock (the offset that
+    `mobile-jpki clock advance` stores); elsewhere it is used as given."""
     ca = open_ca(settings, migrate=migrate)
+    clock = clock_for(settings, ca.db, base=clock)
     card_issuer_key = load_or_create_ec_key(
         settings.data_dir / "portal" / "card-issuer-key.pem", settings.ca_passphrase()
     )

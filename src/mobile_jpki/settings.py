@@ -77,6 +77,10 @@ class Settings(BaseModel):
     # copied settings.json never pins another machine's count; 1 = the calling thread only.
     signing_threads: int | None = Field(default=None, ge=1, le=256)
     # Where CA keys live: "file" (encrypted PKCS#8 in DIR/ca) or a PKCS#11 module (see docs).
+    # A sandbox (`ca init --sandbox`, `mobile-jpki demo`): its clock may be moved forward with
+    # `mobile-jpki clock advance` (the 48-hour rule on the real portal). False for a real CA,
+    # whose clock is never movable: the offset is then neither read nor written.
+    sandbox: bool = False
     key_backend: str = "file"
     pkcs11_module: str | None = None
     pkcs11_token_label: str | None = None

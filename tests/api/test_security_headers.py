@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 
 from mobile_jpki.api.app import create_app
 from mobile_jpki.api.headers import HTML_CSP
+from mobile_jpki.web.sandbox import SimulatorLimits
 
 if TYPE_CHECKING:
     from conftest import Served
@@ -28,8 +29,9 @@ Get = Callable[[str], httpx.Response]
 
 @pytest.fixture(scope="module")
 def client(served: Served) -> Get:
-    """GET on ``create_app`` in-process (the simulator on its in-memory world)."""
-    app: FastAPI = create_app(served.ca)
+    """GET on ``create_app`` in-process (the simulator switched on, on its in-memory world),
+    plus the front page ``/`` (web/front.py)."""
+    app: FastAPI = create_app(served.ca, simulator=SimulatorLimits())
 
     @app.get("/landing-added-later", response_class=HTMLResponse)
     def landing() -> str:
@@ -67,6 +69,9 @@ def test_simulator_page(client: Get) -> None:
 
 def test_any_html_page_gets_them(client: Get) -> None:
     _assert_html_headers(client("/landing-added-later").headers)
+    front = client("/")
+    assert front.status_code == 200 and front.headers["content-type"].startswith("text/html")
+    _assert_html_headers(front.headers)
 
 
 def test_other_responses_get_nosniff_only(client: Get) -> None:

@@ -99,13 +99,19 @@ def app_from_env() -> FastAPI:
     data_dir = Path(os.environ.get(DATA_DIR_ENV, "mobile-jpki-data"))
     settings = Settings.load(data_dir, database_url=os.environ.get(DATABASE_URL_ENV))
     ca = open_ca(settings, migrate=False)
+    # The wall clock, or on a sandbox data directory the wall clock plus its stored offset:
+    # every worker reads the same offset (store.clock_offset), so they agree.
+    from mobile_jpki.store.clock_offset import clock_for
+
+    clock = clock_for(settings, ca.db)
     limits = os.environ.get(SIMULATOR_ON_ENV)
     logging_on = access_log_.enabled_by_env()
     if logging_on:
         access_log_.configure()
     app = create_app(
         ca,
-        tsa=load_or_create_tsa(settings, ca, SystemClock().now()),
+        clock=clock,
+        tsa=load_or_create_tsa(settings, ca, clock.now()),
         simulator=SimulatorLimits.from_json(limits) if limits else None,
         body_limits=BodyLimits.from_env(),
         access_log=logging_on,
@@ -113,5 +119,5 @@ def app_from_env() -> FastAPI:
     # The portal (persons, devices, applications, push) on the same app and port.
     from mobile_jpki.api.portal.bootstrap import install_from_settings
 
-    install_from_settings(app, ca, settings)
+    install_from_settings(app, ca, settings, clock=clock)
     return app

@@ -123,11 +123,23 @@ def init(
     data_dir: DataDir,
     base_url: Annotated[str | None, typer.Option(help="Public base URL for AIA/CDP.")] = None,
     database_url: DatabaseUrl = None,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox",
+            help="A test data directory whose clock `mobile-jpki clock advance` may move "
+            "(only a new one; never for a real CA).",
+        ),
+    ] = False,
 ) -> None:
     """Create the data directory, database and both root hierarchies (idempotent)."""
     with _errors():
         settings, created = init_data_dir(
-            data_dir, SystemClock().now(), base_url=base_url, database_url=database_url
+            data_dir,
+            SystemClock().now(),
+            base_url=base_url,
+            database_url=database_url,
+            sandbox=sandbox,
         )
         for ca_id in created:
             typer.echo(f"created {ca_id}: {settings.ca_cert_path(ca_id)}")

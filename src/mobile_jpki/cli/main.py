@@ -21,6 +21,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("mobile_jpki.cli.demo", "demo"),
     "ca": ("mobile_jpki.cli.ca", "app"),
     "card": ("mobile_jpki.cli.card", "app"),
+    "clock": ("mobile_jpki.cli.clock", "app"),
     "office": ("mobile_jpki.cli.office", "app"),
     "phone": ("mobile_jpki.cli.phone", "app"),
     "serve": ("mobile_jpki.cli.serve", "serve"),

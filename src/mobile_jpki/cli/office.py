@@ -17,7 +17,7 @@ import datetime as dt
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -97,6 +97,10 @@ class Service:
     http: httpx.Client
     system: Any | None  # mobile_jpki.runtime.System when in-process
     base_url: str | None
+    # The data directory's clock: the module's ``clock`` plus the sandbox offset when the data
+    # directory is a sandbox (store.clock_offset.clock_for), so the emulated devices and the
+    # service agree after `mobile-jpki clock advance`.
+    clock: Clock = field(default_factory=lambda: clock)
 
     def work(self) -> None:
         """In-process only: run the portal's issuance jobs and push delivery once."""
@@ -131,8 +135,9 @@ class Service:
 @contextmanager
 def connect(data_dir: Path, base_url: str | None) -> Iterator[Service]:
     if base_url:
+        local = _local_clock(data_dir)
         with httpx.Client(base_url=base_url.rstrip("/"), timeout=60.0) as http:
-            yield Service(data_dir, http, None, base_url)
+            yield Service(data_dir, http, None, base_url, local)
         return
     from mobile_jpki.runtime import open_system
     from mobile_jpki.settings import Settings
@@ -141,9 +146,25 @@ def connect(data_dir: Path, base_url: str | None) -> Iterator[Service]:
     system = open_system(settings, clock)
     try:
         with system.client() as http:
-            yield Service(data_dir, http, system, None)
+            yield Service(data_dir, http, system, None, system.clock)
     finally:
         system.close()
+
+
+def _local_clock(data_dir: Path) -> Clock:
+    """With --base-url: the devices in ``data_dir`` follow its sandbox clock when it has one
+    (the server on the same data directory reads the same offset)."""
+    from mobile_jpki.settings import Settings, SettingsError
+    from mobile_jpki.store.clock_offset import clock_for
+    from mobile_jpki.store.db import Database, StoreError
+
+    try:
+        settings = Settings.load(data_dir)
+        if not settings.sandbox:
+            return clock
+        return clock_for(settings, Database(settings.effective_database_url), base=clock)
+    except (SettingsError, StoreError):
+        return clock  # devices only in this directory: the wall clock
 
 
 # -- commands -----------------------------------------------------------------------------

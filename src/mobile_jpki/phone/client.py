@@ -94,6 +94,11 @@ class PortalClient:
         result: list[dict[str, Any]] = self._call("GET", "/portal/v1/instructions")
         return result
 
+    def lapsed_instructions(self) -> list[dict[str, Any]]:
+        """Deletions this device missed (offline past their window): read-only."""
+        result: list[dict[str, Any]] = self._call("GET", "/portal/v1/lapsed-instructions")
+        return result
+
     def acknowledge(self, instruction_id: str) -> None:
         self._call("POST", f"/portal/v1/instructions/{instruction_id}/ack")
 
@@ -179,6 +184,17 @@ class OperatorClient:
         return list(
             self._portal._call("POST", f"/operator/v1/persons/{person_id}/card-release")["serials"]
         )
+
+    def clock(self) -> dict[str, Any]:
+        """The service's time (``now``) and whether it may be moved (``movable``)."""
+        result: dict[str, Any] = self._portal._call("GET", "/operator/v1/clock")
+        return result
+
+    def advance_clock(self, seconds: int) -> str:
+        """Sandbox only: move the service's clock forward; returns the new time (ISO 8601).
+        A wall clock answers 409 (``conflict``)."""
+        body = {"seconds": seconds}
+        return str(self._portal._call("POST", "/operator/v1/clock/advance", json=body)["now"])
 
     def hold_phone(self, person_id: str) -> list[str]:
         return list(

@@ -54,9 +54,17 @@ class AppProfile:
     device_id: str
     credential: str
     seen_push: frozenset[int] = field(default_factory=frozenset)
+    # Instructions whose "kept after 48 hours" notice was shown (once, docs/lifecycle.md).
+    seen_notices: frozenset[str] = field(default_factory=frozenset)
 
-    def updated(self, *, seen_push: set[int] | frozenset[int]) -> AppProfile:
-        return replace(self, seen_push=frozenset(seen_push))
+    def updated(
+        self,
+        *,
+        seen_push: set[int] | frozenset[int],
+        seen_notices: set[str] | frozenset[str] | None = None,
+    ) -> AppProfile:
+        notices = self.seen_notices if seen_notices is None else frozenset(seen_notices)
+        return replace(self, seen_push=frozenset(seen_push), seen_notices=notices)
 
     def to_json(self) -> bytes:
         body = {
@@ -65,6 +73,7 @@ class AppProfile:
             "device_id": self.device_id,
             "credential": self.credential,
             "seen_push": sorted(self.seen_push),
+            "seen_notices": sorted(self.seen_notices),
         }
         return (json.dumps(body, indent=2) + "\n").encode("utf-8")
 
@@ -79,6 +88,7 @@ class AppProfile:
                 device_id=str(body["device_id"]),
                 credential=str(body["credential"]),
                 seen_push=frozenset(int(i) for i in body.get("seen_push", [])),
+                seen_notices=frozenset(str(i) for i in body.get("seen_notices", [])),
             )
         except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
             raise ProfileCorrupt(f"{where} is not a mobile-jpki app profile: {exc}") from exc

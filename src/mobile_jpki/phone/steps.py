@@ -79,6 +79,8 @@ class ScriptedPhone:
     clock: Clock
     device_id: str | None = None
     seen_push: set[int] = field(default_factory=set)
+    # Instructions whose notice the person has seen (kept after 48 hours): shown once.
+    seen_notices: set[str] = field(default_factory=set)
 
     # -- enrolment ---------------------------------------------------------------------------
     def enrol(self, *, push_channel: str = "inprocess") -> str:
@@ -282,6 +284,13 @@ class ScriptedPhone:
             self.api.acknowledge(item["id"])
             carried.append(item["id"])
         return carried
+
+    def lapsed_notices(self) -> list[dict[str, Any]]:
+        """Deletions this phone missed (offline past the 48 hours) and has not yet told its
+        owner of: the certificates stay in its element, revoked. Marks them seen."""
+        fresh = [i for i in self.api.lapsed_instructions() if i["id"] not in self.seen_notices]
+        self.seen_notices.update(i["id"] for i in fresh)
+        return fresh
 
     # -- 失効 ------------------------------------------------------------------------------------
     def revoke(

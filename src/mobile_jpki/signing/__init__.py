@@ -14,7 +14,7 @@ from mobile_jpki._lazy import lazy_exports
 if TYPE_CHECKING:
     from .cms import sign_cms
     from .login import Challenge, LoginAssertion, new_challenge, sign_login
-    from .pdf import Level, PdfSigningError, sign_pdf, sign_pdf_bytes
+    from .pdf import Level, PdfSigningError, check_pdf, sign_pdf, sign_pdf_bytes
     from .timestamp import HttpTimestamper, LocalTimestamper, Timestamper, TimestampError
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "PdfSigningError",
     "TimestampError",
     "Timestamper",
+    "check_pdf",
     "new_challenge",
     "sign_cms",
     "sign_login",
@@ -38,7 +39,7 @@ __getattr__, __dir__ = lazy_exports(
     {
         "cms": ("sign_cms",),
         "login": ("Challenge", "LoginAssertion", "new_challenge", "sign_login"),
-        "pdf": ("Level", "PdfSigningError", "sign_pdf", "sign_pdf_bytes"),
+        "pdf": ("Level", "PdfSigningError", "check_pdf", "sign_pdf", "sign_pdf_bytes"),
         "timestamp": ("HttpTimestamper", "LocalTimestamper", "TimestampError", "Timestamper"),
     },
 )

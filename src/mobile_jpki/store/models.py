@@ -247,3 +247,15 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class SandboxClockOffset(Base):
+    """How far a sandbox data directory's clock runs ahead of the wall clock (one row, id 1;
+    ``store.clock_offset``). Read only when settings.json says ``"sandbox": true``: a real
+    CA's clock is never moved."""
+
+    __tablename__ = "sandbox_clock"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offset_seconds: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

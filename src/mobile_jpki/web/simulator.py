@@ -30,7 +30,7 @@ from fastapi import APIRouter, Cookie, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from mobile_jpki.clock import Clock, FixedClock
+from mobile_jpki.clock import Clock, FixedClock, is_movable
 from mobile_jpki.phone.app.backend import AppBackend, BackendError, OperatorBackend
 from mobile_jpki.phone.app.events import (
     ComeOnline,
@@ -210,7 +210,7 @@ def create_simulator_router(
             session.lang,
             session.world.clock.now(),
             info=session.world.info,
-            movable=isinstance(session.world.clock, FixedClock),
+            movable=is_movable(session.world.clock),
         )
         if session.operator_error:
             out["operator"] += (

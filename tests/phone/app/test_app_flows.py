@@ -502,6 +502,25 @@ def test_old_phone_online_after_48_hours_keeps_them_revoked(
     assert set(phones.world.devices["old-phone"].status.values()) == {AppCertStatus.REVOKED}
 
 
+def test_the_48_hour_notice_is_shown_once_and_ok_leaves_it(
+    phones: Phones, clock: FixedClock
+) -> None:
+    """The simulator has the phone come online every second: after OK the notice stays gone,
+    also after a restart of the app (the phone remembers it)."""
+    walk_model_change(phones.new, _noop)
+    clock.advance(dt.timedelta(hours=49))
+    assert phones.old.dispatch(ComeOnline()).id is ScreenId.OLD_PHONE_NOTICE
+    # Still unread: coming online again keeps showing it, and only it.
+    assert phones.old.dispatch(ComeOnline()).id is ScreenId.OLD_PHONE_NOTICE
+    assert phones.old.dispatch(Press("ok")).id is ScreenId.MY_PAGE
+    for _ in range(3):
+        assert phones.old.dispatch(ComeOnline()).id is ScreenId.MY_PAGE
+    restarted = PhoneApp(phones.world.backend("old-phone"), clock)
+    assert restarted.dispatch(ComeOnline()).id is ScreenId.HOME
+    assert set(phones.world.devices["old-phone"].status.values()) == {AppCertStatus.REVOKED}
+    assert ("old-phone", "notice_shown") not in phones.world.mutating_calls()
+
+
 def test_come_online_without_instructions_stays_put(phones: Phones) -> None:
     assert phones.old.dispatch(ComeOnline()).id is ScreenId.HOME
 

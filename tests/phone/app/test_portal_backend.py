@@ -232,6 +232,53 @@ def test_model_change_through_the_portal(portal: Portal) -> None:
         element.read_certificate(Hierarchy.SIGN)
 
 
+def test_old_phone_back_after_48_hours_keeps_them_revoked_and_is_told_once(
+    portal: Portal,
+) -> None:
+    old, old_backend = portal.phone()
+    apply(old, portal, "menu_apply", agree=False)
+    new, _ = portal.phone()
+    apply(new, portal, "model_change", agree=True)
+
+    portal.clock.advance(dt.timedelta(hours=49))
+    screen = old.dispatch(ComeOnline())
+    assert screen.id is ScreenId.OLD_PHONE_NOTICE, screen.message
+    assert screen.body[0].text_id == "old_phone_kept"  # type: ignore[union-attr]
+    element = old_backend.phone.element
+    element.select_ap()
+    assert element.presence() == {Hierarchy.SIGN: True, Hierarchy.AUTH: True}  # kept
+    assert old_backend.my_page().sign is AppCertStatus.REVOKED
+    assert old.dispatch(Press("ok")).id is ScreenId.MY_PAGE
+    for _ in range(3):  # the simulator's poll: once a second
+        assert old.dispatch(ComeOnline()).id is ScreenId.MY_PAGE
+    restarted = PhoneApp(old_backend, portal.clock)  # the phone's memory survives a restart
+    assert restarted.dispatch(ComeOnline()).id is ScreenId.HOME
+
+
+def test_model_change_back_and_forth(portal: Portal) -> None:
+    a, a_backend = portal.phone()
+    apply(a, portal, "menu_apply", agree=False)
+    b, b_backend = portal.phone()
+    apply(b, portal, "model_change", agree=True)
+    portal.clock.advance(dt.timedelta(hours=49))  # a was offline: it keeps them, revoked
+    assert a.dispatch(ComeOnline()).body[0].text_id == "old_phone_kept"  # type: ignore[union-attr]
+    a.dispatch(Press("ok"))
+
+    apply(a, portal, "model_change", agree=True)  # back to a
+    portal.clock.advance(dt.timedelta(hours=1))
+    screen = b.dispatch(ComeOnline())
+    assert screen.body[0].text_id == "old_phone_deleted"  # type: ignore[union-attr]
+    assert a.dispatch(ComeOnline()).id is not ScreenId.OLD_PHONE_NOTICE  # nothing stale
+    page = a_backend.my_page()
+    assert (page.sign, page.auth) == (AppCertStatus.REGISTERED, AppCertStatus.REGISTERED)
+
+    b.dispatch(Press("ok"))
+    apply(b, portal, "model_change", agree=True)  # and forth: a offline past 48 hours again
+    portal.clock.advance(dt.timedelta(hours=48, seconds=1))
+    assert a.dispatch(ComeOnline()).body[0].text_id == "old_phone_kept"  # type: ignore[union-attr]
+    assert b_backend.self_check("PHONE123", "2468").sign is Validity.GOOD
+
+
 def test_wrong_card_password_is_a_message_with_tries_left(portal: Portal) -> None:
     app, _ = portal.phone()
     app.dispatch(Press("my_page"))

@@ -89,6 +89,9 @@ def install_with_worker(app: FastAPI, ctx: PortalContext, *, interval: float = 0
     app.router.lifespan_context = lifespan
 
 
-def install_from_settings(app: FastAPI, ca: CertificateAuthority, settings: Settings) -> None:
-    """What ``serve`` calls: the portal of this data directory on the same app and port."""
-    install_with_worker(app, build_portal(ca, settings))
+def install_from_settings(
+    app: FastAPI, ca: CertificateAuthority, settings: Settings, *, clock: Clock | None = None
+) -> None:
+    """What ``serve`` calls: the portal of this data directory on the same app and port, on
+    the app's clock (a sandbox's movable one, store.clock_offset.clock_for)."""
+    install_with_worker(app, build_portal(ca, settings, clock=clock))

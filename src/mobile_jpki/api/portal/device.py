@@ -229,6 +229,22 @@ def instructions(ctx: Ctx, device: DeviceId) -> list[InstructionOut]:
     ]
 
 
+@router.get("/lapsed-instructions")
+def lapsed_instructions(ctx: Ctx, device: DeviceId) -> list[InstructionOut]:
+    """Deletions this device missed (offline past their 48 hours): its certificates stay in
+    the element, revoked. Read-only; the app says so once (docs/lifecycle.md)."""
+    return [
+        InstructionOut(
+            id=i.id,
+            actions=i.actions,
+            instruction=b64(i.instruction),
+            not_after=i.not_after,
+            reason=i.reason,
+        )
+        for i in ctx.service.lapsed_instructions(device, now=ctx.clock.now())
+    ]
+
+
 @router.post("/instructions/{instruction_id}/ack", status_code=204)
 def acknowledge(instruction_id: str, ctx: Ctx, device: DeviceId) -> Response:
     ctx.service.acknowledge_instruction(device, instruction_id, now=ctx.clock.now())

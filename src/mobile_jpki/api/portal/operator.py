@@ -11,10 +11,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from mobile_jpki.clock import ClockNotMovable, advance_clock, is_movable
 from mobile_jpki.pki.identity import BasicFourFacts, IdentityError, Locality, Sex
 from mobile_jpki.pki.model import CertKind
 from mobile_jpki.protocol.documents import b64, b64decode
-from mobile_jpki.service.portal.errors import RequestInvalid
+from mobile_jpki.service.portal.errors import Conflict, RequestInvalid
 
 from .auth import Ctx, Operator
 
@@ -160,3 +161,33 @@ def release_card(person_id: str, ctx: Ctx, op: Operator) -> RevokedOut:
     """The office lifts the hold on the person's card: both its certificates are un-held."""
     released = ctx.service.release_card(op, person_id=person_id, now=ctx.clock.now())
     return RevokedOut(serials=[format(s, "x") for s in released])
+
+
+class ClockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: int = Field(gt=0, le=10 * 366 * 86400)
+
+
+class ClockOut(BaseModel):
+    now: dt.datetime
+    movable: bool
+
+
+@router.get("/clock")
+def clock(ctx: Ctx, op: Operator) -> ClockOut:
+    """The service's time, and whether it may be moved (a sandbox data directory's clock)."""
+    op.require("office")
+    return ClockOut(now=ctx.clock.now(), movable=is_movable(ctx.clock))
+
+
+@router.post("/clock/advance")
+def advance(body: ClockIn, ctx: Ctx, op: Operator) -> ClockOut:
+    """Sandbox only: move the service's clock forward (the 48-hour rule, for QA). A real CA's
+    clock is the wall clock: refused with 409 (docs/cli.md "mobile-jpki clock")."""
+    op.require("office")
+    try:
+        now = advance_clock(ctx.clock, dt.timedelta(seconds=body.seconds))
+    except ClockNotMovable as exc:
+        raise Conflict(f"{exc} (only a sandbox data directory's clock moves)") from None
+    return ClockOut(now=now, movable=True)

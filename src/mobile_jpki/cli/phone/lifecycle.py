@@ -26,8 +26,11 @@ from mobile_jpki.cli.phone.session import (
     print_my_page,
 )
 from mobile_jpki.lifecycle import release_plan, revocation_secret
+from mobile_jpki.phone.app.texts import text
+from mobile_jpki.phone.app.texts_model import Lang
 from mobile_jpki.phone.steps import HIERARCHY_OF
 from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.protocol.instructions import InstructionReason
 from mobile_jpki.reader.passwords import normalise_sign_password, validate_auth_pin
 
 
@@ -45,14 +48,19 @@ def sync(data_dir: DataDir, phone: PhoneReq, base_url: BaseUrl = None) -> None:
     — after a model change, delete the revoked certificates (within 48 hours of revocation)."""
     with launch(data_dir, phone, base_url) as run:
         carried = run.phone.sync_instructions()
+        # Missed while offline past the 48 hours: told once (the profile remembers).
+        lapsed = run.phone.lapsed_notices()
         for topic in run.pushes():
             typer.echo(f"push: {topic}")
     if carried:
         typer.echo(
             f"{len(carried)} instruction(s) carried out: certificates deleted from {phone!r}"
         )
-    else:
+    elif not lapsed:
         typer.echo("no instruction to carry out")
+    for item in lapsed[:1]:  # one notice, as the app shows one
+        from_other = item.get("reason") == InstructionReason.REVOKED_FROM_MY_PAGE
+        typer.echo(text("old_phone_kept_other" if from_other else "old_phone_kept", Lang.JA))
 
 
 def revoke(

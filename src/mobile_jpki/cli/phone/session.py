@@ -7,6 +7,7 @@ Errors of the app backend leave on the exit codes of ``mobile-jpki card``
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from mobile_jpki.cli.card import (
     fail,
 )
 from mobile_jpki.cli.office import Service, connect, secret
+from mobile_jpki.clock import Clock
 from mobile_jpki.phone.app import backend as be
 from mobile_jpki.phone.profile import AppProfile, ProfileStore
 from mobile_jpki.phone.steps import HIERARCHY_OF, ScriptedPhone
@@ -79,7 +81,7 @@ class AppRun:
 
     def card(self, card_id: str) -> JpkiClient:
         return JpkiClient(
-            InProcessConnection(open_card(self.data_dir, card_id, clock=office.clock))
+            InProcessConnection(open_card(self.data_dir, card_id, clock=self.svc.clock))
         )
 
     def pushes(self) -> list[str]:
@@ -87,24 +89,24 @@ class AppRun:
         return self.phone.handle_push(self.svc.inbox(self.profile.device_id))
 
     def save(self) -> None:
-        updated = self.profile.updated(seen_push=self.phone.seen_push)
+        updated = self.profile.updated(
+            seen_push=self.phone.seen_push, seen_notices=self.phone.seen_notices
+        )
         if updated != self.profile:
             self.store.save(updated)
             self.profile = updated
 
 
-def _sign_document(content: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> bytes:
-    from mobile_jpki.signing.cms import sign_cms
-
-    return sign_cms(content, key, cert, signing_time=office.clock.now(), detached=False)
-
-
 def scripted_phone(svc: Service, element: JpkiClient, credential: str | None) -> ScriptedPhone:
+    clock = svc.clock
+
+    def sign_document(content: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> bytes:
+        from mobile_jpki.signing.cms import sign_cms
+
+        return sign_cms(content, key, cert, signing_time=clock.now(), detached=False)
+
     return ScriptedPhone(
-        api=svc.portal(credential),
-        element=element,
-        sign_document=_sign_document,
-        clock=office.clock,
+        api=svc.portal(credential), element=element, sign_document=sign_document, clock=clock
     )
 
 
@@ -113,21 +115,34 @@ def launch(data_dir: Path, phone_id: str, base_url: str | None) -> Iterator[AppR
     """Open the phone's element and profile, connect, and save the profile on the way out
     (also after a refusal: secrets set on the element before it must be remembered)."""
     with cli_errors():
-        element = JpkiClient(
-            InProcessConnection(open_phone(data_dir, phone_id, clock=office.clock))
-        )
+        # The element runs on the service's clock (it checks an instruction's not-after
+        # itself), known once connected: a sandbox's may have been moved.
+        clock = _LateClock(office.clock)
+        element = JpkiClient(InProcessConnection(open_phone(data_dir, phone_id, clock=clock)))
         store = ProfileStore(data_dir, phone_id)
         profile = store.load()
         with connect(data_dir, base_url) as svc:
+            clock.target = svc.clock
             phone = scripted_phone(svc, element, profile.credential)
             phone.device_id = profile.device_id
             phone.seen_push = set(profile.seen_push)
+            phone.seen_notices = set(profile.seen_notices)
             run = AppRun(svc, phone, store, profile, data_dir)
             try:
                 with _backend_errors():
                     yield run
             finally:
                 run.save()
+
+
+class _LateClock:
+    """A clock whose source is set later (the element is opened before the connection)."""
+
+    def __init__(self, target: Clock) -> None:
+        self.target = target
+
+    def now(self) -> dt.datetime:
+        return self.target.now()
 
 
 @contextmanager

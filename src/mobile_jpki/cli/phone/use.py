@@ -174,7 +174,7 @@ def sign_pdf_cmd(
     registered 署名用電子証明書 after seed ⑬. The CA is asked first whether the certificate
     is revoked or held (一時利用停止): then nothing is signed (exit 6)."""
     from mobile_jpki.cli.signing import check_output, read_input
-    from mobile_jpki.signing.pdf import Level, PdfSigningError, check_pdf, sign_pdf_bytes
+    from mobile_jpki.signing import Level, PdfSigningError, check_pdf, sign_pdf_bytes
 
     levels = {lv.value: lv for lv in Level}
     if level is not None and level not in levels:

@@ -122,6 +122,9 @@ class AppInstruction:
     revoked_at: dt.datetime
     delete_until: dt.datetime  # revoked_at + 48 h (JPKI-FACTS "One phone per person")
     reason: str = InstructionReason.MODEL_CHANGE  # why: the notice names its cause
+    # The service no longer hands it out for carrying out: it expired while the phone was
+    # offline, so the certificates stay, revoked (the app says so once).
+    lapsed: bool = False
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,12 @@ class AppBackend(Protocol):
     def fetch_instructions(self) -> Sequence[AppInstruction]: ...
 
     def delete_certificates(self, instruction: AppInstruction) -> None: ...
+
+    def notice_shown(self, instruction_id: str) -> None:
+        """Remember on this phone (its storage, so a restart keeps it) that the person saw
+        and dismissed the notice about ``instruction_id``: :meth:`fetch_instructions` no
+        longer returns it. Local: changes nothing at the service."""
+        ...
 
 
 class OperatorBackend(Protocol):

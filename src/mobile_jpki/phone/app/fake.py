@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from mobile_jpki.clock import Clock, FixedClock
+from mobile_jpki.clock import Clock, ClockNotMovable, FixedClock, advance_clock
 from mobile_jpki.lifecycle import ReleaseStep, release_plan, revocation_secret
 from mobile_jpki.phone.app.backend import (
     CONSENT_REQUIRED,
@@ -84,6 +84,8 @@ class FakeDevice:
     pending_secrets: NewSecrets | None = None
     pushes: list[PushNotice] = field(default_factory=list)
     instructions: list[AppInstruction] = field(default_factory=list)
+    # The phone's own storage: notices the person dismissed (AppBackend.notice_shown).
+    seen_notices: set[str] = field(default_factory=set)
 
     def holds(self) -> frozenset[Hierarchy]:
         """Certificates the service counts as on this device (not deleted, not revoked)."""
@@ -144,7 +146,13 @@ class FakeWorld:
         return FakeOperator(self)
 
     def mutating_calls(self) -> list[tuple[str, str]]:
-        read_only = {"my_page", "start_application", "receive_pushes", "fetch_instructions"}
+        read_only = {
+            "my_page",
+            "start_application",
+            "receive_pushes",
+            "fetch_instructions",
+            "notice_shown",  # the phone's own storage, not the service
+        }
         return [c for c in self.calls if c[1] not in read_only]
 
     def snapshot(self) -> object:
@@ -250,6 +258,9 @@ class FakeBackend:
                 )
             )
         dev = self.dev
+        # Applying again clears the slots that kept revoked certificates (the portal's
+        # slot clearance): a deletion this phone missed is moot, and no longer told of.
+        dev.instructions = [i for i in dev.instructions if now <= i.delete_until]
         # A new application replaces whatever this phone held.
         for h in _BOTH:
             dev.status[h] = AppCertStatus.READY if h in draft.certs else AppCertStatus.NONE
@@ -404,14 +415,26 @@ class FakeBackend:
 
     def fetch_instructions(self) -> Sequence[AppInstruction]:
         self._call("fetch_instructions")
-        return list(self.dev.instructions)
+        now = self.world.clock.now()
+        # As the portal: an expired deletion is listed as lapsed (its certificates stay,
+        # revoked) until the phone has seen the notice about it.
+        return [
+            replace(i, lapsed=now > i.delete_until)
+            for i in self.dev.instructions
+            if i.instruction_id not in self.dev.seen_notices
+        ]
+
+    def notice_shown(self, instruction_id: str) -> None:
+        self.world.calls.append((self.device_id, "notice_shown"))  # local: works offline too
+        self.dev.seen_notices.add(instruction_id)
 
     def delete_certificates(self, instruction: AppInstruction) -> None:
         self._call("delete_certificates")
         dev = self.dev
-        if instruction not in dev.instructions:
+        known = [i for i in dev.instructions if i.instruction_id == instruction.instruction_id]
+        if not known:
             raise Rejected("unknown-instruction")
-        dev.instructions.remove(instruction)
+        dev.instructions.remove(known[0])
         if self.world.clock.now() > instruction.delete_until:
             raise Rejected("instruction-expired")
         for h in instruction.certs:
@@ -441,7 +464,7 @@ class FakeOperator:
 
     def advance_time(self, delta: dt.timedelta) -> None:
         self.world.calls.append(("operator", "advance_time"))
-        clock = self.world.clock
-        if not isinstance(clock, FixedClock):
-            raise Rejected("clock-not-movable", "only a FixedClock can be moved")
-        clock.advance(delta)
+        try:
+            advance_clock(self.world.clock, delta)
+        except ClockNotMovable as exc:
+            raise Rejected("clock-not-movable", str(exc)) from None

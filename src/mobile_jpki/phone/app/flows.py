@@ -498,6 +498,7 @@ class PhoneApp:
         except BackendError as err:
             return replace(s, message=message_for(err))
         notice = ""
+        kept: list[str] = []  # told of, not carried out: remembered as seen on OK
         for instruction in instructions:
             # The notice names the real cause: a model change on another phone, 失効 from
             # another phone, or a renewed/replaced card. A release's re-issue is carried out
@@ -506,21 +507,31 @@ class PhoneApp:
             silent = instruction.kind is InstructionKind.REISSUE
             # JPKI-FACTS: deleted if the old phone comes online within 48 h of the revocation;
             # after that the certificates stay on it, revoked.
-            if self.clock.now() <= instruction.delete_until:
+            if not instruction.lapsed and self.clock.now() <= instruction.delete_until:
                 try:
                     self.backend.delete_certificates(instruction)
                     notice = notice if silent else f"old_phone_deleted{other}"
+                    continue
                 except Rejected as err:
                     if err.code != "instruction-expired":
                         return replace(s, message=message_for(err))
-                    notice = notice or ("" if silent else f"old_phone_kept{other}")
                 except BackendError as err:
                     return replace(s, message=message_for(err))
-            elif not silent:
-                notice = notice or f"old_phone_kept{other}"
+            if silent:
+                self.backend.notice_shown(instruction.instruction_id)  # nothing to tell
+                continue
+            notice = notice or f"old_phone_kept{other}"
+            kept.append(instruction.instruction_id)
         if not notice:
             return s
-        return self._go(s, ScreenId.OLD_PHONE_NOTICE, notice_text=notice)
+        return self._go(s, ScreenId.OLD_PHONE_NOTICE, notice_text=notice, notice_ids=tuple(kept))
+
+    def _notice_ok(self, s: AppState) -> AppState:
+        """OK on the old phone's notice: a kept-certificates notice is not shown again (the
+        phone's coming online is polled every second in the simulator)."""
+        for instruction_id in s.notice_ids:
+            self.backend.notice_shown(instruction_id)
+        return self._to_my_page(replace(s, notice_ids=()))
 
     _buttons: ClassVar[
         dict[tuple[ScreenId | None, str], Callable[[PhoneApp, AppState], AppState]]
@@ -596,6 +607,7 @@ class PhoneApp:
         (ScreenId.RELEASE, "next"): lambda a, s: a._secret_then_card(
             s, "card_sign_password", sign=True
         ),
+        (ScreenId.OLD_PHONE_NOTICE, "ok"): lambda a, s: a._notice_ok(s),
         (None, "to_my_page"): lambda a, s: a._to_my_page(s),
         (None, "back"): lambda a, s: a._to_my_page(s),
         (None, "cancel"): lambda a, s: a._to_my_page(s),

@@ -39,7 +39,7 @@ import httpx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from mobile_jpki.clock import Clock, FixedClock
+from mobile_jpki.clock import Clock, ClockNotMovable, advance_clock
 from mobile_jpki.lifecycle import release_plan, revocation_secret
 from mobile_jpki.phone.app.backend import (
     CONSENT_REQUIRED,
@@ -337,11 +337,16 @@ class PortalBackend:
 
     def fetch_instructions(self) -> Sequence[AppInstruction]:
         with _translated(SecretKind.PHONE_SIGN):
-            items = self.phone.api.instructions()
+            # Valid ones to carry out, and the ones the phone missed (offline past the 48
+            # hours): the service hands those out no more, but the person is told, once.
+            items = [(i, False) for i in self.phone.api.instructions()]
+            items += [(i, True) for i in self.phone.api.lapsed_instructions()]
         out = []
-        for item in items:
+        for item, lapsed in items:
             if not item["actions"] & _DELETE:
                 continue  # resets are fetched by reset_password with their challenge
+            if item["id"] in self.phone.seen_notices:
+                continue
             not_after = _aware(item["not_after"])
             certs = frozenset(
                 h
@@ -354,10 +359,21 @@ class PortalBackend:
             kind = InstructionKind.REISSUE if silent else InstructionKind.DELETE
             out.append(
                 AppInstruction(
-                    item["id"], kind, certs, not_after - dt.timedelta(hours=48), not_after, reason
+                    item["id"],
+                    kind,
+                    certs,
+                    not_after - dt.timedelta(hours=48),
+                    not_after,
+                    reason,
+                    lapsed=lapsed,
                 )
             )
         return out
+
+    def notice_shown(self, instruction_id: str) -> None:
+        # The phone's memory (ScriptedPhone.seen_notices; the CLI keeps it in the app profile).
+        self.phone.seen_notices.add(instruction_id)
+        self._instructions.pop(instruction_id, None)
 
     def delete_certificates(self, instruction: AppInstruction) -> None:
         raw = self._instructions.pop(instruction.instruction_id, None)
@@ -383,10 +399,12 @@ def _validity(h: Hierarchy, states: list[dict[str, Any]]) -> Validity:
     mine = [s for s in states if s["kind"] == kind and s.get("registered")]
     if not mine:
         return Validity.UNKNOWN
-    latest = max(mine, key=lambda s: str(s["not_after"]))
-    return {"good": Validity.GOOD, "held": Validity.SUSPENDED, "revoked": Validity.REVOKED}.get(
-        str(latest["status"]), Validity.UNKNOWN
-    )
+    # A phone that changed model back holds revoked certificates of its earlier turn beside
+    # the live one, often with the same notAfter (the card's): the live one is what counts,
+    # and a device never holds two live certificates of one kind.
+    rank = {"good": Validity.GOOD, "held": Validity.SUSPENDED, "revoked": Validity.REVOKED}
+    found = {rank.get(str(s["status"]), Validity.UNKNOWN) for s in mine}
+    return next((v for v in rank.values() if v in found), Validity.UNKNOWN)
 
 
 class PortalOperator:
@@ -417,6 +435,9 @@ class PortalOperator:
             self.client.change_facts(self.person_id, **self.facts)
 
     def advance_time(self, delta: dt.timedelta) -> None:
-        if not isinstance(self.clock, FixedClock):
-            raise Rejected("clock-not-movable", "only a FixedClock can be moved")
-        self.clock.advance(delta)
+        # A test's FixedClock, or the SandboxClock of a sandbox data directory (`serve` on a
+        # `demo` or `ca init --sandbox` directory); a real CA's wall clock never moves.
+        try:
+            advance_clock(self.clock, delta)
+        except ClockNotMovable as exc:
+            raise Rejected("clock-not-movable", str(exc)) from None

@@ -326,6 +326,9 @@ class AppState:
     notice_text: str = ""
     manual_page: int = 1  # MANUAL: 1 is ①-⑨, 2 is 「続きはこちら」 ⑩-⑬
     return_to: ScreenId = ScreenId.HOME  # where MANUAL and HELP go back to
+    # The instructions the old phone's notice tells of without carrying them out (kept after
+    # 48 hours): remembered as seen on OK, so the notice is shown once (docs/lifecycle.md).
+    notice_ids: tuple[str, ...] = ()
 
 
 # ⑩: the signing certificate's password comes first; every list of the two follows this order.

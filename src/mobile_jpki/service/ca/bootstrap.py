@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from mobile_jpki.files import atomic_write
 from mobile_jpki.service.ca import CertificateAuthority
 from mobile_jpki.service.keystore import FileKeyStore
-from mobile_jpki.settings import Settings, passphrase_source
+from mobile_jpki.settings import Settings, SettingsError, passphrase_source
 from mobile_jpki.store.db import Database
 from mobile_jpki.store.migrations import HEAD_REVISION
 
@@ -44,13 +44,27 @@ def init_data_dir(
     *,
     base_url: str | None = None,
     database_url: str | None = None,
+    sandbox: bool = False,
 ) -> tuple[Settings, list[str]]:
     """Create (or complete) a data directory: settings, passphrase, schema, both hierarchies.
-    Idempotent: an existing hierarchy is kept. Returns the settings and the ca_ids created."""
+    Idempotent: an existing hierarchy is kept. Returns the settings and the ca_ids created.
+
+    ``sandbox``: a data directory whose clock may be moved (docs/cli.md "mobile-jpki clock");
+    only a new one becomes a sandbox, so a real CA is never turned into one by a re-run."""
     if (data_dir / "settings.json").is_file():
         settings = Settings.load(data_dir, base_url=base_url, database_url=database_url)
+        if sandbox and not settings.sandbox:
+            raise SettingsError(
+                f"{data_dir} already exists and is not a sandbox: only a new data directory "
+                "becomes one",
+                path=settings.settings_path,
+            )
     else:
-        fields: dict[str, object] = {"data_dir": data_dir, "database_url": database_url}
+        fields: dict[str, object] = {
+            "data_dir": data_dir,
+            "database_url": database_url,
+            "sandbox": sandbox,
+        }
         if base_url:
             fields["base_url"] = base_url
         settings = Settings.model_validate(fields)

@@ -105,6 +105,28 @@ def pending_instructions(
         return out
 
 
+# The deletions an old phone is told about (the others are carried out without a notice).
+NOTIFIED_DELETIONS = (
+    InstructionReason.MODEL_CHANGE,
+    InstructionReason.REVOKED_FROM_MY_PAGE,
+    InstructionReason.CARD_REPLACED,
+)
+
+
+def lapsed_instructions(
+    ctx: Context, device_id: str, *, now: dt.datetime
+) -> list[PendingInstruction]:
+    """Deletion instructions this device did not carry out within their window (it stayed
+    offline past the 48 hours): its element keeps the revoked certificates (JPKI-FACTS "One
+    phone per person"), and the app tells the person so, once. Read-only; none once the device
+    has applied again (機種変更 back: its slots are cleared then, ``clear_revoked``)."""
+    with ctx.db.transaction(write=False) as s:
+        rows = Q.lapsed_instructions(s, device_id, now, [r.value for r in NOTIFIED_DELETIONS])
+        return [
+            PendingInstruction(r.id, r.actions, r.instruction, r.not_after, r.reason) for r in rows
+        ]
+
+
 def acknowledge_instruction(
     ctx: Context, device_id: str, instruction_id: str, *, now: dt.datetime
 ) -> None:

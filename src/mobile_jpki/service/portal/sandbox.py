@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from mobile_jpki.pki.model import CertKind
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.store.models import serial_hex
-from mobile_jpki.store.portal import ApiKey
 
 from . import repo as Q
 from .context import Context, unrevoked
@@ -52,9 +51,8 @@ def close_sandbox_session(
             revoked, Reason.CESSATION_OF_OPERATION, now, actor=ACTOR, session=s
         )
         Q.retire(s.connection(), list(device_ids), now)
-        key = None if api_key_id is None else s.get(ApiKey, api_key_id)
-        if key is not None and key.revoked_at is None:
-            key.revoked_at = now
+        if api_key_id is not None:
+            Q.revoke_api_key(s, api_key_id, now)
         ctx.audit.record(
             s,
             at=now,

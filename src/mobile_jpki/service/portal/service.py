@@ -263,6 +263,9 @@ class PortalService:
     def pending_instructions(self, device_id: str, *, now: dt.datetime) -> list[PendingInstruction]:
         return instructions.pending_instructions(self.context, device_id, now=now)
 
+    def lapsed_instructions(self, device_id: str, *, now: dt.datetime) -> list[PendingInstruction]:
+        return instructions.lapsed_instructions(self.context, device_id, now=now)
+
     def acknowledge_instruction(
         self, device_id: str, instruction_id: str, *, now: dt.datetime
     ) -> None:

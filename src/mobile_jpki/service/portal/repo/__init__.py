@@ -88,6 +88,7 @@ from .devices import (
     holder_devices,
     insert_instructions,
     instruction,
+    lapsed_instructions,
     lock_device,
     make_holder,
     nonce_state,
@@ -111,6 +112,7 @@ from .people import (
     lock_person_of,
     locked_person,
     person,
+    revoke_api_key,
 )
 
 __all__ = [
@@ -159,6 +161,7 @@ __all__ = [
     "item",
     "items_of",
     "job",
+    "lapsed_instructions",
     "lock_device",
     "lock_person",
     "lock_person_of",
@@ -174,6 +177,7 @@ __all__ = [
     "ready_registrations",
     "ref",
     "retire",
+    "revoke_api_key",
     "signer",
     "stale_nonces",
     "supersede_unfinished",

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from mobile_jpki.store import direct
 from mobile_jpki.store.portal import (
+    Application,
     ApplicationStatus,
     Device,
     DeviceInstruction,
@@ -300,6 +301,35 @@ _PENDING_INSTRUCTIONS = (
 def pending_instructions(s: Session, device_id: str, now: dt.datetime) -> list[DeviceInstruction]:
     """The device's unacknowledged instructions still valid at ``now``, oldest first."""
     return list(s.scalars(_PENDING_INSTRUCTIONS, {"device": device_id, "now": now}).all())
+
+
+# Deletions the device never carried out before they expired, and that it has not moved on from
+# (no application of its own since): the certificates they named stay in its element, revoked.
+_LAPSED_INSTRUCTIONS = (
+    select(DeviceInstruction)
+    .where(
+        DeviceInstruction.device_id == bindparam("device"),
+        DeviceInstruction.acknowledged_at.is_(None),
+        DeviceInstruction.not_after <= bindparam("now"),
+        DeviceInstruction.reason.in_(bindparam("reasons", expanding=True)),
+        ~select(Application.id)
+        .where(
+            Application.device_id == DeviceInstruction.device_id,
+            Application.created_at > DeviceInstruction.created_at,
+        )
+        .exists(),
+    )
+    .order_by(DeviceInstruction.created_at)
+)
+
+
+def lapsed_instructions(
+    s: Session, device_id: str, now: dt.datetime, reasons: Sequence[str]
+) -> list[DeviceInstruction]:
+    """The device's deletion instructions (of ``reasons``) that expired unacknowledged before
+    ``now``, unless the device applied again since; oldest first."""
+    params = {"device": device_id, "now": now, "reasons": list(reasons)}
+    return list(s.scalars(_LAPSED_INSTRUCTIONS, params).all())
 
 
 def instruction(s: Session, instruction_id: str) -> DeviceInstruction | None:

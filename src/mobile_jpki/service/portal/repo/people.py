@@ -105,6 +105,13 @@ def api_key_by_hash(s: Session, digest: str) -> ApiKey | None:
     return s.scalars(_API_KEY_BY_HASH, {"digest": digest}).first()
 
 
+def revoke_api_key(s: Session, key_id: str, now: dt.datetime) -> None:
+    """Revoked, not deleted: the audit log names the key."""
+    key = s.get(ApiKey, key_id)
+    if key is not None and key.revoked_at is None:
+        key.revoked_at = now
+
+
 def add_api_key(
     s: Session, *, key_id: str, name: str, role: str, key_hash: str, now: dt.datetime
 ) -> None:
