@@ -474,6 +474,10 @@ class PhoneApp:
                     self.backend.delete_certificates(instruction)
                     notice = notice if silent else f"old_phone_deleted{other}"
                 except Rejected as err:
+                    if err.code == "instruction-superseded":
+                        # Withdrawn, or the element holds newer certificates than the ones
+                        # named (registered since): nothing was deleted, nothing to say.
+                        continue
                     if err.code != "instruction-expired":
                         return replace(s, message=message_for(err))
                     notice = notice or ("" if silent else f"old_phone_kept{other}")
