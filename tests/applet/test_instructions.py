@@ -182,7 +182,9 @@ def _signed(dev: Device, *elements: tuple[int, bytes]) -> bytes:
         tlv.encode(0x80, dev.applet.state.serial)
         + b"".join(tlv.encode(tag, value) for tag, value in elements),
     )
-    return body + tlv.encode(TAG_SIGNATURE, dev.instruction_key.sign(body, ec.ECDSA(hashes.SHA256())))
+    return body + tlv.encode(
+        TAG_SIGNATURE, dev.instruction_key.sign(body, ec.ECDSA(hashes.SHA256()))
+    )
 
 
 def test_a_deletion_names_its_certificates_in_the_format(card: Device) -> None:

@@ -5,11 +5,11 @@ API: one person, three phones (each the app, :class:`PhoneApp` over :class:`Port
 and an emulated secure element reached only through APDUs), the person's My Number Card and
 the cards that replace it, the office and the 24/365 hotline. Its rules are the documented
 actions — 申請する and 機種変更 with やめる wherever the app offers it, 登録する, coming online
-(and its acknowledgement lost), 失効 of this phone and of another, the hotline's hold and both releases, 異動, card
-replacement, password reset, the app killed between two steps, the clock moved across the
-48-hour deletion window — and after every step it checks the six invariants at the end of
-docs/lifecycle.md. The sixth, no dead end, is checked at the end of every run by walking the
-recovery path from wherever the run stopped.
+(and its acknowledgement lost), 失効 of this phone and of another, the hotline's hold and
+both releases, 異動, card replacement, password reset, the app killed between two steps, the
+clock moved across the 48-hour deletion window — and after every step it checks the six
+invariants at the end of docs/lifecycle.md. The sixth, no dead end, is checked at the end of
+every run by walking the recovery path from wherever the run stopped.
 
 CI runs a bounded number of examples; ``scripts/lifecycle-fuzz`` runs many more
 (MOBILE_JPKI_MACHINE_EXAMPLES, MOBILE_JPKI_MACHINE_STEPS). Sequences the machine found are kept

@@ -234,9 +234,7 @@ def parse_instruction(data: bytes) -> Instruction:
             raise InstructionError(f"{tag:02X} goes with action {int(flag):02x}, and only with it")
         digests = raw or b""
         if raw is not None and (
-            not digests
-            or len(digests) % DIGEST_LENGTH
-            or len(digests) > MAX_NAMED * DIGEST_LENGTH
+            not digests or len(digests) % DIGEST_LENGTH or len(digests) > MAX_NAMED * DIGEST_LENGTH
         ):
             raise InstructionError("certificates are named by 1 to 64 SHA-256 digests")
         named[tag] = frozenset(

@@ -28,7 +28,6 @@ and says so:
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence

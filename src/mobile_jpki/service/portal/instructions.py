@@ -32,8 +32,11 @@ from .context import Context, device
 from .devices import use_nonce
 from .signers import card_of_signer, check_time
 
-DELETE_OF = {CertKind.PHONE_SIGN.value: Action.DELETE_SIGN, CertKind.PHONE_AUTH.value: Action.DELETE_AUTH}
-CHALLENGE_MIN, CHALLENGE_MAX = 8, 64  # what the element's GET CHALLENGE gives (docs/apdu.md)
+DELETE_OF = {
+    CertKind.PHONE_SIGN.value: Action.DELETE_SIGN,
+    CertKind.PHONE_AUTH.value: Action.DELETE_AUTH,
+}
+CHALLENGE_MIN, CHALLENGE_MAX = 8, 64  # bytes of an element challenge the API accepts
 
 
 @dataclass(frozen=True)

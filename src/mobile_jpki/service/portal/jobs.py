@@ -28,8 +28,8 @@ from .context import (
     public_key,
     unrevoked,
 )
-from .ports import IssueOrder, SignedWrites
 from .instructions import DELETE_OF
+from .ports import IssueOrder, SignedWrites
 from .revocation import retire_devices
 
 
@@ -198,8 +198,8 @@ def _issue(
     # earlier retirement must not reach the slots it is now issued for, so it stops naming
     # them, and is cancelled when nothing is left (issue 16 §3; docs/security-instructions.md).
     drop = 0
-    for kind in wanted:
-        drop |= DELETE_OF.get(kind, 0)
+    for wanted_kind in wanted:
+        drop |= DELETE_OF.get(wanted_kind, 0)
     if drop:
         Q.withdraw_deletions(conn, app.device_id, drop, ALL_ACTIONS & ~drop, now)
     facts, locality = facts_from_json(facts_json)

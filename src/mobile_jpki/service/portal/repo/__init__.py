@@ -85,7 +85,6 @@ from .devices import (
     insert_instructions,
     instruction,
     make_holder,
-    withdraw_deletions,
     nonce_state,
     other_holders,
     outbox_row,
@@ -93,6 +92,7 @@ from .devices import (
     ref,
     stale_nonces,
     use_nonce,
+    withdraw_deletions,
 )
 from .people import (
     add_api_key,
@@ -154,7 +154,6 @@ __all__ = [
     "lock_person_of",
     "locked_person",
     "make_holder",
-    "withdraw_deletions",
     "nonce_state",
     "other_holders",
     "outbox_row",
@@ -171,4 +170,5 @@ __all__ = [
     "unrevoked_certificates",
     "unrevoked_person_certificates",
     "use_nonce",
+    "withdraw_deletions",
 ]

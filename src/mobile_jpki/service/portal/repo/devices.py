@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, delete, insert, select, update
+from sqlalchemy import BindParameter, Connection, bindparam, case, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from mobile_jpki.store import direct
@@ -136,7 +136,7 @@ def make_holder(conn: Connection, device_id: str, person_id: str) -> None:
     direct.write(conn, _MAKE_HOLDER, {"device": device_id, "person": person_id})
 
 
-_KEEP = bindparam("keep")
+_KEEP: BindParameter[int] = bindparam("keep")
 _WITHDRAW_DELETIONS = (
     update(INSTRUCTION)
     .where(
@@ -160,7 +160,9 @@ _WITHDRAW_DELETIONS = (
 )
 
 
-def withdraw_deletions(conn: Connection, device_id: str, drop: int, keep: int, now: dt.datetime) -> int:
+def withdraw_deletions(
+    conn: Connection, device_id: str, drop: int, keep: int, now: dt.datetime
+) -> int:
     """The device holds certificates again: its queued deletions stop naming the slots of
     ``drop`` (the kinds it was just issued), and one left with nothing to delete is cancelled,
     never handed out (docs/security-instructions.md). Returns the rows changed."""
