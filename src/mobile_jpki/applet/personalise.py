@@ -264,7 +264,7 @@ def manage(applet: JpkiApplet, cmd: CommandApdu) -> bytes:
     # A deletion acts on the certificates it names, checked for every slot before anything
     # changes. A slot holding another certificate means the instruction is stale (the slot was
     # registered anew since it was made): refused whole, 69 85 "conditions of use not
-    # satisfied" (ISO 7816-4 §5.6, table 6) — authentic and fresh, but not for this state. A
+    # satisfied" (ISO 7816-4 §5.6) — authentic and fresh, but not for this state. A
     # slot without a certificate is already as the instruction wants it: left alone (a key
     # there belongs to a later application) and answered 90 00, so a phone whose
     # acknowledgement was lost can carry the deletion out again and acknowledge it.
