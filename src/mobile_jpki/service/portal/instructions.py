@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from mobile_jpki.pki.model import CertKind
 from mobile_jpki.protocol.documents import ResetDoc
 from mobile_jpki.protocol.instructions import (
+    MAX_NAMED,
     Action,
     InstructionReason,
     build_instruction,
@@ -303,8 +304,14 @@ def clear_revoked(ctx: Context, device_id: str, challenge: bytes, *, now: dt.dat
                 actions |= DELETE_OF[kind]
         if not actions:
             raise E.Conflict("no slot of this phone holds only revoked certificates")
-        # It names every certificate of those kinds ever issued to this device (all revoked):
-        # whichever of them the slot still holds.
+        # It names the certificates of those kinds issued to this device (all revoked),
+        # whichever the slot still holds: the newest MAX_NAMED of each kind. A slot's
+        # certificate must be cleared before a new key is made there (69 85 otherwise,
+        # docs/apdu.md), so the one it holds is never older than those issued after it.
+        newest = sorted(issued, key=lambda c: c.issued_at, reverse=True)
+        named: list[tuple[str, bytes]] = []
+        for kind in DELETE_OF:
+            named += [(c.kind, c.der) for c in newest if c.kind == kind][:MAX_NAMED]
         instruction = hand_over(
             ctx,
             s,
@@ -314,7 +321,7 @@ def clear_revoked(ctx: Context, device_id: str, challenge: bytes, *, now: dt.dat
             now + ctx.config.reset_validity,
             now,
             challenge,
-            certificates=[(c.kind, c.der) for c in issued],
+            certificates=named,
             carried_out=True,
         )
         ctx.audit.record(
