@@ -25,10 +25,11 @@ from mobile_jpki.applet import (
 from mobile_jpki.clock import FixedClock
 from mobile_jpki.protocol.apdu import SW, split_response
 from mobile_jpki.protocol.attestation import GeneratedKey
-from mobile_jpki.protocol.constants import EF, JPKI_AID, Profile
+from mobile_jpki.protocol.constants import EF, JPKI_AID, Profile, Slot
 from mobile_jpki.protocol.instructions import (
     Action,
     build_instruction,
+    certificate_digest,
     instruction_apdu,
     with_new_secrets,
 )
@@ -321,25 +322,38 @@ def order(
     dev: Device,
     actions: int,
     *,
-    challenge: bool = False,
+    challenge: bool = True,
     serial: bytes | None = None,
     key: ec.EllipticCurvePrivateKey | None = None,
     not_after: dt.datetime | None = None,
     password: bytes | None = None,
     pin: bytes | None = None,
+    sign_certificates: list[bytes] | None = None,
+    auth_certificates: list[bytes] | None = None,
 ) -> int:
-    """Send a management instruction (GET CHALLENGE first when asked) and return the SW."""
+    """Send a management instruction after a GET CHALLENGE (``challenge=False``: bound to a
+    made-up challenge instead) and return the SW. A deletion names the certificate its slot
+    holds now unless told otherwise (an empty slot: a made-up digest)."""
     h = dev.host
-    nonce = None
+    nonce = b"\x00" * 16
     if challenge:
         nonce, sw = h.send(0, 0x84, 0, 0, ne=16)
         assert sw == SW.OK
+
+    def held(slot: Slot, flag: int, given: list[bytes] | None) -> list[bytes]:
+        if given is not None or not actions & flag:
+            return given or []
+        der = dev.applet.state.slot(slot).certificate
+        return [certificate_digest(der) if der is not None else b"\xee" * 32]
+
     instruction = build_instruction(
         key=key or dev.instruction_key,
         target_serial=serial or dev.applet.state.serial,
         actions=Action(actions),
         not_after=not_after or dev.clock.now() + dt.timedelta(minutes=5),
         challenge=nonce,
+        sign_certificates=held(Slot.SIGN, 0x01, sign_certificates),
+        auth_certificates=held(Slot.AUTH, 0x02, auth_certificates),
     )
     instruction = with_new_secrets(instruction, signing_password=password, auth_pin=pin)
     return h.raw(instruction_apdu(instruction))[1]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from mobile_jpki.cli.main import app
+from mobile_jpki.phone.client import PortalClient
 from mobile_jpki.service.ca.bootstrap import init_data_dir
 
 RESIDENT = [
@@ -143,3 +146,38 @@ def test_bad_office_inputs_are_one_line_errors(office_dir: tuple[Path, str]) -> 
     out = run("office", "hold", "--data-dir", d, "--person", "p", "--base-url",
               "http://127.0.0.1:9", code=2)  # fmt: skip
     assert "--api-key" in out
+
+
+def test_model_change_back_after_a_lost_acknowledgement_keeps_the_new_certificates(
+    office_dir: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16 §3 (b) with the commands a person types: `phone sync` deletes but its
+    acknowledgement is lost; 機種変更 back to that phone and 登録する; the next `phone sync`
+    used to wipe the new certificates while `phone status` still called them good."""
+    data, _ = office_dir
+    d = str(data)
+    card = ["--card", "card", "--card-password", "CARD1234", "--accept-terms"]
+
+    def move_to(phone: str, password: str, pin: str) -> None:
+        run("phone", "model-change", "--data-dir", d, "--phone", phone, *card, "--consent",
+            "--sign-password", password, "--auth-pin", pin)  # fmt: skip
+        run("phone", "register", "--data-dir", d, "--phone", phone, "--sign-password", password,
+            "--auth-pin", pin)  # fmt: skip
+
+    for phone in ("first", "second"):
+        run("phone", "new", "--data-dir", d, "--phone", phone)
+    move_to("first", "AAA1111", "1111")
+    move_to("second", "BBB2222", "2222")
+
+    def lost(self: PortalClient, instruction_id: str) -> None:
+        raise httpx.ConnectError("the acknowledgement was lost on the way")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(PortalClient, "acknowledge", lost)
+        run("phone", "sync", "--data-dir", d, "--phone", "first", code=1)
+    move_to("first", "CCC3333", "3333")
+    run("phone", "sync", "--data-dir", d, "--phone", "first")
+    status = run("phone", "status", "--data-dir", d, "--phone", "first")
+    assert status.count("登録済み") == 2 and status.count(" good ") == 2
+    info = run("phone", "info", "--data-dir", d, "--phone", "first")
+    assert re.search(r"certificates:\s+sign, auth\n", info), info

@@ -4,12 +4,12 @@ A ``hypothesis`` state machine drives the real portal on SQLite through its in-p
 API: one person, three phones (each the app, :class:`PhoneApp` over :class:`PortalBackend`,
 and an emulated secure element reached only through APDUs), the person's My Number Card and
 the cards that replace it, the office and the 24/365 hotline. Its rules are the documented
-actions — 申請する and 機種変更 with やめる wherever the app offers it, 登録する, coming online,
-失効 of this phone and of another, the hotline's hold and both releases, 異動, card
-replacement, password reset, the app killed between two steps, the clock moved across the
-48-hour deletion window — and after every step it checks the six invariants at the end of
-docs/lifecycle.md. The sixth, no dead end, is checked at the end of every run by walking the
-recovery path from wherever the run stopped.
+actions — 申請する and 機種変更 with やめる wherever the app offers it, 登録する, coming online
+(and its acknowledgement lost), 失効 of this phone and of another, the hotline's hold and
+both releases, 異動, card replacement, password reset, the app killed between two steps, the
+clock moved across the 48-hour deletion window — and after every step it checks the six
+invariants at the end of docs/lifecycle.md. The sixth, no dead end, is checked at the end of
+every run by walking the recovery path from wherever the run stopped.
 
 CI runs a bounded number of examples; ``scripts/lifecycle-fuzz`` runs many more
 (MOBILE_JPKI_MACHINE_EXAMPLES, MOBILE_JPKI_MACHINE_STEPS). Sequences the machine found are kept
@@ -354,6 +354,22 @@ class LifecycleMachine(RuleBasedStateMachine):
     def come_online(self, i: int) -> None:
         """The phone syncs: it carries out (or, after 48 h, cannot) its deletion instructions."""
         self._do(self.hs[i], ComeOnline())
+
+    @rule(i=st.integers(0, PHONES - 1))
+    def come_online_ack_lost(self, i: int) -> None:
+        """The phone syncs and its element carries the deletions out, but the acknowledgement
+        never reaches the service (issue 16 §3): a later sync must heal it, and must never
+        wipe certificates registered there since (a model change back)."""
+        api = self.hs[i].phone.api
+
+        def lost(instruction_id: str) -> None:
+            raise httpx.ConnectError("the acknowledgement was lost on the way")
+
+        api.acknowledge = lost  # type: ignore[method-assign]
+        try:
+            self._do(self.hs[i], ComeOnline())
+        finally:
+            del api.acknowledge  # the client's own method again
 
     @rule(i=st.integers(0, PHONES - 1), chosen=st.sampled_from(CERT_CHOICES))
     def revoke_own(self, i: int, chosen: tuple[Hierarchy, ...]) -> None:
@@ -731,6 +747,31 @@ def test_applying_again_over_a_certificate_still_in_the_element() -> None:
         lambda m: m.time_passes(49),
         lambda m: m.come_online(0),
         change_back,
+    )
+
+
+def test_a_lost_acknowledgement_then_a_model_change_back() -> None:
+    """Issue 16 §3 (b) through the app: phone 0's deletion is carried out but its
+    acknowledgement lost; the certificates come back to phone 0 and are registered there; it
+    comes online again. The stale deletion used to wipe them while the service called them
+    good (invariant 3)."""
+
+    def register(i: int) -> Callable[[LifecycleMachine], object]:
+        return lambda m: (m.service_works(), m.register(i))
+
+    def still_registered(m: LifecycleMachine) -> None:
+        assert m._states(m.hs[0]) == [AppCertStatus.REGISTERED, AppCertStatus.REGISTERED]
+
+    _replay(
+        _apply(0),
+        register(0),
+        _apply(1, model_change=True),
+        register(1),
+        lambda m: m.come_online_ack_lost(0),
+        _apply(0, model_change=True),
+        register(0),
+        lambda m: m.come_online(0),
+        still_registered,
     )
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from portal_world import CARD_PASSWORD, World
 
+from mobile_jpki.phone.client import PortalProblem
 from mobile_jpki.phone.steps import ConsentNeeded
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.reader.errors import SecurityStatusNotSatisfied
@@ -113,12 +114,16 @@ def test_after_48_hours_the_certificates_stay_on_the_old_phone_revoked(world: Wo
     assert {c["status"] for c in old.check_validity()} == {"revoked"}  # type: ignore[attr-defined]
     pending = old.api.instructions()  # type: ignore[attr-defined]
     assert len(pending) == 1
+    # Signed for a challenge of the element before the deadline, but never sent.
+    old.element.select_ap()  # type: ignore[attr-defined]
+    early = old.api.signed_instruction(pending[0]["id"], old.element.get_challenge(16))  # type: ignore[attr-defined]
     world.clock.advance(dt.timedelta(hours=48, seconds=1))
     assert old.api.instructions() == []  # type: ignore[attr-defined]
     assert old.sync_instructions() == []  # type: ignore[attr-defined]
-    # Replaying the instruction fetched earlier: the element refuses it (expired, 69 82).
-    import base64
-
+    # The service no longer signs it; the element refuses the early one (expired, 69 82).
+    with pytest.raises(PortalProblem) as refused:
+        old.api.signed_instruction(pending[0]["id"], bytes(16))  # type: ignore[attr-defined]
+    assert refused.value.code == "instruction-expired"
     with pytest.raises(SecurityStatusNotSatisfied):
-        old.element.send_instruction(base64.b64decode(pending[0]["instruction"]))  # type: ignore[attr-defined]
+        old.element.send_instruction(early)  # type: ignore[attr-defined]
     assert old.element.presence() == {Hierarchy.SIGN: True, Hierarchy.AUTH: True}  # type: ignore[attr-defined]

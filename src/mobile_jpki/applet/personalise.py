@@ -25,7 +25,12 @@ from cryptography.hazmat.primitives.serialization import (
 from mobile_jpki.protocol.apdu import SW, CommandApdu
 from mobile_jpki.protocol.attestation import GeneratedKey, sign_attestation
 from mobile_jpki.protocol.constants import CA_CERT_EFS, EE_CERT_EFS, EF, KEY_EFS, Slot
-from mobile_jpki.protocol.instructions import Action, InstructionError, parse_instruction
+from mobile_jpki.protocol.instructions import (
+    Action,
+    InstructionError,
+    certificate_digest,
+    parse_instruction,
+)
 
 from .errors import AppletError
 from .secrets import is_valid_auth_pin, is_valid_signing_password
@@ -234,7 +239,10 @@ def manage(applet: JpkiApplet, cmd: CommandApdu) -> bytes:
     public_key = load_der_public_key(st.instruction_key)
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
         raise AppletError(SW.UNKNOWN)
-    fresh = instruction.challenge is None or (
+    # Every instruction answers the element's last GET CHALLENGE (ISO 7816-4: a challenge for
+    # use in a security-related procedure): one without a challenge, or with an older one, is a
+    # replay.
+    fresh = instruction.challenge is not None and (
         challenge is not None and hmac.compare_digest(instruction.challenge, challenge)
     )
     if (
@@ -242,10 +250,32 @@ def manage(applet: JpkiApplet, cmd: CommandApdu) -> bytes:
         or not hmac.compare_digest(instruction.target_serial, st.serial)
         or applet.clock.now() > instruction.not_after
         or not fresh
-        or (instruction.actions.needs_challenge and instruction.challenge is None)
     ):
         raise AppletError(SW.SECURITY_STATUS_NOT_SATISFIED)
     actions = instruction.actions
+    deletions = [
+        (slot, named)
+        for slot, flag, named in (
+            (Slot.SIGN, Action.DELETE_SIGN, instruction.sign_certificates),
+            (Slot.AUTH, Action.DELETE_AUTH, instruction.auth_certificates),
+        )
+        if actions & flag
+    ]
+    # A deletion acts on the certificates it names, checked for every slot before anything
+    # changes. A slot holding another certificate means the instruction is stale (the slot was
+    # registered anew since it was made): refused whole, 69 85 "conditions of use not
+    # satisfied" (ISO 7816-4 §5.6) — authentic and fresh, but not for this state. A
+    # slot without a certificate is already as the instruction wants it: left alone (a key
+    # there belongs to a later application) and answered 90 00, so a phone whose
+    # acknowledgement was lost can carry the deletion out again and acknowledge it.
+    to_empty = []
+    for slot, named in deletions:
+        held = st.slot(slot).certificate
+        if held is None:
+            continue
+        if certificate_digest(held) not in named:
+            raise AppletError(SW.CONDITIONS_NOT_SATISFIED, "the slot holds another certificate")
+        to_empty.append(slot)
     new = st
     if actions & Action.RESET_SIGN_PASSWORD:
         password = instruction.new_signing_password
@@ -259,20 +289,19 @@ def manage(applet: JpkiApplet, cmd: CommandApdu) -> bytes:
             raise AppletError(SW.INCORRECT_DATA)
         new = set_secret(new, Slot.AUTH, pin)
         session.verified.discard(Slot.AUTH)
-    for slot, flag in ((Slot.SIGN, Action.DELETE_SIGN), (Slot.AUTH, Action.DELETE_AUTH)):
-        if actions & flag:
-            emptied = replace(new.slot(slot), key=None, certificate=None)
-            if new.profile.is_phone:
-                # On a phone the secret goes with the key it guarded: the next application
-                # sets its own. A card keeps its secrets: the office may certify new keys.
-                emptied = replace(emptied, secret=None)
-            new = new.with_slot(slot, emptied)
-            if slot is Slot.AUTH:
-                # The biometric token unlocked this key only; a new registration enrols anew.
-                new = replace(new, biometric=None)
-                session.biometric = False
-            if session.current in (slot.key_ef, slot.cert_ef):
-                session.current = None
+    for slot in to_empty:
+        emptied = replace(new.slot(slot), key=None, certificate=None)
+        if new.profile.is_phone:
+            # On a phone the secret goes with the key it guarded: the next application
+            # sets its own. A card keeps its secrets: the office may certify new keys.
+            emptied = replace(emptied, secret=None)
+        new = new.with_slot(slot, emptied)
+        if slot is Slot.AUTH:
+            # The biometric token unlocked this key only; a new registration enrols anew.
+            new = replace(new, biometric=None)
+            session.biometric = False
+        if session.current in (slot.key_ef, slot.cert_ef):
+            session.current = None
     applet.commit(new)
     if actions & Action.ALLOW_REPERSONALISATION:
         session.repersonalise = True

@@ -99,6 +99,15 @@ class PortalClient:
         result: list[dict[str, Any]] = self._call("GET", "/portal/v1/lapsed-instructions")
         return result
 
+    def signed_instruction(self, instruction_id: str, element_challenge: bytes) -> bytes:
+        """A queued deletion signed for the element's challenge (docs/portal.md)."""
+        answer = self._call(
+            "POST",
+            f"/portal/v1/instructions/{instruction_id}/signed",
+            json={"element_challenge": element_challenge.hex()},
+        )
+        return base64.b64decode(answer["instruction"])
+
     def acknowledge(self, instruction_id: str) -> None:
         self._call("POST", f"/portal/v1/instructions/{instruction_id}/ack")
 

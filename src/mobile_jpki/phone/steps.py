@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from cryptography import x509
@@ -38,7 +39,11 @@ from mobile_jpki.protocol.documents import (
 )
 from mobile_jpki.protocol.instructions import InstructionReason, with_new_secrets
 from mobile_jpki.reader.commands import JpkiClient
-from mobile_jpki.reader.errors import FileNotFound, SecurityStatusNotSatisfied
+from mobile_jpki.reader.errors import (
+    ConditionsNotSatisfied,
+    FileNotFound,
+    SecurityStatusNotSatisfied,
+)
 from mobile_jpki.reader.key import ApduRSAPrivateKey
 from mobile_jpki.reader.passwords import normalise_sign_password
 from mobile_jpki.reader.personalise import apply_phone, register_phone
@@ -59,6 +64,14 @@ def _secrets(sign_password: str | None, auth_pin: str | None) -> dict[Hierarchy,
     if auth_pin is not None:
         given[Hierarchy.AUTH] = auth_pin
     return given
+
+
+class Outcome(StrEnum):
+    """What became of a queued deletion the phone tried to carry out."""
+
+    DELETED = "deleted"  # carried out (or found done already) and acknowledged
+    EXPIRED = "expired"  # past its 48 hours: the certificates stay, revoked
+    SUPERSEDED = "superseded"  # withdrawn, or the slot holds a newer certificate
 
 
 class ConsentNeeded(Exception):
@@ -270,20 +283,41 @@ class ScriptedPhone:
 
     # -- instructions (deletion after a model change, within 48 hours) -------------------------
     def sync_instructions(self) -> list[str]:
-        """Coming online: fetch pending instructions, let the element carry them out,
-        acknowledge. An element refusal (expired, 69 82) is not acknowledged."""
-        carried = []
-        for item in self.api.instructions():
-            if item["actions"] & 0x30:
-                continue  # resets are fetched by password_reset() with their challenge
-            self.element.select_ap()
-            try:
-                self.element.send_instruction(base64.b64decode(item["instruction"]))
-            except SecurityStatusNotSatisfied:
-                continue
-            self.api.acknowledge(item["id"])
-            carried.append(item["id"])
-        return carried
+        """Coming online: carry out each queued deletion (:meth:`carry_out`). Returns the ids
+        carried out and acknowledged."""
+        return [
+            item["id"]
+            for item in self.api.instructions()
+            if self.carry_out(item["id"]) is Outcome.DELETED
+        ]
+
+    def carry_out(self, instruction_id: str) -> Outcome:
+        """One queued deletion: the element's challenge goes to the service, which signs the
+        instruction for it; the element carries it out once and the phone acknowledges.
+
+        A slot whose named certificate is already gone answers 90 00 (docs/apdu.md), so a
+        deletion whose acknowledgement was lost is carried out again and acknowledged. Not
+        acknowledged: past its 48 hours (the service's 410, or the element's clock: 69 82),
+        withdrawn by the service, or stale — the slot holds a certificate it does not name
+        (69 85), registered since."""
+        self.element.select_ap()
+        challenge = self.element.get_challenge(16)
+        try:
+            instruction = self.api.signed_instruction(instruction_id, challenge)
+        except PortalProblem as problem:
+            if problem.code == "instruction-expired":
+                return Outcome.EXPIRED
+            if problem.code in ("not-found", "conflict"):
+                return Outcome.SUPERSEDED  # withdrawn, or acknowledged already
+            raise
+        try:
+            self.element.send_instruction(instruction)
+        except SecurityStatusNotSatisfied:
+            return Outcome.EXPIRED
+        except ConditionsNotSatisfied:
+            return Outcome.SUPERSEDED
+        self.api.acknowledge(instruction_id)
+        return Outcome.DELETED
 
     def lapsed_notices(self) -> list[dict[str, Any]]:
         """Deletions this phone missed (offline past the 48 hours) and has not yet told its
@@ -376,9 +410,7 @@ class ScriptedPhone:
             return result
         for item in self.api.instructions():
             if item.get("reason") == InstructionReason.REISSUE_SIGNING:
-                self.element.select_ap()
-                self.element.send_instruction(base64.b64decode(item["instruction"]))
-                self.api.acknowledge(item["id"])
+                self.carry_out(item["id"])
         if new_sign_password is not None:
             self.apply(
                 card,

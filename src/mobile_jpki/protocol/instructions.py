@@ -3,11 +3,17 @@
 Producer side (:func:`build_instruction`, :func:`with_new_secrets`, :func:`instruction_apdu`)
 for the issuer, the portal service and the phone, and the parser the applet uses. Pure: keys,
 time and challenges are handed in.
+
+Every instruction is bound to the element's last GET CHALLENGE (tag 83), so it answers that
+one challenge only and cannot be replayed; a deletion also names the certificates it deletes
+(tags 84/85: SHA-256 of each certificate's DER), so a stale one cannot wipe a certificate
+registered since (docs/security-instructions.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntFlag, StrEnum
 
@@ -20,6 +26,11 @@ from .apdu import CLA_OF, CommandApdu, Ins
 from .constants import SERIAL_LENGTH
 
 TAG_BODY, TAG_SERIAL, TAG_ACTIONS, TAG_NOT_AFTER, TAG_CHALLENGE = 0xA0, 0x80, 0x81, 0x82, 0x83
+# The certificates a deletion names, per slot: one or more SHA-256 digests of certificate DER,
+# concatenated. 84 goes with action 01 (signing slot), 85 with action 02 (auth slot).
+TAG_SIGN_CERTIFICATES, TAG_AUTH_CERTIFICATES = 0x84, 0x85
+DIGEST_LENGTH = 32
+MAX_NAMED = 64  # digests per slot: a device's whole history of one kind fits many times over
 TAG_SIGNATURE, TAG_NEW_PASSWORD, TAG_NEW_PIN = 0x9E, 0xC1, 0xC2
 _TIME_FORMAT = "%Y%m%d%H%M%SZ"
 
@@ -33,9 +44,9 @@ class Action(IntFlag):
 
     @property
     def needs_challenge(self) -> bool:
-        """Actions that change secrets or keys must be fresh: bound to a GET CHALLENGE."""
-        risky = Action.RESET_SIGN_PASSWORD | Action.RESET_AUTH_PIN | Action.ALLOW_REPERSONALISATION
-        return bool(self & risky)
+        """Every action must be fresh: bound to a GET CHALLENGE. Deletions were once exempt
+        (queued 48 hours ahead), which let a captured one be replayed (issue 16 §3)."""
+        return bool(self)
 
 
 ALL_ACTIONS = (
@@ -59,6 +70,13 @@ class InstructionReason(StrEnum):
     CLEAR_REVOKED = "clear-revoked"  # a phone that kept revoked certificates applies again
 
 
+def certificate_digest(der: bytes) -> bytes:
+    """How a deletion names a certificate: SHA-256 of its DER (what the element holds)."""
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(der)
+    return digest.finalize()
+
+
 class InstructionError(ValueError):
     """Malformed instruction (the applet answers 6A 80)."""
 
@@ -73,6 +91,9 @@ class Instruction:
     signature: bytes
     new_signing_password: bytes | None = None
     new_auth_pin: bytes | None = None
+    # Certificate digests named per slot (84, 85): empty unless that slot's deletion is ordered.
+    sign_certificates: frozenset[bytes] = frozenset()
+    auth_certificates: frozenset[bytes] = frozenset()
 
     def signature_valid(self, public_key: ec.EllipticCurvePublicKey) -> bool:
         try:
@@ -94,25 +115,39 @@ def build_instruction(
     target_serial: bytes,
     actions: Action,
     not_after: dt.datetime,
-    challenge: bytes | None = None,
+    challenge: bytes,
+    sign_certificates: Iterable[bytes] = (),
+    auth_certificates: Iterable[bytes] = (),
 ) -> bytes:
-    """Sign an instruction: ``A0 {80 serial, 81 actions, 82 not-after, [83 challenge]} 9E sig``.
+    """Sign an instruction: ``A0 {80 serial, 81 actions, 82 not-after, 83 challenge,
+    [84 signing-slot digests], [85 auth-slot digests]} 9E sig``.
 
-    Append new secrets with :func:`with_new_secrets` when resetting a password or PIN.
+    ``challenge`` is the element's last GET CHALLENGE; a deletion names, per slot it deletes,
+    the SHA-256 of each certificate it may find there (:func:`certificate_digest`). Append
+    new secrets with :func:`with_new_secrets` when resetting a password or PIN.
     """
     if len(target_serial) != SERIAL_LENGTH:
         raise ValueError("target_serial must be 16 bytes")
     if not actions or actions & ~ALL_ACTIONS:
         raise ValueError(f"bad actions {actions!r}")
-    if actions.needs_challenge and not challenge:
-        raise ValueError("actions 10, 20 and 40 need the card's challenge")
+    if not challenge:
+        raise ValueError("every instruction is bound to the element's challenge")
     inner = (
         tlv.encode(TAG_SERIAL, target_serial)
         + tlv.encode(TAG_ACTIONS, bytes((int(actions),)))
         + tlv.encode(TAG_NOT_AFTER, _time(not_after))
+        + tlv.encode(TAG_CHALLENGE, challenge)
     )
-    if challenge is not None:
-        inner += tlv.encode(TAG_CHALLENGE, challenge)
+    for tag, flag, named in (
+        (TAG_SIGN_CERTIFICATES, Action.DELETE_SIGN, list(sign_certificates)),
+        (TAG_AUTH_CERTIFICATES, Action.DELETE_AUTH, list(auth_certificates)),
+    ):
+        if bool(actions & flag) != bool(named):
+            raise ValueError(f"action {int(flag):02x} goes with the certificates it deletes")
+        if any(len(d) != DIGEST_LENGTH for d in named) or len(named) > MAX_NAMED:
+            raise ValueError("certificates are named by 1 to 64 SHA-256 digests")
+        if named:
+            inner += tlv.encode(tag, b"".join(dict.fromkeys(named)))
     body = tlv.encode(TAG_BODY, inner)
     signature = key.sign(body, ec.ECDSA(hashes.SHA256()))
     return body + tlv.encode(TAG_SIGNATURE, signature)
@@ -156,7 +191,15 @@ def parse_instruction(data: bytes) -> Instruction:
             raise InstructionError("body must come first, then the signature")
         body_element = outer[0].encoded
         inner = tlv.unique(
-            tlv.parse(fields[TAG_BODY]), {TAG_SERIAL, TAG_ACTIONS, TAG_NOT_AFTER, TAG_CHALLENGE}
+            tlv.parse(fields[TAG_BODY]),
+            {
+                TAG_SERIAL,
+                TAG_ACTIONS,
+                TAG_NOT_AFTER,
+                TAG_CHALLENGE,
+                TAG_SIGN_CERTIFICATES,
+                TAG_AUTH_CERTIFICATES,
+            },
         )
     except tlv.TlvError as exc:
         raise InstructionError(str(exc)) from exc
@@ -181,6 +224,22 @@ def parse_instruction(data: bytes) -> Instruction:
         raise InstructionError("C1 goes with action 10, and only with it")
     if (new_pin is not None) != bool(actions & Action.RESET_AUTH_PIN):
         raise InstructionError("C2 goes with action 20, and only with it")
+    named = {}
+    for tag, flag in (
+        (TAG_SIGN_CERTIFICATES, Action.DELETE_SIGN),
+        (TAG_AUTH_CERTIFICATES, Action.DELETE_AUTH),
+    ):
+        raw = inner.get(tag)
+        if (raw is not None) != bool(actions & flag):
+            raise InstructionError(f"{tag:02X} goes with action {int(flag):02x}, and only with it")
+        digests = raw or b""
+        if raw is not None and (
+            not digests or len(digests) % DIGEST_LENGTH or len(digests) > MAX_NAMED * DIGEST_LENGTH
+        ):
+            raise InstructionError("certificates are named by 1 to 64 SHA-256 digests")
+        named[tag] = frozenset(
+            digests[i : i + DIGEST_LENGTH] for i in range(0, len(digests), DIGEST_LENGTH)
+        )
     return Instruction(
         body=body_element,
         target_serial=inner[TAG_SERIAL],
@@ -190,4 +249,6 @@ def parse_instruction(data: bytes) -> Instruction:
         signature=fields[TAG_SIGNATURE],
         new_signing_password=new_password,
         new_auth_pin=new_pin,
+        sign_certificates=named[TAG_SIGN_CERTIFICATES],
+        auth_certificates=named[TAG_AUTH_CERTIFICATES],
     )

@@ -210,8 +210,14 @@ class Job(Base):
 
 
 class DeviceInstruction(Base):
-    """A signed management instruction for a device (docs/apdu.md): deletion after a model
-    change or a revocation from my page, valid 48 hours; a password reset."""
+    """A management instruction for a device (docs/apdu.md): deletion after a model change or
+    a revocation from my page, valid 48 hours; a password reset; a slot clearance.
+
+    A queued deletion is not signed when queued: ``certificates`` names what it deletes and the
+    service signs it for the element's challenge when the phone comes online
+    (docs/security-instructions.md); ``instruction`` is the last one signed for it, empty
+    until then. ``cancelled_at``: the device became a holder again, so it is never handed out.
+    """
 
     __tablename__ = "portal_instruction"
 
@@ -224,6 +230,9 @@ class DeviceInstruction(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Hex serials of the certificates a queued deletion names, space-separated.
+    certificates: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class OutboxMessage(Base):

@@ -84,9 +84,11 @@ class ProofOut(BaseModel):
 
 
 class InstructionOut(BaseModel):
+    """A queued deletion. Not the instruction itself: that is signed for the element's
+    challenge (``POST /instructions/{id}/signed``), so no copy of it can be replayed."""
+
     id: str
     actions: int
-    instruction: str
     not_after: dt.datetime
     reason: str
 
@@ -215,16 +217,28 @@ def complete_registration(item_id: str, body: ProofIn, ctx: Ctx, device: DeviceI
     return ProofOut(application_status=status)
 
 
+class ClearanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    element_challenge: str = Field(min_length=16, max_length=128, pattern="^[0-9a-f]+$")
+
+    @field_validator("element_challenge")
+    @classmethod
+    def _whole_bytes(cls, value: str) -> str:
+        # An odd digit count is refused here (422), not by bytes.fromhex in the handler (500).
+        if len(value) % 2:
+            raise ValueError("the element challenge is whole bytes in hex")
+        return value
+
+
+class ClearanceOut(BaseModel):
+    instruction: str  # base64 signed management instruction (docs/apdu.md)
+
+
 @router.get("/instructions")
 def instructions(ctx: Ctx, device: DeviceId) -> list[InstructionOut]:
     return [
-        InstructionOut(
-            id=i.id,
-            actions=i.actions,
-            instruction=b64(i.instruction),
-            not_after=i.not_after,
-            reason=i.reason,
-        )
+        InstructionOut(id=i.id, actions=i.actions, not_after=i.not_after, reason=i.reason)
         for i in ctx.service.pending_instructions(device, now=ctx.clock.now())
     ]
 
@@ -237,12 +251,23 @@ def lapsed_instructions(ctx: Ctx, device: DeviceId) -> list[InstructionOut]:
         InstructionOut(
             id=i.id,
             actions=i.actions,
-            instruction=b64(i.instruction),
             not_after=i.not_after,
             reason=i.reason,
         )
         for i in ctx.service.lapsed_instructions(device, now=ctx.clock.now())
     ]
+
+
+@router.post("/instructions/{instruction_id}/signed")
+def sign_deletion(
+    instruction_id: str, body: ClearanceIn, ctx: Ctx, device: DeviceId
+) -> ClearanceOut:
+    """A queued deletion signed for the element's challenge (its last GET CHALLENGE), naming
+    the certificates it deletes: the element accepts it once (docs/apdu.md)."""
+    instruction = ctx.service.sign_deletion(
+        device, instruction_id, bytes.fromhex(body.element_challenge), now=ctx.clock.now()
+    )
+    return ClearanceOut(instruction=b64(instruction))
 
 
 @router.post("/instructions/{instruction_id}/ack", status_code=204)
@@ -269,24 +294,6 @@ def revoke_other(body: SignedIn, ctx: Ctx, device: DeviceId) -> SerialsOut:
 def release(body: SignedIn, ctx: Ctx, device: DeviceId) -> ReleaseOut:
     result = ctx.service.release_hold(device, b64decode(body.cms), now=ctx.clock.now())
     return ReleaseOut(result=result)
-
-
-class ClearanceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    element_challenge: str = Field(min_length=16, max_length=128, pattern="^[0-9a-f]+$")
-
-    @field_validator("element_challenge")
-    @classmethod
-    def _whole_bytes(cls, value: str) -> str:
-        # An odd digit count is refused here (422), not by bytes.fromhex in the handler (500).
-        if len(value) % 2:
-            raise ValueError("the element challenge is whole bytes in hex")
-        return value
-
-
-class ClearanceOut(BaseModel):
-    instruction: str  # base64 signed management instruction (docs/apdu.md)
 
 
 @router.post("/slot-clearances")

@@ -513,6 +513,10 @@ class PhoneApp:
                     notice = notice if silent else f"old_phone_deleted{other}"
                     continue
                 except Rejected as err:
+                    if err.code == "instruction-superseded":
+                        # Withdrawn, or the element holds newer certificates than the ones
+                        # named (registered since): nothing was deleted, nothing to say.
+                        continue
                     if err.code != "instruction-expired":
                         return replace(s, message=message_for(err))
                 except BackendError as err:

@@ -56,6 +56,7 @@ ERROR_MESSAGES: Mapping[str, MessageCode] = {
     "unknown-ticket": MessageCode.SESSION_EXPIRED,
     "unknown-instruction": MessageCode.SESSION_EXPIRED,
     "instruction-expired": MessageCode.SESSION_EXPIRED,
+    "instruction-superseded": MessageCode.SESSION_EXPIRED,
     "rate-limited": MessageCode.RATE_LIMITED,
     "unauthenticated": MessageCode.DEVICE_NOT_RECOGNISED,
     "forbidden": MessageCode.NOT_ALLOWED,

@@ -28,7 +28,6 @@ and says so:
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -63,7 +62,7 @@ from mobile_jpki.phone.app.backend import (
     Validity,
 )
 from mobile_jpki.phone.client import OperatorClient, PortalProblem
-from mobile_jpki.phone.steps import HIERARCHY_OF, ConsentNeeded, ScriptedPhone
+from mobile_jpki.phone.steps import HIERARCHY_OF, ConsentNeeded, Outcome, ScriptedPhone
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.protocol.documents import ApplicationKind
 from mobile_jpki.protocol.instructions import Action, InstructionReason
@@ -135,7 +134,7 @@ class PortalBackend:
         self._drafts: dict[str, ApplicationDraft] = {}
         self._terms: dict[str, str] = {}
         self._new_secrets: NewSecrets | None = None
-        self._instructions: dict[str, bytes] = {}
+        self._instructions: set[str] = set()
         self._biometrics = False
         self._serial = 0
 
@@ -344,7 +343,7 @@ class PortalBackend:
         out = []
         for item, lapsed in items:
             if not item["actions"] & _DELETE:
-                continue  # resets are fetched by reset_password with their challenge
+                continue  # only deletions are queued; resets come with their challenge
             if item["id"] in self.phone.seen_notices:
                 continue
             not_after = _aware(item["not_after"])
@@ -353,7 +352,7 @@ class PortalBackend:
                 for h, bit in ((Hierarchy.SIGN, 0x01), (Hierarchy.AUTH, 0x02))
                 if item["actions"] & bit
             )
-            self._instructions[item["id"]] = base64.b64decode(item["instruction"])
+            self._instructions.add(item["id"])
             reason = str(item.get("reason") or "")
             silent = reason == InstructionReason.REISSUE_SIGNING
             kind = InstructionKind.REISSUE if silent else InstructionKind.DELETE
@@ -373,20 +372,20 @@ class PortalBackend:
     def notice_shown(self, instruction_id: str) -> None:
         # The phone's memory (ScriptedPhone.seen_notices; the CLI keeps it in the app profile).
         self.phone.seen_notices.add(instruction_id)
-        self._instructions.pop(instruction_id, None)
+        self._instructions.discard(instruction_id)
 
     def delete_certificates(self, instruction: AppInstruction) -> None:
-        raw = self._instructions.pop(instruction.instruction_id, None)
-        if raw is None:
+        if instruction.instruction_id not in self._instructions:
             raise Rejected("unknown-instruction")
+        self._instructions.discard(instruction.instruction_id)
         with _translated(SecretKind.PHONE_SIGN):
-            self.phone.element.select_ap()
-            try:
-                # The element checks the service's signature and the not-after itself.
-                self.phone.element.send_instruction(raw)
-            except rerr.SecurityStatusNotSatisfied as exc:
-                raise Rejected("instruction-expired", str(exc)) from exc
-            self.phone.api.acknowledge(instruction.instruction_id)
+            # Signed for the element's challenge; the element checks the signature, the
+            # not-after and that each slot holds a certificate it names (or none).
+            outcome = self.phone.carry_out(instruction.instruction_id)
+        if outcome is Outcome.EXPIRED:
+            raise Rejected("instruction-expired")
+        if outcome is Outcome.SUPERSEDED:
+            raise Rejected("instruction-superseded")
 
 
 def _aware(value: str | dt.datetime) -> dt.datetime:

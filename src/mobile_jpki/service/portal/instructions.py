@@ -1,17 +1,28 @@
 """Signed management instructions to a device's element (docs/apdu.md "Signed management
-instructions"): queued (the 48-hour deletion after a device is retired, a signing slot's
-deletion at release, the challenge-bound password reset), handed out while valid, and
-acknowledged."""
+instructions"): deletions queued (the 48-hour deletion after a device is retired, a signing
+slot's deletion at release), signed for the element's challenge when the phone comes online,
+acknowledged, or withdrawn when the device holds certificates again; the challenge-bound
+password reset and slot clearance, handed over in the answer that makes them.
+
+Why deletions are signed late and name their certificates: docs/security-instructions.md."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from mobile_jpki.pki.model import CertKind
 from mobile_jpki.protocol.documents import ResetDoc
-from mobile_jpki.protocol.instructions import Action, InstructionReason, build_instruction
+from mobile_jpki.protocol.instructions import (
+    MAX_NAMED,
+    Action,
+    InstructionReason,
+    build_instruction,
+    certificate_digest,
+)
 from mobile_jpki.push import outbox
 from mobile_jpki.store.models import CertRecordStatus
 
@@ -22,38 +33,40 @@ from .context import Context, device
 from .devices import use_nonce
 from .signers import card_of_signer, check_time
 
+DELETE_OF = {
+    CertKind.PHONE_SIGN.value: Action.DELETE_SIGN,
+    CertKind.PHONE_AUTH.value: Action.DELETE_AUTH,
+}
+CHALLENGE_MIN, CHALLENGE_MAX = 8, 64  # bytes of an element challenge the API accepts
+
 
 @dataclass(frozen=True)
 class PendingInstruction:
     id: str
     actions: int
-    instruction: bytes
     not_after: dt.datetime
     reason: str
 
 
-def queue_instruction(
+def queue_deletion(
     ctx: Context,
     s: Session,
     target: Q.DeviceRef,
-    actions: Action,
+    certificates: Iterable[tuple[str, str]],
     why: InstructionReason,
     not_after: dt.datetime,
     now: dt.datetime,
-    challenge: bytes | None = None,
-    *,
-    delivered: bool = False,
-    handed_over: bool = False,
-) -> bytes:
-    """A signed instruction for ``target`` (and, unless challenge-bound, its
-    ``deletion-pending`` push); returns the instruction."""
-    body = build_instruction(
-        key=ctx.instruction_key,
-        target_serial=bytes.fromhex(target.element_serial),
-        actions=actions,
-        not_after=not_after,
-        challenge=challenge,
-    )
+) -> str | None:
+    """Queue the deletion of ``certificates`` ((kind, hex serial) of phone certificates) from
+    ``target``'s element, with its ``deletion-pending`` push. Nothing is signed yet: the
+    phone asks for it with the element's challenge (:func:`sign_deletion`). Returns the
+    instruction's id (None: nothing to delete)."""
+    named = sorted({(kind, serial) for kind, serial in certificates if kind in DELETE_OF})
+    if not named:
+        return None
+    actions = Action(0)
+    for kind, _ in named:
+        actions |= DELETE_OF[kind]
     instruction_id = ctx.new_id()
     conn = s.connection()
     Q.insert_instructions(
@@ -63,45 +76,104 @@ def queue_instruction(
                 "id": instruction_id,
                 "device_id": target.id,
                 "actions": int(actions),
+                "instruction": b"",
+                "not_after": not_after,
+                "reason": why.value,
+                "created_at": now,
+                "delivered_at": None,
+                "acknowledged_at": None,
+                "certificates": " ".join(serial for _, serial in named),
+                "cancelled_at": None,
+            }
+        ],
+    )
+    Q.enqueue(
+        conn,
+        [
+            Q.outbox_row(
+                target,
+                outbox.DELETION_PENDING,
+                {"instruction": instruction_id, "not_after": not_after.isoformat()},
+                now,
+            )
+        ],
+    )
+    return instruction_id
+
+
+def _digests(
+    certificates: Iterable[tuple[str, bytes]], actions: Action
+) -> tuple[list[bytes], list[bytes]]:
+    """The digests a deletion names for its signing slot and its auth slot."""
+    sign, auth = [], []
+    for kind, der in certificates:
+        if kind == CertKind.PHONE_SIGN.value and actions & Action.DELETE_SIGN:
+            sign.append(certificate_digest(der))
+        elif kind == CertKind.PHONE_AUTH.value and actions & Action.DELETE_AUTH:
+            auth.append(certificate_digest(der))
+    return sign, auth
+
+
+def hand_over(
+    ctx: Context,
+    s: Session,
+    target: Q.DeviceRef,
+    actions: Action,
+    why: InstructionReason,
+    not_after: dt.datetime,
+    now: dt.datetime,
+    challenge: bytes,
+    *,
+    certificates: Sequence[tuple[str, bytes]] = (),
+    carried_out: bool = False,
+) -> bytes:
+    """An instruction signed now for the element's ``challenge`` and handed over in the
+    answer that makes it (a reset, a slot clearance); recorded, never fetched again. A
+    deletion among ``actions`` names ``certificates`` ((kind, DER)) of its slots."""
+    sign, auth = _digests(certificates, actions)
+    body = build_instruction(
+        key=ctx.instruction_key,
+        target_serial=bytes.fromhex(target.element_serial),
+        actions=actions,
+        not_after=not_after,
+        challenge=challenge,
+        sign_certificates=sign,
+        auth_certificates=auth,
+    )
+    Q.insert_instructions(
+        s.connection(),
+        [
+            {
+                "id": ctx.new_id(),
+                "device_id": target.id,
+                "actions": int(actions),
                 "instruction": body,
                 "not_after": not_after,
                 "reason": why.value,
                 "created_at": now,
-                "delivered_at": now if delivered else None,
-                # Handed over in the answer that made it (challenge-bound, carried out at once):
-                # never listed among the instructions the phone fetches when it comes online.
-                "acknowledged_at": now if handed_over else None,
+                "delivered_at": now,
+                # Carried out at once by the app (a slot clearance): never pending.
+                "acknowledged_at": now if carried_out else None,
+                "certificates": None,
+                "cancelled_at": None,
             }
         ],
     )
-    if challenge is None:
-        Q.enqueue(
-            conn,
-            [
-                Q.outbox_row(
-                    target,
-                    outbox.DELETION_PENDING,
-                    {"instruction": instruction_id, "not_after": not_after.isoformat()},
-                    now,
-                )
-            ],
-        )
     return body
 
 
 def pending_instructions(
     ctx: Context, device_id: str, *, now: dt.datetime
 ) -> list[PendingInstruction]:
-    """Instructions still valid for this device. After ``not_after`` the service no longer
-    hands them out (and the element would refuse them: 69 82)."""
+    """Deletions queued for this device, still valid and not withdrawn. After ``not_after``
+    the service no longer lists or signs them (and the element would refuse one signed
+    earlier: 69 82)."""
     with ctx.db.transaction() as s:
         out = []
         for row in Q.pending_instructions(s, device_id, now):
             if row.delivered_at is None:
                 row.delivered_at = now
-            out.append(
-                PendingInstruction(row.id, row.actions, row.instruction, row.not_after, row.reason)
-            )
+            out.append(PendingInstruction(row.id, row.actions, row.not_after, row.reason))
         return out
 
 
@@ -122,9 +194,49 @@ def lapsed_instructions(
     has applied again (機種変更 back: its slots are cleared then, ``clear_revoked``)."""
     with ctx.db.transaction(write=False) as s:
         rows = Q.lapsed_instructions(s, device_id, now, [r.value for r in NOTIFIED_DELETIONS])
-        return [
-            PendingInstruction(r.id, r.actions, r.instruction, r.not_after, r.reason) for r in rows
-        ]
+        return [PendingInstruction(r.id, r.actions, r.not_after, r.reason) for r in rows]
+
+
+def sign_deletion(
+    ctx: Context, device_id: str, instruction_id: str, challenge: bytes, *, now: dt.datetime
+) -> bytes:
+    """A queued deletion signed for the element's ``challenge`` (its last GET CHALLENGE),
+    naming the SHA-256 of each certificate it deletes. The element accepts it once, for that
+    challenge, until ``not_after`` — the queued deadline, or ``reset_validity`` from now if
+    sooner — and only while each slot it deletes holds one of the named certificates or none
+    (docs/apdu.md)."""
+    if not CHALLENGE_MIN <= len(challenge) <= CHALLENGE_MAX:
+        raise E.RequestInvalid("an element challenge is 8 to 64 bytes")
+    with ctx.db.transaction() as s:
+        row = Q.instruction(s, instruction_id)
+        if row is None or row.device_id != device_id or row.certificates is None:
+            raise E.NoSuchObject("no such deletion for this device")
+        if row.cancelled_at is not None:
+            raise E.NoSuchObject("withdrawn: this phone holds certificates again")
+        if row.acknowledged_at is not None:
+            raise E.Conflict("this deletion was carried out already")
+        if now > row.not_after:
+            raise E.InstructionExpired("the instruction expired before it was carried out")
+        certificates = []
+        for serial in row.certificates.split():
+            cert = Q.certificate(s, serial)
+            if cert is not None:
+                certificates.append((cert.kind, cert.der))
+        actions = Action(row.actions)
+        sign, auth = _digests(certificates, actions)
+        phone = device(s, device_id)
+        body = build_instruction(
+            key=ctx.instruction_key,
+            target_serial=bytes.fromhex(phone.element_serial),
+            actions=actions,
+            not_after=min(row.not_after, now + ctx.config.reset_validity),
+            challenge=challenge,
+            sign_certificates=sign,
+            auth_certificates=auth,
+        )
+        row.instruction = body
+        row.delivered_at = row.delivered_at or now
+        return body
 
 
 def acknowledge_instruction(
@@ -167,7 +279,7 @@ def password_reset(ctx: Context, device_id: str, cms_der: bytes, *, now: dt.date
         action = (
             Action.RESET_SIGN_PASSWORD if doc.certificate == "phone-sign" else Action.RESET_AUTH_PIN
         )
-        instruction = queue_instruction(
+        instruction = hand_over(
             ctx,
             s,
             Q.ref(phone),
@@ -175,8 +287,7 @@ def password_reset(ctx: Context, device_id: str, cms_der: bytes, *, now: dt.date
             InstructionReason.PASSWORD_RESET,
             now + ctx.config.reset_validity,
             now,
-            challenge=bytes.fromhex(doc.element_challenge),
-            delivered=True,  # handed over in this very answer
+            bytes.fromhex(doc.element_challenge),
         )
         ctx.audit.record(
             s,
@@ -198,21 +309,30 @@ def clear_revoked(ctx: Context, device_id: str, challenge: bytes, *, now: dt.dat
     holds one: without this, 機種変更 back to that phone would be a dead end. Deleting revoked
     certificates harms no one, so the device's own credential suffices; a slot holding any
     certificate that is not revoked is never touched (docs/lifecycle.md)."""
-    if not 8 <= len(challenge) <= 64:
+    if not CHALLENGE_MIN <= len(challenge) <= CHALLENGE_MAX:
         raise E.RequestInvalid("an element challenge is 8 to 64 bytes")
     with ctx.db.transaction() as s:
         phone = device(s, device_id)
         kinds: dict[str, bool] = {}
-        for cert in Q.phone_certificates(s, device_id):
+        issued = Q.phone_certificates(s, device_id)
+        for cert in issued:
             revoked = cert.status == CertRecordStatus.REVOKED.value
             kinds[cert.kind] = kinds.get(cert.kind, True) and revoked
         actions = Action(0)
         for kind, all_revoked in kinds.items():
-            if all_revoked:
-                actions |= Action.DELETE_SIGN if kind == "phone-sign" else Action.DELETE_AUTH
+            if all_revoked and kind in DELETE_OF:
+                actions |= DELETE_OF[kind]
         if not actions:
             raise E.Conflict("no slot of this phone holds only revoked certificates")
-        instruction = queue_instruction(
+        # It names the certificates of those kinds issued to this device (all revoked),
+        # whichever the slot still holds: the newest MAX_NAMED of each kind. A slot's
+        # certificate must be cleared before a new key is made there (69 85 otherwise,
+        # docs/apdu.md), so the one it holds is never older than those issued after it.
+        newest = sorted(issued, key=lambda c: c.issued_at, reverse=True)
+        named: list[tuple[str, bytes]] = []
+        for kind in DELETE_OF:
+            named += [(c.kind, c.der) for c in newest if c.kind == kind][:MAX_NAMED]
+        instruction = hand_over(
             ctx,
             s,
             Q.ref(phone),
@@ -220,9 +340,9 @@ def clear_revoked(ctx: Context, device_id: str, challenge: bytes, *, now: dt.dat
             InstructionReason.CLEAR_REVOKED,
             now + ctx.config.reset_validity,
             now,
-            challenge=challenge,
-            delivered=True,
-            handed_over=True,
+            challenge,
+            certificates=named,
+            carried_out=True,
         )
         ctx.audit.record(
             s,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from mobile_jpki.pki.model import CertKind
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.pki.validity import EligibilityError, ValidityError, phone_validity
-from mobile_jpki.protocol.instructions import InstructionReason
+from mobile_jpki.protocol.instructions import ALL_ACTIONS, InstructionReason
 from mobile_jpki.push import outbox
 from mobile_jpki.store.models import CertRecordStatus, serial_hex
 from mobile_jpki.store.portal import ApplicationStatus, CardStatus, JobStatus
@@ -28,6 +28,7 @@ from .context import (
     public_key,
     unrevoked,
 )
+from .instructions import DELETE_OF
 from .ports import IssueOrder, SignedWrites
 from .revocation import retire_devices
 
@@ -193,6 +194,14 @@ def _issue(
         )
         revoked += again
     Q.make_holder(conn, app.device_id, person_id)
+    # Holder again (a model change back): a deletion still queued for this device from its
+    # earlier retirement must not reach the slots it is now issued for, so it stops naming
+    # them, and is cancelled when nothing is left (issue 16 §3; docs/security-instructions.md).
+    drop = 0
+    for wanted_kind in wanted:
+        drop |= DELETE_OF.get(wanted_kind, 0)
+    if drop:
+        Q.withdraw_deletions(conn, app.device_id, drop, ALL_ACTIONS & ~drop, now)
     facts, locality = facts_from_json(facts_json)
     orders: list[IssueOrder] = []
     for item in app.items:

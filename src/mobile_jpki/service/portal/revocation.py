@@ -14,7 +14,7 @@ from mobile_jpki.lifecycle import revocation_secret
 from mobile_jpki.pki.model import CertKind
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.protocol.documents import DocType, RevocationDoc
-from mobile_jpki.protocol.instructions import Action, InstructionReason
+from mobile_jpki.protocol.instructions import InstructionReason
 from mobile_jpki.store.models import CertRecordStatus, serial_hex
 
 from . import errors as E
@@ -22,7 +22,7 @@ from . import repo as Q
 from .cms import read_document
 from .context import ACTOR, PHONE_KIND_VALUES, Context, device, unrevoked
 from .devices import use_nonce
-from .instructions import queue_instruction
+from .instructions import queue_deletion
 from .ports import SignedWrites
 from .signers import card_of_signer, check_time
 
@@ -57,10 +57,11 @@ def retire_devices(
     Q.retire(conn, [d.id for d in devices], now)
     not_after = now + ctx.config.deletion_window
     for target in devices:
-        if per_device[target.id]:
-            queue_instruction(
-                ctx, s, target, Action.DELETE_SIGN | Action.DELETE_AUTH, why, not_after, now
-            )
+        # The deletion names exactly the certificates revoked here: a slot holding any other
+        # (registered since, on a device that became a holder again) refuses it.
+        queue_deletion(
+            ctx, s, target, [(c.kind, c.serial) for c in per_device[target.id]], why, not_after, now
+        )
         ctx.audit.record(
             s,
             at=now,

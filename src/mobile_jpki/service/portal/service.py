@@ -266,6 +266,13 @@ class PortalService:
     def lapsed_instructions(self, device_id: str, *, now: dt.datetime) -> list[PendingInstruction]:
         return instructions.lapsed_instructions(self.context, device_id, now=now)
 
+    def sign_deletion(
+        self, device_id: str, instruction_id: str, challenge: bytes, *, now: dt.datetime
+    ) -> bytes:
+        return instructions.sign_deletion(
+            self.context, device_id, instruction_id, challenge, now=now
+        )
+
     def acknowledge_instruction(
         self, device_id: str, instruction_id: str, *, now: dt.datetime
     ) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from mobile_jpki.pki.model import CertKind
 from mobile_jpki.pki.revocation import Reason
 from mobile_jpki.protocol.documents import ReleaseDoc
-from mobile_jpki.protocol.instructions import Action, InstructionReason
+from mobile_jpki.protocol.instructions import InstructionReason
 from mobile_jpki.store.models import CertRecordStatus, serial_hex
 from mobile_jpki.store.portal import CardStatus
 
@@ -19,7 +19,7 @@ from . import repo as Q
 from .cms import read_document
 from .context import ACTOR, PHONE_KINDS, Context, device, notify_changed
 from .devices import use_nonce
-from .instructions import queue_instruction
+from .instructions import queue_deletion
 from .operators import ROLE_HOTLINE, ROLE_OFFICE, OperatorRef
 from .signers import card_of_signer, check_time
 
@@ -131,11 +131,11 @@ def release_hold(
                 ctx.authority.revoke(
                     int(cert.serial, 16), Reason.SUPERSEDED, now, actor=ACTOR, session=s
                 )
-                queue_instruction(
+                queue_deletion(
                     ctx,
                     s,
                     Q.ref(phone),
-                    Action.DELETE_SIGN,
+                    [(cert.kind, cert.serial)],
                     InstructionReason.REISSUE_SIGNING,
                     now + ctx.config.deletion_window,
                     now,

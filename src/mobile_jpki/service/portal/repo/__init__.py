@@ -99,6 +99,7 @@ from .devices import (
     ref,
     stale_nonces,
     use_nonce,
+    withdraw_deletions,
 )
 from .people import (
     add_api_key,
@@ -185,4 +186,5 @@ __all__ = [
     "unrevoked_certificates",
     "unrevoked_person_certificates",
     "use_nonce",
+    "withdraw_deletions",
 ]

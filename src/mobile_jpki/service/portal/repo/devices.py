@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import BindParameter, Connection, bindparam, case, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from mobile_jpki.store import direct
@@ -135,6 +135,41 @@ _MAKE_HOLDER = (
 def make_holder(conn: Connection, device_id: str, person_id: str) -> None:
     """The partial unique index ``uq_portal_device_holder`` refuses a second holder here."""
     direct.write(conn, _MAKE_HOLDER, {"device": device_id, "person": person_id})
+
+
+_KEEP: BindParameter[int] = bindparam("keep")
+_WITHDRAW_DELETIONS = (
+    update(INSTRUCTION)
+    .where(
+        INSTRUCTION.c.device_id == bindparam("device"),
+        INSTRUCTION.c.certificates.is_not(None),
+        INSTRUCTION.c.acknowledged_at.is_(None),
+        INSTRUCTION.c.cancelled_at.is_(None),
+        INSTRUCTION.c.actions.op("&")(bindparam("drop")) != 0,
+    )
+    # SET expressions read the row as it was (SQL:2016 §14.15; SQLite and PostgreSQL alike).
+    .values(
+        actions=INSTRUCTION.c.actions.op("&")(_KEEP),
+        cancelled_at=case(
+            (
+                INSTRUCTION.c.actions.op("&")(_KEEP) == 0,
+                bindparam("now", type_=INSTRUCTION.c.cancelled_at.type),
+            ),
+            else_=None,
+        ),
+    )
+)
+
+
+def withdraw_deletions(
+    conn: Connection, device_id: str, drop: int, keep: int, now: dt.datetime
+) -> int:
+    """The device holds certificates again: its queued deletions stop naming the slots of
+    ``drop`` (the kinds it was just issued), and one left with nothing to delete is cancelled,
+    never handed out (docs/security-instructions.md). Returns the rows changed."""
+    return direct.write(
+        conn, _WITHDRAW_DELETIONS, {"device": device_id, "drop": drop, "keep": keep, "now": now}
+    )
 
 
 _INSERT_INSTRUCTIONS = insert(INSTRUCTION)
@@ -292,6 +327,10 @@ _PENDING_INSTRUCTIONS = (
     .where(
         DeviceInstruction.device_id == bindparam("device"),
         DeviceInstruction.acknowledged_at.is_(None),
+        DeviceInstruction.cancelled_at.is_(None),
+        # Queued deletions only: an instruction handed over in the answer that made it (a
+        # reset, a slot clearance) is never fetched again.
+        DeviceInstruction.certificates.is_not(None),
         DeviceInstruction.not_after > bindparam("now"),
     )
     .order_by(DeviceInstruction.created_at)
@@ -299,7 +338,8 @@ _PENDING_INSTRUCTIONS = (
 
 
 def pending_instructions(s: Session, device_id: str, now: dt.datetime) -> list[DeviceInstruction]:
-    """The device's unacknowledged instructions still valid at ``now``, oldest first."""
+    """The device's queued deletions, unacknowledged, not cancelled and still valid at
+    ``now``, oldest first."""
     return list(s.scalars(_PENDING_INSTRUCTIONS, {"device": device_id, "now": now}).all())
 
 
@@ -310,6 +350,7 @@ _LAPSED_INSTRUCTIONS = (
     .where(
         DeviceInstruction.device_id == bindparam("device"),
         DeviceInstruction.acknowledged_at.is_(None),
+        DeviceInstruction.cancelled_at.is_(None),  # withdrawn: the phone holds them again
         DeviceInstruction.not_after <= bindparam("now"),
         DeviceInstruction.reason.in_(bindparam("reasons", expanding=True)),
         ~select(Application.id)
