@@ -44,7 +44,7 @@ from mobile_jpki.phone.app.events import (
 from mobile_jpki.phone.app.fake import FakeWorld
 from mobile_jpki.phone.app.flows import PhoneApp
 from mobile_jpki.phone.app.texts_model import Lang
-from mobile_jpki.web.pages import PROBLEM_JSON, render_refused
+from mobile_jpki.web.pages import FAVICON_SVG, PROBLEM_JSON, SVG_TYPE, render_refused
 from mobile_jpki.web.render import (
     render_device,
     render_operator,
@@ -352,4 +352,13 @@ def create_simulator_app(
     sessions = simulator_sessions(limits)
     app.include_router(create_simulator_router(backend_factory, sessions=sessions))
     install_sweeper(app, sessions)
+
+    # Its pages link /favicon.svg (web/pages.py FAVICON_LINK), as the full app's are: without
+    # it every page would log a console error for a 404 (issue 17 "Wanted" 1).
+    @app.get("/favicon.svg", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(
+            FAVICON_SVG, media_type=SVG_TYPE, headers={"Cache-Control": "max-age=86400"}
+        )
+
     return app
