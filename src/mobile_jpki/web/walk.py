@@ -62,8 +62,9 @@ CHROMIUM_ARGS = (
     "--disable-component-update",
     "--disable-sync",
 )
-# What the server is to send on every page (issue 16 §5). Until it does, the walk adds it to
-# each HTML document it loads, so a page that would break under it fails now (W3C CSP Level 3).
+# The policy every page must live under (issue 16 §5; api/headers.py sends it from `serve`).
+# The stand-alone simulator app (no api middleware) gets it added by the walk, so its pages
+# are held to the same rule (W3C CSP Level 3); pages from `serve` must carry their own.
 EXPECTED_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -431,6 +432,8 @@ class Monitor:
 
     problems: list[str] = field(default_factory=list)
     active: bool = True
+    # Pages under this address must come with the server's own Content-Security-Policy.
+    csp_required_from: str | None = None
 
     def add(self, where: str, what: str) -> None:
         if self.active:
@@ -444,6 +447,16 @@ class Monitor:
         def response(resp: PwResponse) -> None:
             if resp.status >= 400:
                 self.add(where, f"HTTP {resp.status} {resp.request.method} {resp.url}")
+            if (
+                self.csp_required_from is not None
+                and resp.request.resource_type == "document"
+                and resp.url.startswith(self.csp_required_from)
+                and (
+                    "content-security-policy" not in resp.headers
+                    or _INJECTED in resp.headers  # the walk's own, not the server's
+                )
+            ):
+                self.add(where, f"no Content-Security-Policy on {resp.url}")
 
         def failed(req: Request) -> None:
             self.add(where, f"request failed: {req.method} {req.url} ({req.failure})")
@@ -466,6 +479,9 @@ class Monitor:
         page.route("**/*", _with_csp)
 
 
+_INJECTED = "x-walk-added-csp"
+
+
 def _with_csp(route: Route) -> None:
     """Serve every HTML document under :data:`EXPECTED_CSP` when the server sends none."""
     if route.request.resource_type != "document":
@@ -475,6 +491,7 @@ def _with_csp(route: Route) -> None:
     headers = dict(response.headers)
     if not any(k.lower() == "content-security-policy" for k in headers):
         headers["content-security-policy"] = EXPECTED_CSP
+        headers[_INJECTED] = "1"
     route.fulfill(response=response, headers=headers)
 
 
@@ -1036,7 +1053,7 @@ def walk_all(
 ) -> WalkReport:
     """Every screen of :data:`CATALOGUE` in every language, plus the front door."""
     started = time.monotonic()
-    monitor = Monitor()
+    monitor = Monitor(csp_required_from=portal_url)
     taken: dict[Lang, list[str]] = {}
     files: list[Path] = []
     if out is not None:
