@@ -1,6 +1,6 @@
 """Issue 16 §3 through the real portal: a deletion instruction cannot be replayed, and one
 whose acknowledgement was lost never wipes certificates registered since
-(docs/security-instructions.md)."""
+(docs/security.md "Management instructions")."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ time and challenges are handed in.
 Every instruction is bound to the element's last GET CHALLENGE (tag 83), so it answers that
 one challenge only and cannot be replayed; a deletion also names the certificates it deletes
 (tags 84/85: SHA-256 of each certificate's DER), so a stale one cannot wipe a certificate
-registered since (docs/security-instructions.md).
+registered since (docs/security.md "Management instructions").
 """
 
 from __future__ import annotations

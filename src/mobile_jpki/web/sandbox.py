@@ -1,5 +1,5 @@
 """The simulator's sandbox bounds: how many sessions live, how fast they are made, how long
-they last, and their cleanup (issue 16 §2; docs/security-simulator.md).
+they last, and their cleanup (issue 16 §2; docs/security.md "The simulator sandbox").
 
 A simulator session is expensive and leaves traces on a real portal (a resident, a card, two
 phones, four certificates, state files, an API key), so an anonymous visitor must not be able

@@ -166,7 +166,7 @@ def withdraw_deletions(
 ) -> int:
     """The device holds certificates again: its queued deletions stop naming the slots of
     ``drop`` (the kinds it was just issued), and one left with nothing to delete is cancelled,
-    never handed out (docs/security-instructions.md). Returns the rows changed."""
+    never handed out (docs/security.md "Management instructions"). Returns the rows changed."""
     return direct.write(
         conn, _WITHDRAW_DELETIONS, {"device": device_id, "drop": drop, "keep": keep, "now": now}
     )
