@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001 - the app's texts are Japanese, full-width punctuation and all
 """The same behaviour on both backends: the in-memory FakeWorld (the simulator's default and the
 unit tests') and PortalBackend on the real portal, CA and secure elements in APDUs. What a
 person reads must not depend on which one the app runs on (issue 17, "One vocabulary")."""
