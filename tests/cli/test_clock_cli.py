@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -35,19 +36,26 @@ def run(*args: str, code: int = 0) -> str:
 
 
 def _person_with_card(data: Path) -> str:
+    """Register the resident and issue the card; the card record's id."""
     d = str(data)
     person = run("office", "register-person", "--data-dir", d, *RESIDENT).strip()
-    run("office", "issue-card", "--data-dir", d, "--person", person, "--card", "card",
-        "--sign-password", "card1234", "--auth-pin", "1234")  # fmt: skip
-    return person
+    out = run("office", "issue-card", "--data-dir", d, "--person", person, "--card", "card",
+              "--sign-password", "card1234", "--auth-pin", "1234")  # fmt: skip
+    found = re.search(r"card record (\S+?)\)", out)
+    assert found, out
+    return found.group(1)
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Path:
+def sandbox_card(tmp_path: Path) -> tuple[Path, str]:
     data = tmp_path / "sandbox"
     init_data_dir(data, dt.datetime.now(dt.UTC), sandbox=True)
-    _person_with_card(data)
-    return data
+    return data, _person_with_card(data)
+
+
+@pytest.fixture
+def sandbox(sandbox_card: tuple[Path, str]) -> Path:
+    return sandbox_card[0]
 
 
 def _take_over(d: str, phone: str, *, first: bool = False, pin: str = "2222") -> None:
@@ -110,6 +118,25 @@ def test_model_change_back_and_forth(sandbox: Path) -> None:
     assert KEPT not in run("phone", "sync", "--data-dir", d, "--phone", "a")
     status = run("phone", "status", "--data-dir", d, "--phone", "b")
     assert status.count("登録済み") == 2 and status.count(" good ") == 2
+
+
+@pytest.mark.parametrize(("hours", "kept"), [("47h", False), ("49h", True)])
+def test_a_card_replacement_is_named_as_the_cause(
+    sandbox_card: tuple[Path, str], hours: str, kept: bool
+) -> None:
+    """Issue 17 "Every notice names its real cause": the card renewed or replaced (再交付)
+    revokes the phone's certificates; `phone sync` says so, within 48 hours (deleted) and after
+    (kept), never with the model change's 「別のスマホでの申請により」."""
+    data, record = sandbox_card
+    d = str(data)
+    _take_over(d, "old", first=True, pin="1111")
+    assert "superseded" in run("office", "replace-card", "--data-dir", d, "--card-record", record)
+    run("clock", "advance", hours, "--data-dir", d)
+    out = run("phone", "sync", "--data-dir", d, "--phone", "old")
+    assert "マイナンバーカードの更新・再発行により" in out, out
+    assert "別のスマホでの申請により" not in out and "別のスマホから失効" not in out
+    assert (KEPT in out) is kept
+    assert ("証明書はこのスマホから削除されました" in out) is not kept
 
 
 def test_a_data_directory_that_is_not_a_sandbox_refuses(tmp_path: Path) -> None:

@@ -94,7 +94,7 @@ def test_wrong_pin_shows_tries_left_then_blocked(
     for left in (2, 1):
         out = run("phone", "revoke", "--auth", "--data-dir", d, "--phone", "new-phone",
                   "--auth-pin", "9999", code=4)  # fmt: skip
-        assert out == f"error: wrong password or PIN: {left} tries left\n"
+        assert out == f"error: wrong PIN ({left} tries left)\n"  # a PIN, never a password
     out = run("phone", "revoke", "--auth", "--data-dir", d, "--phone", "new-phone",
               "--auth-pin", "9999", code=4)  # fmt: skip
     assert "blocked" in out and "reset-password" in out and len(out.splitlines()) == 1

@@ -13,13 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 from cryptography import x509
 from typer.testing import CliRunner
 
+from mobile_jpki.cli.card import cli_errors
 from mobile_jpki.cli.main import app
 from mobile_jpki.clock import FixedClock
 from mobile_jpki.demo.document import minimal_pdf
 from mobile_jpki.demo.scenario import Demo
+from mobile_jpki.pki.model import Hierarchy
+from mobile_jpki.reader.errors import SecretBlocked, WrongSecret
 from mobile_jpki.verify.errors import FetchError
 
 Demo_ = tuple[Path, dict[str, str]]
@@ -200,6 +204,52 @@ def test_new_phone_info_says_not_set(demo_dir: Demo_) -> None:
     assert "auth PIN tries left:          not set" in out
     out = run("phone", "info", "--data-dir", str(data), "--phone", "new-phone")
     assert "signing password tries left:  5" in out or "tries left:  3" in out
+
+
+# -- one vocabulary: a wrong secret is named for what it is (issue 17 "One vocabulary") -------
+
+
+def test_a_wrong_secret_is_named_for_what_it_is(own_dir: Demo_, tmp_path: Path) -> None:
+    """The signing key's secret is the password, the user-authentication key's the 4-digit
+    PIN: each command says which one was wrong, with its own counter's tries left."""
+    data, _ = own_dir
+    d = str(data)
+    src, sig = tmp_path / "doc.bin", tmp_path / "doc.p7s"
+    src.write_bytes(b"content")
+    wrong_password = "error: wrong password (4 tries left)\n"
+    wrong_pin = "error: wrong PIN (2 tries left)\n"
+    assert run("card", "sign-cms", str(src), str(sig), "--data-dir", d,
+               "--password", "WRONG999", code=4) == wrong_password  # fmt: skip
+    out = run("card", "read-cert", "sign", "--data-dir", d, "--password", "WRONG999", code=4)
+    assert out == "error: wrong password (3 tries left)\n"
+    assert run("card", "read-cert", "auth", "--data-dir", d,
+               "--password", "9999", code=4) == wrong_pin  # fmt: skip
+    assert run("phone", "sign-cms", str(src), str(sig), "--data-dir", d, "--phone",
+               "new-phone", "--password", "WRONG999", code=4) == wrong_password  # fmt: skip
+    assert run("phone", "read-cert", "auth", "--data-dir", d, "--phone", "new-phone",
+               "--password", "9999", code=4) == wrong_pin  # fmt: skip
+    assert not sig.exists()
+
+
+@pytest.mark.parametrize(
+    ("secret", "line"),
+    [
+        (Hierarchy.SIGN, "wrong password (2 tries left)"),
+        (Hierarchy.AUTH, "wrong PIN (2 tries left)"),
+    ],
+)
+def test_cli_errors_names_the_secret_its_command_checks(
+    capsys: pytest.CaptureFixture[str], secret: Hierarchy, line: str
+) -> None:
+    """A refusal that does not name its slot (63 Cx from a command other than VERIFY) is
+    named by the command, which knows the secret it checks."""
+    with pytest.raises(typer.Exit) as exit_, cli_errors(secret):
+        raise WrongSecret(2)
+    assert exit_.value.exit_code == 4
+    assert capsys.readouterr().err == f"error: {line}\n"
+    with pytest.raises(typer.Exit), cli_errors(secret):
+        raise SecretBlocked()
+    assert capsys.readouterr().err.startswith(f"error: the {line.split()[1]} is blocked")
 
 
 # -- every command that reads an input file, fed what is not that file ----------------------

@@ -122,10 +122,46 @@ def test_operator_suspends_and_moves_time(client: httpx.Client, factory: Recordi
     assert "一時利用停止中" in panel
     before = factory.worlds[0].clock.now()
     client.post("/simulator/operator", json={"action": "advance-48h"})
-    assert (factory.worlds[0].clock.now() - before).total_seconds() == 48 * 3600
+    assert (factory.worlds[0].clock.now() - before).total_seconds() == 49 * 3600
     r = client.post("/simulator/operator", json={"action": "reset"})
     assert screen_of(r.json()["panels"]["old"]) == "home"
     assert len(factory.worlds) == 2
+
+
+def _model_change_with_the_old_phone_offline(client: httpx.Client) -> None:
+    ev(client, "old", "network")  # the old phone goes offline (in a drawer)
+    ev(client, "new", "press", "my_page")
+    ev(client, "new", "press", "model_change")
+    ev(client, "new", "toggle", "confirmed")
+    ev(client, "new", "press", "apply", {"card_sign_password": "ABC123"})
+    ev(client, "new", "tap-card")
+    ev(client, "new", "press", "agree_next")
+    ev(client, "new", "press", "next", {"new_password": "NEW456", "new_password_again": "NEW456"})
+    ev(client, "new", "press", "next", {"new_password": "2468", "new_password_again": "2468"})
+
+
+@pytest.mark.parametrize(
+    ("action", "presses", "kept"),
+    [("advance-48h", 1, True), ("advance-1h", 1, False), ("advance-1h", 47, False)],
+)
+def test_one_press_of_the_48_hour_button_goes_past_the_window(
+    client: httpx.Client, factory: RecordingFactory, action: str, presses: int, kept: bool
+) -> None:
+    """The window is inclusive (the old phone deletes while now <= delete_until): a button
+    that moved exactly 48 hours landed on its edge, and the after-48-hours notice needed two
+    presses. One press now goes past it; the 1-hour step stays within it."""
+    page = client.get("/simulator/").text
+    assert "時間を49時間進める（48時間の期限を過ぎる）" in page  # noqa: RUF001
+    assert 'data-testid="operator-advance-1h"' in page
+    _model_change_with_the_old_phone_offline(client)
+    for _ in range(presses):
+        assert client.post("/simulator/operator", json={"action": action}).status_code == 200
+    panel = ev(client, "old", "network")["old"]  # back online
+    assert screen_of(panel) == "old-phone-notice"
+    assert ("48時間を過ぎたため" in panel) is kept
+    assert ("証明書はこのスマホから削除されました" in panel) is not kept
+    statuses = set(factory.worlds[0].devices["old-phone"].status.values())
+    assert statuses == {AppCertStatus.REVOKED if kept else AppCertStatus.NONE}
 
 
 def test_offline_phone_gets_no_instructions_until_it_connects(

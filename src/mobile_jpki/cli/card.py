@@ -45,6 +45,7 @@ from mobile_jpki.reader.errors import (
     SecretBlocked,
     TransportError,
     WrongSecret,
+    secret_name,
 )
 from mobile_jpki.reader.statefile import StateFileError
 from mobile_jpki.reader.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdBridge, serve_until_signalled
@@ -87,8 +88,12 @@ def fail(message: str, code: int) -> NoReturn:
 
 
 @contextmanager
-def cli_errors() -> Iterator[None]:
-    """One line per failure, never a traceback."""
+def cli_errors(secret: Hierarchy | None = None) -> Iterator[None]:
+    """One line per failure, never a traceback.
+
+    ``secret`` is the secret the command checks (signing → the password, user authentication
+    → the 4-digit PIN): a wrong or blocked one is named so. A refusal from
+    :meth:`JpkiClient.verify` names its own slot, which wins (a command may verify both)."""
     try:
         yield
     except InvalidDeviceId as exc:
@@ -100,11 +105,14 @@ def cli_errors() -> Iterator[None]:
     except InvalidSecret as exc:
         fail(str(exc), EXIT_USAGE)
     except WrongSecret as exc:
-        fail(f"wrong password or PIN: {exc.tries_left} tries left", EXIT_REFUSED)
-    except (SecretBlocked, AuthenticationMethodBlocked):
+        fail(f"wrong {secret_name(exc.secret or secret)} ({exc.tries_left} tries left)",
+             EXIT_REFUSED)  # fmt: skip
+    except (SecretBlocked, AuthenticationMethodBlocked) as exc:
+        # 69 83 is the user-authentication key's (biometrics while its PIN is blocked).
+        slot = exc.secret if isinstance(exc, SecretBlocked) else Hierarchy.AUTH
         fail(
-            "the password or PIN is blocked (a phone's: `mobile-jpki phone reset-password`; "
-            "a card's: at the municipal office)",
+            f"the {secret_name(slot or secret)} is blocked (a phone's: `mobile-jpki phone "
+            "reset-password`; a card's: at the municipal office)",
             EXIT_REFUSED,
         )
     except ApduError as exc:
@@ -349,7 +357,7 @@ def do_read_cert(
     if which not in choices:
         fail(f"choose one of {', '.join(choices)}", EXIT_USAGE)
     hierarchy, ca = choices[which]
-    with cli_errors():
+    with cli_errors(hierarchy):
         conn = open_connection(kind, data_dir, device, pcsc, reader)
         try:
             client = JpkiClient(conn)

@@ -220,7 +220,7 @@ def card_sign_cms(
 
     content = read_input(in_path)
     check_output(out_path)
-    with cli_errors(), ExitStack() as stack:
+    with cli_errors(Hierarchy.SIGN), ExitStack() as stack:  # the card's signing password
         http: httpx.Client | None = None
         fetcher: Fetcher
         if base_url or (data_dir is not None and not (pcsc or reader)):

@@ -263,10 +263,19 @@ class ScriptedPhone:
         Each ready certificate needs its own secret (the one set at ⑩)."""
         done = []
         secrets = _secrets(sign_password, auth_pin)
-        for item in self.api.registrations():
-            hierarchy = HIERARCHY_OF[item["kind"]]
+        items = self.api.registrations()
+        ready = sorted(HIERARCHY_OF[item["kind"]] for item in items)
+        for hierarchy in ready:
             if hierarchy not in secrets:
                 raise ValueError(f"the phone secret for {hierarchy.value} is needed to register")
+        # Every secret first (set at ⑪ with the keys), the signing password before the PIN: a
+        # wrong one registers nothing, and its WrongSecret names the slot whose VERIFY the
+        # element refused (63 Cx alone does not), so the app says 暗証番号 or パスワード.
+        self.element.select_ap()
+        for hierarchy in ready:
+            self.element.verify(hierarchy, secrets[hierarchy])
+        for item in items:
+            hierarchy = HIERARCHY_OF[item["kind"]]
             cert = x509.load_der_x509_certificate(base64.b64decode(item["certificate"]))
             register_phone(self.element, {hierarchy: cert}, activate=True)
             self.element.verify(hierarchy, secrets[hierarchy])

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         TransportError,
         WrongLength,
         WrongSecret,
+        secret_name,
     )
     from .key import ApduRSAPrivateKey, KeyNotExtractable
     from .passwords import normalise_sign_password, validate_auth_pin
@@ -123,6 +124,7 @@ __all__ = [
     "personalise_card",
     "register_phone",
     "remove_card",
+    "secret_name",
     "serve_until_signalled",
     "unavailable_reason",
     "validate_auth_pin",
@@ -168,6 +170,7 @@ __getattr__, __dir__ = lazy_exports(
             "TransportError",
             "WrongLength",
             "WrongSecret",
+            "secret_name",
         ),
         "key": ("ApduRSAPrivateKey", "KeyNotExtractable"),
         "passwords": ("normalise_sign_password", "validate_auth_pin"),

@@ -43,7 +43,13 @@ from mobile_jpki.protocol.constants import (
 )
 from mobile_jpki.protocol.instructions import instruction_apdu
 from mobile_jpki.reader.connection import CardConnection
-from mobile_jpki.reader.errors import InvalidSecret, ReaderError, error_for
+from mobile_jpki.reader.errors import (
+    InvalidSecret,
+    ReaderError,
+    SecretBlocked,
+    WrongSecret,
+    error_for,
+)
 from mobile_jpki.reader.passwords import normalise_sign_password, validate_auth_pin
 
 
@@ -233,12 +239,20 @@ class JpkiClient:
     def verify(self, secret_ef: EF | int | Hierarchy, secret: str) -> None:
         """VERIFY (``00 20 00 80``). Validates the format first: a typo never costs a try.
 
-        Raises :class:`WrongSecret` (with ``tries_left``) or :class:`SecretBlocked`.
+        Raises :class:`WrongSecret` (with ``tries_left``) or :class:`SecretBlocked`, each naming
+        the slot verified (``secret``).
         """
         slot = _secret_slot(secret_ef)
         value = check_secret(slot.hierarchy, secret)
         self.select_ef(slot.secret_ef)
-        self._send(Ins.VERIFY, 0x00, P2_SECRET, value)
+        try:
+            self._send(Ins.VERIFY, 0x00, P2_SECRET, value)
+        except WrongSecret as exc:
+            # 63 Cx / 69 84 do not say which secret: this VERIFY does (its current EF), so
+            # a caller can tell the person "wrong PIN" rather than "wrong password or PIN".
+            raise WrongSecret(exc.tries_left, slot.hierarchy) from None
+        except SecretBlocked as exc:
+            raise SecretBlocked(exc.sw, slot.hierarchy) from None
 
     def tries_left(self, secret_ef: EF | int | Hierarchy) -> int:
         """VERIFY without data: the remaining tries, 0 when blocked. Costs no try."""

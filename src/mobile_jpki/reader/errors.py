@@ -7,8 +7,17 @@ and 6); the JPKI meanings are in docs/apdu.md.
 
 from __future__ import annotations
 
+from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.protocol.apdu import SW, is_wrong_secret
 from mobile_jpki.protocol.apdu import tries_left as _tries_left
+
+
+def secret_name(secret: Hierarchy | None) -> str:
+    """What a person calls the secret of a slot: the signing key's is the 6-16 character
+    password (パスワード), the user-authentication key's the 4-digit PIN (暗証番号)."""
+    if secret is None:
+        return "password or PIN"
+    return "password" if secret is Hierarchy.SIGN else "PIN"
 
 
 class ReaderError(Exception):
@@ -51,18 +60,27 @@ class ApduError(ReaderError):
 
 
 class WrongSecret(ApduError):
-    """``63 Cx``: wrong password/PIN, ``x`` tries left (ISO 7816-4 §5.6, SW2 ``Cx``)."""
+    """``63 Cx``: wrong password/PIN, ``x`` tries left (ISO 7816-4 §5.6, SW2 ``Cx``).
 
-    def __init__(self, tries_left: int) -> None:
+    ``secret`` is the slot the VERIFY named (its P2/current EF): the status word alone does not
+    say which secret was wrong, the command does, so :meth:`JpkiClient.verify` fills it in."""
+
+    def __init__(self, tries_left: int, secret: Hierarchy | None = None) -> None:
         self.tries_left = tries_left
-        super().__init__(_tries_left(tries_left), f"wrong password or PIN: {tries_left} tries left")
+        self.secret = secret
+        super().__init__(
+            _tries_left(tries_left), f"wrong {secret_name(secret)} ({tries_left} tries left)"
+        )
 
 
 class SecretBlocked(ApduError):
-    """``69 84``: the secret is blocked (reference data not usable)."""
+    """``69 84``: the secret is blocked (reference data not usable); ``secret`` as above."""
 
-    def __init__(self, sw: int = SW.REFERENCE_DATA_BLOCKED) -> None:
-        super().__init__(sw, "the password or PIN is blocked")
+    def __init__(
+        self, sw: int = SW.REFERENCE_DATA_BLOCKED, secret: Hierarchy | None = None
+    ) -> None:
+        self.secret = secret
+        super().__init__(sw, f"the {secret_name(secret)} is blocked")
 
 
 class AuthenticationMethodBlocked(ApduError):

@@ -46,7 +46,14 @@ CHROME: Mapping[str, tuple[str, str]] = {
     "operator": ("運用者パネル", "Operator panel"),
     "suspend": ("コールセンター: 一時利用停止", "Hotline: suspend"),
     "change_of_address": ("異動（住所変更）を記録", "Record a change of address"),
-    "advance": ("時間を48時間進める", "Advance time by 48 hours"),
+    # One press goes past the 48-hour window (inclusive: the old phone deletes while now <=
+    # delete_until, flows._come_online), so the after-48-hours notice shows after one press;
+    # the 1-hour step shows the old phone back some time later, still within the window.
+    "advance": (
+        "時間を49時間進める（48時間の期限を過ぎる）",
+        "Advance time by 49 hours (past the 48-hour window)",
+    ),
+    "advance_1h": ("時間を1時間進める（48時間以内）", "Advance time by 1 hour (within 48 hours)"),
     "reset": ("最初からやり直す", "Start over"),
     "now": ("現在時刻", "Now"),
     "lang": ("English", "日本語"),
@@ -280,17 +287,26 @@ def render_info(info: Mapping[str, str], lang: Lang) -> str:
     return f'<h3>{escape(title)}</h3><dl class="info" data-testid="session-info">{rows}</dl>'
 
 
+# The operator panel's clock steps (web/simulator.py): past the 48-hour deletion window in one
+# press, and a small step that stays within it.
+ADVANCE: Mapping[str, dt.timedelta] = {
+    "advance-1h": dt.timedelta(hours=1),
+    "advance-48h": dt.timedelta(hours=49),
+}
+
+
 def render_operator(
     lang: Lang, now: dt.datetime, *, info: Mapping[str, str] | None = None, movable: bool = True
 ) -> str:
     actions = [
         ("suspend", "suspend"),
         ("change-of-address", "change_of_address"),
-        ("advance-48h", "advance"),
+        ("advance-1h", "advance_1h"),
+        ("advance-48h", "advance"),  # the id kept from when it moved 48 hours (the walk's)
         ("reset", "reset"),
     ]
-    if not movable:  # the real clock of `serve` cannot be moved 48 hours on
-        actions.remove(("advance-48h", "advance"))
+    if not movable:  # the real clock of `serve` (not a sandbox) cannot be moved on
+        actions = [a for a in actions if a[0] not in ADVANCE]
     buttons = "".join(
         f'<button type="button" data-action="operator" data-name="{name}"'
         f' data-testid="operator-{name}">{escape(chrome(key, lang))}</button>'

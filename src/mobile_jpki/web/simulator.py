@@ -46,6 +46,7 @@ from mobile_jpki.phone.app.flows import PhoneApp
 from mobile_jpki.phone.app.texts_model import Lang
 from mobile_jpki.web.pages import FAVICON_SVG, PROBLEM_JSON, SVG_TYPE, render_refused
 from mobile_jpki.web.render import (
+    ADVANCE,
     render_device,
     render_operator,
     render_page,
@@ -178,7 +179,7 @@ class EventIn(BaseModel):
 
 
 class OperatorIn(BaseModel):
-    action: Literal["suspend", "change-of-address", "advance-48h", "reset"]
+    action: Literal["suspend", "change-of-address", "advance-1h", "advance-48h", "reset"]
 
 
 def create_simulator_router(
@@ -320,7 +321,7 @@ def create_simulator_router(
                 elif body.action == "change-of-address":
                     ops.change_of_address()
                 else:
-                    ops.advance_time(dt.timedelta(hours=48))
+                    ops.advance_time(ADVANCE[body.action])
                 session.operator_error = ""
             except BackendError as err:
                 session.operator_error = err.code

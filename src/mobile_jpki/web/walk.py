@@ -14,8 +14,8 @@ Where the screens come from (both as a user meets them, through the browser):
   within 48 hours.
 - The in-memory FakeWorld (:func:`serve_fake`), for the notices the real portal cannot show yet:
   after 48 hours (``serve`` runs on the real clock) and after a card replacement (no simulator
-  button makes one; the walk stages its instruction in the world, as the portal's
-  ``replace_card`` would).
+  button makes one; the walk calls ``FakeWorld.replace_card``, which does what the portal's
+  ``replace_card`` does).
 
 Needs Playwright for Python (the ``dev`` extra) and Debian's ``/usr/bin/chromium``; the browser
 is never downloaded (``executable_path``).
@@ -37,13 +37,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mobile_jpki.phone.app.backend import AppCertStatus, AppInstruction, InstructionKind
-from mobile_jpki.phone.app.fake import DELETE_WINDOW, FakeWorld
+from mobile_jpki.phone.app.fake import FakeWorld
 from mobile_jpki.phone.app.messages import ERROR_MESSAGES
 from mobile_jpki.phone.app.screens import DialogId, MessageCode, ScreenId
 from mobile_jpki.phone.app.texts import TEXTS
 from mobile_jpki.phone.app.texts_model import Lang
-from mobile_jpki.protocol.instructions import InstructionReason
 from mobile_jpki.web.render import CHROME
 from mobile_jpki.web.simulator import SimulatorWorld, fake_world_factory
 
@@ -802,26 +800,6 @@ def walk_portal(w: Walker, base: str) -> None:
     w.shot("08-apply-done-push-off")
 
 
-def _stage_card_replacement(world: FakeWorld, device_id: str) -> None:
-    """What the portal's ``replace_card`` leaves for a phone (service/portal/registry.py): its
-    certificates revoked and a 48-hour deletion instruction naming the card as the cause."""
-    dev = world.device(device_id)
-    held = dev.holds()
-    for h in held:
-        dev.status[h] = AppCertStatus.REVOKED
-    now = world.clock.now()
-    dev.instructions.append(
-        AppInstruction(
-            f"walk-card-{len(dev.instructions)}",
-            InstructionKind.DELETE,
-            held,
-            now,
-            now + DELETE_WINDOW,
-            InstructionReason.CARD_REPLACED,
-        )
-    )
-
-
 def walk_fake(w: Walker, base: str, worlds: list[FakeWorld]) -> None:
     """The old phone's notices the real portal cannot show yet: after 48 hours, and after a
     card replacement (FakeWorld, its clock moved by the operator panel's button)."""
@@ -843,10 +821,8 @@ def walk_fake(w: Walker, base: str, worlds: list[FakeWorld]) -> None:
 
     def back_online_after_48h(advance: bool) -> None:
         if advance:
-            # Twice: the window is inclusive (now <= delete_until, flows._come_online), and
-            # the FakeWorld's clock stands still, so one press lands exactly on its edge.
+            # One press: it moves 49 hours, past the (inclusive) 48-hour window.
             before = w.tid("operator-now").inner_text()
-            w.click("operator-advance-48h")
             w.click("operator-advance-48h")
             page.wait_for_function(
                 "(before) => document.querySelector('[data-testid=\"operator-now\"]')"
@@ -896,7 +872,9 @@ def walk_fake(w: Walker, base: str, worlds: list[FakeWorld]) -> None:
     ):
         fresh()
         old_offline()
-        _stage_card_replacement(worlds[-1], "old-phone")
+        # What the portal's replace_card leaves for the phone: its certificates revoked and
+        # a 48-hour deletion naming the card as the cause (FakeWorld.replace_card).
+        worlds[-1].replace_card()
         back_online_after_48h(advance)
         w.shot(name)
 

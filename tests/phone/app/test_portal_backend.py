@@ -88,6 +88,8 @@ class Portal:
     http: object
     manufacturer: Manufacturer
     card: JpkiClient
+    operator: OperatorClient
+    card_id: str
 
     def phone(self) -> tuple[PhoneApp, PortalBackend]:
         serial = os.urandom(16)
@@ -167,7 +169,7 @@ def portal(tmp_path: Path) -> Iterator[Portal]:
                 )
             )
         )
-        issue_card(
+        card_id, _ = issue_card(
             operator,
             PortalClient(http),
             card,
@@ -177,7 +179,7 @@ def portal(tmp_path: Path) -> Iterator[Portal]:
             auth_pin="1234",
             card_instruction_key=ec.generate_private_key(ec.SECP256R1()).public_key(),
         )
-        yield Portal(clock, ctx, http, manufacturer, card)
+        yield Portal(clock, ctx, http, manufacturer, card, operator, card_id)
     db.dispose()
 
 

@@ -251,9 +251,10 @@ def register(
         values = dict(_FILLER)
         for h in ready:
             flag = "--sign-password" if h is Hierarchy.SIGN else "--auth-pin"
-            # One vocabulary: the signing certificate has a password, the other a 4-digit PIN.
-            kind = "password" if h is Hierarchy.SIGN else "PIN"
-            value = secret(given[h], flag=flag, prompt=f"{NAMES[h]} {kind} (⑩)")
+            # One vocabulary: the signing certificate has a password (パスワード), the other
+            # a 4-digit PIN (暗証番号); the prompt is Japanese as the app's screen is.
+            kind = "パスワード" if h is Hierarchy.SIGN else "暗証番号"
+            value = secret(given[h], flag=flag, prompt=f"{NAMES[h]}の{kind} (⑩)")
             values[h] = normalise_sign_password(value) if h is Hierarchy.SIGN else (
                 validate_auth_pin(value))  # fmt: skip
             # Checked before anything is written: a certificate written into the element

@@ -26,6 +26,7 @@ from mobile_jpki.cli.phone.session import (
     print_my_page,
 )
 from mobile_jpki.lifecycle import release_plan, revocation_secret
+from mobile_jpki.phone.app.flows import old_phone_notice
 from mobile_jpki.phone.app.texts import text
 from mobile_jpki.phone.app.texts_model import Lang
 from mobile_jpki.phone.steps import HIERARCHY_OF
@@ -47,6 +48,8 @@ def sync(data_dir: DataDir, phone: PhoneReq, base_url: BaseUrl = None) -> None:
     """The phone comes online (network, screen on): carry out the service's signed instructions
     — after a model change, delete the revoked certificates (within 48 hours of revocation)."""
     with launch(data_dir, phone, base_url) as run:
+        # Why each was queued: the notice names its real cause, as the app's does.
+        reasons = {i["id"]: str(i.get("reason") or "") for i in run.phone.api.instructions()}
         carried = run.phone.sync_instructions()
         # Missed while offline past the 48 hours: told once (the profile remembers).
         lapsed = run.phone.lapsed_notices()
@@ -56,11 +59,16 @@ def sync(data_dir: DataDir, phone: PhoneReq, base_url: BaseUrl = None) -> None:
         typer.echo(
             f"{len(carried)} instruction(s) carried out: certificates deleted from {phone!r}"
         )
+        # A release's re-issue is carried out without a notice: the person asked for it.
+        told = [
+            r for i in carried if (r := reasons.get(i, "")) != InstructionReason.REISSUE_SIGNING
+        ]
+        if told:  # one notice, as the app shows one
+            typer.echo(text(old_phone_notice(told[-1], kept=False), Lang.JA))
     elif not lapsed:
         typer.echo("no instruction to carry out")
     for item in lapsed[:1]:  # one notice, as the app shows one
-        from_other = item.get("reason") == InstructionReason.REVOKED_FROM_MY_PAGE
-        typer.echo(text("old_phone_kept_other" if from_other else "old_phone_kept", Lang.JA))
+        typer.echo(text(old_phone_notice(str(item.get("reason") or ""), kept=True), Lang.JA))
 
 
 def revoke(

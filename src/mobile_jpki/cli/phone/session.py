@@ -111,10 +111,13 @@ def scripted_phone(svc: Service, element: JpkiClient, credential: str | None) ->
 
 
 @contextmanager
-def launch(data_dir: Path, phone_id: str, base_url: str | None) -> Iterator[AppRun]:
+def launch(
+    data_dir: Path, phone_id: str, base_url: str | None, *, secret: Hierarchy | None = None
+) -> Iterator[AppRun]:
     """Open the phone's element and profile, connect, and save the profile on the way out
-    (also after a refusal: secrets set on the element before it must be remembered)."""
-    with cli_errors():
+    (also after a refusal: secrets set on the element before it must be remembered).
+    ``secret``: the one the command checks, named in a wrong-secret error (cli_errors)."""
+    with cli_errors(secret):
         # The element runs on the service's clock (it checks an instruction's not-after
         # itself), known once connected: a sandbox's may have been moved.
         clock = _LateClock(office.clock)
@@ -151,7 +154,7 @@ def _backend_errors() -> Iterator[None]:
     try:
         yield
     except be.IncorrectSecret as exc:
-        fail(f"wrong {_secret_name(exc.which)}: {exc.tries_left} tries left", EXIT_REFUSED)
+        fail(f"wrong {_secret_name(exc.which)} ({exc.tries_left} tries left)", EXIT_REFUSED)
     except be.SecretLocked as exc:
         hint = (
             "reset it with `mobile-jpki phone reset-password`"

@@ -130,7 +130,7 @@ def _phone_signer(
     from mobile_jpki.cli.signing import ServiceFetcher, require_good_status
     from mobile_jpki.verify.certificate import TrustAnchors
 
-    with launch(data_dir, phone, base_url) as run:
+    with launch(data_dir, phone, base_url, secret=Hierarchy.SIGN) as run:
         value = normalise_sign_password(
             secret(password, flag="--password", prompt="Phone signing password (パスワード)")
         )

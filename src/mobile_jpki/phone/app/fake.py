@@ -81,7 +81,6 @@ class FakeDevice:
     biometrics: bool = False
     sign_password: _Secret | None = None
     auth_pin: _Secret | None = None
-    pending_secrets: NewSecrets | None = None
     pushes: list[PushNotice] = field(default_factory=list)
     instructions: list[AppInstruction] = field(default_factory=list)
     # The phone's own storage: notices the person dismissed (AppBackend.notice_shown).
@@ -137,6 +136,29 @@ class FakeWorld:
         dev.sign_password = _Secret(SecretKind.PHONE_SIGN, sign_password, 5)
         dev.auth_pin = _Secret(SecretKind.PHONE_AUTH, auth_pin, 3)
         return dev
+
+    def replace_card(self) -> None:
+        """The office renews or replaces the My Number Card (what the portal's
+        ``replace_card`` does, service/portal/registry.py): every phone of the person has its
+        certificates revoked and a 48-hour deletion naming the card as the cause."""
+        self.calls.append(("operator", "replace_card"))
+        now = self.clock.now()
+        for dev in self.devices.values():
+            held = dev.holds()
+            if not held:
+                continue
+            for h in held:
+                dev.status[h] = AppCertStatus.REVOKED
+            dev.instructions.append(
+                AppInstruction(
+                    self._next_id("instr"),
+                    InstructionKind.DELETE,
+                    held,
+                    now,
+                    now + DELETE_WINDOW,
+                    InstructionReason.CARD_REPLACED,
+                )
+            )
 
     def backend(self, device_id: str) -> FakeBackend:
         self.device(device_id)
@@ -194,6 +216,9 @@ class FakeBackend:
         self._drafts: dict[str, ApplicationDraft] = {}
         self._tickets: dict[str, CardTicket] = {}
         self._releases: dict[str, ReleaseDraft] = {}
+        # The ⑩ secrets, kept in the app's memory from ⑪ to ⑬ as PortalBackend keeps them: a
+        # new FakeBackend for the same device is the app restarted, and 登録する asks again.
+        self._new_secrets: NewSecrets | None = None
 
     @property
     def dev(self) -> FakeDevice:
@@ -264,7 +289,13 @@ class FakeBackend:
         # A new application replaces whatever this phone held.
         for h in _BOTH:
             dev.status[h] = AppCertStatus.READY if h in draft.certs else AppCertStatus.NONE
-        dev.pending_secrets = secrets
+        # ⑪ makes the keys in the element under the secrets typed at ⑩: from now on the
+        # element checks those (登録する VERIFYs them before writing the certificates).
+        if Hierarchy.SIGN in draft.certs and secrets.sign_password is not None:
+            dev.sign_password = _Secret(SecretKind.PHONE_SIGN, secrets.sign_password, 5)
+        if Hierarchy.AUTH in draft.certs and secrets.auth_pin is not None:
+            dev.auth_pin = _Secret(SecretKind.PHONE_AUTH, secrets.auth_pin, 3)
+        self._new_secrets = secrets
         self.world._push(dev, PushKind.READY)
 
     def receive_pushes(self) -> Sequence[PushNotice]:
@@ -278,18 +309,20 @@ class FakeBackend:
         ready = frozenset(h for h, s in dev.status.items() if s is AppCertStatus.READY)
         if not ready:
             raise Rejected("nothing-ready")
-        if secrets is not None and dev.pending_secrets is not None:
-            # the element would refuse the VERIFY of the secret that differs
-            if secrets.sign_password != dev.pending_secrets.sign_password:
-                raise IncorrectSecret(SecretKind.PHONE_SIGN, 4)
-            if secrets.auth_pin != dev.pending_secrets.auth_pin:
-                raise IncorrectSecret(SecretKind.PHONE_AUTH, 2)
-        secrets = dev.pending_secrets or secrets or NewSecrets()
-        if secrets.sign_password is not None:
-            dev.sign_password = _Secret(SecretKind.PHONE_SIGN, secrets.sign_password, 5)
-        if secrets.auth_pin is not None:
-            dev.auth_pin = _Secret(SecretKind.PHONE_AUTH, secrets.auth_pin, 3)
-        dev.pending_secrets = None
+        secrets = secrets or self._new_secrets
+        if secrets is None:
+            raise Rejected("secrets-unknown", "the passwords set at ⑩ are needed")
+        # As the element (phone/steps.py register): every ready certificate's secret is
+        # verified first, the signing password before the PIN; a wrong one registers nothing
+        # and costs a try of its own counter.
+        for h in sorted(ready):
+            guard = dev.sign_password if h is Hierarchy.SIGN else dev.auth_pin
+            given = secrets.sign_password if h is Hierarchy.SIGN else secrets.auth_pin
+            if given is None:
+                raise Rejected("secrets-missing", f"no secret for {h.value}")
+            if guard is not None:
+                guard.check(given)
+        self._new_secrets = None
         for h in ready:
             dev.status[h] = AppCertStatus.REGISTERED
         return ready
@@ -407,10 +440,11 @@ class FakeBackend:
                 dev.status[h] = AppCertStatus.REGISTERED  # simply un-held
             else:
                 dev.status[h] = AppCertStatus.READY  # revoked, re-issued for a new key
-                dev.pending_secrets = NewSecrets(
-                    sign_password=new_sign_password,
-                    auth_pin=dev.auth_pin.value if dev.auth_pin else None,
-                )
+                assert new_sign_password is not None  # noqa: S101 - checked above
+                dev.sign_password = _Secret(SecretKind.PHONE_SIGN, new_sign_password, 5)
+                # ⑬ registers it with the password set just now (as PortalBackend).
+                pin = self._new_secrets.auth_pin if self._new_secrets else None
+                self._new_secrets = NewSecrets(sign_password=new_sign_password, auth_pin=pin)
                 self.world._push(dev, PushKind.READY)
 
     def fetch_instructions(self) -> Sequence[AppInstruction]:

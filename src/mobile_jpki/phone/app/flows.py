@@ -81,6 +81,14 @@ _NOTICE_CAUSE: dict[str, str] = {
 }
 
 
+def old_phone_notice(reason: str, *, kept: bool) -> str:
+    """The text id of the old phone's notice: its real cause (a model change on another phone,
+    失効 from another phone, a renewed or replaced card) and whether the certificates were
+    deleted (back within 48 hours) or stay, revoked (after). One place for the app and the
+    CLI (`phone sync`), so neither names a card replacement a model change."""
+    return f"old_phone_{'kept' if kept else 'deleted'}{_NOTICE_CAUSE.get(reason, '')}"
+
+
 class PhoneApp:
     """One phone's Mynaportal app. Drive it with :meth:`dispatch`; read :meth:`screen`."""
 
@@ -503,14 +511,14 @@ class PhoneApp:
             # The notice names the real cause: a model change on another phone, 失効 from
             # another phone, or a renewed/replaced card. A release's re-issue is carried out
             # without one: the person asked for it on this phone (docs/lifecycle.md).
-            other = _NOTICE_CAUSE.get(instruction.reason, "")
             silent = instruction.kind is InstructionKind.REISSUE
             # JPKI-FACTS: deleted if the old phone comes online within 48 h of the revocation;
             # after that the certificates stay on it, revoked.
             if not instruction.lapsed and self.clock.now() <= instruction.delete_until:
                 try:
                     self.backend.delete_certificates(instruction)
-                    notice = notice if silent else f"old_phone_deleted{other}"
+                    if not silent:
+                        notice = old_phone_notice(instruction.reason, kept=False)
                     continue
                 except Rejected as err:
                     if err.code == "instruction-superseded":
@@ -524,7 +532,7 @@ class PhoneApp:
             if silent:
                 self.backend.notice_shown(instruction.instruction_id)  # nothing to tell
                 continue
-            notice = notice or f"old_phone_kept{other}"
+            notice = notice or old_phone_notice(instruction.reason, kept=True)
             kept.append(instruction.instruction_id)
         if not notice:
             return s

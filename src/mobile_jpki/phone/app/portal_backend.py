@@ -96,9 +96,24 @@ _DELETE = Action.DELETE_SIGN | Action.DELETE_AUTH
 _READY_TOPIC = "registration-ready"
 
 
+_CARD = {Hierarchy.SIGN: SecretKind.CARD_SIGN, Hierarchy.AUTH: SecretKind.CARD_AUTH}
+_PHONE = {Hierarchy.SIGN: SecretKind.PHONE_SIGN, Hierarchy.AUTH: SecretKind.PHONE_AUTH}
+
+
+def _verified(which: SecretKind, slot: Hierarchy | None) -> SecretKind:
+    """The secret a refused VERIFY was for: the device ``which`` names (card or phone), the slot
+    the VERIFY named — a step that verifies both phone secrets (登録する) is told apart by the
+    command, not by the status word (63 Cx says only how many tries are left)."""
+    if slot is None:
+        return which
+    card = which in (SecretKind.CARD_SIGN, SecretKind.CARD_AUTH)
+    return (_CARD if card else _PHONE)[slot]
+
+
 @contextmanager
 def _translated(which: SecretKind) -> Iterator[None]:
-    """Every failure below becomes a BackendError; ``which`` names the secret a VERIFY used."""
+    """Every failure below becomes a BackendError; ``which`` names the secret a VERIFY used
+    (its device; the slot comes from the VERIFY itself when it says, :func:`_verified`)."""
     try:
         yield
     except BackendError:
@@ -106,8 +121,10 @@ def _translated(which: SecretKind) -> Iterator[None]:
     except ConsentNeeded as exc:
         raise Rejected(CONSENT_REQUIRED, exc.message) from exc
     except rerr.WrongSecret as exc:
-        raise IncorrectSecret(which, exc.tries_left) from exc
-    except (rerr.SecretBlocked, rerr.AuthenticationMethodBlocked) as exc:
+        raise IncorrectSecret(_verified(which, exc.secret), exc.tries_left) from exc
+    except rerr.SecretBlocked as exc:
+        raise SecretLocked(_verified(which, exc.secret)) from exc
+    except rerr.AuthenticationMethodBlocked as exc:
         raise SecretLocked(which) from exc
     except rerr.InvalidSecret as exc:
         # A 4-digit user-authentication secret is a 暗証番号: its own message.
