@@ -178,7 +178,7 @@ def join(
     host shares are fetched from the database, and this host's CA keys (--key-dir, or a PKCS#11
     token) are checked against the certificates recorded there (docs/deploy.md)."""
     with _errors():
-        settings, written = join_data_dir(
+        _, written = join_data_dir(
             data_dir,
             SystemClock().now(),
             database_url=database_url,

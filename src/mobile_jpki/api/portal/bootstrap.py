@@ -24,9 +24,9 @@ from mobile_jpki.clock import Clock, SystemClock
 from mobile_jpki.reader.emulated import load_or_create_manufacturer
 from mobile_jpki.service.ca import CertificateAuthority
 from mobile_jpki.service.keystore import load_or_create_ec_key
-from mobile_jpki.service.shared_keys import trusted_roots
 from mobile_jpki.service.portal.cms import CmsDocumentVerifier
 from mobile_jpki.service.portal.service import PortalConfig, PortalService
+from mobile_jpki.service.shared_keys import trusted_roots
 from mobile_jpki.settings import Settings
 
 from . import PortalContext, install, worker
