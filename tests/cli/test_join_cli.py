@@ -304,7 +304,7 @@ def _serve(data: Path, servers: list[subprocess.Popen[bytes]]) -> str:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     command = [sys.executable, "-m", "mobile_jpki", "serve", "--data-dir", str(data),
                "--port", str(port)]  # fmt: skip
-    proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+    proc = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     servers.append(proc)
