@@ -75,6 +75,15 @@ def serve(
             envvar=MAX_BODY_ENV,
         ),
     ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Addresses of the reverse proxies whose X-Forwarded-For/-Proto are trusted "
+            "for the client address (comma-separated; default 127.0.0.1,::1; docs/deploy.md).",
+            envvar="FORWARDED_ALLOW_IPS",
+        ),
+    ] = None,
     access_log: Annotated[
         bool,
         typer.Option(
@@ -143,6 +152,9 @@ def serve(
         http="mobile_jpki.api.ocsp_front:OcspFrontProtocol" if ocsp_front else "auto",
         log_level="warning",
         access_log=False,
+        # The per-client limits key on the peer address: behind a proxy, only the proxy's
+        # X-Forwarded-For says who the client is, and only a listed proxy is believed.
+        forwarded_allow_ips=forwarded_allow_ips,
     )
 
 
