@@ -162,7 +162,11 @@ def _compare(settings: Settings, item: Item, row: SharedKey) -> None:
 def _load(settings: Settings, item: Item, pem: bytes) -> PrivateKeyTypes:
     password = settings.ca_passphrase() if item.encrypted else None
     try:
-        return serialization.load_pem_private_key(pem, password)
+        # Only the public half is compared or re-sealed here; the key that signs is loaded,
+        # and checked, where it is used.
+        return serialization.load_pem_private_key(
+            pem, password, unsafe_skip_rsa_key_validation=True
+        )
     except (ValueError, TypeError):
         raise HostKeyError(
             f"{item.key_path(settings)}: cannot be read with the CA passphrase "
@@ -268,11 +272,15 @@ def fetch(settings: Settings, db: Database) -> list[str]:
 
 # -- CA keys -----------------------------------------------------------------------------------
 def verify_ca_keys(
-    db: Database, load: Callable[[str], PrivateKeyTypes], *, ca_ids: Iterable[str] | None = None
+    db: Database,
+    public_key: Callable[[str], PublicKeyTypes],
+    *,
+    ca_ids: Iterable[str] | None = None,
 ) -> None:
     """Every active CA generation's and OCSP responder's key opens and is the key of the
     certificate the database records for it; :class:`HostKeyError` (one line) otherwise. The
-    store (files or PKCS#11) is whatever ``load`` reads: only public keys are compared."""
+    store (files or PKCS#11) is whatever ``public_key`` reads: only public keys are
+    compared."""
     with db.transaction(write=False) as s:
         cas = [
             (r.ca_id, r.key_ref, r.certificate_der)
@@ -285,13 +293,13 @@ def verify_ca_keys(
         ]
     for what, key_ref, cert_der in [*cas, *responders]:
         try:
-            key = load(key_ref)
+            found = public_key(key_ref)
         except KeyStoreError as exc:
             raise HostKeyError(
                 f"the key of {what} ({key_ref}) cannot be opened: {exc}; {CA_KEY_HINT}"
             ) from None
         cert = x509.load_der_x509_certificate(cert_der)
-        if spki_sha256(key.public_key()) != spki_sha256(cert.public_key()):
+        if spki_sha256(found) != spki_sha256(cert.public_key()):
             raise HostKeyError(
                 f"the key of {what} ({key_ref}) is not the one its certificate in the database "
                 f"names: this host holds another CA's keys; {CA_KEY_HINT}"

@@ -42,7 +42,7 @@ def open_ca(
     keys = FileKeyStore(settings.key_dir, passphrase_source(settings))
     if verify_keys:
         try:
-            shared_keys.verify_ca_keys(db, keys.load)
+            shared_keys.verify_ca_keys(db, keys.public_key)
         except BaseException:
             db.dispose()
             raise
