@@ -159,6 +159,9 @@ def test_a_host_with_another_instruction_key_refuses_to_start(
     assert "not the instruction key the database records" in line
     with pytest.raises(shared_keys.HostKeyError, match="instruction key"):
         open_system(Settings.load(e), SystemClock())
+    # The in-process CLI opens the same system: the same line, not a traceback.
+    out = run("office", "register-person", "--data-dir", str(e), *RESIDENT, code=5)
+    assert "not the instruction key" in one_line(out)
     # A missing one is named too, and not made afresh behind the operator's back.
     (e / "portal" / "instruction-key.pem").unlink()
     line = one_line(run("serve", "--data-dir", str(e), "--port", "9", code=5))
@@ -304,9 +307,7 @@ def _serve(data: Path, servers: list[subprocess.Popen[bytes]]) -> str:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     command = [sys.executable, "-m", "mobile_jpki", "serve", "--data-dir", str(data),
                "--port", str(port)]  # fmt: skip
-    proc = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     servers.append(proc)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -59,7 +59,7 @@ class HostKeyError(KeyStoreError):
 
 
 @dataclass(frozen=True)
-class Item:
+class SharedItem:
     """One shared key: its file, its certificate file, and whether the file on disk is
     encrypted with the CA passphrase (the emulated manufacturer's is not: reader/emulated.py)."""
 
@@ -76,10 +76,12 @@ class Item:
 
 
 ITEMS = (
-    Item(INSTRUCTION, "portal/instruction-key.pem", None, True),
-    Item(CARD_ISSUER, "portal/card-issuer-key.pem", None, True),
-    Item(MANUFACTURER, "devices/manufacturer/key.pem", "devices/manufacturer/root.pem", False),
-    Item(TSA, "ca/tsa.key.pem", "ca/tsa.pem", True),
+    SharedItem(INSTRUCTION, "portal/instruction-key.pem", None, True),
+    SharedItem(CARD_ISSUER, "portal/card-issuer-key.pem", None, True),
+    SharedItem(
+        MANUFACTURER, "devices/manufacturer/key.pem", "devices/manufacturer/root.pem", False
+    ),
+    SharedItem(TSA, "ca/tsa.key.pem", "ca/tsa.pem", True),
 )
 MANUFACTURERS_DIR = "portal/manufacturers"
 
@@ -143,7 +145,7 @@ def ensure(
     return added
 
 
-def _compare(settings: Settings, item: Item, row: SharedKey) -> None:
+def _compare(settings: Settings, item: SharedItem, row: SharedKey) -> None:
     path = item.key_path(settings)
     if not path.is_file():
         raise HostKeyError(
@@ -159,7 +161,7 @@ def _compare(settings: Settings, item: Item, row: SharedKey) -> None:
         )
 
 
-def _load(settings: Settings, item: Item, pem: bytes) -> PrivateKeyTypes:
+def _load(settings: Settings, item: SharedItem, pem: bytes) -> PrivateKeyTypes:
     password = settings.ca_passphrase() if item.encrypted else None
     try:
         # Only the public half is compared or re-sealed here; the key that signs is loaded,
@@ -174,7 +176,7 @@ def _load(settings: Settings, item: Item, pem: bytes) -> PrivateKeyTypes:
         ) from None
 
 
-def _record(db: Database, settings: Settings, item: Item, now: dt.datetime) -> bool:
+def _record(db: Database, settings: Settings, item: SharedItem, now: dt.datetime) -> bool:
     key = _load(settings, item, item.key_path(settings).read_bytes())
     sealed = key.private_bytes(
         serialization.Encoding.PEM,
