@@ -24,7 +24,7 @@ from mobile_jpki.api.portal import PortalContext, install
 from mobile_jpki.api.portal.bootstrap import build_portal
 from mobile_jpki.clock import Clock
 from mobile_jpki.service.ca import CertificateAuthority
-from mobile_jpki.service.ca.bootstrap import open_ca
+from mobile_jpki.service.ca.bootstrap import check_host, open_ca
 from mobile_jpki.service.ca.timestamping import load_or_create_tsa
 from mobile_jpki.service.keystore import load_or_create_ec_key
 from mobile_jpki.service.portal.service import PortalConfig, PortalService
@@ -72,6 +72,12 @@ def open_system(
     `mobile-jpki clock advance` stores); elsewhere it is used as given."""
     ca = open_ca(settings, migrate=migrate)
     clock = clock_for(settings, ca.db, base=clock)
+    try:
+        # The same keys as every other host of this database, or one line and no start.
+        check_host(settings, ca, now or clock.now())
+    except BaseException:
+        ca.db.dispose()
+        raise
     card_issuer_key = load_or_create_ec_key(
         settings.data_dir / "portal" / "card-issuer-key.pem", settings.ca_passphrase()
     )

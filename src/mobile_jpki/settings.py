@@ -82,6 +82,10 @@ class Settings(BaseModel):
     # whose clock is never movable: the offset is then neither read nor written.
     sandbox: bool = False
     key_backend: str = "file"
+    # Where the "file" backend keeps CA and OCSP-responder keys: None = DIR/ca. Several hosts
+    # on one database point this at one shared directory (`ca init/join --key-dir`,
+    # docs/deploy.md): a responder rolled over by one host writes its key there for all.
+    ca_key_dir: Path | None = None
     pkcs11_module: str | None = None
     pkcs11_token_label: str | None = None
 
@@ -99,17 +103,24 @@ class Settings(BaseModel):
         return self.data_dir / "ca"
 
     @property
+    def key_dir(self) -> Path:
+        """Where CA and responder key files live (``ca_key_dir``, relative to the data dir)."""
+        if self.ca_key_dir is None:
+            return self.ca_dir
+        return self.ca_key_dir if self.ca_key_dir.is_absolute() else self.data_dir / self.ca_key_dir
+
+    @property
     def passphrase_path(self) -> Path:
         return self.ca_dir / "passphrase"
 
     def ca_key_path(self, ca_id: str) -> Path:
-        return self.ca_dir / f"{_safe(ca_id)}.key.pem"
+        return self.key_dir / f"{_safe(ca_id)}.key.pem"
 
     def ca_cert_path(self, ca_id: str) -> Path:
         return self.ca_dir / f"{_safe(ca_id)}.pem"
 
     def responder_key_path(self, ca_id: str, n: int) -> Path:
-        return self.ca_dir / f"{_safe(ca_id)}-ocsp-{n}.key.pem"
+        return self.key_dir / f"{_safe(ca_id)}-ocsp-{n}.key.pem"
 
     def responder_cert_path(self, ca_id: str, n: int) -> Path:
         return self.ca_dir / f"{_safe(ca_id)}-ocsp-{n}.pem"

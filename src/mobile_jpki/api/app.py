@@ -93,7 +93,7 @@ def create_app(
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each worker process builds its own app)."""
-    from mobile_jpki.service.ca.bootstrap import open_ca
+    from mobile_jpki.service.ca.bootstrap import check_host, open_ca
     from mobile_jpki.settings import Settings
 
     data_dir = Path(os.environ.get(DATA_DIR_ENV, "mobile-jpki-data"))
@@ -104,6 +104,9 @@ def app_from_env() -> FastAPI:
     from mobile_jpki.store.clock_offset import clock_for
 
     clock = clock_for(settings, ca.db)
+    # `serve` ran the same check before starting the workers; a worker re-checks because the
+    # data directory may have changed since (one line from serve, a traceback from here).
+    check_host(settings, ca, clock.now())
     limits = os.environ.get(SIMULATOR_ON_ENV)
     logging_on = access_log_.enabled_by_env()
     if logging_on:

@@ -1,8 +1,10 @@
 """``mobile-jpki ca``: operate the certificate authority of a data directory.
 
 Exit codes: 0 success; 2 usage error; 3 not found (serial, CA, shard); 4 state transition
-refused (e.g. the certificate is already revoked); 5 data directory, key or database problem;
-6 the audit chain is broken; 1 any other refusal.
+refused (e.g. the certificate is already revoked; `ca init` of a new data directory on a
+database that already holds a CA, which is `ca join`'s job); 5 data directory, key or database
+problem (this host's keys missing or not the ones the database records); 6 the audit chain is
+broken; 1 any other refusal.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from mobile_jpki.service.ca import (
     InvalidTransition,
     NotFound,
 )
-from mobile_jpki.service.ca.bootstrap import init_data_dir, open_ca
+from mobile_jpki.service.ca.bootstrap import JoinRequired, init_data_dir, join_data_dir, open_ca
 from mobile_jpki.settings import (
     DATABASE_PASSWORD_ENV,
     Settings,
@@ -46,6 +48,14 @@ DatabaseUrl = Annotated[
     str | None,
     typer.Option("--database-url", help="Database URL (default: SQLite in the data dir)."),
 ]
+KeyDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--key-dir",
+        help="Directory of the CA and OCSP-responder key files, shared by every host "
+        "(default: DIR/ca; docs/deploy.md).",
+    ),
+]
 REASONS = {
     r.name.lower().replace("_", "-"): r
     for r in Reason
@@ -65,7 +75,7 @@ def _errors() -> Iterator[None]:
         yield
     except NotFound as exc:
         _fail(str(exc), EXIT_NOT_FOUND)
-    except InvalidTransition as exc:
+    except (InvalidTransition, JoinRequired) as exc:
         _fail(str(exc), EXIT_CONFLICT)
     except CaServiceError as exc:
         _fail(str(exc), EXIT_FAILURE)
@@ -131,8 +141,10 @@ def init(
             "(only a new one; never for a real CA).",
         ),
     ] = False,
+    key_dir: KeyDir = None,
 ) -> None:
-    """Create the data directory, database and both root hierarchies (idempotent)."""
+    """Create the data directory, database, both root hierarchies and the keys every host
+    shares (idempotent for the same data directory; a second host uses `ca join`)."""
     with _errors():
         settings, created = init_data_dir(
             data_dir,
@@ -140,6 +152,7 @@ def init(
             base_url=base_url,
             database_url=database_url,
             sandbox=sandbox,
+            key_dir=key_dir,
         )
         for ca_id in created:
             typer.echo(f"created {ca_id}: {settings.ca_cert_path(ca_id)}")
@@ -150,6 +163,31 @@ def init(
                 f"the database password is not stored in {settings.settings_path}: give it at "
                 f"run time ({DATABASE_PASSWORD_ENV}, database_password_file or ~/.pgpass)"
             )
+
+
+@app.command()
+def join(
+    data_dir: DataDir,
+    database_url: Annotated[
+        str, typer.Option("--database-url", help="The database the first host's `ca init` made.")
+    ],
+    key_dir: KeyDir = None,
+    base_url: Annotated[str | None, typer.Option(help="Public base URL for AIA/CDP.")] = None,
+) -> None:
+    """Set up this data directory as another host of the CA in --database-url: the keys every
+    host shares are fetched from the database, and this host's CA keys (--key-dir, or a PKCS#11
+    token) are checked against the certificates recorded there (docs/deploy.md)."""
+    with _errors():
+        _, written = join_data_dir(
+            data_dir,
+            SystemClock().now(),
+            database_url=database_url,
+            base_url=base_url,
+            key_dir=key_dir,
+        )
+        for name in written:
+            typer.echo(f"fetched the {name} key from the database")
+        typer.echo(f"{data_dir}: joined {url_without_password(database_url)}; keys checked")
 
 
 @app.command()

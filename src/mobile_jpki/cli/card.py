@@ -24,6 +24,7 @@ import typer
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from mobile_jpki.applet import JpkiApplet, StateError
+from mobile_jpki.keys.errors import KeyStoreError
 from mobile_jpki.phone.client import PortalProblem
 from mobile_jpki.phone.profile import ProfileCorrupt, ProfileNotFound
 from mobile_jpki.pki.model import Hierarchy
@@ -124,6 +125,8 @@ def cli_errors(secret: Hierarchy | None = None) -> Iterator[None]:
     except httpx.TransportError as exc:
         fail(f"cannot reach the service: {exc}", EXIT_FAILURE)
     except (DeviceError, StateError, StateFileError, SettingsError, ProfileCorrupt) as exc:
+        fail(str(exc), EXIT_SETUP)
+    except KeyStoreError as exc:  # a data directory whose keys the database does not record
         fail(str(exc), EXIT_SETUP)
     except TransportError as exc:
         fail(str(exc), EXIT_FAILURE)

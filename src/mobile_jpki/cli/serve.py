@@ -2,7 +2,8 @@
 ``--simulator``, the phone simulator sandbox) under uvicorn.
 
 Exit codes: 0 normal shutdown; 2 a bad option value (--max-body, --simulator with
-several workers); 5 data directory or database problem.
+several workers); 5 data directory or database problem, or this host's keys are missing or
+not the ones the database records (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import typer
 from mobile_jpki.api.access_log import ACCESS_LOG_ENV
 from mobile_jpki.api.app import DATA_DIR_ENV, DATABASE_URL_ENV, SIMULATOR_ON_ENV
 from mobile_jpki.api.limits import MAX_BODY_ENV, BodyLimits, LimitSpecError
+from mobile_jpki.keys.errors import KeyStoreError
 from mobile_jpki.settings import Settings, SettingsError
 from mobile_jpki.store.db import Database, StoreError
 from mobile_jpki.web.sandbox import SimulatorLimits
@@ -73,6 +75,15 @@ def serve(
             envvar=MAX_BODY_ENV,
         ),
     ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Addresses of the reverse proxies whose X-Forwarded-For/-Proto are trusted "
+            "for the client address (comma-separated; default 127.0.0.1,::1; docs/deploy.md).",
+            envvar="FORWARDED_ALLOW_IPS",
+        ),
+    ] = None,
     access_log: Annotated[
         bool,
         typer.Option(
@@ -102,7 +113,8 @@ def serve(
         db = Database(settings.effective_database_url)
         db.migrate()  # once, here, not racing in every worker
         db.dispose()
-    except (SettingsError, StoreError) as exc:
+        _check_host(settings)
+    except (SettingsError, StoreError, KeyStoreError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_SETUP) from None
     os.environ[DATA_DIR_ENV] = str(data_dir)
@@ -140,4 +152,23 @@ def serve(
         http="mobile_jpki.api.ocsp_front:OcspFrontProtocol" if ocsp_front else "auto",
         log_level="warning",
         access_log=False,
+        # The per-client limits key on the peer address: behind a proxy, only the proxy's
+        # X-Forwarded-For says who the client is, and only a listed proxy is believed.
+        forwarded_allow_ips=forwarded_allow_ips,
     )
+
+
+def _check_host(settings: Settings) -> None:
+    """Before any worker starts: the CA keys and the shared keys (instruction key, manufacturer
+    roots, TSA) are the ones the database records (service.ca.bootstrap.check_host), so a host
+    that has not joined, or holds other keys, stops with one line instead of a traceback or,
+    worse, signing what the other hosts' phones refuse (issue 19)."""
+    from mobile_jpki.clock import SystemClock
+    from mobile_jpki.service.ca.bootstrap import check_host, open_ca
+    from mobile_jpki.store.clock_offset import clock_for
+
+    ca = open_ca(settings, migrate=False)
+    try:
+        check_host(settings, ca, clock_for(settings, ca.db, base=SystemClock()).now())
+    finally:
+        ca.db.dispose()

@@ -51,9 +51,17 @@ def save_key(
 
 
 def load_key(
-    path: Path, passphrase: SecretSource | None, *, allow_unencrypted: bool = False
+    path: Path,
+    passphrase: SecretSource | None,
+    *,
+    allow_unencrypted: bool = False,
+    public_only: bool = False,
 ) -> rsa.RSAPrivateKey:
-    """Read a PEM private key; refuses an unencrypted one unless ``allow_unencrypted``."""
+    """Read a PEM private key; refuses an unencrypted one unless ``allow_unencrypted``.
+
+    ``public_only``: the caller reads only the public half (the start-up check compares it
+    with a certificate), so OpenSSL's RSA consistency check (~90 ms a key) is skipped; never
+    sign with such a key."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -65,7 +73,9 @@ def load_key(
     if encrypted and password is None:
         raise KeyStoreError(f"{path}: the key is encrypted and no passphrase source is set")
     try:
-        key = serialization.load_pem_private_key(data, password)
+        key = serialization.load_pem_private_key(
+            data, password, unsafe_skip_rsa_key_validation=public_only
+        )
     except (ValueError, TypeError):
         raise WrongPassphrase(str(path)) from None
     if not isinstance(key, rsa.RSAPrivateKey):

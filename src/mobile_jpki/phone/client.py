@@ -111,6 +111,14 @@ class PortalClient:
     def acknowledge(self, instruction_id: str) -> None:
         self._call("POST", f"/portal/v1/instructions/{instruction_id}/ack")
 
+    def report_refusal(self, instruction_id: str, sw: int, reason: str) -> None:
+        """The element refused the instruction with ``sw``: tell the service (docs/portal.md)."""
+        self._call(
+            "POST",
+            f"/portal/v1/instructions/{instruction_id}/refused",
+            json={"sw": f"{sw:04X}", "reason": reason[:200]},
+        )
+
     def revoke(self, cms: bytes) -> list[str]:
         return list(
             self._call("POST", "/portal/v1/revocations", json={"cms": _b64(cms)})["serials"]

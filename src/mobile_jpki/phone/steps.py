@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NoReturn
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -37,9 +37,14 @@ from mobile_jpki.protocol.documents import (
     b64,
     canonical,
 )
-from mobile_jpki.protocol.instructions import InstructionReason, with_new_secrets
+from mobile_jpki.protocol.instructions import (
+    InstructionReason,
+    parse_instruction,
+    with_new_secrets,
+)
 from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.errors import (
+    ApduError,
     ConditionsNotSatisfied,
     FileNotFound,
     SecurityStatusNotSatisfied,
@@ -72,6 +77,21 @@ class Outcome(StrEnum):
     DELETED = "deleted"  # carried out (or found done already) and acknowledged
     EXPIRED = "expired"  # past its 48 hours: the certificates stay, revoked
     SUPERSEDED = "superseded"  # withdrawn, or the slot holds a newer certificate
+
+
+class InstructionRefused(Exception):
+    """The element refused a deletion the service signed for it, for no reason the phone
+    expected (not its 48 hours, not a newer certificate): most often 69 82 for a signature
+    made with another instruction key — hosts that do not share it (docs/deploy.md). The
+    phone has reported it to the service (``POST /instructions/{id}/refused``)."""
+
+    def __init__(self, instruction_id: str, sw: int, reason: str) -> None:
+        super().__init__(
+            f"the secure element refused instruction {instruction_id}: SW {sw:04X} ({reason})"
+        )
+        self.instruction_id = instruction_id
+        self.sw = sw
+        self.reason = reason
 
 
 class ConsentNeeded(Exception):
@@ -321,12 +341,27 @@ class ScriptedPhone:
             raise
         try:
             self.element.send_instruction(instruction)
-        except SecurityStatusNotSatisfied:
-            return Outcome.EXPIRED
+        except SecurityStatusNotSatisfied as exc:
+            # 69 82 (ISO 7816-4 §5.6): past its not-after by the element's clock — or a
+            # signature, target or challenge the element does not accept, which the service
+            # must hear of: nothing else would tell it that these certificates stay.
+            if self._now() > parse_instruction(instruction).not_after:
+                return Outcome.EXPIRED
+            self._refused(instruction_id, exc.sw, "signature, target or challenge not accepted")
         except ConditionsNotSatisfied:
-            return Outcome.SUPERSEDED
+            return Outcome.SUPERSEDED  # 69 85: the slot holds a certificate it does not name
+        except ApduError as exc:  # 6A 80 and the like: an instruction this element cannot use
+            self._refused(instruction_id, exc.sw, "refused by the element")
         self.api.acknowledge(instruction_id)
         return Outcome.DELETED
+
+    def _refused(self, instruction_id: str, sw: int, reason: str) -> NoReturn:
+        """Report the refusal to the service, then raise :class:`InstructionRefused`."""
+        try:
+            self.api.report_refusal(instruction_id, sw, reason)
+        except PortalProblem:
+            pass  # the report is best effort; the error below is what the person sees
+        raise InstructionRefused(instruction_id, sw, reason)
 
     def lapsed_notices(self) -> list[dict[str, Any]]:
         """Deletions this phone missed (offline past the 48 hours) and has not yet told its

@@ -49,13 +49,21 @@ class FileKeyStore:
         return key, f"file:{path.name}"
 
     def load(self, key_ref: str) -> rsa.RSAPrivateKey:
+        return self._load(key_ref, public_only=False)
+
+    def public_key(self, key_ref: str) -> rsa.RSAPublicKey:
+        """The public key of ``key_ref``, without OpenSSL's RSA private-key consistency check
+        (the start-up comparison of every host's keys with the database's certificates)."""
+        return self._load(key_ref, public_only=True).public_key()
+
+    def _load(self, key_ref: str, *, public_only: bool) -> rsa.RSAPrivateKey:
         if not key_ref.startswith("file:"):
             raise KeyStoreError(f"not a file key reference: {key_ref}", key_ref=key_ref)
         name = key_ref.removeprefix("file:")
         if "/" in name or name.startswith("."):
             raise KeyStoreError(f"invalid key reference {key_ref}", key_ref=key_ref)
         try:
-            return software.load_key(self._dir / name, self._passphrase)
+            return software.load_key(self._dir / name, self._passphrase, public_only=public_only)
         except KeyStoreError as exc:
             raise KeyStoreError(f"{exc} (key {key_ref})", key_ref=key_ref) from exc
 

@@ -259,3 +259,17 @@ class SandboxClockOffset(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     offset_seconds: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class SharedKey(Base):
+    """A key or root every host of this database must hold the same (migration 0009;
+    service/shared_keys.py): its public key's SHA-256, its certificate if any, and the private
+    key sealed with the CA passphrase (encrypted PKCS#8) for ``mobile-jpki ca join``."""
+
+    __tablename__ = "shared_key"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    spki_sha256: Mapped[str] = mapped_column(String(64))
+    certificate_der: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -233,6 +233,10 @@ class DeviceInstruction(Base):
     # Hex serials of the certificates a queued deletion names, space-separated.
     certificates: Mapped[str | None] = mapped_column(Text, nullable=True)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The element refused it and the phone reported so (ISO 7816-4 status word, hex).
+    refused_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    refused_sw: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    refused_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class OutboxMessage(Base):

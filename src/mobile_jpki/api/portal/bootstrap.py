@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import FastAPI
 
 from mobile_jpki.clock import Clock, SystemClock
@@ -25,6 +26,7 @@ from mobile_jpki.service.ca import CertificateAuthority
 from mobile_jpki.service.keystore import load_or_create_ec_key
 from mobile_jpki.service.portal.cms import CmsDocumentVerifier
 from mobile_jpki.service.portal.service import PortalConfig, PortalService
+from mobile_jpki.service.shared_keys import trusted_roots
 from mobile_jpki.settings import Settings
 
 from . import PortalContext, install, worker
@@ -53,6 +55,15 @@ def manufacturer_roots(settings: Settings) -> list[x509.Certificate]:
     return roots
 
 
+def _trusted_roots(ca: CertificateAuthority, settings: Settings) -> list[x509.Certificate]:
+    """The roots recorded in the database, which every host trusts alike (service/shared_keys),
+    and this data directory's own files (recorded there at start-up by the host check)."""
+    roots: dict[bytes, x509.Certificate] = {}
+    for root in [*trusted_roots(ca.db), *manufacturer_roots(settings)]:
+        roots.setdefault(root.public_bytes(Encoding.DER), root)
+    return list(roots.values())
+
+
 def build_portal(
     ca: CertificateAuthority,
     settings: Settings,
@@ -70,7 +81,7 @@ def build_portal(
         authority=ca,
         verifier=CmsDocumentVerifier(),
         instruction_key=load_or_create_instruction_key(settings),
-        manufacturer_roots=manufacturer_roots(settings),
+        manufacturer_roots=_trusted_roots(ca, settings),
         config=config,
     )
     return PortalContext(service=service, clock=clock)

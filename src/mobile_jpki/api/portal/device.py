@@ -276,6 +276,24 @@ def acknowledge(instruction_id: str, ctx: Ctx, device: DeviceId) -> Response:
     return Response(status_code=204)
 
 
+class RefusalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The element's status word, 4 hex digits; an error one (ISO 7816-4 §5.6: 6x xx).
+    sw: str = Field(pattern="^6[0-9A-Fa-f]{3}$")
+    reason: str = Field(default="", max_length=200)
+
+
+@router.post("/instructions/{instruction_id}/refused", status_code=204)
+def refused(instruction_id: str, body: RefusalIn, ctx: Ctx, device: DeviceId) -> Response:
+    """The element refused this instruction with an error the phone did not expect (a
+    signature it does not accept: 69 82): recorded and logged by the service (issue 19)."""
+    ctx.service.record_refusal(
+        device, instruction_id, int(body.sw, 16), body.reason, now=ctx.clock.now()
+    )
+    return Response(status_code=204)
+
+
 @router.post("/revocations")
 def revoke(body: SignedIn, ctx: Ctx, device: DeviceId) -> SerialsOut:
     """失効 of this phone's certificates, signed by the phone's own key."""

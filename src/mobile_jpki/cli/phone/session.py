@@ -30,7 +30,7 @@ from mobile_jpki.cli.office import Service, connect, secret
 from mobile_jpki.clock import Clock
 from mobile_jpki.phone.app import backend as be
 from mobile_jpki.phone.profile import AppProfile, ProfileStore
-from mobile_jpki.phone.steps import HIERARCHY_OF, ScriptedPhone
+from mobile_jpki.phone.steps import HIERARCHY_OF, InstructionRefused, ScriptedPhone
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.connection import InProcessConnection
@@ -162,6 +162,8 @@ def _backend_errors() -> Iterator[None]:
             else "unblock it at the municipal office"
         )
         fail(f"the {_secret_name(exc.which)} is blocked: {hint}", EXIT_REFUSED)
+    except InstructionRefused as exc:
+        fail(f"{exc}; reported to the service", EXIT_REFUSED)
     except be.Unavailable as exc:
         fail(f"unavailable: {exc.detail}", EXIT_FAILURE)
     except be.Rejected as exc:

@@ -57,6 +57,9 @@ ERROR_MESSAGES: Mapping[str, MessageCode] = {
     "unknown-instruction": MessageCode.SESSION_EXPIRED,
     "instruction-expired": MessageCode.SESSION_EXPIRED,
     "instruction-superseded": MessageCode.SESSION_EXPIRED,
+    # The element refused the service's signature (hosts not sharing the instruction key,
+    # docs/deploy.md): reported to the service; nothing the person can do but try later.
+    "instruction-refused": MessageCode.UNAVAILABLE,
     "rate-limited": MessageCode.RATE_LIMITED,
     "unauthenticated": MessageCode.DEVICE_NOT_RECOGNISED,
     "forbidden": MessageCode.NOT_ALLOWED,

@@ -62,7 +62,13 @@ from mobile_jpki.phone.app.backend import (
     Validity,
 )
 from mobile_jpki.phone.client import OperatorClient, PortalProblem
-from mobile_jpki.phone.steps import HIERARCHY_OF, ConsentNeeded, Outcome, ScriptedPhone
+from mobile_jpki.phone.steps import (
+    HIERARCHY_OF,
+    ConsentNeeded,
+    InstructionRefused,
+    Outcome,
+    ScriptedPhone,
+)
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.protocol.documents import ApplicationKind
 from mobile_jpki.protocol.instructions import Action, InstructionReason
@@ -398,7 +404,10 @@ class PortalBackend:
         with _translated(SecretKind.PHONE_SIGN):
             # Signed for the element's challenge; the element checks the signature, the
             # not-after and that each slot holds a certificate it names (or none).
-            outcome = self.phone.carry_out(instruction.instruction_id)
+            try:
+                outcome = self.phone.carry_out(instruction.instruction_id)
+            except InstructionRefused as exc:  # reported to the service already
+                raise Rejected("instruction-refused", str(exc)) from None
         if outcome is Outcome.EXPIRED:
             raise Rejected("instruction-expired")
         if outcome is Outcome.SUPERSEDED:

@@ -9,6 +9,7 @@ Why deletions are signed late and name their certificates: docs/security.md "Man
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,8 @@ from .cms import read_document
 from .context import Context, device
 from .devices import use_nonce
 from .signers import card_of_signer, check_time
+
+log = logging.getLogger(__name__)
 
 DELETE_OF = {
     CertKind.PHONE_SIGN.value: Action.DELETE_SIGN,
@@ -259,6 +262,40 @@ def acknowledge_instruction(
             obj=f"instruction:{row.id}",
             payload={"actions": row.actions, "reason": row.reason},
         )
+
+
+def record_refusal(
+    ctx: Context, device_id: str, instruction_id: str, sw: int, reason: str, *, now: dt.datetime
+) -> None:
+    """The phone's element answered ``sw`` (an ISO 7816-4 §5.6 error status word) to this
+    instruction where the phone expected it accepted: most often 69 82 for a signature made
+    with another instruction key than the one the element was personalised with, i.e. hosts
+    that do not share the key (docs/deploy.md). Recorded on the row and in the audit log, so
+    the failure is seen at the service, not only on the phone; the first report is kept."""
+    with ctx.db.transaction() as s:
+        row = Q.instruction(s, instruction_id)
+        if row is None or row.device_id != device_id:
+            raise E.NoSuchObject("no such instruction for this device")
+        if row.refused_at is not None:
+            return
+        row.refused_at = now
+        row.refused_sw = f"{sw:04X}"
+        row.refused_reason = reason[:200]
+        ctx.audit.record(
+            s,
+            at=now,
+            actor=f"device:{device_id}",
+            action="portal.instruction.refused",
+            obj=f"instruction:{row.id}",
+            payload={"sw": row.refused_sw, "reason": row.refused_reason, "actions": row.actions},
+        )
+    log.warning(
+        "the element of device %s refused instruction %s: SW %04X (%s)",
+        device_id,
+        instruction_id,
+        sw,
+        reason[:200],
+    )
 
 
 def password_reset(ctx: Context, device_id: str, cms_der: bytes, *, now: dt.datetime) -> bytes:

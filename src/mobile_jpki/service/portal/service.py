@@ -278,6 +278,11 @@ class PortalService:
     ) -> None:
         instructions.acknowledge_instruction(self.context, device_id, instruction_id, now=now)
 
+    def record_refusal(
+        self, device_id: str, instruction_id: str, sw: int, reason: str, *, now: dt.datetime
+    ) -> None:
+        instructions.record_refusal(self.context, device_id, instruction_id, sw, reason, now=now)
+
     def password_reset(self, device_id: str, cms_der: bytes, *, now: dt.datetime) -> bytes:
         return instructions.password_reset(self.context, device_id, cms_der, now=now)
 
