@@ -215,8 +215,9 @@ class DeviceInstruction(Base):
 
     A queued deletion is not signed when queued: ``certificates`` names what it deletes and the
     service signs it for the element's challenge when the phone comes online
-    (docs/security.md "Management instructions"); ``instruction`` is the last one signed for it, empty
-    until then. ``cancelled_at``: the device became a holder again, so it is never handed out.
+    (docs/security.md "Management instructions"); ``instruction`` is the last one signed for
+    it, empty until then. ``cancelled_at``: the device became a holder again, so it is never
+    handed out.
     """
 
     __tablename__ = "portal_instruction"

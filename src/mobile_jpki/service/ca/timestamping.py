@@ -8,8 +8,9 @@ certificate live beside the CA's: ``ca/tsa.key.pem`` (encrypted PKCS#8, the CA p
 together: making or replacing them happens under ``ca/tsa.lock`` (an exclusive ``flock``), so
 all workers end with the same certificate, which each registers with its OCSP responder.
 
-Revocation checking (docs/security.md "What strict validators see"): the TSA certificate names the signing
-hierarchy's OCSP responder in its authorityInfoAccess, and the responder answers "good" for it.
+Revocation checking (docs/security.md "What strict validators see"): the TSA certificate
+names the signing hierarchy's OCSP responder in its authorityInfoAccess, and the responder
+answers "good" for it.
 A data directory made before that has a TSA certificate without the AIA, which a strict PAdES
 validator refuses: it is re-issued (same key, new serial) the first time the data directory is
 opened, and the old one is kept as ``ca/tsa.<serial>.pem``. The same happens when the base URL

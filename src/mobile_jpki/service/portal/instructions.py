@@ -4,7 +4,8 @@ slot's deletion at release), signed for the element's challenge when the phone c
 acknowledged, or withdrawn when the device holds certificates again; the challenge-bound
 password reset and slot clearance, handed over in the answer that makes them.
 
-Why deletions are signed late and name their certificates: docs/security.md "Management instructions"."""
+Why deletions are signed late and name their certificates: docs/security.md, "Management
+instructions"."""
 
 from __future__ import annotations
 

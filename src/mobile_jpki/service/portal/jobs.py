@@ -196,7 +196,8 @@ def _issue(
     Q.make_holder(conn, app.device_id, person_id)
     # Holder again (a model change back): a deletion still queued for this device from its
     # earlier retirement must not reach the slots it is now issued for, so it stops naming
-    # them, and is cancelled when nothing is left (issue 16 §3; docs/security.md "Management instructions").
+    # them, and is cancelled when nothing is left (issue 16 §3; docs/security.md, "Management
+    # instructions").
     drop = 0
     for wanted_kind in wanted:
         drop |= DELETE_OF.get(wanted_kind, 0)

@@ -8,7 +8,8 @@ A queued deletion was signed when queued, with no challenge, and named no certif
 captured one could be replayed to the element within its 48 hours, and a stale one wiped
 certificates registered since (issue 16 §3). It is now signed when the phone comes online, for
 the element's challenge, naming the certificates recorded here; ``cancelled_at`` marks one the
-service withdrew because the device became a holder again (docs/security.md "Management instructions").
+service withdrew because the device became a holder again (docs/security.md, "Management
+instructions").
 Rows queued before this revision have no ``certificates``: the service no longer signs them
 (they expire within their 48 hours).
 """
