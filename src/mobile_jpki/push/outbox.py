@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, cast
 
 from sqlalchemy import (
@@ -56,6 +56,7 @@ class PushMessage:
     payload: Mapping[str, Any]
     created_at: dt.datetime
     channel: str = "inprocess"  # the device's push channel at enrolment
+    delivered: bool = False  # already delivered (a replay sends it again all the same)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -267,12 +268,20 @@ class Dispatcher:
                 row.delivered_at = now
 
 
-def mark_replayed(db: Database, message_ids: Sequence[int], *, now: dt.datetime) -> None:
-    """The event stream's replay on connect sent these: delivered, so no worker retries
-    them (a message delivered earlier keeps its first delivery time)."""
-    if message_ids:
+def replay(
+    db: Database, device_id: str, *, after: int, now: dt.datetime, limit: int = 100
+) -> list[PushMessage]:
+    """What an event stream sends when it connects: the device's messages after ``after``
+    (its Last-Event-ID), delivered or not, with the undelivered among them marked delivered
+    so that no worker sends them again. Marked before they are written: a stream that breaks
+    first loses nothing, since the phone reconnects with the Last-Event-ID it did receive and
+    the replay goes by that id, not by ``delivered_at``."""
+    messages = pending_for(db, device_id, after=after, limit=limit)
+    undelivered = [m.id for m in messages if not m.delivered]
+    if undelivered:
         with db.transaction() as s:
-            s.connection().execute(_MARK_REPLAYED, {"messages": list(message_ids), "now": now})
+            s.connection().execute(_MARK_REPLAYED, {"messages": undelivered, "now": now})
+    return messages
 
 
 def pending_for(
@@ -286,4 +295,6 @@ def pending_for(
             .order_by(OutboxMessage.id)
             .limit(limit)
         )
-        return [to_message(r) for r in s.scalars(stmt)]
+        return [
+            replace(to_message(r), delivered=r.delivered_at is not None) for r in s.scalars(stmt)
+        ]
