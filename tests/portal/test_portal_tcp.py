@@ -88,3 +88,44 @@ def test_application_over_tcp_and_push_over_sse(world: World, server: str) -> No
             "phone-auth",
             "phone-sign",
         ]
+
+
+def test_the_reconnect_replay_marks_what_it_sends_delivered(world: World, server: str) -> None:
+    """登録準備完了 committed while no stream is open: no process tries it (no attempt, no
+    backoff); the stream's replay on connect sends it and marks it delivered, so no worker
+    sends it again (it used to stay undelivered and be retried)."""
+    from sqlalchemy import select
+
+    from mobile_jpki.store.portal import OutboxMessage
+
+    _, _, card = world.resident()
+    with httpx.Client(base_url=server, timeout=10) as http:
+        phone = world.new_phone("replay", enrol=False)
+        phone.api = PortalClient(http)
+        phone.enrol(push_channel="sse")
+        world.apply_for_auth(phone, card)
+
+        def row() -> OutboxMessage | None:
+            with world.db.transaction(write=False) as s:
+                stmt = select(OutboxMessage).where(OutboxMessage.device_id == phone.device_id)
+                return s.scalars(stmt).one_or_none()
+
+        deadline = time.monotonic() + 20
+        while (pending := row()) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pending is not None
+        time.sleep(0.3)  # several worker passes (interval 0.05 s)
+        again = row()
+        assert again is not None and (again.attempts, again.delivered_at) == (0, None)
+
+        headers = {"Authorization": f"Bearer {phone.api.credential}"}
+        with http.stream("GET", "/portal/v1/events", headers=headers) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data: "):
+                    assert json.loads(line[6:])["topic"] == "registration-ready"
+                    break
+            deadline = time.monotonic() + 5
+            while (done := row()) is not None and done.delivered_at is None:
+                assert time.monotonic() < deadline, "the replay did not mark the message"
+                time.sleep(0.05)
+        assert done is not None and done.attempts == 0

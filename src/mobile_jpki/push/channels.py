@@ -20,6 +20,12 @@ class PushUndeliverable(Exception):
     """The phone cannot be reached now; the outbox retries later."""
 
 
+class PushNotHere(PushUndeliverable):
+    """This process holds no stream of the device. Not a failed attempt: the process that
+    holds one delivers the message, and with none anywhere the stream's replay on connect
+    does (docs/portal.md "Push")."""
+
+
 class PushChannel(Protocol):
     def send(self, message: PushMessage) -> None:
         """Deliver or raise :class:`PushUndeliverable`."""
@@ -51,8 +57,9 @@ class InProcessChannel:
 
 
 class SseHub:
-    """Connected SSE streams by device; a device with no open stream is undeliverable (the
-    outbox retries, and the stream replays undelivered messages on connect anyway)."""
+    """Connected SSE streams of THIS process, by device. A device with no stream here is
+    :class:`PushNotHere`: another ``serve`` process may hold it (the outbox leaves the message
+    to that one), and a stream replays the undelivered messages when it connects."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -68,14 +75,21 @@ class SseHub:
 
     def unsubscribe(self, device_id: str, queue: asyncio.Queue[PushMessage]) -> None:
         with self._lock:
-            self._queues[device_id] = [
-                (lp, q) for lp, q in self._queues[device_id] if q is not queue
-            ]
+            left = [(lp, q) for lp, q in self._queues[device_id] if q is not queue]
+            if left:
+                self._queues[device_id] = left
+            else:
+                del self._queues[device_id]
+
+    def held(self) -> frozenset[str]:
+        """The devices with an open stream in this process."""
+        with self._lock:
+            return frozenset(d for d, targets in self._queues.items() if targets)
 
     def send(self, message: PushMessage) -> None:
         with self._lock:
             targets = list(self._queues.get(message.device_id, []))
         if not targets:
-            raise PushUndeliverable("no open event stream")
+            raise PushNotHere("no open event stream in this process")
         for loop, queue in targets:
             loop.call_soon_threadsafe(queue.put_nowait, message)

@@ -25,6 +25,7 @@ from mobile_jpki.api.problems import portal_problem
 from mobile_jpki.clock import Clock
 from mobile_jpki.protocol.documents import DocumentError
 from mobile_jpki.push.channels import InProcessChannel, PushChannel, SseHub
+from mobile_jpki.push.follow import PushFollower
 from mobile_jpki.push.outbox import Dispatcher
 from mobile_jpki.service.portal.errors import PortalError, RequestInvalid
 from mobile_jpki.service.portal.service import PortalService
@@ -45,11 +46,13 @@ class PortalContext:
     # Extra channels by name (e.g. a webhook); "inprocess" and "sse" are always there.
     channels: dict[str, PushChannel] = field(default_factory=dict)
     dispatcher: Dispatcher = field(init=False)
+    follower: PushFollower = field(init=False)
 
     def __post_init__(self) -> None:
         routes: dict[str, PushChannel] = {"inprocess": self.inprocess, "sse": self.sse}
         routes.update(self.channels)
-        self.dispatcher = Dispatcher(self.service.db, routes)
+        self.dispatcher = Dispatcher(self.service.db, routes, streams=self.sse)
+        self.follower = PushFollower(self.service.db, self.dispatcher, self.sse, self.clock)
 
     last_housekeeping: float = 0.0
 
@@ -105,12 +108,16 @@ def run_worker(ctx: PortalContext, stop: threading.Event, *, interval: float = 0
 async def worker(ctx: PortalContext, *, interval: float = 0.5) -> AsyncIterator[threading.Thread]:
     """The worker loop of ``serve`` (:func:`run_worker`) on a thread of its own for the app's
     lifetime: jobs run in blocking database transactions, never on the event loop, and an
-    application committed on uvicorn's thread pool wakes it at once."""
+    application committed on uvicorn's thread pool wakes it at once. Beside it, on a second
+    thread, the push follower (:class:`~mobile_jpki.push.follow.PushFollower`): the messages
+    of the streams this process holds, delivered as soon as any process enqueues them."""
     stop = threading.Event()
     thread = threading.Thread(
         target=run_worker, args=(ctx, stop), kwargs={"interval": interval}, name="portal-worker"
     )
+    follower = threading.Thread(target=ctx.follower.run, args=(stop,), name="portal-push")
     thread.start()
+    follower.start()
     try:
         yield thread
     finally:
@@ -118,3 +125,4 @@ async def worker(ctx: PortalContext, *, interval: float = 0.5) -> AsyncIterator[
         ctx.service.wake()
         # The pass under way finishes (its transaction commits or rolls back) before exit.
         await asyncio.to_thread(thread.join)
+        await asyncio.to_thread(follower.join)

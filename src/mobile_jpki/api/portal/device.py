@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.protocol.documents import b64, b64decode
-from mobile_jpki.push.outbox import PushMessage, pending_for
+from mobile_jpki.push.outbox import PushMessage, replay
 
 from .auth import Ctx, DeviceId
 
@@ -372,7 +372,10 @@ def _event(message: PushMessage) -> bytes:
 @router.get("/events")
 async def events(request: Request, ctx: Ctx, device: DeviceId) -> StreamingResponse:
     """Server-sent events: first the device's messages after ``Last-Event-ID`` (replay from
-    the outbox), then live ones. Delivery is at least once; ids are the dedupe keys."""
+    the outbox, marked delivered so that no worker retries them: outbox.replay), then live
+    ones — from this process's worker and push follower, which alone deliver this device's
+    stream messages while the stream is open here. Delivery is at least once; ids are the
+    dedupe keys."""
     try:
         after = int(request.headers.get("last-event-id", "0"))
     except ValueError:
@@ -383,7 +386,7 @@ async def events(request: Request, ctx: Ctx, device: DeviceId) -> StreamingRespo
         last = after
         try:
             for message in await asyncio.to_thread(
-                pending_for, ctx.service.db, device, after=after
+                replay, ctx.service.db, device, after=after, now=ctx.clock.now()
             ):
                 last = message.id
                 yield _event(message)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import BindParameter, Connection, bindparam, case, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from mobile_jpki.push import outbox
 from mobile_jpki.store import direct
 from mobile_jpki.store.portal import (
     Application,
@@ -199,10 +200,12 @@ def outbox_row(
 
 
 def enqueue(conn: Connection, rows: Sequence[Mapping[str, Any] | None]) -> None:
-    """Insert the outbox rows (one executemany), in order: their ids are the push order."""
+    """Insert the outbox rows (one executemany), in order: their ids are the push order; on
+    PostgreSQL, announce them to the process holding each device's stream (``NOTIFY``)."""
     present = [r for r in rows if r is not None]
     if present:
         direct.write(conn, _INSERT_OUTBOX, present)
+        outbox.announce(conn, [r["device_id"] for r in present])
 
 
 # --- the rest (statements over the mapped classes, run by the Session) --------------------
