@@ -62,6 +62,7 @@ def test_simulator_is_off_unless_asked(tmp_path: Path, monkeypatch: pytest.Monke
     assert (limits.max_sessions, limits.idle_seconds) == (3, 300)
     assert limits.per_client_per_minute == SimulatorLimits().per_client_per_minute
     assert "SANDBOX" in result.output and "/simulator/" in result.output
+    assert "sticky sessions" in result.output  # issue 19 §2: said at start-up
 
 
 def test_simulator_needs_one_worker(tmp_path: Path) -> None:

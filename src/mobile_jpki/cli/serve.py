@@ -138,6 +138,11 @@ def serve(
             f"{sandbox.max_sessions} sessions, each ends after "
             f"{simulator_idle_minutes:g} min idle) {base}/simulator/"
         )
+        # Issue 19 §2: the sessions are this process's memory, not the database's.
+        typer.echo(
+            "simulator sessions live in this process: behind a load balancer, send "
+            "/simulator/ to one process (sticky sessions; docs/deploy.md)"
+        )
     else:
         # An inherited variable must not turn the sandbox on behind the operator's back.
         os.environ.pop(SIMULATOR_ON_ENV, None)
