@@ -73,8 +73,13 @@ def test_one_line_per_request_without_secrets(
 
 def test_serve_flag_logs_front_door_answers(served: Served, tmp_path: Path) -> None:
     """``serve --access-log``: JSON lines on stderr, OCSP answered at the connection included."""
-    from conftest import free_port
+    import socket
 
+    # Not ``from conftest import``: in a whole-suite run that name is whichever test
+    # directory's conftest was imported last.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     info, _ = served.issue("SUBJECTLOG01")
     issuer = served.ca.identity(info.ca_id).certificate
     req = (
@@ -83,7 +88,6 @@ def test_serve_flag_logs_front_door_answers(served: Served, tmp_path: Path) -> N
         .build()
         .public_bytes(serialization.Encoding.DER)
     )
-    port = free_port()
     stderr = tmp_path / "stderr"
     args = [sys.executable, "-m", "mobile_jpki", "serve", "--data-dir", str(served.data_dir)]
     env = {**os.environ, "MOBILE_JPKI_CA_PASSPHRASE": ""}
