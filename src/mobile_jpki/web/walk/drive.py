@@ -6,8 +6,10 @@ in-memory FakeWorld, for what the real portal cannot show)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mobile_jpki.phone.app.fake import FakeWorld
 from mobile_jpki.phone.app.texts import TEXTS
@@ -28,6 +30,50 @@ class Walker:
         self.out = out
         self.monitor = monitor
         self.taken: list[str] = []
+        # The page's timers run on Playwright's clock, so the walk can stop the 1-second
+        # /poll (the only way a push or an old phone's instruction reaches the page) while it
+        # takes a picture: what a picture shows is then fixed by the steps before it, not by
+        # how fast serve's worker issued. Time flows as usual until held.
+        page.clock.install()
+        self._held = 0
+        self._in_flight = 0
+        page.on("request", lambda _: self._count(+1))
+        page.on("requestfinished", lambda _: self._count(-1))
+        page.on("requestfailed", lambda _: self._count(-1))
+
+    def _count(self, step: int) -> None:
+        self._in_flight += step
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """No polling inside: nothing arrives but what the walk's own actions bring (a push
+        already issued waits for the next poll after the block)."""
+        if self._held == 0:
+            # pause_at only moves forward, and the page's clock runs on while the call
+            # travels: aim a little ahead (a poll falling due in between is sent once;
+            # settle() waits for it).
+            now_ms = self.page.evaluate("Date.now()")
+            self.page.clock.pause_at((now_ms + 250) / 1000)
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if self._held == 0:
+                self.page.clock.resume()
+
+    def settle(self) -> None:
+        """Wait (held) until no request is in flight and the panels stopped changing: a poll
+        sent just before the hold has landed."""
+        before = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            self.page.wait_for_timeout(50)  # Playwright's timer, not the page's held clock
+            now = self.page.evaluate(_PANELS)
+            if self._in_flight <= 0 and now == before:
+                return
+            before = now
+        raise AssertionError(f"{self.lang}: the page kept changing")
 
     def tid(self, testid: str) -> Locator:
         return self.page.get_by_test_id(testid)
@@ -72,18 +118,31 @@ class Walker:
     def shot(self, name: str) -> None:
         """Check what the page shows; with ``out``, save the panel of the shot's phone."""
         spec = SHOTS[name]
-        self.check_texts(name)
-        self.taken.append(name)
-        if self.out is None:
-            return
-        panel = self.tid(f"phone-{spec.phone}")
-        # A phone app scrolls; the picture shows the whole screen: the frame grows to fit
-        # (CSSOM, allowed under style-src 'self'), then shrinks back.
-        panel.evaluate(_GROW)
-        try:
-            panel.screenshot(path=str(self.out / f"{name}-{self.lang.value}.png"))
-        finally:
-            panel.evaluate(_SHRINK)
+        with self.held():
+            self.settle()
+            self.check_texts(name)
+            self.taken.append(name)
+            if self.out is None:
+                return
+            panel = self.tid(f"phone-{spec.phone}")
+            # The pointer off every control: Chromium re-evaluates :hover after a re-render
+            # on its own schedule, so a button under the last click is lit or not by chance.
+            self.page.mouse.move(0, 0)
+            # A phone app scrolls; the picture shows the whole screen: the frame grows to fit
+            # (CSSOM, allowed under style-src 'self'), then shrinks back.
+            panel.evaluate(_GROW)
+            try:
+                panel.screenshot(
+                    path=str(self.out / f"{name}-{self.lang.value}.png"), **SCREENSHOT_OPTIONS
+                )
+            finally:
+                panel.evaluate(_SHRINK)
+
+
+# Pictures that are the same bytes on every run: no caret blinking in the focused field, no
+# animation caught half-way (none today; a future one must not make the pictures flicker).
+SCREENSHOT_OPTIONS: dict[str, Any] = {"animations": "disabled", "caret": "hide"}
+_PANELS = "() => [...document.querySelectorAll('[data-panel]')].map((e) => e.innerHTML).join()"
 
 
 _GROW = """(panel) => {
@@ -155,10 +214,13 @@ def walk_portal(w: Walker, base: str) -> None:
     w.fill("new", "new_password", new_pin)
     w.fill("new", "new_password_again", new_pin)
     w.shot("07-new-password-pin")
-    w.press("new", "next")
-    w.expect("new", "apply-done")
-    w.no_message("new")
-    w.shot("08-apply-done")
+    # ⑪ as the document shows it, before ⑫'s push (serve's worker may issue within the same
+    # second): no poll until the picture is taken.
+    with w.held():
+        w.press("new", "next")
+        w.expect("new", "apply-done")
+        w.no_message("new")
+        w.shot("08-apply-done")
     # ⑫ the push arrives through the page's polling (serve's worker issues)
     w.tid("banner-new").wait_for(timeout=60_000)
     w.shot("09-push-banner")
@@ -277,11 +339,14 @@ def walk_portal(w: Walker, base: str) -> None:
     w.expect("new", "new-password")
     w.fill("new", "new_password", "NEWPH789")
     w.fill("new", "new_password_again", "NEWPH789")
-    w.press("new", "next")
-    w.expect("new", "done")
-    w.no_message("new")
-    w.shot("43-release-done")
-    w.press("new", "to_my_page")
+    with w.held():  # the re-issue's push must not overtake the picture (as at ⑪)
+        w.press("new", "next")
+        w.expect("new", "done")
+        w.no_message("new")
+        w.shot("43-release-done")
+    # ... and it comes: taken now, it cannot land on a later screen (the revocation notice)
+    w.tid("banner-new").wait_for(timeout=60_000)
+    w.click("banner-new")
     w.expect("new", "my-page")
 
     # 失効 of another phone, from the old one: the card's password, confirmation, the card

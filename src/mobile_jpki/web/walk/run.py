@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from mobile_jpki.phone.app.texts_model import Lang
 from mobile_jpki.web.walk.catalogue import CATALOGUE, FRONT, LANGS
 from mobile_jpki.web.walk.checks import Monitor, untranslated
-from mobile_jpki.web.walk.drive import Walker, walk_fake, walk_portal
+from mobile_jpki.web.walk.drive import SCREENSHOT_OPTIONS, Walker, walk_fake, walk_portal
 from mobile_jpki.web.walk.servers import FakeServer
 
 if TYPE_CHECKING:
@@ -72,7 +72,8 @@ def walk_all(
             monitor.add("front door", problem)
         if out is not None:
             path = out / "00-front-door.png"
-            page.screenshot(path=str(path), full_page=True)
+            page.mouse.move(0, 0)
+            page.screenshot(path=str(path), full_page=True, **SCREENSHOT_OPTIONS)
             files.append(path)
     for lang in langs:
         names: list[str] = []
