@@ -9,16 +9,21 @@ page error, a failed request, a Content-Security-Policy violation, an untranslat
 
 Where the screens come from (both as a user meets them, through the browser):
 
-- ``mobile-jpki serve --simulator`` on a fresh data directory (:func:`serve_portal`): the real
-  portal, CA, OCSP and push. The model change ①–⑬, the side paths, the old phone's notice
-  within 48 hours.
-- The in-memory FakeWorld (:func:`serve_fake`), for the notices the real portal cannot show yet:
-  after 48 hours (``serve`` runs on the real clock) and after a card replacement (no simulator
-  button makes one; the walk calls ``FakeWorld.replace_card``, which does what the portal's
-  ``replace_card`` does).
+- ``mobile-jpki serve --simulator`` on a fresh sandbox data directory (:func:`serve_portal`):
+  the real portal, CA, OCSP and push. The model change ①–⑬, the side paths, the old phone's
+  notices within and after 48 hours (the operator panel moves the sandbox's clock).
+- The in-memory FakeWorld (:func:`serve_fake`), for the notices after a card replacement: no
+  simulator button makes one; the walk calls ``FakeWorld.replace_card``, which does what the
+  portal's ``replace_card`` does.
 
 Needs Playwright for Python (the ``dev`` extra) and Debian's ``/usr/bin/chromium``; the browser
 is never downloaded (``executable_path``).
+
+Two runs write byte-identical pictures (compare with ``cmp``): each picture is taken with the
+page's 1-second poll held and the page settled (:meth:`Walker.held`, Playwright's clock), the
+certificates name the documented base URL rather than the run's port, Chromium rasters the
+same way each time (:data:`CHROMIUM_ARGS`), and no pictured screen shows a time (the operator
+panel's clock, which does, is not pictured).
 
 The package, by what each module owns: ``catalogue`` (the shots), ``checks`` (what must never
 reach a screen, the page monitor), ``drive`` (one page through the simulator), ``servers`` (the

@@ -387,46 +387,52 @@ def walk_portal(w: Walker, base: str) -> None:
     w.no_message("old")
     w.shot("08-apply-done-push-off")
 
+    walk_portal_after_48h(w)
 
-def walk_fake(w: Walker, base: str, worlds: list[FakeWorld]) -> None:
-    """The old phone's notices the real portal cannot show yet: after 48 hours, and after a
-    card replacement (FakeWorld, its clock moved by the operator panel's button)."""
-    page = w.page
-    page.goto(f"{base}/simulator/?lang={w.lang.value}")
 
-    def fresh() -> None:
-        before = len(worlds)
-        w.click("operator-reset")
-        deadline = time.monotonic() + 10
-        while len(worlds) == before and time.monotonic() < deadline:
-            time.sleep(0.05)
-        w.expect("old", "home")
-        w.expect("new", "home")
+def _start_over(w: Walker, worlds: list[FakeWorld] | None = None) -> None:
+    """The operator panel's 「最初からやり直す」: a new session world (resident, card, phones);
+    with ``worlds`` (the FakeWorld server's), wait until the new world is on the list."""
+    before = len(worlds) if worlds is not None else 0
+    w.click("operator-reset")
+    deadline = time.monotonic() + 10
+    while worlds is not None and len(worlds) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # Every caller leaves both phones away from home, so home on both is the new world.
+    w.expect("old", "home", timeout=90_000)
+    w.expect("new", "home", timeout=90_000)
 
-    def old_offline() -> None:
+
+def _old_offline(w: Walker) -> None:
+    """The old phone's network switch off (the portal's session world starts it so already,
+    the FakeWorld's online)."""
+    if w.tid("network-old").get_attribute("data-online") == "true":
         w.click("network-toggle-old")
-        page.locator('[data-testid="network-old"][data-online="false"]').wait_for()
+        w.page.locator('[data-testid="network-old"][data-online="false"]').wait_for()
 
-    def back_online_after_48h(advance: bool) -> None:
-        if advance:
-            # One press: it moves 49 hours, past the (inclusive) 48-hour window.
-            before = w.tid("operator-now").inner_text()
-            w.click("operator-advance-48h")
-            page.wait_for_function(
-                "(before) => document.querySelector('[data-testid=\"operator-now\"]')"
-                ".innerText !== before",
-                arg=before,
-            )
-        w.click("network-toggle-old")
-        w.expect("old", "old-phone-notice")
 
-    # A model change while the old phone is in a drawer; it comes back after 48 hours.
-    w.expect("old", "home")
-    old_offline()
+def _back_online(w: Walker, *, after_48h: bool) -> None:
+    """The old phone comes online: at once, or after the operator moved the clock past the
+    48-hour deletion window (one press moves 49 hours: the window is inclusive)."""
+    if after_48h:
+        before = w.tid("operator-now").inner_text()
+        w.click("operator-advance-48h")
+        w.page.wait_for_function(
+            "(before) => document.querySelector('[data-testid=\"operator-now\"]')"
+            ".innerText !== before",
+            arg=before,
+        )
+    w.click("network-toggle-old")
+    w.expect("old", "old-phone-notice")
+
+
+def _model_change_old_in_drawer(w: Walker, card: str) -> None:
+    """③–⑪ on the new phone while the old phone is offline (in a drawer)."""
+    _old_offline(w)
     w.press("new", "my_page")
     w.press("new", "model_change")
     w.expect("new", "apply-form")
-    w.fill("new", "card_sign_password", "ABC123")
+    w.fill("new", "card_sign_password", card)
     w.tick("new", "confirmed")
     w.press("new", "apply")
     w.expect("new", "card-read")
@@ -434,34 +440,58 @@ def walk_fake(w: Walker, base: str, worlds: list[FakeWorld]) -> None:
     w.dialog("new", "revoke-old")
     w.click("dialog-button-new-agree_next")
     _new_passwords(w, "new", "NEW456", "2468")
-    back_online_after_48h(advance=True)
-    w.shot("21-notice-model-change-48h")
 
-    # 失効 from another phone, the old phone back after 48 hours.
-    fresh()
-    old_offline()
+
+def _revoke_other_old_in_drawer(w: Walker, card: str) -> None:
+    """失効 of the old phone's certificates from the new phone, the old phone offline."""
+    _old_offline(w)
     w.press("new", "my_page")
     w.press("new", "revoke_other")
     w.expect("new", "revoke-other")
-    w.fill("new", "card_sign_password", "ABC123")
+    w.fill("new", "card_sign_password", card)
     w.press("new", "revoke_do")
     w.dialog("new", "revoke-other-confirm")
     w.click("dialog-button-new-revoke_confirm")
     w.expect("new", "card-read")
     w.click("tap-card-new")
     w.expect("new", "done")
-    back_online_after_48h(advance=True)
+
+
+def walk_portal_after_48h(w: Walker) -> None:
+    """The old phone back after 48 hours, on the real portal: ``serve`` on a sandbox data
+    directory (``ca init --sandbox``), whose clock the operator panel's 「時間を49時間進める」
+    moves for every worker (POST /operator/v1/clock/advance does the same). A new session
+    world for each case; the page is ``walk_portal``'s."""
+
+    def card() -> str:
+        return w.tid("info-card_sign_password").inner_text().strip()
+
+    _start_over(w)
+    _model_change_old_in_drawer(w, card())
+    _back_online(w, after_48h=True)
+    w.shot("21-notice-model-change-48h")
+
+    _start_over(w)
+    _revoke_other_old_in_drawer(w, card())
+    _back_online(w, after_48h=True)
     w.shot("23-notice-revoked-other-48h")
 
-    # The card renewed or replaced: back within, then after, 48 hours.
-    for name, advance in (
+
+def walk_fake(w: Walker, base: str, worlds: list[FakeWorld]) -> None:
+    """The old phone's notices after a card replacement, within and after 48 hours: no
+    simulator button makes one, so the walk stages it on the in-memory FakeWorld
+    (``FakeWorld.replace_card`` does what the portal's ``replace_card`` does)."""
+    w.page.goto(f"{base}/simulator/?lang={w.lang.value}")
+    w.expect("old", "home")
+    w.press("new", "my_page")  # away from home: _start_over waits for home on both phones
+    for name, after_48h in (
         ("24-notice-card-replaced", False),
         ("25-notice-card-replaced-48h", True),
     ):
-        fresh()
-        old_offline()
+        _start_over(w, worlds)  # the world just made is worlds[-1]
+        _old_offline(w)
         # What the portal's replace_card leaves for the phone: its certificates revoked and
         # a 48-hour deletion naming the card as the cause (FakeWorld.replace_card).
         worlds[-1].replace_card()
-        back_online_after_48h(advance)
+        _back_online(w, after_48h=after_48h)
         w.shot(name)

@@ -69,8 +69,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 @contextmanager
 def serve_portal(root: Path) -> Iterator[str]:
-    """``mobile-jpki serve --simulator`` (a subprocess, as a user runs it) on a data directory
-    initialised under ``root``, on a free 127.0.0.1 port; yields its base URL."""
+    """``mobile-jpki serve --simulator`` (a subprocess, as a user runs it) on a sandbox data
+    directory (``ca init --sandbox``: its clock can be moved) initialised under ``root``, on a
+    free 127.0.0.1 port; yields its base URL."""
     from mobile_jpki.service.ca.bootstrap import init_data_dir
 
     port = free_port()
@@ -78,13 +79,15 @@ def serve_portal(root: Path) -> Iterator[str]:
     # The certificates (and the front door) name the documented default base
     # (http://127.0.0.1:8000), not this run's port: the simulator talks to the portal in
     # process, and the pictures stay the same from run to run.
-    settings, _ = init_data_dir(root / "data", dt.datetime.now(dt.UTC))
+    settings, _ = init_data_dir(root / "data", dt.datetime.now(dt.UTC), sandbox=True)
     log = root / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOBILE_JPKI_")}
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: S603 - fixed argv: this interpreter, this package
             [sys.executable, "-m", "mobile_jpki", "serve", "--data-dir", str(settings.data_dir),
-             "--host", "127.0.0.1", "--port", str(port), "--simulator"],
+             "--host", "127.0.0.1", "--port", str(port), "--simulator",
+             # a new session world per case and language: more than a person makes a minute
+             "--simulator-per-client", "60", "--simulator-per-minute", "60"],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
