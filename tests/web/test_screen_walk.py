@@ -2,11 +2,12 @@
 """Every screen of the simulator, in both languages, walked in headless Chromium (issue 17).
 
 The walk is ``mobile_jpki.web.walk`` (the one ``scripts/screenshots`` saves pictures with): the
-real portal under ``mobile-jpki serve --simulator`` for the model change ①–⑬ and the side
-paths, the in-memory FakeWorld for the old phone's notices after 48 hours and after a card
-replacement. It fails on any console or page error, failed request, Content-Security-Policy
-violation (the strict policy the server is to send is applied to every page now) or code, text
-id, placeholder or other-language text on a screen.
+real portal under ``mobile-jpki serve --simulator`` (a sandbox data directory) for the model
+change ①–⑬, the side paths and the old phone's notices within and after 48 hours, the
+in-memory FakeWorld for the notices after a card replacement. It fails on any console or page
+error, failed request, Content-Security-Policy violation (the strict policy the server is to
+send is applied to every page now) or code, text id, placeholder or other-language text on a
+screen.
 """
 
 from __future__ import annotations
