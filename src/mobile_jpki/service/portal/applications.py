@@ -15,6 +15,7 @@ from mobile_jpki.pki.validity import EligibilityError, check_signing_eligibility
 from mobile_jpki.protocol.attestation import AttestationError, GeneratedKey, verify_attested_key
 from mobile_jpki.protocol.constants import Slot
 from mobile_jpki.protocol.documents import ApplicationDoc, InquiryDoc
+from mobile_jpki.store.models import CertRecordStatus
 from mobile_jpki.store.portal import ApplicationStatus, ItemStatus, JobStatus
 
 from . import errors as E
@@ -182,10 +183,16 @@ def _accept(
     # the connection lost) is replaced by this one; its certificates, if already issued and
     # never registered, are revoked (superseded). Another device's stays in the way.
     replaced, unregistered = Q.supersede_unfinished(conn, device_id, now)
-    if unregistered:
-        ctx.authority.revoke_many(
-            [int(x, 16) for x in unregistered], Reason.SUPERSEDED, now, actor=ACTOR, session=s
-        )
+    # One may be revoked already: the signing certificate a release after a hold superseded
+    # (lifecycle.release_plan) before this, its reissue application. Revoked is final
+    # (RFC 5280 §5.3.1), so it is not revoked again.
+    live = [
+        int(x, 16)
+        for x in unregistered
+        if (row := Q.certificate(s, x)) is None or row.status != CertRecordStatus.REVOKED.value
+    ]
+    if live:
+        ctx.authority.revoke_many(live, Reason.SUPERSEDED, now, actor=ACTOR, session=s)
     if device.open_application is not None and device.open_application not in replaced:
         raise E.ApplicationInProgress("another application of this person is being processed")
     Q.insert_application(
