@@ -33,6 +33,22 @@ SANDBOX_BANNER = (
 )
 
 
+def notice_page(title: str, message: str, testid: str, links: str, lang: Lang, base: str) -> str:
+    """A simulator page that only says something went wrong, and how to go on (``links``:
+    HTML already escaped)."""
+    b = escape(base)
+    return f"""<!doctype html>
+<html lang="{lang.value}">
+<head><meta charset="utf-8"><title>{escape(title)}</title>
+{FAVICON_LINK}
+<link rel="stylesheet" href="{b}/static/simulator.css"></head>
+<body>{SANDBOX_BANNER}<main><h1>{escape(title)}</h1>
+<p class="message" data-testid="{testid}">{escape(message)}</p>
+<p>{links}</p></main></body>
+</html>
+"""
+
+
 def render_refused(why: str, lang: Lang, base: str) -> str:
     """The simulator's 429 page: no new session now, and why (``why`` is one line, English,
     from :class:`~mobile_jpki.web.sandbox.SessionRefused`)."""
@@ -42,14 +58,5 @@ def render_refused(why: str, lang: Lang, base: str) -> str:
         else "No new simulator session just now"
     )
     retry = "しばらくしてから再読み込みしてください" if lang is Lang.JA else "Reload a little later"
-    b = escape(base)
-    return f"""<!doctype html>
-<html lang="{lang.value}">
-<head><meta charset="utf-8"><title>{escape(title)}</title>
-{FAVICON_LINK}
-<link rel="stylesheet" href="{b}/static/simulator.css"></head>
-<body>{SANDBOX_BANNER}<main><h1>{escape(title)}</h1>
-<p class="message" data-testid="refused">{escape(why)}</p>
-<p><a href="{b}/">{escape(retry)}</a> · <a href="/">mobile-jpki</a></p></main></body>
-</html>
-"""
+    links = f'<a href="{escape(base)}/">{escape(retry)}</a> · <a href="/">mobile-jpki</a>'
+    return notice_page(title, why, "refused", links, lang, base)

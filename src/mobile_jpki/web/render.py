@@ -24,7 +24,7 @@ from mobile_jpki.phone.app.screens import (
 )
 from mobile_jpki.phone.app.texts import text
 from mobile_jpki.phone.app.texts_model import Lang
-from mobile_jpki.web.pages import FAVICON_LINK, SANDBOX_BANNER
+from mobile_jpki.web.pages import FAVICON_LINK, SANDBOX_BANNER, notice_page
 
 # The simulator's own chrome (not the app's texts): what sits around the phones.
 CHROME: Mapping[str, tuple[str, str]] = {
@@ -328,17 +328,8 @@ def render_setup_error(message: str, lang: Lang, base: str) -> str:
         else "The simulator could not start"
     )
     retry = "再読み込み" if lang is Lang.JA else "Reload"
-    b = escape(base)
-    return f"""<!doctype html>
-<html lang="{lang.value}">
-<head><meta charset="utf-8"><title>{escape(title)}</title>
-{FAVICON_LINK}
-<link rel="stylesheet" href="{b}/static/simulator.css"></head>
-<body>{SANDBOX_BANNER}<main><h1>{escape(title)}</h1>
-<p class="message" data-testid="setup-error">{escape(message)}</p>
-<p><a href="{b}/">{escape(retry)}</a></p></main></body>
-</html>
-"""
+    links = f'<a href="{escape(base)}/">{escape(retry)}</a>'
+    return notice_page(title, message, "setup-error", links, lang, base)
 
 
 def render_page(panels: Mapping[str, str], lang: Lang, base: str) -> str:
