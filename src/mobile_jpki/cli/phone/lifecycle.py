@@ -26,7 +26,7 @@ from mobile_jpki.cli.phone.session import (
     print_my_page,
 )
 from mobile_jpki.lifecycle import release_plan, revocation_secret
-from mobile_jpki.phone.app.flows import old_phone_notice
+from mobile_jpki.phone.app.old_phone import old_phone_notice
 from mobile_jpki.phone.app.texts import text
 from mobile_jpki.phone.app.texts_model import Lang
 from mobile_jpki.phone.steps import HIERARCHY_OF

@@ -37,7 +37,6 @@ from mobile_jpki.phone.app.backend import (
     AppBackend,
     BackendError,
     CardTicket,
-    InstructionKind,
     NewSecrets,
     PushKind,
     Rejected,
@@ -53,6 +52,7 @@ from mobile_jpki.phone.app.events import (
     TypeText,
 )
 from mobile_jpki.phone.app.messages import message_for
+from mobile_jpki.phone.app.old_phone import carry_out_instructions
 from mobile_jpki.phone.app.render import held_certificates, render
 from mobile_jpki.phone.app.screens import (
     CERT_CHECKBOX,
@@ -67,26 +67,10 @@ from mobile_jpki.phone.app.screens import (
 )
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.protocol.documents import ApplicationKind
-from mobile_jpki.protocol.instructions import InstructionReason
 from mobile_jpki.reader.errors import InvalidSecret
 from mobile_jpki.reader.passwords import normalise_sign_password, validate_auth_pin
 
 log = logging.getLogger(__name__)
-
-# The suffix of the old phone's notice for each cause (texts old_phone_deleted*, old_phone_kept*);
-# a model change on another phone has the plain text.
-_NOTICE_CAUSE: dict[str, str] = {
-    InstructionReason.REVOKED_FROM_MY_PAGE: "_other",
-    InstructionReason.CARD_REPLACED: "_card",
-}
-
-
-def old_phone_notice(reason: str, *, kept: bool) -> str:
-    """The text id of the old phone's notice: its real cause (a model change on another phone,
-    失効 from another phone, a renewed or replaced card) and whether the certificates were
-    deleted (back within 48 hours) or stay, revoked (after). One place for the app and the
-    CLI (`phone sync`), so neither names a card replacement a model change."""
-    return f"old_phone_{'kept' if kept else 'deleted'}{_NOTICE_CAUSE.get(reason, '')}"
 
 
 class PhoneApp:
@@ -501,42 +485,13 @@ class PhoneApp:
         return self._go(s, ScreenId.DONE, done_text=done, ticket_id=None)
 
     def _come_online(self, s: AppState) -> AppState:
-        try:
-            instructions = list(self.backend.fetch_instructions())
-        except BackendError as err:
-            return replace(s, message=message_for(err))
-        notice = ""
-        kept: list[str] = []  # told of, not carried out: remembered as seen on OK
-        for instruction in instructions:
-            # The notice names the real cause: a model change on another phone, 失効 from
-            # another phone, or a renewed/replaced card. A release's re-issue is carried out
-            # without one: the person asked for it on this phone (docs/lifecycle.md).
-            silent = instruction.kind is InstructionKind.REISSUE
-            # JPKI-FACTS: deleted if the old phone comes online within 48 h of the revocation;
-            # after that the certificates stay on it, revoked.
-            if not instruction.lapsed and self.clock.now() <= instruction.delete_until:
-                try:
-                    self.backend.delete_certificates(instruction)
-                    if not silent:
-                        notice = old_phone_notice(instruction.reason, kept=False)
-                    continue
-                except Rejected as err:
-                    if err.code == "instruction-superseded":
-                        # Withdrawn, or the element holds newer certificates than the ones
-                        # named (registered since): nothing was deleted, nothing to say.
-                        continue
-                    if err.code != "instruction-expired":
-                        return replace(s, message=message_for(err))
-                except BackendError as err:
-                    return replace(s, message=message_for(err))
-            if silent:
-                self.backend.notice_shown(instruction.instruction_id)  # nothing to tell
-                continue
-            notice = notice or old_phone_notice(instruction.reason, kept=True)
-            kept.append(instruction.instruction_id)
+        outcome = carry_out_instructions(self.backend, self.clock.now())
+        if isinstance(outcome, Message):
+            return replace(s, message=outcome)
+        notice, kept = outcome
         if not notice:
             return s
-        return self._go(s, ScreenId.OLD_PHONE_NOTICE, notice_text=notice, notice_ids=tuple(kept))
+        return self._go(s, ScreenId.OLD_PHONE_NOTICE, notice_text=notice, notice_ids=kept)
 
     def _notice_ok(self, s: AppState) -> AppState:
         """OK on the old phone's notice: a kept-certificates notice is not shown again (the
