@@ -61,15 +61,15 @@ def authapp_errors() -> Iterator[None]:
 
 
 def show(view: ApprovalView, *, holder: str) -> None:
-    """The consent screen, in the app's words (on stderr: stdout keeps the redirect URL)."""
-    typer.echo(f"{view.client_name} が次の情報を求めています ({view.client_id})", err=True)
-    typer.echo("  利用者証明 (ログイン)", err=True)
+    """The consent screen, in the app's words; the redirect URL comes after it, last."""
+    typer.echo(f"{view.client_name} が次の情報を求めています ({view.client_id})")
+    typer.echo("  利用者証明 (ログイン)")
     for item in requested_items(view):
-        typer.echo(f"  {item}", err=True)
+        typer.echo(f"  {item}")
     tx = view.sign_transaction
     if tx is not None:
-        typer.echo(f"  署名対象 SHA-256: {tx.digest.hex()} ({tx.digest_type})", err=True)
-    typer.echo(f"  使う電子証明書: {holder}", err=True)
+        typer.echo(f"  署名対象 SHA-256: {tx.digest.hex()} ({tx.digest_type})")
+    typer.echo(f"  使う電子証明書: {holder}")
 
 
 def _key(element: JpkiClient, which: Hierarchy) -> tuple[ApduRSAPrivateKey, x509.Certificate]:
