@@ -4,8 +4,8 @@
 Two halves: the command's own behaviour (which URL, which secret when, exit codes) against a
 scripted service that speaks the contract and checks the signatures made in the element; and
 end to end through the real twin (a relying party registered, its PKCE authorization URL
-opened, the redirect's code and state; a revoked phone refused), which runs once the twin's
-server (``mobile_jpki.api.authapp``) is there.
+opened, the redirect's code and state; a revoked phone refused; a sign transaction signed on
+the card whose result verifies).
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ import hashlib
 import json
 import secrets
 import shutil
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -294,12 +297,8 @@ def test_a_refusal_is_one_line_exit_4(
 
 
 # -- end to end through the twin ----------------------------------------------------------------
-@pytest.fixture
-def twin() -> None:
-    pytest.importorskip("mobile_jpki.api.authapp", reason="the twin's server is not merged yet")
-
-
-def register_rp(data: Path) -> str:
+def register_rp(data: Path) -> tuple[str, dict[str, Any]]:
+    """A relying party registered as `rp register` does: (client_id, its private JWK)."""
     from mobile_jpki.service.authapp.clients import (
         ClientRegistry,
         generate_private_jwk,
@@ -308,18 +307,19 @@ def register_rp(data: Path) -> str:
     from mobile_jpki.settings import Settings
     from mobile_jpki.store.db import Database
 
+    private = generate_private_jwk()
     db = Database(Settings.load(data).effective_database_url)
     try:
         client = ClientRegistry(db).register(
-            name="Example RP", redirect_uris=[REDIRECT],
-            jwks=public_jwks(generate_private_jwk()), now=dt.datetime.now(dt.UTC),
+            name="Example RP", redirect_uris=[REDIRECT], jwks=public_jwks(private),
+            now=dt.datetime.now(dt.UTC),
         )  # fmt: skip
     finally:
         db.engine.dispose()
-    return client.client_id
+    return client.client_id, private
 
 
-def authorization_url(client_id: str, scope: str) -> tuple[str, str]:
+def authorization_url(client_id: str, scope: str, **extra: str) -> tuple[str, str]:
     """(URL, state) of an RP's request with fresh PKCE S256 values (RFC 7636 §4.2)."""
     verifier = secrets.token_urlsafe(48)
     challenge = b64url(hashlib.sha256(verifier.encode()).digest())
@@ -327,7 +327,7 @@ def authorization_url(client_id: str, scope: str) -> tuple[str, str]:
     query = urlencode({
         "response_type": "code", "scope": scope, "client_id": client_id,
         "redirect_uri": REDIRECT, "state": state, "nonce": secrets.token_urlsafe(16),
-        "code_challenge": challenge, "code_challenge_method": "S256",
+        "code_challenge": challenge, "code_challenge_method": "S256", **extra,
     })  # fmt: skip
     return f"{ISSUER}/protocol/openid-connect/auth?{query}", state
 
@@ -339,22 +339,20 @@ def redirect_of(result: Result) -> dict[str, list[str]]:
     return parse_qs(parts.query)
 
 
-@pytest.mark.usefixtures("twin")
 def test_phone_then_card_log_in_with_facts(own_dir: Demo_) -> None:
-    client_id = register_rp(own_dir[0])
+    client_id, _ = register_rp(own_dir[0])
     for run, secrets_ in ((phone, phone_secrets), (card, card_secrets)):
         url, state = authorization_url(client_id, "openid name address birthdate gender")
         result = run(own_dir, url, *secrets_(own_dir))
         query = redirect_of(result)
         assert query["state"] == [state] and len(query["code"]) == 1, query
-        assert query.get("iss") in (None, [ISSUER])
+        assert query["iss"] == [ISSUER]
         assert "Example RP" in result.stdout
 
 
-@pytest.mark.usefixtures("twin")
 def test_deny_wrong_pin_and_a_revoked_phone(own_dir: Demo_) -> None:
     data, secrets_ = own_dir
-    client_id = register_rp(data)
+    client_id, _ = register_rp(data)
     url, state = authorization_url(client_id, "openid")
     query = redirect_of(phone(own_dir, url, "--deny"))
     assert query["error"] == ["access_denied"] and query["state"] == [state]
@@ -371,4 +369,130 @@ def test_deny_wrong_pin_and_a_revoked_phone(own_dir: Demo_) -> None:
     refused = phone(own_dir, url, "--pin", pin, code=4)
     assert REDIRECT not in refused.stdout
     (line,) = refused.stderr.strip().splitlines()
-    assert line.startswith("refused: ")
+    assert line.startswith("refused: ") and "revoked" in line
+
+
+def client_assertion(client_id: str, private: dict[str, Any]) -> str:
+    """private_key_jwt (RFC 7523 §2.2): what the RP's Authlib client sends."""
+    from joserfc import jwt
+    from joserfc.jwk import RSAKey
+
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    claims = {"iss": client_id, "sub": client_id, "aud": f"{ISSUER}/protocol/openid-connect/token",
+              "jti": secrets.token_urlsafe(16), "iat": now, "exp": now + 60}  # fmt: skip
+    return jwt.encode({"alg": "RS256", "kid": private["kid"]}, claims, RSAKey.import_key(private))
+
+
+def test_a_sign_transaction_signed_on_the_card_verifies(own_dir: Demo_) -> None:
+    """The RP's digest, signed by `card authorize` on the card, comes back in the result and
+    verifies with the card's signing certificate (PKCS#1 v1.5 over the digest's DigestInfo)."""
+    from joserfc import jwe, jws
+    from joserfc.jwk import RSAKey
+
+    from mobile_jpki.runtime import open_system
+    from mobile_jpki.settings import Settings
+
+    data = own_dir[0]
+    client_id, private = register_rp(data)
+    key = RSAKey.import_key(private)
+    digest = hashlib.sha256("契約書の本文".encode()).digest()
+    assertion = {"client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
+    token_url = f"{ISSUER}/protocol/openid-connect/token"
+    system = open_system(Settings.load(data), office.clock)
+    try:
+        with system.client() as http:
+            granted = http.post(token_url, data={
+                "grant_type": "client_credentials", "scope": "sign",
+                "client_assertion": client_assertion(client_id, private), **assertion,
+            })  # fmt: skip
+            assert granted.status_code == 200, granted.text
+            created = http.post(
+                f"{BASE}/api/sign-transactions",
+                json={"digest": base64.b64encode(digest).decode(), "digest_type": "sha256"},
+                headers={"Authorization": f"Bearer {granted.json()['access_token']}"},
+            )
+            assert created.status_code == 201, created.text
+            tx = created.json()["id"]
+
+            verifier = secrets.token_urlsafe(48)
+            url, state = authorization_url(client_id, "openid sign", sign_transaction_id=tx)
+            query = parse_qs(urlsplit(url).query)
+            query["code_challenge"] = [b64url(hashlib.sha256(verifier.encode()).digest())]
+            url = f"{ISSUER}/protocol/openid-connect/auth?{urlencode(query, doseq=True)}"
+            result = card(own_dir, url, *card_secrets(own_dir))
+            assert "電子署名" in result.stdout and digest.hex() in result.stdout
+            back = redirect_of(result)
+            assert back["state"] == [state]
+
+            tokens = http.post(token_url, data={
+                "grant_type": "authorization_code", "code": back["code"][0],
+                "redirect_uri": REDIRECT, "code_verifier": verifier,
+                "client_assertion": client_assertion(client_id, private), **assertion,
+            })  # fmt: skip
+            assert tokens.status_code == 200, tokens.text
+            fetched = http.get(
+                f"{BASE}/api/sign-transactions/{tx}/result",
+                headers={"Authorization": f"Bearer {tokens.json()['access_token']}"},
+            )
+            assert fetched.status_code == 200, fetched.text
+    finally:
+        system.close()
+    inner = jwe.decrypt_compact(
+        fetched.content, key, algorithms=["RSA-OAEP-256", "ECDH-ES+A256KW", "A256GCM"]
+    ).plaintext
+    assert inner is not None
+    claims = json.loads(jws.extract_compact(inner).payload)
+    assert unb64url(claims["digest"]) == digest
+    signer = x509.load_der_x509_certificate(unb64url(claims["certificate"]))
+    assert signer == cert_of(own_dir, "card-sign")
+    Scripted._check(claims, digest, prehashed=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served(own_dir: Demo_) -> Iterator[tuple[Demo_, str]]:
+    """The copied data directory served over TCP (uvicorn in a thread) at its own base URL."""
+    import uvicorn
+
+    from mobile_jpki.runtime import open_system
+    from mobile_jpki.settings import Settings
+
+    base = f"http://127.0.0.1:{free_port()}"
+    settings_file = own_dir[0] / "settings.json"
+    settings = json.loads(settings_file.read_text())
+    settings_file.write_text(json.dumps(settings | {"base_url": base}))
+    system = open_system(Settings.load(own_dir[0]), office.clock)
+    port = int(base.rsplit(":", 1)[1])
+    server = uvicorn.Server(uvicorn.Config(system.app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield own_dir, base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        system.close()
+
+
+def test_phone_authorize_over_tcp(served: tuple[Demo_, str]) -> None:
+    """`--base-url`: the same request through a running server; the URL must name it."""
+    d, base = served
+    client_id, _ = register_rp(d[0])
+    url, state = authorization_url(client_id, "openid name")
+    url = url.replace(BASE, base)
+    # A URL naming the old address (port 8000) is another service: refused before any request.
+    old, _ = authorization_url(client_id, "openid")
+    phone(d, old, *phone_secrets(d), "--base-url", base, code=2)
+    query = redirect_of(phone(d, url, *phone_secrets(d), "--base-url", base))
+    assert query["state"] == [state] and query["iss"] == [f"{base}/api/realms/main"]
