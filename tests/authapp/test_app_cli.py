@@ -27,11 +27,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from click.testing import Result
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from mobile_jpki.cli import office
 from mobile_jpki.cli.main import app

@@ -105,7 +105,8 @@ def test_login_with_authlib_discovery_pkce_private_key_jwt_id_token_userinfo(twi
     assert "refresh_token" in token
     info = client.get(f"{BASE}/api/realms/main/protocol/openid-connect/userinfo").json()
     assert info["sub"] == claims["sub"]
-    cert = x509.load_pem_x509_certificate((twin.data / "export" / "new-phone-sign.pem").read_bytes())
+    pem = (twin.data / "export" / "new-phone-sign.pem").read_bytes()
+    cert = x509.load_pem_x509_certificate(pem)
     from mobile_jpki.pki.identity import read_facts
 
     facts = read_facts(cert)
@@ -136,7 +137,7 @@ def test_openid_only_needs_no_signing_password_and_returns_no_facts(twin: Twin) 
 
 def test_sub_is_per_relying_party_and_survives_a_card_login(twin: Twin) -> None:
     """The same person through the card and through the phone gets one sub at one RP."""
-    client, token, nonce = login(twin, "openid")
+    _client, token, nonce = login(twin, "openid")
     phone_sub = check_id_token(twin, token["id_token"], nonce)["sub"]
     url, params = twin.auth_url()
     view = twin.open_request(url)
@@ -145,8 +146,8 @@ def test_sub_is_per_relying_party_and_survives_a_card_login(twin: Twin) -> None:
     code = query_of(card.json()["redirect_uri"])["code"]
     with rp_client(twin) as c:
         tok = c.fetch_token(
-            f"{BASE}/api/realms/main/protocol/openid-connect/token", grant_type="authorization_code",
-            code=code, code_verifier=params["_verifier"],
+            f"{BASE}/api/realms/main/protocol/openid-connect/token",
+            grant_type="authorization_code", code=code, code_verifier=params["_verifier"],
         )  # fmt: skip
         card_claims = check_id_token(twin, tok["id_token"], params["nonce"])
     assert card_claims["sub"] == phone_sub
@@ -169,7 +170,7 @@ def test_sign_transaction_result_verifies_with_openssl(twin: Twin, tmp_path: Pat
         )
     assert created.status_code == 201, created.text
     tx = created.json()["id"]
-    client, token, nonce = login(twin, "openid sign", sign_transaction_id=tx)
+    client, _token, _nonce = login(twin, "openid sign", sign_transaction_id=tx)
     result = client.get(f"{BASE}/api/sign-transactions/{tx}/result")
     assert result.status_code == 200, result.text
     assert result.headers["content-type"].startswith("application/jose")
@@ -186,8 +187,9 @@ def test_sign_transaction_result_verifies_with_openssl(twin: Twin, tmp_path: Pat
 
     (tmp_path / "cert.pem").write_bytes(cert.public_bytes(Encoding.PEM))
     chain = subprocess.run(
-        ["openssl", "verify", "-partial_chain", "-CAfile", str(twin.data / "export" / "sign-ca.pem"),
-         str(tmp_path / "cert.pem")], capture_output=True, text=True, check=False,
+        ["openssl", "verify", "-partial_chain", "-CAfile",
+         str(twin.data / "export" / "sign-ca.pem"), str(tmp_path / "cert.pem")],
+        capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert chain.returncode == 0, chain.stdout + chain.stderr
     pub = subprocess.run(
