@@ -329,3 +329,15 @@ def test_an_expired_request_cannot_be_approved(twin: Twin) -> None:
     advance_clock(twin.system.clock, dt.timedelta(minutes=11))
     answer = twin.http.get(f"/api/realms/main/device-approvals/{view['request_id']}")
     assert answer.status_code == 410 and answer.json()["error"] == "expired"
+
+
+def test_housekeeping_forgets_what_can_no_longer_be_used(twin: Twin) -> None:
+    """Codes, tokens, jti and requests (with the facts they hold) go once past use."""
+    code, params = approved_code(twin, scope="openid name")
+    assert exchange(twin, code, params["_verifier"]).status_code == 200
+    svc = twin.system.app.state.authapp
+    now = twin.system.clock.now()
+    assert svc.housekeeping(now) == 0
+    assert requests_stored(twin) == 1 and tokens_issued(twin) == 2
+    assert svc.housekeeping(now + dt.timedelta(hours=11)) >= 4  # request, 2 tokens, jti
+    assert requests_stored(twin) == 0 and tokens_issued(twin) == 0
