@@ -324,8 +324,12 @@ def create_app(settings: RpSettings) -> Starlette:
                 await client.fetch_token(
                     metadata["token_endpoint"], grant_type="client_credentials", scope="sign"
                 )
+                # The twin's discovery names the endpoint; else it is under the issuer's origin.
+                endpoint = metadata.get(
+                    "sign_transactions_endpoint", settings.sign_transactions_url
+                )
                 created = await client.post(
-                    settings.sign_transactions_url,
+                    endpoint,
                     json={"digest": base64.b64encode(digest).decode(), "digest_type": "sha256"},
                 )
                 created.raise_for_status()
@@ -340,6 +344,7 @@ def create_app(settings: RpSettings) -> Starlette:
         request.session.setdefault("signing", {})[rv["state"]] = {
             "id": transaction_id,
             "text": text,
+            "endpoint": endpoint,
         }
         return RedirectResponse(rv["url"], status_code=302)
 
@@ -356,7 +361,7 @@ def create_app(settings: RpSettings) -> Starlette:
         except (OAuthError, httpx.HTTPError) as exc:
             return _fail(request, f"userinfo failed: {exc}")
         if signing is not None:
-            url = f"{settings.sign_transactions_url}/{signing['id']}/result"
+            url = f"{signing['endpoint']}/{signing['id']}/result"
             try:
                 answer = await authapp.get(url, token=token)
                 answer.raise_for_status()
