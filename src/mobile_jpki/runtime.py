@@ -19,6 +19,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 
+from mobile_jpki.api import authapp
 from mobile_jpki.api.app import create_app
 from mobile_jpki.api.portal import PortalContext, install
 from mobile_jpki.api.portal.bootstrap import build_portal
@@ -85,4 +86,5 @@ def open_system(
     tsa = load_or_create_tsa(settings, ca, now or clock.now())
     app = create_app(ca, clock=clock, tsa=tsa, simulator=simulator)
     install(app, context)
+    authapp.install_from_settings(app, ca, settings, clock)
     return System(settings, clock, ca, context.service, context, app, card_issuer_key)

@@ -105,4 +105,8 @@ def install_from_settings(
 ) -> None:
     """What ``serve`` calls: the portal of this data directory on the same app and port, on
     the app's clock (a sandbox's movable one, store.clock_offset.clock_for)."""
+    from mobile_jpki.api import authapp
+
     install_with_worker(app, build_portal(ca, settings, clock=clock))
+    # The デジタル認証アプリ twin on the same app (docs/auth-app.md).
+    authapp.install_from_settings(app, ca, settings, clock or SystemClock())
