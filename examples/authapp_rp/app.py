@@ -44,13 +44,13 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.integrations.starlette_client import OAuth
-from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -71,6 +71,7 @@ MAX_TEXT = 200  # the text rides in the session cookie until the result is back
 # What the twin encrypts to and signs with (docs/auth-app.md): nothing else is accepted.
 JWE_ALGORITHMS = ["RSA-OAEP-256", "ECDH-ES+A256KW", "A256GCM"]
 JWS_ALGORITHMS = ["RS256", "ES256"]
+ASSERTION_LIFETIME = 60  # seconds
 CLIENT_AUTH = "private_key_jwt"  # the only client authentication the service accepts
 
 
@@ -205,6 +206,22 @@ def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     return True
 
 
+class ShortPrivateKeyJWT(PrivateKeyJWT):  # type: ignore[misc]
+    """Authlib's ``private_key_jwt`` with a short-lived assertion: Authlib's default ``exp``
+    is an hour ahead, the service accepts at most five minutes (AUTH-APP-FACTS.md)."""
+
+    def sign(self, auth: Any, token_endpoint: str) -> str:
+        token: str = private_key_jwt_sign(
+            auth.client_secret,
+            client_id=auth.client_id,
+            token_endpoint=token_endpoint,
+            header=self.headers,
+            alg=self.alg,
+            expires_in=ASSERTION_LIFETIME,
+        )
+        return token
+
+
 # -- pages -----------------------------------------------------------------------------------
 def _page(body: str, issuer: str) -> HTMLResponse:
     parts = urlsplit(issuer)
@@ -238,8 +255,9 @@ def create_app(settings: RpSettings) -> Starlette:
     kid = settings.private_jwk.get("kid")
 
     def client_auth() -> PrivateKeyJWT:
-        # aud = the token endpoint's URL (RFC 7523 §3 item 3): Authlib uses the request's URL.
-        return PrivateKeyJWT(alg=alg, headers={"kid": kid} if kid else None)
+        # aud = the token endpoint's URL (RFC 7523 §3 item 3): Authlib uses the request's URL;
+        # a fresh jti per assertion (no fixed claims dict: Authlib would store the jti in it).
+        return ShortPrivateKeyJWT(alg=alg, headers={"kid": kid} if kid else None)
 
     http_kwargs: dict[str, Any] = {"timeout": 10}
     if settings.transport is not None:
@@ -304,9 +322,13 @@ def create_app(settings: RpSettings) -> Starlette:
         return redirect
 
     async def sign(request: Request) -> Response:
-        form = await request.form()
-        text = str(form.get("text", ""))
-        if not secrets.compare_digest(str(form.get("csrf", "")), request.session.get("csrf", "")):
+        # A urlencoded form, parsed here: Starlette's request.form() needs python-multipart.
+        body = await request.body()
+        if len(body) > 4 * MAX_TEXT + 200:  # percent-encoded UTF-8 text and the CSRF token
+            return _fail(request, f"the text must have 1 to {MAX_TEXT} characters")
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        text = form.get("text", "")
+        if not secrets.compare_digest(form.get("csrf", ""), request.session.get("csrf", "")):
             return _fail(request, "the form is stale: try again")
         if not text or len(text) > MAX_TEXT:
             return _fail(request, f"the text must have 1 to {MAX_TEXT} characters")
@@ -355,12 +377,13 @@ def create_app(settings: RpSettings) -> Starlette:
             token = await authapp.authorize_access_token(request)
         except (OAuthError, httpx.HTTPError) as exc:
             return _fail(request, f"authorization failed: {exc}")
-        request.session["id_token"] = dict(token.get("userinfo") or {})
-        try:
-            request.session["userinfo"] = dict(await authapp.userinfo(token=token))
-        except (OAuthError, httpx.HTTPError) as exc:
-            return _fail(request, f"userinfo failed: {exc}")
-        if signing is not None:
+        if signing is None:  # a login: keep its claims (a signature asks for no facts)
+            request.session["id_token"] = dict(token.get("userinfo") or {})
+            try:
+                request.session["userinfo"] = dict(await authapp.userinfo(token=token))
+            except (OAuthError, httpx.HTTPError) as exc:
+                return _fail(request, f"userinfo failed: {exc}")
+        else:
             url = f"{signing['endpoint']}/{signing['id']}/result"
             try:
                 answer = await authapp.get(url, token=token)
