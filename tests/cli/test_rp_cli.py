@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import stat
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from joserfc import jwt
 from joserfc.jwk import OKPKey, RSAKey
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from mobile_jpki.cli.main import app
@@ -189,3 +191,26 @@ def test_usage_and_setup_errors(data: Path, jwks_file: Path, tmp_path: Path) -> 
     assert "no such file" in err
     _, err = run("rp", "list", "--data-dir", str(tmp_path / "nowhere"), code=5)
     assert "not a mobile-jpki data directory" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.postgres
+def test_register_list_remove_on_postgresql(tmp_path: Path, jwks_file: Path) -> None:
+    """The same on a data directory whose database is PostgreSQL (``--database-url``)."""
+    url = os.environ.get("MOBILE_JPKI_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("MOBILE_JPKI_TEST_POSTGRES_URL not set")
+    db = Database(url)
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    db.dispose()
+    data = tmp_path / "pg"
+    init_data_dir(data, dt.datetime.now(dt.UTC), sandbox=True, database_url=url)
+    out, _ = run("rp", "register", "--data-dir", str(data), "--database-url", url,
+                 "--name", "PG RP", "--redirect-uri", "http://127.0.0.1:9000/callback",
+                 "--jwks", str(jwks_file))  # fmt: skip
+    client_id = out.splitlines()[-1]
+    listed, _ = run("rp", "list", "--data-dir", str(data), "--json")
+    assert [e["client_id"] for e in json.loads(listed)] == [client_id]
+    run("rp", "remove", client_id, "--data-dir", str(data), "--database-url", url)
+    assert registered(data) == []
