@@ -295,6 +295,22 @@ NoStatusCheck = Annotated[
 ]  # fmt: skip
 
 
+# -- options of `card authorize` and `phone authorize` (the デジタル認証アプリ's side) ------------
+AuthUrl = Annotated[
+    str,
+    typer.Argument(
+        metavar="URL",
+        help="The relying party's authorization URL (…/protocol/openid-connect/auth?…), the "
+        "web step's app link (mobile-jpki-auth://authorize?url=…) or its device-approval URL.",
+        show_default=False,
+    ),
+]
+Deny = Annotated[
+    bool,
+    typer.Option("--deny", help="Decline (やめる): the relying party gets error=access_denied."),
+]
+
+
 @app.command("sign-cms")
 def sign_cms_cmd(
     in_path: InFile,
@@ -339,6 +355,56 @@ def sign_cms_cmd(
         in_path, out_path, data_dir=data_dir, card=card, password=password, attached=attached,
         with_ca=with_ca, pem=pem, timestamp=timestamp, tsa_url=tsa_url,
         no_status_check=no_status_check, base_url=base_url, pcsc=pcsc, reader=reader,
+    )  # fmt: skip
+
+
+@app.command("authorize")
+def authorize(
+    url: AuthUrl,
+    data_dir: DataDir,
+    card: Annotated[str, typer.Option("--card", help="Id of the emulated card.")] = "card",
+    pin: Annotated[
+        str | None,
+        typer.Option(
+            "--pin",
+            help="The card's user-authentication PIN (暗証番号, 4 digits). Prompted (hidden) "
+            "when absent.",
+            envvar="MOBILE_JPKI_CARD_PIN",
+        ),
+    ] = None,
+    sign_password: Annotated[
+        str | None,
+        typer.Option(
+            "--sign-password",
+            help="The card's signing password, asked only when facts or a signature are "
+            "requested. Prompted (hidden) when absent.",
+            envvar="MOBILE_JPKI_CARD_PASSWORD",
+        ),
+    ] = None,
+    deny: Deny = False,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="Talk to a running `mobile-jpki serve` at this URL (default: the service of "
+            "--data-dir, in-process).",
+            envvar="MOBILE_JPKI_BASE_URL",
+        ),
+    ] = None,
+) -> None:
+    """Do what the デジタル認証アプリ does with the card held to the phone (NFC) when a relying
+    party's authorization URL is opened: show who asks for what, sign the service's challenge
+    with the card's user-auth key (4-digit PIN) and, when facts or a signature are asked, with
+    its signing key (signing password), and print the redirect URL (code and state) last.
+
+    A refusal by the service prints `refused: <reason>` and exits 4; a URL of another
+    service exits 2. --deny declines: the redirect carries error=access_denied.
+    """
+    from mobile_jpki.cli.authapp import card_authorize
+
+    card_authorize(
+        url, data_dir=data_dir, card=card, pin=pin, sign_password=sign_password, decline=deny,
+        base_url=base_url,
     )  # fmt: skip
 
 

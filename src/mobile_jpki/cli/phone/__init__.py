@@ -12,7 +12,9 @@ library code (:class:`~mobile_jpki.phone.steps.ScriptedPhone`,
 - :mod:`.lifecycle`: ``sync``, ``revoke``, ``revoke-other``, ``reset-password``, ``release``,
   ``push``, ``status``;
 - :mod:`.use`: the secure element itself: ``vpcd``, ``list``, ``info``, ``read-cert``,
-  ``sign-pdf``, ``sign-cms``.
+  ``sign-pdf``, ``sign-cms``;
+- :mod:`.authorize`: ``authorize``, the デジタル認証アプリ's side of a relying party's login or
+  signature (issue 18).
 
 Exit codes as ``mobile-jpki card`` (see :mod:`mobile_jpki.cli.card` and docs/cli.md).
 """
@@ -23,7 +25,7 @@ from collections.abc import Callable
 
 import typer
 
-from mobile_jpki.cli.phone import apply, lifecycle, use
+from mobile_jpki.cli.phone import apply, authorize, lifecycle, use
 from mobile_jpki.cli.phone.session import launch
 
 app = typer.Typer(
@@ -54,6 +56,7 @@ _COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("status", lifecycle.status),
     ("sign-pdf", use.sign_pdf_cmd),
     ("sign-cms", use.sign_cms_cmd),
+    ("authorize", authorize.authorize),
 )
 for _name, _command in _COMMANDS:
     app.command(_name)(_command)

@@ -35,9 +35,9 @@ from mobile_jpki.service.authapp.errors import (
     ApprovalError,
     Expired,
     Finished,
-    NotFound,
     OAuthError,
     RedirectError,
+    UnknownItem,
 )
 from mobile_jpki.service.authapp.keys import pairwise_sub
 from mobile_jpki.service.authapp.transactions import digest_of, load_for_authorization
@@ -139,11 +139,11 @@ def start(ctx: AuthAppContext, query: Mapping[str, Sequence[str]], now: dt.datet
 
 def _get(ctx: AuthAppContext, request_id: str) -> AuthAppRequest:
     if len(request_id) > 64:
-        raise NotFound("request")
+        raise UnknownItem("request")
     with ctx.ca.db.transaction(write=False) as s:
         row = s.get(AuthAppRequest, request_id)
         if row is None:
-            raise NotFound("request")
+            raise UnknownItem("request")
         s.expunge(row)
         return row
 
@@ -333,7 +333,7 @@ def browser_code(
         or row.status != RequestStatus.APPROVED.value
         or row.code_used_at is not None
     ):
-        raise NotFound("code for this browser")
+        raise UnknownItem("code for this browser")
     code, code_hash = new_secret()
     now = now_s(now)
     with ctx.ca.db.transaction() as s:
@@ -345,5 +345,5 @@ def browser_code(
                     browser_hash=None)
         )  # fmt: skip
         if done.rowcount != 1:  # type: ignore[attr-defined]
-            raise NotFound("code for this browser")
+            raise UnknownItem("code for this browser")
     return with_query(row.redirect_uri, {"code": code, "state": row.state, "iss": ctx.issuer})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -14,6 +15,7 @@ from mobile_jpki.service.authapp.clients import ClientRegistry
 from mobile_jpki.service.authapp.keys import TwinKeys
 from mobile_jpki.service.ca import CertificateAuthority
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 REALM_PATH = "/api/realms/main"  # the sandbox's Keycloak-style realm (AUTH-APP-FACTS.md)
 
 
@@ -77,7 +79,7 @@ def b64url(data: bytes) -> str:
 
 def unb64url(text: str) -> bytes:
     """Strict base64url without padding (RFC 7515 §2): ValueError otherwise."""
-    if not isinstance(text, str) or any(c in text for c in "+/= \n"):
+    if not isinstance(text, str) or not _B64URL.fullmatch(text):
         raise ValueError("not base64url")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 

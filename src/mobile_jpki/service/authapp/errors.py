@@ -41,7 +41,7 @@ class ApprovalError(OAuthError):
         self.redirect_uri = redirect_uri
 
 
-class NotFound(OAuthError):
+class UnknownItem(OAuthError):
     def __init__(self, what: str) -> None:
         super().__init__("not_found", f"no such {what}", status=404)
 

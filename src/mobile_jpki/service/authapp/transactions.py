@@ -28,7 +28,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from mobile_jpki.pki.model import utc
 from mobile_jpki.service.authapp.context import AuthAppContext, b64url, now_s
-from mobile_jpki.service.authapp.errors import NotFound, OAuthError
+from mobile_jpki.service.authapp.errors import OAuthError, UnknownItem
 from mobile_jpki.store.authapp import AuthAppSignTransaction, TransactionStatus
 
 # DigestInfo ::= SEQUENCE { AlgorithmIdentifier { id-sha256, NULL }, OCTET STRING (32) }
@@ -126,11 +126,11 @@ def result(
     try:
         uuid.UUID(transaction_id)
     except ValueError:
-        raise NotFound("sign transaction") from None
+        raise UnknownItem("sign transaction") from None
     with ctx.ca.db.transaction(write=False) as s:
         row = s.get(AuthAppSignTransaction, transaction_id)
         if row is None or row.client_id != client_id:
-            raise NotFound("sign transaction")
+            raise UnknownItem("sign transaction")
         if row.status != TransactionStatus.SIGNED.value or row.request_id != request_id:
             raise OAuthError(
                 "insufficient_scope", "this token's authorization did not sign it", status=403
@@ -138,7 +138,7 @@ def result(
         s.expunge(row)
     client = ctx.clients.get(client_id)
     if client is None or row.signature is None or row.certificate_der is None:
-        raise NotFound("sign transaction")
+        raise UnknownItem("sign transaction")
     signing_key = ctx.keys.signing_key(now)
     claims = {
         "iss": ctx.issuer,
