@@ -8,8 +8,9 @@ Transport wiring, kept to three clients:
   cookie jar per origin, as a browser keeps);
 - the RP's own outgoing HTTP (discovery, token, userinfo, JWKS, sign transactions): httpx's
   ``ASGITransport`` into the twin's app, handed to the RP as ``RpSettings.transport``;
-- the phone: what the app does, over a third client into the twin (``GET`` then ``POST`` the
-  device approval), its keys in the emulated secure element of ``new-phone``.
+- the phone: the app's library (``mobile_jpki.phone.authapp``) over a third client into the
+  twin, opening the web step's app link; its keys in the emulated secure element of
+  ``new-phone``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from joserfc import jwe, jwt
@@ -42,6 +43,7 @@ from joserfc.jwk import KeySet, RSAKey
 
 from mobile_jpki.clock import FixedClock, SystemClock
 from mobile_jpki.demo.scenario import Demo
+from mobile_jpki.phone import authapp
 from mobile_jpki.phone.transport import in_process_client
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.reader.commands import JpkiClient
@@ -55,7 +57,6 @@ from mobile_jpki.service.authapp.clients import (
     public_jwks,
 )
 from mobile_jpki.settings import Settings
-from mobile_jpki.signing.login import Challenge, sign_login
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "authapp_rp" / "app.py"
 RP = "http://127.0.0.1:9000"
@@ -136,44 +137,15 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def answer_on_phone(
-    http: httpx.Client, approval_url: str, phone: Phone, *, deny: bool = False
-) -> str:
-    """The app's answer (the contract's POST ISSUER/device-approvals/{id}); the redirect URL."""
-    view = http.get(approval_url, headers={"Accept": "application/json"})
-    assert view.status_code == 200, view.text
-    body: dict[str, Any] = view.json()
+def answer_on_phone(http: httpx.Client, app_link: str, phone: Phone, *, deny: bool = False) -> str:
+    """What the app does with the web step's app link (mobile_jpki.phone.authapp): show the
+    request, then approve with the element's keys (or deny); the redirect URL it returns."""
+    view = authapp.open_authorization(http, app_link)
+    assert view.client_name == "Example RP"
     if deny:
-        done = http.post(approval_url, json={"decision": "deny"})
-        assert done.status_code == 200 and done.json()["status"] == "denied", done.text
-        return str(done.json()["redirect_uri"])
-    challenge = Challenge.from_dict(body["challenge"])
-    auth = sign_login(challenge, phone.auth_key, phone.auth_cert)
-    answer: dict[str, Any] = {
-        "decision": "approve",
-        "auth": {"signature": _b64url(auth.signature), "certificate": _b64url(auth.certificate)},
-        "sign": None,
-    }
-    if body["needs_sign_key"]:
-        transaction = body["sign_transaction"]
-        if transaction is not None:  # PKCS#1 v1.5 over the DigestInfo of the RP's digest
-            digest = _b64url_decode(transaction["digest"])
-            prehashed = utils.Prehashed(hashes.SHA256())
-            signature = phone.sign_key.sign(digest, padding.PKCS1v15(), prehashed)
-        else:
-            signature = sign_login(challenge, phone.sign_key, phone.sign_cert).signature
-        answer["sign"] = {
-            "signature": _b64url(signature),
-            "certificate": _b64url(phone.sign_cert.public_bytes(Encoding.DER)),
-        }
-    done = http.post(approval_url, json=answer)
-    assert done.status_code == 200, done.text
-    assert done.json()["status"] == "approved"
-    return str(done.json()["redirect_uri"])
+        return authapp.deny(http, view)
+    return authapp.approve(http, view, auth_key=phone.auth_key, auth_cert=phone.auth_cert,
+                           sign_key=phone.sign_key, sign_cert=phone.sign_cert)  # fmt: skip
 
 
 APP_LINK = re.compile(r'href="(mobile-jpki-auth://authorize\?[^"]+)"')
@@ -200,9 +172,8 @@ def through_the_twin(
     assert page.status_code == 200
     link = APP_LINK.search(page.text)
     assert link, page.text
-    approval_url = parse_qs(urlsplit(html.unescape(link.group(1))).query)["url"][0]
 
-    redirect = answer_on_phone(phone_http, approval_url, phone, deny=deny)
+    redirect = answer_on_phone(phone_http, html.unescape(link.group(1)), phone, deny=deny)
 
     # The web step, refreshed, sends the browser on (through its own hops) to the RP.
     location = web_step
