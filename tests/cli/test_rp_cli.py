@@ -214,3 +214,26 @@ def test_register_list_remove_on_postgresql(tmp_path: Path, jwks_file: Path) -> 
     assert [e["client_id"] for e in json.loads(listed)] == [client_id]
     run("rp", "remove", client_id, "--data-dir", str(data), "--database-url", url)
     assert registered(data) == []
+
+
+def test_rotate_key_publishes_the_new_key_beside_the_retired_one(data: Path) -> None:
+    from mobile_jpki.service.authapp.keys import TwinKeys
+
+    first, _ = run("rp", "rotate-key", "--data-dir", str(data))
+    kid1 = first.strip().splitlines()[-1]
+    second, _ = run("rp", "rotate-key", "--data-dir", str(data))
+    kid2 = second.strip().splitlines()[-1]
+    assert kid1 != kid2
+    assert kid1 in second and kid2 in second  # both published
+    settings = Settings.load(data)
+    db = Database(settings.effective_database_url)
+    try:
+        keys = TwinKeys(db, settings.ca_passphrase)
+        now = dt.datetime.now(dt.UTC)
+        assert keys.signing_key(now).kid == kid2  # the new key signs
+        published = {k["kid"] for k in keys.jwks(now)["keys"]}
+        assert {kid1, kid2} <= published
+        later = {k["kid"] for k in keys.jwks(now + dt.timedelta(days=2))["keys"]}
+        assert kid1 not in later and kid2 in later  # retired keys leave after the grace
+    finally:
+        db.dispose()

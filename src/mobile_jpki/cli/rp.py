@@ -229,3 +229,27 @@ def remove(
     if not removed:
         _fail(f"no relying party {client_id!r}", EXIT_NOT_FOUND)
     typer.echo(f"removed {client_id}")
+
+
+@app.command("rotate-key")
+def rotate_key(data_dir: DataDir, database_url: DatabaseUrl = None) -> None:
+    """Retire the twin's ID-token signing key and make a new one (RS256). The retired key stays
+    in the JWKS for a day, so tokens it signed still verify (OIDC Core §10.1.1); relying parties
+    that cache the JWKS pick up the new key by its kid. Prints the new kid last."""
+    from mobile_jpki.clock import SystemClock
+    from mobile_jpki.service.authapp.keys import TwinKeys
+
+    with _database(data_dir, database_url) as (settings, db):
+
+        def passphrase() -> bytes | None:
+            try:
+                return settings.ca_passphrase()
+            except SettingsError:
+                return None
+
+        keys = TwinKeys(db, passphrase)
+        now = SystemClock().now()
+        kid = keys.rotate(now)
+        published = [str(k["kid"]) for k in keys.jwks(now)["keys"]]
+    typer.echo(f"published keys: {', '.join(published)}")
+    typer.echo(kid)
