@@ -5,6 +5,7 @@ reference's parameter rules imply."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 import time
@@ -341,3 +342,15 @@ def test_housekeeping_forgets_what_can_no_longer_be_used(twin: Twin) -> None:
     assert requests_stored(twin) == 1 and tokens_issued(twin) == 2
     assert svc.housekeeping(now + dt.timedelta(hours=11)) >= 4  # request, 2 tokens, jti
     assert requests_stored(twin) == 0 and tokens_issued(twin) == 0
+
+
+def test_waiting_requests_are_bounded_per_client(twin: Twin) -> None:
+    """Anyone can open the authorization endpoint; each request is a row until it expires."""
+    svc = twin.system.app.state.authapp
+    svc.ctx.config = dataclasses.replace(svc.ctx.config, max_pending_per_client=3)
+    for _ in range(3):
+        assert start(twin, twin.auth_url()[0]).status_code == 200
+    refused = start(twin, twin.auth_url()[0], json=False)
+    assert refused.status_code == 302
+    assert query_of(refused.headers["location"])["error"] == "temporarily_unavailable"
+    assert requests_stored(twin) == 3

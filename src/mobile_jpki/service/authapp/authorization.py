@@ -130,6 +130,11 @@ def start(ctx: AuthAppContext, query: Mapping[str, Sequence[str]], now: dt.datet
         expires_at=now + ctx.config.request_ttl,
     )
     with ctx.ca.db.transaction() as s:
+        if repo.pending_requests(s, client.client_id, now) >= ctx.config.max_pending_per_client:
+            raise RedirectError(
+                "temporarily_unavailable", "too many requests are waiting for the app; retry later",
+                redirect_uri=redirect_uri, state=request.state,
+            )  # fmt: skip
         s.add(row)
     return Started(request_id, cookie, row.expires_at)
 

@@ -34,6 +34,9 @@ class AuthAppConfig:
     assertion_max_lifetime: dt.timedelta = dt.timedelta(minutes=5)
     leeway: dt.timedelta = dt.timedelta(seconds=5)
     acr: str = "aal3"  # the reference's acr_values example (uncertain)
+    # Requests waiting for the app, per client: the authorization endpoint is open to anyone
+    # who knows a client_id and its redirect URI, and each request is a row until it expires.
+    max_pending_per_client: int = 256
 
 
 @dataclass

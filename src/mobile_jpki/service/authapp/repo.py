@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from mobile_jpki.store.authapp import (
@@ -87,6 +87,22 @@ def replace_code_for_browser(
             )
             .values(code_hash=code_hash, code_expires_at=expires_at, browser_hash=None)
         )
+    )
+
+
+def pending_requests(s: Session, client_id: str, now: dt.datetime) -> int:
+    """Requests of this client still waiting for the app."""
+    return int(
+        s.scalar(
+            select(func.count())
+            .select_from(AuthAppRequest)
+            .where(
+                AuthAppRequest.client_id == client_id,
+                AuthAppRequest.status == RequestStatus.PENDING,
+                AuthAppRequest.expires_at > now,
+            )
+        )
+        or 0
     )
 
 
