@@ -226,3 +226,24 @@ def test_the_portal_repository_is_where_the_sql_is() -> None:
     found = [f for path in sorted(REPOSITORY.rglob("*.py")) for f in _sql_in_use_case(path)]
     assert any("builds a statement: select" in f for f in found)
     assert any("imports mobile_jpki.store.direct" in f for f in found)
+
+
+# --- the デジタル認証アプリ twin's statements live in its repository ------------------------------
+AUTHAPP = PACKAGE / "service" / "authapp"
+
+
+def test_the_twins_statements_are_in_its_repository() -> None:
+    """``service/authapp/repo.py`` builds and runs every statement of the twin; its use cases
+    keep the ORM's unit of work (``session.get``/``add`` of one row by key), which the portal's
+    stricter rule also moves out."""
+    use_cases = [p for p in AUTHAPP.glob("*.py") if p.name != "repo.py"]
+    assert {p.name for p in use_cases} >= {"authorization.py", "tokens.py", "clients.py"}
+    found = [
+        f
+        for path in sorted(use_cases)
+        for f in _sql_in_use_case(path)
+        if "session row access" not in f
+    ]
+    assert not found, "SQL outside the twin's repository:\n" + "\n".join(found)
+    in_repo = list(_sql_in_use_case(AUTHAPP / "repo.py"))
+    assert any("builds a statement: update" in f for f in in_repo)

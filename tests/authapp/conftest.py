@@ -8,6 +8,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import os
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
+from sqlalchemy import text
 
 from mobile_jpki.clock import FixedClock
 from mobile_jpki.demo.scenario import Demo
@@ -33,6 +35,7 @@ from mobile_jpki.runtime import System, open_system
 from mobile_jpki.service.authapp.clients import generate_private_jwk, public_jwks
 from mobile_jpki.settings import Settings
 from mobile_jpki.signing.login import Challenge, sign_login
+from mobile_jpki.store.db import Database
 
 BASE = "http://127.0.0.1:8000"
 REDIRECT = "http://127.0.0.1:9000/callback"
@@ -139,12 +142,7 @@ class Twin:
         return self.http.post(f"/api/realms/main/device-approvals/{view['request_id']}", json=body)
 
 
-@pytest.fixture
-def twin(demo_template: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[Twin]:
-    """A copy of the demo's data directory (tests revoke and hold), served in process, with
-    one relying party registered."""
-    data = tmp_path / "data"
-    shutil.copytree(demo_template[0], data)
+def _serve(data: Path, demo_secrets: dict[str, str]) -> Iterator[Twin]:
     system = open_system(Settings.load(data), FixedClock(dt.datetime.now(dt.UTC)))
     jwk = generate_private_jwk()
     client = system.app.state.authapp.clients.register(
@@ -152,10 +150,44 @@ def twin(demo_template: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator
     )
     http = system.client()
     try:
-        yield Twin(data, demo_template[1], system, http, client.client_id, jwk)
+        yield Twin(data, demo_secrets, system, http, client.client_id, jwk)
     finally:
         http.close()
         system.close()
+
+
+@pytest.fixture
+def twin(demo_template: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[Twin]:
+    """A copy of the demo's data directory (tests revoke and hold), served in process, with
+    one relying party registered."""
+    data = tmp_path / "data"
+    shutil.copytree(demo_template[0], data)
+    yield from _serve(data, demo_template[1])
+
+
+@pytest.fixture
+def postgres_twin(tmp_path: Path) -> Iterator[Twin]:
+    """The same on PostgreSQL: the demo run afresh on an emptied schema."""
+    url = os.environ.get("MOBILE_JPKI_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("MOBILE_JPKI_TEST_POSTGRES_URL not set")
+    db = Database(url)
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    db.dispose()
+    data = tmp_path / "pg"
+    clock = FixedClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
+    Demo(data, base_url=BASE, clock=clock, reporter=Quiet(), database_url=url).run()
+    yield from _serve(data, json.loads((data / "export" / "secrets.json").read_text()))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_twin(request: pytest.FixtureRequest) -> Twin:
+    """``twin`` on SQLite, then on PostgreSQL (issue 18: the flow passes on both)."""
+    name = "twin" if request.param == "sqlite" else "postgres_twin"
+    found: Twin = request.getfixturevalue(name)
+    return found
 
 
 def _rsa(cert: x509.Certificate) -> rsa.RSAPublicKey:

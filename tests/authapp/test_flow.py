@@ -98,7 +98,10 @@ def check_id_token(twin: Twin, id_token: str, nonce: str) -> dict[str, Any]:
     return dict(decoded.claims)
 
 
-def test_login_with_authlib_discovery_pkce_private_key_jwt_id_token_userinfo(twin: Twin) -> None:
+def test_login_with_authlib_discovery_pkce_private_key_jwt_id_token_userinfo(
+    any_twin: Twin,
+) -> None:
+    twin = any_twin
     client, token, nonce = login(twin, "openid name address birthdate gender")
     claims = check_id_token(twin, token["id_token"], nonce)
     assert token["token_type"].lower() == "bearer"
@@ -158,7 +161,8 @@ def test_sub_is_per_relying_party_and_survives_a_card_login(twin: Twin) -> None:
     assert other != pairwise_sub(b"k", twin.client_id, "p")
 
 
-def test_sign_transaction_result_verifies_with_openssl(twin: Twin, tmp_path: Path) -> None:
+def test_sign_transaction_result_verifies_with_openssl(any_twin: Twin, tmp_path: Path) -> None:
+    twin = any_twin
     document = "利用規約に同意します。".encode()
     digest = hashlib.sha256(document).digest()
     token_endpoint = f"{BASE}/api/realms/main/protocol/openid-connect/token"

@@ -24,6 +24,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "clock": ("mobile_jpki.cli.clock", "app"),
     "office": ("mobile_jpki.cli.office", "app"),
     "phone": ("mobile_jpki.cli.phone", "app"),
+    "rp": ("mobile_jpki.cli.rp", "app"),
     "serve": ("mobile_jpki.cli.serve", "serve"),
     "verify": ("mobile_jpki.cli.verify", "app"),
 }

@@ -144,8 +144,12 @@ class Demo:
         clock: Clock,
         reporter: Reporter,
         secrets: DemoSecrets | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.data_dir = data_dir
+        # None: the embedded SQLite file; a PostgreSQL URL for the tests that run the demo's
+        # state on PostgreSQL (the command line's demo stays on the embedded default).
+        self.database_url = database_url
         self.base_url = base_url
         self.clock = clock
         self.out = reporter
@@ -184,8 +188,9 @@ class Demo:
         self.out.step("認証局 — the certificate authority")
         # A sandbox: QA moves its clock past the 48 hours with `mobile-jpki clock advance`.
         settings, created = init_data_dir(
-            self.data_dir, self.clock.now(), base_url=self.base_url, sandbox=True
-        )
+            self.data_dir, self.clock.now(), base_url=self.base_url, sandbox=True,
+            database_url=self.database_url,
+        )  # fmt: skip
         self.out.detail(f"roots created: {', '.join(created)} (test hierarchy O=JPKI-TEST)")
         system = open_system(settings, self.clock)
         try:

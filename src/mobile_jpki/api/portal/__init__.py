@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
@@ -55,6 +56,9 @@ class PortalContext:
         self.follower = PushFollower(self.service.db, self.dispatcher, self.sse, self.clock)
 
     last_housekeeping: float = 0.0
+    # Other services' hourly housekeeping on the same worker (the デジタル認証アプリ twin's
+    # expired codes, tokens, jti and requests).
+    housekeepers: list[Callable[[dt.datetime], object]] = field(default_factory=list)
 
     def work_once(self) -> tuple[int, int]:
         """One pass of the worker: due issuance jobs, then due push messages; hourly, the
@@ -65,6 +69,8 @@ class PortalContext:
         if time.monotonic() - self.last_housekeeping > 3600:
             self.last_housekeeping = time.monotonic()
             self.service.housekeeping(now=now)
+            for housekeeping in self.housekeepers:
+                housekeeping(now)
         return jobs, pushed
 
 

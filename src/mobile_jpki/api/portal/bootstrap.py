@@ -107,6 +107,10 @@ def install_from_settings(
     the app's clock (a sandbox's movable one, store.clock_offset.clock_for)."""
     from mobile_jpki.api import authapp
 
-    install_with_worker(app, build_portal(ca, settings, clock=clock))
-    # The デジタル認証アプリ twin on the same app (docs/auth-app.md).
-    authapp.install_from_settings(app, ca, settings, clock or SystemClock())
+    portal = build_portal(ca, settings, clock=clock)
+    # The デジタル認証アプリ twin on the same app (docs/auth-app.md), its housekeeping on the
+    # portal's worker.
+    twin = authapp.service_for(ca, settings)
+    portal.housekeepers.append(twin.housekeeping)
+    install_with_worker(app, portal)
+    authapp.install(app, twin, clock or SystemClock())

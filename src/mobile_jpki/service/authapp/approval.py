@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from mobile_jpki.pki.identity import BasicFourFacts
 from mobile_jpki.pki.model import CertKind, Hierarchy
-from mobile_jpki.service.authapp.store import certificate_holder
+from mobile_jpki.service.authapp.repo import certificate_holder
 from mobile_jpki.service.ca import CertificateAuthority
 from mobile_jpki.signing.login import Challenge
 from mobile_jpki.verify.certificate import (

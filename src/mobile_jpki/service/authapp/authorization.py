@@ -16,11 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
-
 from mobile_jpki.pki.identity import Sex
 from mobile_jpki.pki.model import utc
-from mobile_jpki.service.authapp import params
+from mobile_jpki.service.authapp import params, repo
 from mobile_jpki.service.authapp.approval import CheckFailed, Proven, check_answer
 from mobile_jpki.service.authapp.clients import RegisteredClient
 from mobile_jpki.service.authapp.context import (
@@ -46,7 +44,6 @@ from mobile_jpki.store.authapp import (
     AuthAppRequest,
     AuthAppSignTransaction,
     RequestStatus,
-    TransactionStatus,
 )
 
 PAIRWISE = "pairwise-sub"
@@ -133,6 +130,11 @@ def start(ctx: AuthAppContext, query: Mapping[str, Sequence[str]], now: dt.datet
         expires_at=now + ctx.config.request_ttl,
     )
     with ctx.ca.db.transaction() as s:
+        if repo.pending_requests(s, client.client_id, now) >= ctx.config.max_pending_per_client:
+            raise RedirectError(
+                "temporarily_unavailable", "too many requests are waiting for the app; retry later",
+                redirect_uri=redirect_uri, state=request.state,
+            )  # fmt: skip
         s.add(row)
     return Started(request_id, cookie, row.expires_at)
 
@@ -200,13 +202,11 @@ def _deny(
 ) -> str:
     """Finish the request denied; the redirect that tells the RP."""
     with ctx.ca.db.transaction() as s:
-        done = s.execute(
-            update(AuthAppRequest)
-            .where(AuthAppRequest.id == row.id, AuthAppRequest.status == RequestStatus.PENDING)
-            .values(status=RequestStatus.DENIED.value, error=error,
-                    error_description=description[:255], finished_at=now_s(now))
+        denied = repo.finish_pending(
+            s, row.id, status=RequestStatus.DENIED.value, error=error,
+            error_description=description[:255], finished_at=now_s(now),
         )  # fmt: skip
-        if done.rowcount != 1:  # type: ignore[attr-defined]
+        if not denied:
             raise Finished()
     return _error_redirect(ctx, row, error, description)
 
@@ -260,35 +260,27 @@ def approve(
     secret = ctx.keys.secret(PAIRWISE, now)
     now = now_s(now)
     with ctx.ca.db.transaction() as s:
-        done = s.execute(
-            update(AuthAppRequest)
-            .where(AuthAppRequest.id == row.id, AuthAppRequest.status == RequestStatus.PENDING)
-            .values(
-                status=RequestStatus.APPROVED.value,
-                finished_at=now,
-                person_id=proven.person_id,
-                sub=pairwise_sub(secret, row.client_id, proven.person_id),
-                auth_serial=format(proven.auth_serial, "x"),
-                sign_serial=format(proven.sign_serial, "x") if proven.sign_serial else None,
-                facts=_facts_json(proven, scopes),
-                amr=proven.auth_kind.value,
-                code_hash=code_hash,
-                code_expires_at=now + ctx.config.code_ttl,
-            )
+        approved = repo.finish_pending(
+            s,
+            row.id,
+            status=RequestStatus.APPROVED.value,
+            finished_at=now,
+            person_id=proven.person_id,
+            sub=pairwise_sub(secret, row.client_id, proven.person_id),
+            auth_serial=format(proven.auth_serial, "x"),
+            sign_serial=format(proven.sign_serial, "x") if proven.sign_serial else None,
+            facts=_facts_json(proven, scopes),
+            amr=proven.auth_kind.value,
+            code_hash=code_hash,
+            code_expires_at=now + ctx.config.code_ttl,
         )
-        if done.rowcount != 1:  # type: ignore[attr-defined]
+        if not approved:
             raise Finished()
         if tx is not None and sign is not None:
-            signed = s.execute(
-                update(AuthAppSignTransaction)
-                .where(
-                    AuthAppSignTransaction.id == tx.id,
-                    AuthAppSignTransaction.status == TransactionStatus.CREATED,
-                )
-                .values(status=TransactionStatus.SIGNED.value, request_id=row.id,
-                        signature=sign[0], certificate_der=sign[1], signed_at=now)
-            )  # fmt: skip
-            if signed.rowcount != 1:  # type: ignore[attr-defined]
+            signed = repo.sign_transaction(
+                s, tx.id, request_id=row.id, signature=sign[0], certificate_der=sign[1], now=now
+            )
+            if not signed:
                 # Signed meanwhile under another authorization: roll back this approval.
                 raise OAuthError("invalid_request", "the sign transaction was already signed")
     return with_query(row.redirect_uri, {"code": code, "state": row.state, "iss": ctx.issuer})
@@ -337,13 +329,9 @@ def browser_code(
     code, code_hash = new_secret()
     now = now_s(now)
     with ctx.ca.db.transaction() as s:
-        done = s.execute(
-            update(AuthAppRequest)
-            .where(AuthAppRequest.id == row.id, AuthAppRequest.code_used_at.is_(None),
-                   AuthAppRequest.browser_hash == row.browser_hash)
-            .values(code_hash=code_hash, code_expires_at=now + ctx.config.code_ttl,
-                    browser_hash=None)
-        )  # fmt: skip
-        if done.rowcount != 1:  # type: ignore[attr-defined]
+        taken = repo.replace_code_for_browser(
+            s, row.id, row.browser_hash or "", code_hash, now + ctx.config.code_ttl
+        )
+        if not taken:
             raise UnknownItem("code for this browser")
     return with_query(row.redirect_uri, {"code": code, "state": row.state, "iss": ctx.issuer})

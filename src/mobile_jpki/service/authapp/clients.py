@@ -20,15 +20,9 @@ from urllib.parse import urlsplit
 
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
-from sqlalchemy import delete, select
 
-from mobile_jpki.store.authapp import (
-    AuthAppClient,
-    AuthAppJti,
-    AuthAppRequest,
-    AuthAppSignTransaction,
-    AuthAppToken,
-)
+from mobile_jpki.service.authapp import repo
+from mobile_jpki.store.authapp import AuthAppClient
 from mobile_jpki.store.db import Database
 
 CLIENT_ID_ALPHABET = string.ascii_letters + string.digits
@@ -182,8 +176,7 @@ class ClientRegistry:
 
     def list(self) -> list[RegisteredClient]:
         with self.db.transaction(write=False) as s:
-            rows = s.scalars(select(AuthAppClient).order_by(AuthAppClient.created_at)).all()
-            return [_client(r) for r in rows]
+            return [_client(r) for r in repo.clients(s)]
 
     def get(self, client_id: str) -> RegisteredClient | None:
         with self.db.transaction(write=False) as s:
@@ -197,7 +190,6 @@ class ClientRegistry:
             row = s.get(AuthAppClient, client_id)
             if row is None:
                 return False
-            for table in (AuthAppRequest, AuthAppToken, AuthAppJti, AuthAppSignTransaction):
-                s.execute(delete(table).where(table.client_id == client_id))
+            repo.delete_client_data(s, client_id)
             s.delete(row)
         return True

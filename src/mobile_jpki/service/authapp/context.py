@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -14,6 +15,7 @@ from mobile_jpki.service.authapp.clients import ClientRegistry
 from mobile_jpki.service.authapp.keys import TwinKeys
 from mobile_jpki.service.ca import CertificateAuthority
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 REALM_PATH = "/api/realms/main"  # the sandbox's Keycloak-style realm (AUTH-APP-FACTS.md)
 
 
@@ -32,6 +34,9 @@ class AuthAppConfig:
     assertion_max_lifetime: dt.timedelta = dt.timedelta(minutes=5)
     leeway: dt.timedelta = dt.timedelta(seconds=5)
     acr: str = "aal3"  # the reference's acr_values example (uncertain)
+    # Requests waiting for the app, per client: the authorization endpoint is open to anyone
+    # who knows a client_id and its redirect URI, and each request is a row until it expires.
+    max_pending_per_client: int = 256
 
 
 @dataclass
@@ -77,7 +82,7 @@ def b64url(data: bytes) -> str:
 
 def unb64url(text: str) -> bytes:
     """Strict base64url without padding (RFC 7515 §2): ValueError otherwise."""
-    if not isinstance(text, str) or any(c in text for c in "+/= \n"):
+    if not isinstance(text, str) or not _B64URL.fullmatch(text):
         raise ValueError("not base64url")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 

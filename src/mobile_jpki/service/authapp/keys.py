@@ -24,10 +24,10 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.jwk import RSAKey
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from mobile_jpki.pki.model import utc
+from mobile_jpki.service.authapp import repo
 from mobile_jpki.store.authapp import AuthAppKey, AuthAppSecret
 from mobile_jpki.store.db import Database
 
@@ -47,7 +47,7 @@ class TwinKeys:
     # -- signing keys ----------------------------------------------------------------------
     def _rows(self) -> list[AuthAppKey]:
         with self.db.transaction(write=False) as s:
-            return list(s.scalars(select(AuthAppKey).order_by(AuthAppKey.created_at)).all())
+            return repo.keys(s)
 
     def _key(self, row: AuthAppKey) -> RSAKey:
         cached = self._loaded.get(row.kid)
@@ -97,8 +97,7 @@ class TwinKeys:
         """Retire every live key and make a new one; returns the new ``kid``."""
         row = self._make(now)
         with self.db.transaction() as s:
-            for old in s.scalars(select(AuthAppKey).where(AuthAppKey.retired_at.is_(None))):
-                old.retired_at = utc(now)
+            repo.retire_live_keys(s, utc(now))
             s.add(row)
         return row.kid
 

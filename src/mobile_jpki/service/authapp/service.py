@@ -6,9 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete
-
-from mobile_jpki.service.authapp import authorization, tokens, transactions
+from mobile_jpki.service.authapp import authorization, repo, tokens, transactions
 from mobile_jpki.service.authapp.authorization import Started, WebStep
 from mobile_jpki.service.authapp.clients import ClientRegistry
 from mobile_jpki.service.authapp.context import AuthAppConfig, AuthAppContext, now_s
@@ -16,12 +14,6 @@ from mobile_jpki.service.authapp.errors import OAuthError
 from mobile_jpki.service.authapp.keys import TwinKeys
 from mobile_jpki.service.authapp.params import FACT_SCOPES, SCOPES
 from mobile_jpki.service.ca import CertificateAuthority
-from mobile_jpki.store.authapp import (
-    AuthAppJti,
-    AuthAppRequest,
-    AuthAppSignTransaction,
-    AuthAppToken,
-)
 
 
 class AuthAppService:
@@ -154,15 +146,5 @@ class AuthAppService:
         (with the facts they hold) past the longest session."""
         now = now_s(now)
         config = self.ctx.config
-        removed = 0
         with self.ctx.ca.db.transaction() as s:
-            for stmt in (
-                delete(AuthAppJti).where(AuthAppJti.expires_at < now),
-                delete(AuthAppToken).where(AuthAppToken.expires_at < now),
-                delete(AuthAppSignTransaction).where(
-                    AuthAppSignTransaction.expires_at < now - config.session_max
-                ),
-                delete(AuthAppRequest).where(AuthAppRequest.expires_at < now - config.session_max),
-            ):
-                removed += s.execute(stmt).rowcount  # type: ignore[attr-defined]
-        return removed
+            return repo.housekeeping(s, now, config.session_max)

@@ -27,10 +27,10 @@ from typing import Any
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwt import JWTClaimsRegistry
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from mobile_jpki.pki.model import utc
+from mobile_jpki.service.authapp import repo
 from mobile_jpki.service.authapp.clients import RegisteredClient
 from mobile_jpki.service.authapp.context import AuthAppContext, digest, new_secret, now_s
 from mobile_jpki.service.authapp.errors import OAuthError
@@ -203,22 +203,16 @@ def _code_grant(
     verifier = _one(form, "code_verifier")
     hashed = digest(code)
     with ctx.ca.db.transaction() as s:
-        row = s.scalar(select(AuthAppRequest).where(AuthAppRequest.code_hash == hashed))
+        row = repo.request_by_code(s, hashed)
         if row is None or row.client_id != client.client_id:
             raise OAuthError("invalid_grant", "unknown code")
         s.expunge(row)
         if row.code_used_at is not None:
             # A replayed code: revoke what the first exchange issued (RFC 6749 §4.1.2).
-            s.execute(update(AuthAppToken).where(AuthAppToken.request_id == row.id)
-                      .values(revoked=True))  # fmt: skip
+            repo.revoke_request_tokens(s, row.id)
             replayed = True
         else:
-            done = s.execute(
-                update(AuthAppRequest)
-                .where(AuthAppRequest.id == row.id, AuthAppRequest.code_used_at.is_(None))
-                .values(code_used_at=now_s(now))
-            )
-            replayed = done.rowcount != 1  # type: ignore[attr-defined]
+            replayed = not repo.use_code(s, row.id, now_s(now))
     if replayed:
         raise OAuthError("invalid_grant", "the code was already used")
     if row.status != RequestStatus.APPROVED.value or row.code_expires_at is None:
@@ -241,15 +235,9 @@ def _refresh_grant(
 ) -> dict[str, Any]:  # fmt: skip
     hashed = digest(_one(form, "refresh_token") or "")
     with ctx.ca.db.transaction() as s:
-        done = s.execute(
-            update(AuthAppToken)
-            .where(AuthAppToken.token_hash == hashed, AuthAppToken.kind == "refresh",
-                   AuthAppToken.client_id == client.client_id,
-                   AuthAppToken.revoked.is_(False), AuthAppToken.expires_at > now_s(now))
-            .values(revoked=True)
-        )  # fmt: skip
+        spent = repo.spend_refresh(s, hashed, client.client_id, now_s(now))
         token = s.get(AuthAppToken, hashed)
-        if done.rowcount != 1 or token is None or token.request_id is None:  # type: ignore[attr-defined]
+        if not spent or token is None or token.request_id is None:
             raise OAuthError("invalid_grant", "unknown, used or expired refresh token")
         row = s.get(AuthAppRequest, token.request_id)
         if row is None:
