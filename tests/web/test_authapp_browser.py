@@ -12,9 +12,12 @@ back with (Playwright does not route a request a redirect made)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import http.server
+import json
+import os
 import secrets
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 RP_NAME = "Example RP"
+EXAMPLE_NAME = "Example RP (examples/authapp_rp)"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "authapp_rp" / "app.py"
 FACTS = "openid name address birthdate gender"
 TIMEOUT = 60_000  # ms: a simulator session on the real portal issues a card and certificates
 
@@ -79,24 +84,25 @@ class RelyingParty:
         return [base + path for path in _Callback.arrived]
 
     def register(self, settings: Settings) -> None:
-        """Before ``serve`` starts, on the data directory (what ``rp register`` does)."""
-        from mobile_jpki.service.authapp.clients import (
-            ClientRegistry,
-            generate_private_jwk,
-            public_jwks,
+        """Before ``serve`` starts, on its data directory."""
+        self.client_id, self.private_jwk = rp_register(
+            settings.data_dir, RP_NAME, self.redirect_uri
         )
-        from mobile_jpki.store.db import Database
 
-        self.private_jwk = generate_private_jwk()
-        db = Database(settings.effective_database_url)
-        try:
-            client = ClientRegistry(db).register(
-                name=RP_NAME, redirect_uris=[self.redirect_uri],
-                jwks=public_jwks(self.private_jwk), now=dt.datetime.now(dt.UTC),
-            )  # fmt: skip
-        finally:
-            db.dispose()
-        self.client_id = client.client_id
+
+def rp_register(data_dir: Path, name: str, redirect_uri: str) -> tuple[str, dict[str, Any]]:
+    """``mobile-jpki rp register --generate-key`` (a subprocess, as an operator runs it): the
+    client_id (its last line) and the RP's private JWK."""
+    key = data_dir.parent / f"rp-{secrets.token_hex(4)}.jwk"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOBILE_JPKI_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "mobile_jpki", "rp", "register", "--data-dir", str(data_dir),
+         "--name", name, "--redirect-uri", redirect_uri, "--generate-key", str(key)],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    jwk: dict[str, Any] = json.loads(key.read_text(encoding="utf-8"))
+    return done.stdout.strip().splitlines()[-1], jwk
 
 
 @pytest.fixture(scope="module")
@@ -122,11 +128,80 @@ def rp() -> Iterator[RelyingParty]:
         thread.join(timeout=10)
 
 
+@dataclass
+class ExampleRp:
+    """examples/authapp_rp, the relying party as an RP writes it (Authlib, joserfc)."""
+
+    port: int = field(default_factory=walk.free_port)
+    client_id: str = ""
+    private_jwk: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def register(self, settings: Settings) -> None:
+        # The redirect URI the example uses: RP_BASE_URL/callback.
+        self.client_id, self.private_jwk = rp_register(
+            settings.data_dir, EXAMPLE_NAME, f"{self.url}/callback"
+        )
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, rp: RelyingParty) -> Iterator[str]:
+def example_rp() -> ExampleRp:
+    return ExampleRp()
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, rp: RelyingParty, example_rp: ExampleRp
+) -> Iterator[str]:
     root: Path = tmp_path_factory.mktemp("authapp-browser")
-    with walk.serve_portal(root, own_base_url=True, prepare=rp.register) as url:
+
+    def prepare(settings: Settings) -> None:
+        rp.register(settings)
+        example_rp.register(settings)
+
+    with walk.serve_portal(root, own_base_url=True, prepare=prepare) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def example(server: str, example_rp: ExampleRp) -> Iterator[str]:
+    """The example relying party served on 127.0.0.1 (its outgoing HTTP to ``server`` over
+    TCP, as in a deployment); yields its URL."""
+    import importlib.util
+
+    import uvicorn
+
+    if not EXAMPLE.is_file():
+        pytest.skip("examples/authapp_rp is absent")
+    spec = importlib.util.spec_from_file_location("authapp_rp_example_browser", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    app = module.create_app(
+        module.RpSettings(
+            issuer=f"{server}/api/realms/main", client_id=example_rp.client_id,
+            private_jwk=example_rp.private_jwk, base_url=example_rp.url,
+        )
+    )  # fmt: skip
+    uv = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=example_rp.port, log_level="warning")
+    )
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not uv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the example relying party did not start")
+        time.sleep(0.05)
+    try:
+        yield example_rp.url
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -377,4 +452,68 @@ def test_do_not_agree_sends_access_denied_to_the_relying_party(
     assert answer["error"] == "access_denied"
     assert answer["state"] == state
     assert "code" not in answer
+    assert monitor.problems == [], "\n".join(monitor.problems)
+
+
+def approve_on_the_phone(phone: Phone, link: str, *, sign: bool) -> str:
+    """Open the web step's simulator link, agree, PIN and password: what the phone shows."""
+    phone.open(link)
+    shown = phone.text()
+    phone.press("authapp_agree")
+    phone.wait_screen("authapp-pin")
+    prefix = f"{phone.which}_phone"
+    phone.type("auth_pin", phone.info(f"{prefix}_auth_pin"))
+    phone.press("next")
+    if sign:
+        phone.wait_screen("authapp-password")
+        phone.type("sign_password", phone.info(f"{prefix}_sign_password"))
+        phone.press("next")
+    phone.wait_screen("authapp-done")
+    return shown
+
+
+def test_the_example_relying_party_logs_in_and_signs_through_the_simulator(
+    browser: Browser, server: str, example: str, phone: BrowserContext
+) -> None:
+    """examples/authapp_rp's own pages: log in, then a signature over a short text, each
+    approved on the simulated phone from the web step's link."""
+    monitor = walk.Monitor(csp_required_from=server)
+    context = browser.new_context(locale="ja-JP")
+    context.set_default_timeout(TIMEOUT)
+    page = context.new_page()
+    monitor.attach(page, "example relying party", inject_csp=False)
+    sim_page = phone.new_page()
+    monitor.attach(sim_page, "simulator", inject_csp=False)
+    sim = Phone(sim_page)
+    try:
+        page.goto(f"{example}/")
+        page.get_by_role("link", name="Log in with the デジタル認証アプリ").click()
+        page.wait_for_url("**/api/realms/main/web-step/*")
+        assert EXAMPLE_NAME in page.get_by_test_id("rp-name").inner_text()
+        link = page.get_by_test_id("simulator-link").get_attribute("href")
+        shown = approve_on_the_phone(sim, f"{server}{link}", sign=True)
+        assert EXAMPLE_NAME in shown and "氏名" in shown
+        page.wait_for_url(f"{example}/")
+        body = page.locator("body").inner_text()
+        assert "ID token (verified)" in body and "Error" not in body
+        assert "花子" in body and "1990-04-01" in body  # the simulator's resident
+
+        page.get_by_role("button", name="Ask for a signature").click()
+        page.wait_for_url("**/api/realms/main/web-step/*")
+        assert [li.get_attribute("data-scope") for li in page.locator("li").all()] == [
+            "openid",
+            "sign",
+        ]
+        link = page.get_by_test_id("simulator-link").get_attribute("href")
+        shown = approve_on_the_phone(sim, f"{server}{link}", sign=True)
+        assert "電子署名" in shown and "SHA-256" in shown
+        page.wait_for_url(f"{example}/")
+        body = page.locator("body").inner_text()
+        assert "Error" not in body, body
+        assert "verified" in body and "I agree to the terms." in body
+    finally:
+        monitor.active = False
+        context.close()
+        sim_page.close()
+        monitor.active = True
     assert monitor.problems == [], "\n".join(monitor.problems)
