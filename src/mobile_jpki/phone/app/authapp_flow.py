@@ -222,7 +222,7 @@ def render_authapp(s: AppState) -> tuple[str, list[Element], Button | None]:
         ]
     elif sid is ScreenId.AUTHAPP_CONSENT and request is not None:
         back = None  # the person answers: 同意する or 同意しない
-        body = [Item(ItemKind.HEADING, "authapp_consent_body", (("client", request.client_name),))]
+        body = [Item(ItemKind.LABEL, "authapp_consent_body", (("client", request.client_name),))]
         body += [
             Item(ItemKind.BULLET, f"authapp_scope_{x}") for x in _SCOPES if x in request.scopes
         ]
