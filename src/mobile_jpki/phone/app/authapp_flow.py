@@ -67,26 +67,35 @@ REFUSED_TEXT = {
 _SIGN_SECRETS = (SecretKind.PHONE_SIGN, SecretKind.CARD_SIGN)
 
 
-def _clean(s: AppState) -> dict[str, object]:
-    """What leaving the デジタル認証アプリ's request forgets (its secrets above all)."""
-    return {"auth_request": None, "auth_pin": None, "auth_sign_password": None}
+# What leaving the デジタル認証アプリ's request forgets (its secrets above all).
+_FORGET: dict[str, object] = {"auth_request": None, "auth_pin": None, "auth_sign_password": None}
+
+SCREENS = frozenset(
+    {
+        ScreenId.AUTHAPP_OPEN,
+        ScreenId.AUTHAPP_CONSENT,
+        ScreenId.AUTHAPP_PIN,
+        ScreenId.AUTHAPP_PASSWORD,
+        ScreenId.AUTHAPP_DONE,
+        ScreenId.AUTHAPP_REFUSED,
+    }
+)
 
 
 def start(a: PhoneApp, s: AppState) -> AppState:
-    return a._go(s, ScreenId.AUTHAPP_OPEN, **_clean(s), auth_holder=AuthHolder.PHONE)
+    return a._go(s, ScreenId.AUTHAPP_OPEN, **_FORGET, auth_holder=AuthHolder.PHONE)
 
 
 def open_link(a: PhoneApp, s: AppState, url: str) -> AppState:
     """The OS hands the app a link: the request screen with it, opened at once."""
-    s = start(a, replace(s, dialog=None, banner=s.banner))
-    return open_request(a, replace(s, fields={URL_FIELD: url[:URL_MAX]}))
+    return open_request(a, replace(start(a, s), fields={URL_FIELD: url[:URL_MAX]}))
 
 
 def _refused(a: PhoneApp, s: AppState, err: BackendError) -> AppState | None:
     text_id = REFUSED_TEXT.get(err.code)
     if text_id is None:
         return None
-    return a._go(s, ScreenId.AUTHAPP_REFUSED, **_clean(s), auth_outcome=text_id)
+    return a._go(s, ScreenId.AUTHAPP_REFUSED, **_FORGET, auth_outcome=text_id)
 
 
 def open_request(a: PhoneApp, s: AppState) -> AppState:
@@ -99,7 +108,7 @@ def open_request(a: PhoneApp, s: AppState) -> AppState:
         return _refused(a, s, err) or replace(s, message=message_for(err))
     except BackendError as err:
         return replace(s, message=message_for(err))
-    fresh = {**_clean(s), "auth_request": request, "auth_holder": AuthHolder.PHONE}
+    fresh = {**_FORGET, "auth_request": request, "auth_holder": AuthHolder.PHONE}
     return a._go(s, ScreenId.AUTHAPP_CONSENT, **fresh)
 
 
@@ -109,7 +118,7 @@ def deny(a: PhoneApp, s: AppState) -> AppState:
         a.backend.deny_auth_request(s.auth_request)
     except BackendError as err:
         return _refused(a, s, err) or replace(s, message=message_for(err))
-    return a._go(s, ScreenId.AUTHAPP_DONE, **_clean(s), auth_outcome="authapp_denied_body")
+    return a._go(s, ScreenId.AUTHAPP_DONE, **_FORGET, auth_outcome="authapp_denied_body")
 
 
 def pin_next(a: PhoneApp, s: AppState) -> AppState:
@@ -160,7 +169,7 @@ def approve(a: PhoneApp, s: AppState) -> AppState:
             return refused
         back = a._go(s, ScreenId.AUTHAPP_PIN, auth_pin=None, auth_sign_password=None)
         return replace(back, message=message_for(err))
-    return a._go(s, ScreenId.AUTHAPP_DONE, **_clean(s), auth_outcome="authapp_done_body")
+    return a._go(s, ScreenId.AUTHAPP_DONE, **_FORGET, auth_outcome="authapp_done_body")
 
 
 def card_cancel(a: PhoneApp, s: AppState) -> AppState:
@@ -189,8 +198,8 @@ BUTTONS: dict[tuple[ScreenId | None, str], Callable[[PhoneApp, AppState], AppSta
     (ScreenId.AUTHAPP_PASSWORD, "back"): lambda a, s: a._go(s, ScreenId.AUTHAPP_PIN, auth_pin=None),
     (ScreenId.CARD_READ, "cancel"): card_cancel,
     (ScreenId.AUTHAPP_CONSENT, "authapp_close"): lambda a, s: a._go(s, ScreenId.HOME),
-    (ScreenId.AUTHAPP_DONE, "authapp_close"): lambda a, s: a._go(s, ScreenId.HOME, **_clean(s)),
-    (ScreenId.AUTHAPP_REFUSED, "authapp_close"): lambda a, s: a._go(s, ScreenId.HOME, **_clean(s)),
+    (ScreenId.AUTHAPP_DONE, "authapp_close"): lambda a, s: a._go(s, ScreenId.HOME, **_FORGET),
+    (ScreenId.AUTHAPP_REFUSED, "authapp_close"): lambda a, s: a._go(s, ScreenId.HOME, **_FORGET),
 }
 
 

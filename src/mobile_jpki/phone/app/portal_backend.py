@@ -432,7 +432,8 @@ class PortalBackend:
     def open_auth_request(self, url: str) -> AuthRequest:
         with _translated(SecretKind.PHONE_AUTH), _authapp_translated():
             view = authapp.open_authorization(self.phone.api.http, url)
-        self._auth_views[view.request_id] = view
+        # One request at a time, as the app shows one: an abandoned one is forgotten.
+        self._auth_views = {view.request_id: view}
         tx = view.sign_transaction
         return AuthRequest(
             view.request_id,

@@ -7,6 +7,7 @@ Pure: reads an :class:`AppState`, never the backend. The rules that change the s
 from __future__ import annotations
 
 from mobile_jpki.lifecycle import revocation_secret
+from mobile_jpki.phone.app.authapp_flow import SCREENS as AUTHAPP_SCREENS
 from mobile_jpki.phone.app.authapp_flow import render_authapp
 from mobile_jpki.phone.app.backend import AppCertStatus, Validity
 from mobile_jpki.phone.app.screens import (
@@ -294,7 +295,7 @@ def render(s: AppState) -> Screen:
     elif sid is ScreenId.HELP:
         title = "help_title"
         body = hotline_items()
-    elif sid.value.startswith("authapp-"):
+    elif sid in AUTHAPP_SCREENS:
         title, body, back = render_authapp(s)
 
     dialog = _DIALOGS[s.dialog] if s.dialog is not None else None
