@@ -6,6 +6,7 @@ and a sign transaction whose result verifies with openssl against sign-ca.pem.""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import subprocess
 import time
@@ -24,6 +25,7 @@ from joserfc.jwk import KeySet, RSAKey
 from joserfc.jwt import JWTClaimsRegistry
 
 from mobile_jpki.phone.transport import InProcessTransport
+from mobile_jpki.service.authapp.clients import generate_private_jwk, public_jwks
 
 from .conftest import BASE, REDIRECT, Twin, query_of
 
@@ -155,10 +157,22 @@ def test_sub_is_per_relying_party_and_survives_a_card_login(twin: Twin) -> None:
         card_claims = check_id_token(twin, tok["id_token"], params["nonce"])
     assert card_claims["sub"] == phone_sub
     # A second relying party sees another sub for the same person.
-    from mobile_jpki.service.authapp.keys import pairwise_sub
-
-    other = pairwise_sub(b"k", "OTHER", "p")
-    assert other != pairwise_sub(b"k", twin.client_id, "p")
+    jwk = generate_private_jwk()  # RSA: Authlib 1.9's PrivateKeyJWT loads RSA keys only
+    second = twin.system.app.state.authapp.clients.register(
+        name="Second RP", redirect_uris=[REDIRECT], jwks=public_jwks(jwk),
+        now=twin.system.clock.now(),
+    )  # fmt: skip
+    other = dataclasses.replace(twin, client_id=second.client_id, private_jwk=jwk)
+    url, params = other.auth_url()
+    approved = other.answer(other.open_request(url))
+    code = query_of(approved.json()["redirect_uri"])["code"]
+    with rp_client(other) as c:
+        tok = c.fetch_token(
+            f"{BASE}/api/realms/main/protocol/openid-connect/token",
+            grant_type="authorization_code", code=code, code_verifier=params["_verifier"],
+        )  # fmt: skip
+    second_sub = check_id_token(other, tok["id_token"], params["nonce"])["sub"]
+    assert second_sub != phone_sub and len(second_sub) == len(phone_sub) == 43
 
 
 def test_sign_transaction_result_verifies_with_openssl(any_twin: Twin, tmp_path: Path) -> None:

@@ -57,6 +57,7 @@ def render_front(state: Any) -> str:
     simulator_on = bool(getattr(state, "simulator_on", False))
     tsa_on = getattr(state, "tsa_certificate", None) is not None
     portal_on = getattr(state, "portal", None) is not None
+    authapp_on = getattr(state, "authapp", None) is not None
     cas = ca.cas()
     shards = settings.shard_count
 
@@ -67,6 +68,7 @@ def render_front(state: Any) -> str:
             _row("タイムスタンプ", "Time-stamping (RFC 3161)", _on(tsa_on)),
             _row("ポータル", "Portal API", _on(portal_on)),
             _row("シミュレーター", "Phone simulator (sandbox)", _on(simulator_on)),
+            _row("デジタル認証アプリ", "Auth and sign service twin (OIDC)", _on(authapp_on)),
         ]
     )
     if simulator_on:
@@ -138,6 +140,7 @@ A test implementation of Japan's smartphone JPKI certificate service.</p>
 <h2>API</h2>
 <p><a href="/docs">API 仕様 (OpenAPI) / API docs</a> ·
 <a href="/openapi.json">openapi.json</a> · <a href="/healthz">healthz</a></p>
+{_authapp_links() if authapp_on else ""}
 </section>
 <section data-testid="addresses">
 <h2>失効確認・タイムスタンプの宛先 / Revocation and time-stamp addresses</h2>
@@ -159,6 +162,17 @@ A test implementation of Japan's smartphone JPKI certificate service.</p>
 </body>
 </html>
 """
+
+
+def _authapp_links() -> str:
+    """The デジタル認証アプリ twin's issuer, for relying parties (docs/auth-app.md)."""
+    discovery = "/api/realms/main/.well-known/openid-configuration"
+    return (
+        '<p data-testid="authapp">デジタル認証アプリ (OpenID Connect): '
+        f'<a href="{discovery}">openid-configuration</a> · '
+        '<a href="/api/realms/main/protocol/openid-connect/certs">JWKS</a> · '
+        "<code>mobile-jpki rp register</code></p>"
+    )
 
 
 @router.get("/", response_class=HTMLResponse)
