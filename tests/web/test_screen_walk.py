@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 
 def _filled(value: str) -> str:
     # Every {placeholder} of the texts gets a value a screen could show.
-    return value.replace("{tries_left}", "3").replace("{code}", "E-1")
+    value = value.replace("{tries_left}", "3").replace("{code}", "E-1")
+    # the デジタル認証アプリ's: the relying party's name, a scope, a digest (as the RP gives)
+    return value.replace("{client}", "1234").replace("{scope}", "99").replace("{digest}", "0f")
 
 
 @pytest.mark.parametrize("lang", [Lang.JA, Lang.EN])

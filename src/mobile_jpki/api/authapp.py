@@ -147,6 +147,7 @@ def web_step(request: Request, request_id: str) -> Response:
         request_id=step.request_id, client_name=step.client_name, scopes=step.scopes,
         approval_url=f"{svc.issuer}/device-approvals/{step.request_id}",
         status=step.status.value, base=REALM_PATH,
+        simulator=bool(getattr(request.app.state, "simulator_on", False)),
     )  # fmt: skip
     return HTMLResponse(page, headers=NO_STORE)
 

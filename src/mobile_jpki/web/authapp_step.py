@@ -29,6 +29,7 @@ SCOPE_LABELS = {
     "sign": ("電子署名 (署名用電子証明書)", "electronic signature (signing certificate)"),
 }
 APP_SCHEME = "mobile-jpki-auth"
+SIMULATOR_PREFIX = "/simulator"  # where api/app.py mounts the simulator
 
 
 def app_link(approval_url: str) -> str:
@@ -53,6 +54,12 @@ def items_html(scopes: Sequence[str]) -> str:
     return "\n".join(rows)
 
 
+def simulator_link(approval_url: str, prefix: str = SIMULATOR_PREFIX) -> str:
+    """The phone simulator with this request handed to its デジタル認証アプリ (the simulator's
+    ``authapp`` parameter, web/simulator.py): the QR code's path for a person without a phone."""
+    return f"{prefix}/?authapp={quote(approval_url, safe='')}"
+
+
 def render_step(
     *,
     request_id: str,
@@ -61,12 +68,22 @@ def render_step(
     approval_url: str,
     status: str,
     base: str,
+    simulator: bool = False,
 ) -> str:
-    """The page; ``base`` is the realm path (``/api/realms/main``)."""
+    """The page; ``base`` is the realm path (``/api/realms/main``); ``simulator``: the phone
+    simulator is served (``serve --simulator``), so the page links it."""
     waiting = status == "pending"
     refresh = '<meta http-equiv="refresh" content="2">' if waiting else ""
     link = app_link(approval_url)
     rid = escape(request_id)
+    # A new tab: this page keeps following the request and moves on by itself.
+    sim = (
+        f'<p><a class="button" data-testid="simulator-link" target="_blank" rel="noopener"'
+        f' href="{escape(simulator_link(approval_url))}">'
+        "シミュレーターで開く (open in the phone simulator)</a></p>\n"
+        if simulator
+        else ""
+    )
     if waiting:
         qr = f"{escape(base)}/web-step/{rid}/qr.svg"
         body = (
@@ -77,6 +94,7 @@ def render_step(
             f'<p><img class="qr" src="{qr}" alt="QR code" width="264" height="264"></p>\n'
             f'<p><a class="button" data-testid="app-link" href="{escape(link)}">'
             "アプリで開く (open in the app)</a></p>\n"
+            f"{sim}"
             '<p class="small">この画面は自動で更新されます。 '
             "This page follows the app and moves on by itself.</p>"
         )

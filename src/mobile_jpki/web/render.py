@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from html import escape
 
+from mobile_jpki.phone.app.authapp_flow import URL_MAX
 from mobile_jpki.phone.app.render import hotline_items
 from mobile_jpki.phone.app.screens import (
     Button,
@@ -136,10 +137,14 @@ def _element(e: Item | Field | Checkbox | Button, phone: str, lang: Lang) -> str
             if e.hint_id
             else ""
         )
-        mode = ' inputmode="numeric" maxlength="4"' if e.numeric else ' maxlength="16"'
+        if e.url:  # a URL pasted as it is
+            mode = f' inputmode="url" spellcheck="false" maxlength="{URL_MAX}"'
+        else:
+            mode = ' inputmode="numeric" maxlength="4"' if e.numeric else ' maxlength="16"'
+        kind = "url" if e.url else "password" if e.secret else "text"
         return (
             f'<label class="field">{_t(e.label_id, lang)}'
-            f'<input type="{"password" if e.secret else "text"}" autocomplete="off"'
+            f'<input type="{kind}" autocomplete="off"'
             f' data-field="{name}" data-testid="input-{phone}-{name}"'
             f' value="{escape(e.value)}"{mode}></label>{hint}'
         )

@@ -31,10 +31,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 
 from mobile_jpki.clock import Clock, FixedClock, is_movable
-from mobile_jpki.phone.app.backend import AppBackend, BackendError, OperatorBackend
+from mobile_jpki.phone.app.authapp_flow import URL_MAX
+from mobile_jpki.phone.app.backend import (
+    AppBackend,
+    AppCertStatus,
+    BackendError,
+    OperatorBackend,
+)
 from mobile_jpki.phone.app.events import (
     ComeOnline,
     Event,
+    OpenLink,
     Press,
     TapBanner,
     TapCard,
@@ -222,8 +229,15 @@ def create_simulator_router(
 
     @router.get("/", response_class=HTMLResponse)
     def page(
-        request: Request, lang: str | None = None, mjpki_sim: str | None = Cookie(default=None)
+        request: Request,
+        lang: str | None = None,
+        authapp: str | None = None,
+        phone: str | None = None,
+        mjpki_sim: str | None = Cookie(default=None),
     ) -> Response:
+        """The simulator. ``authapp``: a デジタル認証アプリ link (the web step's
+        「シミュレーターで開く」) the phone opens, as its OS would hand it over — on ``phone``,
+        or the one holding a user-authentication certificate."""
         chosen = Lang(lang) if lang in (Lang.JA.value, Lang.EN.value) else None
         sid = mjpki_sim or ""
         session = live.get(sid)
@@ -245,6 +259,14 @@ def create_simulator_router(
             live.add(sid, session)
         if chosen is not None:
             session.lang = chosen
+        if authapp:
+            with session.lock:
+                target = phone if phone in session.apps else _authapp_phone(session)
+                session.apps[target].dispatch(OpenLink(authapp[:URL_MAX]))
+            # Once: a reload of the page must not open the request again.
+            response: Response = RedirectResponse(f"{prefix}/", status_code=303)
+            response.set_cookie(COOKIE, sid, httponly=True, samesite="strict", path=prefix)
+            return response
         with session.lock:
             html = render_page(panels(session), session.lang, prefix)
         # no-store: the page shows the session's test passwords (sandbox data, for its owner).
@@ -275,10 +297,11 @@ def create_simulator_router(
             else:
                 # The values typed so far travel with every event: the server's state is the
                 # only truth, and a re-render shows exactly what the app holds.
-                names = set(app.screen().field_names())
+                screen = app.screen()
                 for name, value in body.fields.items():
-                    if name in names:
-                        app.dispatch(TypeText(name, value[:64]))
+                    typed = screen.field(name)
+                    if typed is not None:
+                        app.dispatch(TypeText(name, value[: URL_MAX if typed.url else 64]))
                 app.dispatch(_event(body))
             return JSONResponse({"panels": panels(session)})
 
@@ -331,6 +354,20 @@ def create_simulator_router(
             return JSONResponse({"panels": panels(session)})
 
     return router
+
+
+def _authapp_phone(session: _Session) -> str:
+    """The phone that answers a デジタル認証アプリ link: the first (new, then old) holding a
+    registered user-authentication certificate; the old phone when none does (it can still
+    answer with the card: マイナンバーカードで読み取る)."""
+    for phone in ("new", "old"):
+        try:
+            page = session.apps[phone].backend.my_page()
+        except BackendError:
+            continue
+        if page.auth is AppCertStatus.REGISTERED:
+            return phone
+    return "old"
 
 
 def _event(body: EventIn) -> Event:

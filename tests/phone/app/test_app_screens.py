@@ -55,7 +55,7 @@ def test_home_has_tiles_and_no_back_arrow(phones: Phones) -> None:
     screen = phones.new.screen()
     assert screen.back is None
     tiles = [b.name for b in screen.buttons() if b.style is ButtonStyle.TILE]
-    assert tiles == ["my_page", "manual", "help"]
+    assert tiles == ["my_page", "manual", "help", "authapp"]
 
 
 def test_the_back_arrow_is_the_screens_back_action(phones: Phones) -> None:

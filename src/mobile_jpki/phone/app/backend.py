@@ -148,6 +148,42 @@ class CardTicket:
     cert: Hierarchy
 
 
+class AuthHolder(StrEnum):
+    """Whose keys answer a デジタル認証アプリ request: the phone's secure element (its
+    smartphone certificates) or the My Number Card held against it
+    (マイナンバーカードで読み取る)."""
+
+    PHONE = "phone"
+    CARD = "card"
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    """A relying party's authorization request as the デジタル認証アプリ shows it before the
+    person consents (:class:`mobile_jpki.phone.authapp.ApprovalView`, without the challenge:
+    the backend keeps what it signs)."""
+
+    request_id: str
+    client_name: str
+    scopes: tuple[str, ...]
+    needs_sign_key: bool  # facts or a signature asked: the signing password is needed too
+    digest_hex: str | None  # a sign transaction's SHA-256, when the RP asks for a signature
+    expires_at: dt.datetime
+
+
+# The codes an authorization request is refused with (``Rejected``): the OAuth error the
+# service answered (docs/auth-app.md), prefixed; ``authapp-other-service`` is a URL of another
+# service than the one the app talks to, never contacted.
+AUTHAPP_REFUSALS = (
+    "authapp-access-denied",
+    "authapp-expired",
+    "authapp-finished",
+    "authapp-not-found",
+    "authapp-invalid-request",
+)
+AUTHAPP_OTHER_SERVICE = "authapp-other-service"
+
+
 @dataclass(frozen=True)
 class SelfCheck:
     sign: Validity | None  # None: this phone holds no such certificate
@@ -261,6 +297,30 @@ class AppBackend(Protocol):
         ...
 
     def fetch_instructions(self) -> Sequence[AppInstruction]: ...
+
+    def open_auth_request(self, url: str) -> AuthRequest:
+        """デジタル認証アプリ: open a relying party's authorization URL, the web step's app link
+        or the device-approval URL on the service this phone talks to. Reads only. Refusals
+        are ``Rejected`` with a code of :data:`AUTHAPP_REFUSALS` or
+        :data:`AUTHAPP_OTHER_SERVICE`."""
+        ...
+
+    def approve_auth_request(
+        self,
+        request: AuthRequest,
+        *,
+        holder: AuthHolder,
+        auth_pin: str,
+        sign_password: str | None,
+    ) -> str:
+        """Consent: sign with ``holder``'s user-auth key (and signing key when
+        ``request.needs_sign_key``) and answer; returns the URL the browser goes on to. A wrong
+        secret is ``IncorrectSecret`` (nothing is sent then)."""
+        ...
+
+    def deny_auth_request(self, request: AuthRequest) -> str:
+        """同意しない: the relying party gets ``error=access_denied``; returns that URL."""
+        ...
 
     def delete_certificates(self, instruction: AppInstruction) -> None: ...
 

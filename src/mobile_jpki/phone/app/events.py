@@ -44,4 +44,13 @@ class ComeOnline:
     """The phone is on a network with its screen on: it fetches its instructions."""
 
 
-Event = TypeText | Toggle | Press | TapCard | PushReceived | TapBanner | ComeOnline
+@dataclass(frozen=True)
+class OpenLink:
+    """The phone's OS hands the app a link: the web step's QR code or app link
+    (``mobile-jpki-auth://authorize?url=…``), or a relying party's authorization URL. The
+    デジタル認証アプリ opens the request it names."""
+
+    url: str
+
+
+Event = TypeText | Toggle | Press | TapCard | PushReceived | TapBanner | ComeOnline | OpenLink

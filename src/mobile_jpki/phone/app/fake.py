@@ -21,6 +21,8 @@ from mobile_jpki.phone.app.backend import (
     AppCertStatus,
     AppInstruction,
     ApplicationDraft,
+    AuthHolder,
+    AuthRequest,
     CardTicket,
     IncorrectSecret,
     InstructionKind,
@@ -65,6 +67,16 @@ class _Secret:
                 raise SecretLocked(self.kind)
             raise IncorrectSecret(self.kind, self.tries_left)
         self.tries_left = _TRIES[self.kind]  # a correct entry resets the counter
+
+
+@dataclass
+class FakeAuthRequest:
+    """A relying party's request in the FakeWorld (:meth:`FakeWorld.add_auth_request`)."""
+
+    request: AuthRequest
+    redirect_uri: str
+    state: str
+    answer: str | None = None  # "approved" or "denied" once answered
 
 
 @dataclass
@@ -115,6 +127,8 @@ class FakeWorld:
         self.devices: dict[str, FakeDevice] = {}
         self.calls: list[tuple[str, str]] = []  # (device_id, method)
         self._serial = 0
+        #: デジタル認証アプリ requests by the URL that opens them (:meth:`add_auth_request`).
+        self.auth_requests: dict[str, FakeAuthRequest] = {}
 
     # --- set-up helpers -----------------------------------------------------------------------
     def device(self, device_id: str) -> FakeDevice:
@@ -160,6 +174,26 @@ class FakeWorld:
                 )
             )
 
+    def add_auth_request(
+        self,
+        url: str,
+        *,
+        client_name: str = "Example RP",
+        scopes: tuple[str, ...] = ("openid",),
+        redirect_uri: str = "https://rp.example/callback",
+        state: str = "xyz",
+        expires_in: dt.timedelta = dt.timedelta(minutes=10),
+    ) -> FakeAuthRequest:
+        """A relying party's authorization request the app opens with ``url``."""
+        needs_sign = any(s != "openid" for s in scopes)
+        request = AuthRequest(
+            self._next_id("authreq"), client_name, scopes, needs_sign, None,
+            self.clock.now() + expires_in,
+        )  # fmt: skip
+        made = FakeAuthRequest(request, redirect_uri, state)
+        self.auth_requests[url] = made
+        return made
+
     def backend(self, device_id: str) -> FakeBackend:
         self.device(device_id)
         return FakeBackend(self, device_id)
@@ -174,6 +208,7 @@ class FakeWorld:
             "receive_pushes",
             "fetch_instructions",
             "notice_shown",  # the phone's own storage, not the service
+            "open_auth_request",
         }
         return [c for c in self.calls if c[1] not in read_only]
 
@@ -355,6 +390,60 @@ class FakeBackend:
             one(Hierarchy.SIGN, dev.sign_password, sign_password),
             one(Hierarchy.AUTH, dev.auth_pin, auth_pin),
         )
+
+    # --- デジタル認証アプリ -------------------------------------------------------------------
+    def _auth(self, request_id: str) -> FakeAuthRequest:
+        found = next(
+            (r for r in self.world.auth_requests.values() if r.request.request_id == request_id),
+            None,
+        )
+        if found is None:
+            raise Rejected("authapp-not-found")
+        if found.answer is not None:
+            raise Rejected("authapp-finished")
+        if self.world.clock.now() > found.request.expires_at:
+            raise Rejected("authapp-expired")
+        return found
+
+    def open_auth_request(self, url: str) -> AuthRequest:
+        self._call("open_auth_request")
+        found = self.world.auth_requests.get(url.strip())
+        if found is None:
+            raise Rejected("authapp-not-found")
+        return self._auth(found.request.request_id).request
+
+    def approve_auth_request(
+        self,
+        request: AuthRequest,
+        *,
+        holder: AuthHolder,
+        auth_pin: str,
+        sign_password: str | None,
+    ) -> str:
+        self._call("approve_auth_request")
+        found = self._auth(request.request_id)
+        auth: _Secret
+        sign: _Secret | None
+        if holder is AuthHolder.CARD:
+            auth, sign = self.world.card_auth, self.world.card_sign
+        else:
+            dev = self.dev
+            if dev.status[Hierarchy.AUTH] is not AppCertStatus.REGISTERED or dev.auth_pin is None:
+                raise Rejected("no-auth-certificate")
+            auth, sign = dev.auth_pin, dev.sign_password
+        auth.check(auth_pin)
+        if request.needs_sign_key:
+            if sign is None:
+                raise Rejected("no-such-certificate")
+            sign.check(sign_password or "")
+        found.answer = "approved"
+        return f"{found.redirect_uri}?code=fake-{request.request_id}&state={found.state}"
+
+    def deny_auth_request(self, request: AuthRequest) -> str:
+        self._call("deny_auth_request")
+        found = self._auth(request.request_id)
+        found.answer = "denied"
+        return f"{found.redirect_uri}?error=access_denied&state={found.state}"
 
     def revoke(self, certs: frozenset[Hierarchy], secret: str) -> None:
         self._call("revoke")

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 from mobile_jpki.clock import Clock
 from mobile_jpki.lifecycle import revocation_secret
+from mobile_jpki.phone.app import authapp_flow
 from mobile_jpki.phone.app.backend import (
     CONSENT_REQUIRED,
     TERMS_VERSION,
@@ -45,6 +46,7 @@ from mobile_jpki.phone.app.backend import (
 from mobile_jpki.phone.app.events import (
     ComeOnline,
     Event,
+    OpenLink,
     PushReceived,
     TapBanner,
     TapCard,
@@ -136,13 +138,17 @@ class PhoneApp:
             return self._to_my_page(s) if s.banner else s
         if isinstance(event, ComeOnline):
             return self._come_online(s)
+        if isinstance(event, OpenLink):
+            return authapp_flow.open_link(self, s, event.url)
         screen = render(s)
         if isinstance(event, TypeText):
-            if event.field not in screen.field_names():
+            typed = screen.field(event.field)
+            if typed is None:
                 return s
-            # Every input of the app is a password or PIN: lowercase is upper-cased as typed
-            # (JPKI-FACTS "Passwords and PINs"); digits are unaffected.
-            value = event.value.upper() if event.value.isascii() else event.value
+            # Every password and PIN of the app: lowercase is upper-cased as typed
+            # (JPKI-FACTS "Passwords and PINs"); digits are unaffected. A pasted URL is kept.
+            upper = typed.secret and event.value.isascii()
+            value = event.value.upper() if upper else event.value
             return replace(s, fields={**s.fields, event.field: value})
         if isinstance(event, Toggle):
             if screen.checkbox(event.checkbox) is None:
@@ -228,6 +234,8 @@ class PhoneApp:
     # CARD_READ (⑧) ------------------------------------------------------------------------
     def _card_tapped(self, s: AppState) -> AppState:
         purpose = s.card_purpose
+        if purpose is CardPurpose.AUTHAPP:  # its errors are its own screens' messages
+            return authapp_flow.approve(self, s)
         secret = s.fields.get("card_sign_password") or s.fields.get("card_secret", "")
         try:
             if purpose is CardPurpose.APPLY:
@@ -579,4 +587,5 @@ class PhoneApp:
         (None, "back"): lambda a, s: a._to_my_page(s),
         (None, "cancel"): lambda a, s: a._to_my_page(s),
         (None, "ok"): lambda a, s: a._to_my_page(s),
+        **authapp_flow.BUTTONS,
     }

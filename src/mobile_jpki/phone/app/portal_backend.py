@@ -40,11 +40,15 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from mobile_jpki.clock import Clock, ClockNotMovable, advance_clock
 from mobile_jpki.lifecycle import release_plan, revocation_secret
+from mobile_jpki.phone import authapp
 from mobile_jpki.phone.app.backend import (
+    AUTHAPP_OTHER_SERVICE,
     CONSENT_REQUIRED,
     AppCertStatus,
     AppInstruction,
     ApplicationDraft,
+    AuthHolder,
+    AuthRequest,
     BackendError,
     CardTicket,
     IncorrectSecret,
@@ -146,6 +150,37 @@ def _translated(which: SecretKind) -> Iterator[None]:
         raise Unavailable(str(exc)) from exc
 
 
+# The service's OAuth errors on the device approval (docs/auth-app.md) as the app's codes.
+_AUTHAPP_ERRORS: Mapping[str, str] = {
+    "access_denied": "authapp-access-denied",
+    "expired": "authapp-expired",
+    "request_finished": "authapp-finished",
+    "not_found": "authapp-not-found",
+}
+
+
+@contextmanager
+def _authapp_translated() -> Iterator[None]:
+    """The app library's errors (phone/authapp.py) as the app's codes."""
+    try:
+        yield
+    except authapp.NotThisService as exc:
+        raise Rejected(AUTHAPP_OTHER_SERVICE, str(exc)) from exc
+    except authapp.AuthAppRefused as exc:
+        code = _AUTHAPP_ERRORS.get(exc.error, "authapp-invalid-request")
+        raise Rejected(code, f"{exc.error}: {exc.description}") from exc
+    except authapp.MalformedAnswer as exc:
+        raise Rejected("authapp-malformed", str(exc)) from exc
+
+
+def _rsa_key(element: JpkiClient, h: Hierarchy) -> tuple[ApduRSAPrivateKey, Any]:
+    cert = element.read_certificate(h)
+    public = cert.public_key()
+    if not isinstance(public, rsa.RSAPublicKey):
+        raise Rejected("certificate-not-rsa")
+    return ApduRSAPrivateKey(element, h, public), cert
+
+
 class PortalBackend:
     """One phone's ``AppBackend`` on an enrolled :class:`ScriptedPhone`."""
 
@@ -160,6 +195,7 @@ class PortalBackend:
         self._instructions: set[str] = set()
         self._biometrics = False
         self._serial = 0
+        self._auth_views: dict[str, authapp.ApprovalView] = {}
 
     def _next(self, prefix: str) -> str:
         self._serial += 1
@@ -391,6 +427,62 @@ class PortalBackend:
                 )
             )
         return out
+
+    # --- デジタル認証アプリ (phone/authapp.py over the phone's own HTTP client) ------------------
+    def open_auth_request(self, url: str) -> AuthRequest:
+        with _translated(SecretKind.PHONE_AUTH), _authapp_translated():
+            view = authapp.open_authorization(self.phone.api.http, url)
+        # One request at a time, as the app shows one: an abandoned one is forgotten.
+        self._auth_views = {view.request_id: view}
+        tx = view.sign_transaction
+        return AuthRequest(
+            view.request_id,
+            view.client_name,
+            view.scopes,
+            view.needs_sign_key,
+            tx.digest.hex() if tx is not None else None,
+            view.expires_at,
+        )
+
+    def _auth_view(self, request: AuthRequest) -> authapp.ApprovalView:
+        view = self._auth_views.get(request.request_id)
+        if view is None:
+            raise Rejected("authapp-not-found", "this app did not open that request")
+        return view
+
+    def approve_auth_request(
+        self,
+        request: AuthRequest,
+        *,
+        holder: AuthHolder,
+        auth_pin: str,
+        sign_password: str | None,
+    ) -> str:
+        view = self._auth_view(request)
+        card = holder is AuthHolder.CARD
+        element = self.card() if card else self.phone.element
+        which = SecretKind.CARD_AUTH if card else SecretKind.PHONE_AUTH
+        with _translated(which), _authapp_translated():
+            element.select_ap()
+            element.verify(Hierarchy.AUTH, auth_pin)
+            auth_key, auth_cert = _rsa_key(element, Hierarchy.AUTH)
+            sign_key = sign_cert = None
+            if view.needs_sign_key:
+                element.verify(Hierarchy.SIGN, normalise_sign_password(sign_password or ""))
+                sign_key, sign_cert = _rsa_key(element, Hierarchy.SIGN)
+            redirect = authapp.approve(
+                self.phone.api.http, view, auth_key=auth_key, auth_cert=auth_cert,
+                sign_key=sign_key, sign_cert=sign_cert,
+            )  # fmt: skip
+        del self._auth_views[view.request_id]
+        return redirect
+
+    def deny_auth_request(self, request: AuthRequest) -> str:
+        view = self._auth_view(request)
+        with _translated(SecretKind.PHONE_AUTH), _authapp_translated():
+            redirect = authapp.deny(self.phone.api.http, view)
+        del self._auth_views[view.request_id]
+        return redirect
 
     def notice_shown(self, instruction_id: str) -> None:
         # The phone's memory (ScriptedPhone.seen_notices; the CLI keeps it in the app profile).

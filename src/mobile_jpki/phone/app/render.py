@@ -7,6 +7,8 @@ Pure: reads an :class:`AppState`, never the backend. The rules that change the s
 from __future__ import annotations
 
 from mobile_jpki.lifecycle import revocation_secret
+from mobile_jpki.phone.app.authapp_flow import SCREENS as AUTHAPP_SCREENS
+from mobile_jpki.phone.app.authapp_flow import render_authapp
 from mobile_jpki.phone.app.backend import AppCertStatus, Validity
 from mobile_jpki.phone.app.screens import (
     CERT_CHECKBOX,
@@ -119,6 +121,7 @@ def render(s: AppState) -> Screen:
             Button("my_page", "my_page", style=_TILE),
             Button("manual", "home_manual", style=_TILE),
             Button("help", "home_help", style=_TILE),
+            Button("authapp", "authapp_tile", style=_TILE),
         ]
     elif sid is ScreenId.MY_PAGE:
         title = "my_page"
@@ -292,6 +295,8 @@ def render(s: AppState) -> Screen:
     elif sid is ScreenId.HELP:
         title = "help_title"
         body = hotline_items()
+    elif sid in AUTHAPP_SCREENS:
+        title, body, back = render_authapp(s)
 
     dialog = _DIALOGS[s.dialog] if s.dialog is not None else None
     banner = Banner("push_ready", "push_ready_body") if s.banner else None

@@ -12,7 +12,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from mobile_jpki.phone.app.backend import ApplicationDraft, MyPageView, ReleaseDraft, SelfCheck
+from mobile_jpki.phone.app.backend import (
+    ApplicationDraft,
+    AuthHolder,
+    AuthRequest,
+    MyPageView,
+    ReleaseDraft,
+    SelfCheck,
+)
 from mobile_jpki.phone.app.texts import text
 from mobile_jpki.phone.app.texts_model import Lang
 from mobile_jpki.pki.model import Hierarchy
@@ -42,6 +49,13 @@ class ScreenId(StrEnum):
     # the document's 「操作マニュアルはこちら」 in the app: ①-⑨, then 「続きはこちら」 ⑩-⑬
     MANUAL = "manual"
     HELP = "help"  # the document's お問合せ block (hotline, hours, IP-phone and multilingual lines)
+    # デジタル認証アプリ (issue 18 §3): open a request, consent, PIN, password, done or refused
+    AUTHAPP_OPEN = "authapp-open"
+    AUTHAPP_CONSENT = "authapp-consent"
+    AUTHAPP_PIN = "authapp-pin"
+    AUTHAPP_PASSWORD = "authapp-password"  # noqa: S105 - a screen id, not a secret
+    AUTHAPP_DONE = "authapp-done"
+    AUTHAPP_REFUSED = "authapp-refused"
 
 
 class CardPurpose(StrEnum):
@@ -51,6 +65,9 @@ class CardPurpose(StrEnum):
     REVOKE_OTHER = "revoke-other"
     RESET = "reset"
     RELEASE = "release"
+    AUTHAPP = (
+        "authapp"  # マイナンバーカードで読み取る: the card answers a デジタル認証アプリ request
+    )
 
 
 class DialogId(StrEnum):
@@ -95,6 +112,7 @@ class MessageCode(StrEnum):
     IN_PROGRESS = "in-progress"
     INVALID_REQUEST = "invalid-request"
     UNAVAILABLE = "unavailable"
+    AUTHAPP_OTHER_SERVICE = "authapp-other-service"
     OTHER = "other"
 
 
@@ -132,6 +150,7 @@ MESSAGE_TEXT: Mapping[MessageCode, str] = {
     MessageCode.IN_PROGRESS: "err_in_progress",
     MessageCode.INVALID_REQUEST: "err_invalid_request",
     MessageCode.UNAVAILABLE: "err_unavailable",
+    MessageCode.AUTHAPP_OTHER_SERVICE: "err_authapp_other_service",
     MessageCode.OTHER: "err_other",
 }
 
@@ -188,6 +207,7 @@ class Field:
     secret: bool = True
     hint_id: str = ""
     numeric: bool = False
+    url: bool = False  # a URL pasted as it is (never upper-cased, longer than a password)
 
 
 @dataclass(frozen=True)
@@ -269,6 +289,9 @@ class Screen:
     def checkbox(self, name: str) -> Checkbox | None:
         return next((e for e in self.body if isinstance(e, Checkbox) and e.name == name), None)
 
+    def field(self, name: str) -> Field | None:
+        return next((e for e in self.body if isinstance(e, Field) and e.name == name), None)
+
     def field_names(self) -> list[str]:
         return [e.name for e in self.body if isinstance(e, Field)]
 
@@ -329,6 +352,13 @@ class AppState:
     # The instructions the old phone's notice tells of without carrying them out (kept after
     # 48 hours): remembered as seen on OK, so the notice is shown once (docs/lifecycle.md).
     notice_ids: tuple[str, ...] = ()
+    # デジタル認証アプリ: the request opened, whose keys answer it, the PIN typed on its screen
+    # (kept until the password, or the card, is given), and what the last screen says.
+    auth_request: AuthRequest | None = None
+    auth_holder: AuthHolder = AuthHolder.PHONE
+    auth_pin: str | None = field(default=None, repr=False)
+    auth_sign_password: str | None = field(default=None, repr=False)
+    auth_outcome: str = ""
 
 
 # ⑩: the signing certificate's password comes first; every list of the two follows this order.

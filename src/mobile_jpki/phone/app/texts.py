@@ -16,7 +16,7 @@ Line breaks the document introduces only for layout (e.g. after 「マイナン�
 電子証明書」) are joined; the bullet 「・」 and the chevron 「>」 are rendering, not text.
 
 The texts themselves are in :mod:`.texts_seed` (``DOCUMENT`` and ``GUIDE``) and
-:mod:`.texts_app` (``OURS``); what a text is, in :mod:`.texts_model`.
+:mod:`.texts_app` and :mod:`.texts_authapp` (``OURS``); what a text is, in :mod:`.texts_model`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mobile_jpki.phone.app.texts_app import APP_TEXTS
+from mobile_jpki.phone.app.texts_authapp import AUTHAPP_TEXTS
 from mobile_jpki.phone.app.texts_model import Lang, Text
 from mobile_jpki.phone.app.texts_seed import SEED_TEXTS
 
-_ALL: tuple[Text, ...] = (*SEED_TEXTS, *APP_TEXTS)
+_ALL: tuple[Text, ...] = (*SEED_TEXTS, *APP_TEXTS, *AUTHAPP_TEXTS)
 
 TEXTS: Mapping[str, Text] = {t.id: t for t in _ALL}
 if len(TEXTS) != len(_ALL):  # pragma: no cover - guards editing mistakes at import time

@@ -27,6 +27,7 @@ class Shot:
 
 
 FLOW, OLD_PHONE, SIDE, FRONT = "flow", "old-phone", "side", "front"
+AUTHAPP = "authapp"
 
 CATALOGUE: tuple[Shot, ...] = (
     Shot(
@@ -291,6 +292,65 @@ CATALOGUE: tuple[Shot, ...] = (
         "⑩",
         (),
         ("入力の誤り: 暗証番号が一致しません", "A typing error: the PINs differ"),
+    ),
+    Shot(
+        "50-authapp-open",
+        AUTHAPP,
+        "old",
+        "",
+        (),
+        ("デジタル認証アプリ: 認証要求のURLを開く", "The authentication app: opening a request"),
+    ),
+    Shot(
+        "51-authapp-consent",
+        AUTHAPP,
+        "old",
+        "",
+        (),
+        ("同意の確認: サービスが求める情報", "Consent: what the relying party asks for"),
+    ),
+    Shot(
+        "52-authapp-pin",
+        AUTHAPP,
+        "old",
+        "",
+        (),
+        ("利用者証明用暗証番号の入力", "The user-authentication PIN"),
+    ),
+    Shot(
+        "53-authapp-password",
+        AUTHAPP,
+        "old",
+        "",
+        (),
+        (
+            "署名用パスワード（情報の提供・署名のときだけ）",
+            "The signing password (only for facts or a signature)",
+        ),
+    ),
+    Shot(
+        "54-authapp-done",
+        AUTHAPP,
+        "old",
+        "",
+        (),
+        ("完了: ブラウザに戻る", "Done: back to the browser"),
+    ),
+    Shot(
+        "55-authapp-card-pin",
+        AUTHAPP,
+        "old",
+        "",
+        (),
+        ("マイナンバーカードで読み取る", "With the My Number Card instead"),
+    ),
+    Shot(
+        "56-authapp-refused",
+        AUTHAPP,
+        "old",
+        "",
+        (),
+        ("認証できませんでした（期限切れ）", "Refused: the request expired"),
     ),
 )
 SHOTS: dict[str, Shot] = {s.name: s for s in CATALOGUE}

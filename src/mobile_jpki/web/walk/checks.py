@@ -99,7 +99,12 @@ class Monitor:
         if self.active:
             self.problems.append(f"{where}: {what}")
 
-    def attach(self, page: Page, where: str) -> None:
+    def attach(self, page: Page, where: str, *, inject_csp: bool = True) -> None:
+        """Watch ``page``. ``inject_csp``: documents that come without a policy get
+        :data:`EXPECTED_CSP` (by fetching them in a route, which follows redirects for the
+        page: a page that must see a server's redirect, such as an OAuth flow's, goes
+        without; ``csp_required_from`` still checks the server's own policy)."""
+
         def console(msg: ConsoleMessage) -> None:
             if msg.type == "error":
                 self.add(where, f"console error: {msg.text}")
@@ -110,6 +115,7 @@ class Monitor:
             if (
                 self.csp_required_from is not None
                 and resp.request.resource_type == "document"
+                and not 300 <= resp.status < 400  # a redirect shows nothing to protect
                 and resp.url.startswith(self.csp_required_from)
                 and (
                     "content-security-policy" not in resp.headers
@@ -136,7 +142,8 @@ class Monitor:
             " window.__mjpkiCsp(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'}"
             " at ${e.sourceFile}:${e.lineNumber}`));"
         )
-        page.route("**/*", _with_csp)
+        if inject_csp:
+            page.route("**/*", _with_csp)
 
 
 _INJECTED = "x-walk-added-csp"

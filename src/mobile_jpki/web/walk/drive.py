@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from mobile_jpki.phone.app.fake import FakeWorld
 from mobile_jpki.phone.app.texts import TEXTS
@@ -495,3 +496,63 @@ def walk_fake(w: Walker, base: str, worlds: list[FakeWorld]) -> None:
         worlds[-1].replace_card()
         _back_online(w, after_48h=after_48h)
         w.shot(name)
+    walk_authapp(w, base, worlds)
+
+
+# A relying party's request as the FakeWorld holds it (FakeWorld.add_auth_request); its name in
+# the walk's language, as a real RP's name would be read by its users.
+AUTHAPP_URL = "http://127.0.0.1:8000/api/realms/main/device-approvals/walk"
+AUTHAPP_RP = {Lang.JA: "テスト商店", Lang.EN: "Test Shop"}
+_FACTS = ("openid", "name", "address", "birthdate", "gender")
+
+
+def walk_authapp(w: Walker, base: str, worlds: list[FakeWorld]) -> None:
+    """The デジタル認証アプリ on the old phone (the FakeWorld's, holding both certificates):
+    the request pasted, consent, PIN, password, done; then through the link parameter, the
+    card instead, and a request that expires while the person reads it."""
+    _start_over(w, worlds)
+    world, rp = worlds[-1], AUTHAPP_RP[w.lang]
+    world.add_auth_request(AUTHAPP_URL, client_name=rp, scopes=_FACTS)
+    w.press("old", "authapp")
+    w.expect("old", "authapp-open")
+    w.fill("old", "authapp_url", AUTHAPP_URL)
+    w.shot("50-authapp-open")
+    w.press("old", "authapp_open")
+    w.expect("old", "authapp-consent")
+    w.shot("51-authapp-consent")
+    w.press("old", "authapp_agree")
+    w.expect("old", "authapp-pin")
+    w.fill("old", "auth_pin", "5678")  # FakeWorld's old phone (web/simulator.FAKE_WORLD_INFO)
+    w.shot("52-authapp-pin")
+    w.press("old", "next")
+    w.expect("old", "authapp-password")
+    w.fill("old", "sign_password", "OLD123")
+    w.shot("53-authapp-password")
+    w.press("old", "next")
+    w.expect("old", "authapp-done")
+    w.no_message("old")
+    w.shot("54-authapp-done")
+    w.press("old", "authapp_close")
+    w.expect("old", "home")
+
+    second = AUTHAPP_URL + "-2"
+    world.add_auth_request(second, client_name=rp, scopes=("openid",))
+    w.page.goto(f"{base}/simulator/?authapp={quote(second, safe='')}")
+    w.expect("old", "authapp-consent")
+    w.press("old", "authapp_agree")
+    w.expect("old", "authapp-pin")
+    w.press("old", "authapp_use_card")
+    w.tid("button-old-authapp_use_phone").wait_for()
+    w.fill("old", "auth_pin", "1234")  # the FakeWorld's card
+    w.shot("55-authapp-card-pin")
+    w.press("old", "next")
+    w.expect("old", "card-read")
+    before = w.tid("operator-now").inner_text()
+    w.click("operator-advance-1h")  # the request lives 10 minutes
+    w.page.wait_for_function(
+        "(before) => document.querySelector('[data-testid=\"operator-now\"]').innerText !== before",
+        arg=before,
+    )
+    w.click("tap-card-old")
+    w.expect("old", "authapp-refused")
+    w.shot("56-authapp-refused")

@@ -7,13 +7,22 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mobile_jpki.phone.app.texts import TEXTS
-from mobile_jpki.web.walk.catalogue import CATALOGUE, FLOW, FRONT, LANGS, OLD_PHONE, SIDE
+from mobile_jpki.web.walk.catalogue import (
+    AUTHAPP,
+    CATALOGUE,
+    FLOW,
+    FRONT,
+    LANGS,
+    OLD_PHONE,
+    SIDE,
+)
 
 _GROUP_TITLES = {
     FRONT: "The front door",
     FLOW: "The model change, in the document's order (new phone unless marked)",
     OLD_PHONE: "The old phone's notice: its cause, and within or after 48 hours",
     SIDE: "Side paths (not steps of the document)",
+    AUTHAPP: "The デジタル認証アプリ: a relying party's request on the phone (issue 18)",
 }
 _GROUP_NOTES = {
     FRONT: "`GET /` of `mobile-jpki serve --simulator`: what runs, where, the CA certificates.",
@@ -31,6 +40,15 @@ _GROUP_NOTES = {
         "walk stages the card replacement's instruction (no simulator button makes one)."
     ),
     SIDE: "",
+    AUTHAPP: (
+        "The twin of the Digital Agency's authentication app (docs/auth-app.md): the request a "
+        "relying party's web step shows, opened on the phone (its URL pasted, or the web "
+        "step's 「シミュレーターで開く」), consent, the PIN, the signing password only when "
+        "facts or a signature are asked, or the card instead. Staged on the in-memory "
+        "FakeWorld (a relying party named in each language); `tests/web/"
+        "test_authapp_browser.py` walks the same screens against `serve --simulator` with a "
+        "registered relying party, back to its redirect URI."
+    ),
 }
 
 
@@ -57,7 +75,7 @@ def render_markdown(images: str = "screens") -> str:
         "a console error, a failed request, a CSP violation or an untranslated code.",
         "",
     ]
-    for group in (FRONT, FLOW, OLD_PHONE, SIDE):
+    for group in (FRONT, FLOW, OLD_PHONE, SIDE, AUTHAPP):
         lines += [f"## {_GROUP_TITLES[group]}", ""]
         if _GROUP_NOTES[group]:
             lines += [_GROUP_NOTES[group], ""]

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,8 @@ from mobile_jpki.web.simulator import SimulatorWorld, fake_world_factory
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
+
+    from mobile_jpki.settings import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = (
@@ -68,18 +70,33 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextmanager
-def serve_portal(root: Path) -> Iterator[str]:
+def serve_portal(
+    root: Path,
+    *,
+    own_base_url: bool = False,
+    prepare: Callable[[Settings], object] | None = None,
+) -> Iterator[str]:
     """``mobile-jpki serve --simulator`` (a subprocess, as a user runs it) on a sandbox data
     directory (``ca init --sandbox``: its clock can be moved) initialised under ``root``, on a
-    free 127.0.0.1 port; yields its base URL."""
+    free 127.0.0.1 port; yields its base URL.
+
+    ``own_base_url``: the data directory's base URL is this run's address (what a relying
+    party's browser and client reach: the デジタル認証アプリ twin's issuer), not the documented
+    default; ``prepare`` runs on the data directory before ``serve`` starts (e.g. registering
+    a relying party)."""
     from mobile_jpki.service.ca.bootstrap import init_data_dir
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    # The certificates (and the front door) name the documented default base
+    # By default the certificates (and the front door) name the documented default base
     # (http://127.0.0.1:8000), not this run's port: the simulator talks to the portal in
     # process, and the pictures stay the same from run to run.
-    settings, _ = init_data_dir(root / "data", dt.datetime.now(dt.UTC), sandbox=True)
+    settings, _ = init_data_dir(
+        root / "data", dt.datetime.now(dt.UTC), sandbox=True,
+        base_url=url if own_base_url else None,
+    )  # fmt: skip
+    if prepare is not None:
+        prepare(settings)
     log = root / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOBILE_JPKI_")}
     with log.open("wb") as out:
