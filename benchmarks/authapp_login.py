@@ -112,10 +112,10 @@ def main() -> None:
             s0 = time.perf_counter()
             signed = sign_login(Challenge.from_dict(view["challenge"]), auth_key, cert)
             element_s = time.perf_counter() - s0
-            answer = http.post(urlsplit(started["approval_url"]).path, json={
-                "decision": "approve",
-                "auth": {"signature": b64(signed.signature), "certificate": b64(signed.certificate)},
-            }).json()  # fmt: skip
+            auth = {"signature": b64(signed.signature), "certificate": b64(signed.certificate)}
+            answer = http.post(
+                urlsplit(started["approval_url"]).path, json={"decision": "approve", "auth": auth}
+            ).json()
             code = parse_qs(urlsplit(answer["redirect_uri"]).query)["code"][0]
             now = int(time.time())
             assertion = jwt.encode({"alg": "RS256", "kid": key.kid}, {
@@ -148,7 +148,7 @@ def main() -> None:
                 revocation=RevocationCheck(fetcher=CaOcspFetcher(system.ca, clock.now()),
                                            policy=OCSP_ONLY),
             )  # fmt: skip
-            assert result.ok, result
+            assert result.valid, result
             return time.perf_counter() - t0
 
         peer()

@@ -52,7 +52,7 @@ def test_front_page_says_what_runs_and_every_link_answers(plain: System) -> None
             assert text in page
         links = _links(page)
         assert {"/docs", "/openapi.json"} <= set(links)
-        # The デジタル認証アプリ twin's discovery, for relying parties (every link is fetched below).
+        # The twin's discovery, for relying parties (every link is fetched below).
         assert "/api/realms/main/.well-known/openid-configuration" in links
         crt = [link for link in links if link.startswith("/ca/") and link.endswith(".crt")]
         assert len(crt) == len(plain.ca.cas()) + 1  # every CA generation and the TSA
