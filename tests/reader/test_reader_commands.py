@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.protocol.apdu import build_apdu
 from mobile_jpki.protocol.constants import EF
+from mobile_jpki.protocol.digest_info import digest_info
 from mobile_jpki.reader.commands import JpkiClient, der_total_length
 from mobile_jpki.reader.connection import InProcessConnection, TracingConnection
 from mobile_jpki.reader.errors import (
@@ -23,7 +24,7 @@ from mobile_jpki.reader.errors import (
     WrongSecret,
     error_for,
 )
-from mobile_jpki.reader.key import ApduRSAPrivateKey, KeyNotExtractable, digest_info
+from mobile_jpki.reader.key import ApduRSAPrivateKey, KeyNotExtractable
 from mobile_jpki.reader.passwords import normalise_sign_password, validate_auth_pin
 
 from .reader_fakes import FakeApplet

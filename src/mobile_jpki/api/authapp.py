@@ -17,6 +17,7 @@ says so (RFC 6749 §4.1.2.1).
 from __future__ import annotations
 
 import binascii
+import datetime as dt
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
@@ -28,9 +29,10 @@ from starlette.concurrency import run_in_threadpool
 from mobile_jpki.clock import Clock
 from mobile_jpki.service.authapp.context import REALM_PATH, unb64url, with_query
 from mobile_jpki.service.authapp.errors import OAuthError, RedirectError
+from mobile_jpki.service.authapp.keys import passphrase_of
 from mobile_jpki.service.authapp.service import AuthAppService
 from mobile_jpki.service.ca import CertificateAuthority
-from mobile_jpki.settings import Settings, SettingsError
+from mobile_jpki.settings import Settings
 from mobile_jpki.web import authapp_step
 
 COOKIE = "authapp_step"
@@ -47,7 +49,7 @@ def _svc(request: Request) -> AuthAppService:
     return svc
 
 
-def _now(request: Request) -> Any:
+def _now(request: Request) -> dt.datetime:
     clock: Clock = request.app.state.authapp_clock
     return clock.now()
 
@@ -337,13 +339,7 @@ def service_for(ca: CertificateAuthority, settings: Settings) -> AuthAppService:
     """The twin of this data directory: its issuer under ``settings.base_url``; its key sealed
     with the CA passphrase when there is one (asked only when the key is first made or read)."""
 
-    def passphrase() -> bytes | None:
-        try:
-            return settings.ca_passphrase()
-        except SettingsError:
-            return None
-
-    return AuthAppService(ca, base_url=settings.base_url, passphrase=passphrase)
+    return AuthAppService(ca, base_url=settings.base_url, passphrase=passphrase_of(settings))
 
 
 def install_from_settings(

@@ -9,18 +9,9 @@ TLS 1.1 client auth's MD5‖SHA-1) gets the same padding and the raw private-key
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
-# RFC 8017 §9.2 note 1: DER of DigestInfo up to (not including) the digest bytes.
-_PREFIXES: tuple[tuple[bytes, hashes.HashAlgorithm], ...] = (
-    # The host chooses the hash; a card signs what it is given, SHA-1 included.
-    (bytes.fromhex("3021300906052b0e03021a05000414"), hashes.SHA1()),  # noqa: S303
-    (bytes.fromhex("302d300d06096086480165030402040500041c"), hashes.SHA224()),
-    (bytes.fromhex("3031300d060960864801650304020105000420"), hashes.SHA256()),
-    (bytes.fromhex("3041300d060960864801650304020205000430"), hashes.SHA384()),
-    (bytes.fromhex("3051300d060960864801650304020305000440"), hashes.SHA512()),
-)
+from mobile_jpki.protocol.digest_info import parse as parse_digest_info
 
 MIN_PADDING = 11  # 00 01, at least eight FF, 00 (RFC 8017 §9.2 step 3)
 
@@ -33,13 +24,10 @@ def max_input(key: rsa.RSAPrivateKey) -> int:
 def sign_digest_info(key: rsa.RSAPrivateKey, digest_info: bytes) -> bytes:
     if len(digest_info) > max_input(key):
         raise ValueError("DigestInfo too long for the modulus")
-    for prefix, algorithm in _PREFIXES:
-        if (
-            digest_info.startswith(prefix)
-            and len(digest_info) == len(prefix) + algorithm.digest_size
-        ):
-            digest = digest_info[len(prefix) :]
-            return key.sign(digest, padding.PKCS1v15(), utils.Prehashed(algorithm))
+    known = parse_digest_info(digest_info)
+    if known is not None:
+        algorithm, digest = known
+        return key.sign(digest, padding.PKCS1v15(), utils.Prehashed(algorithm))
     return _raw_sign(key, digest_info)
 
 

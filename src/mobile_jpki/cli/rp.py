@@ -237,17 +237,10 @@ def rotate_key(data_dir: DataDir, database_url: DatabaseUrl = None) -> None:
     in the JWKS for a day, so tokens it signed still verify (OIDC Core §10.1.1); relying parties
     that cache the JWKS pick up the new key by its kid. Prints the new kid last."""
     from mobile_jpki.clock import SystemClock
-    from mobile_jpki.service.authapp.keys import TwinKeys
+    from mobile_jpki.service.authapp.keys import TwinKeys, passphrase_of
 
     with _database(data_dir, database_url) as (settings, db):
-
-        def passphrase() -> bytes | None:
-            try:
-                return settings.ca_passphrase()
-            except SettingsError:
-                return None
-
-        keys = TwinKeys(db, passphrase)
+        keys = TwinKeys(db, passphrase_of(settings))
         now = SystemClock().now()
         kid = keys.rotate(now)
         published = [str(k["kid"]) for k in keys.jwks(now)["keys"]]

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from mobile_jpki.protocol.digest_info import parse as parse_digest_info
 from mobile_jpki.signing.login import Challenge, sign_login
 
 #: The scheme of the web step's app link and QR code: ``APP_LINK_SCHEME://authorize?url=…``
@@ -42,7 +43,6 @@ APP_LINK_SCHEME = "mobile-jpki-auth"
 APPROVAL_SEGMENT = "device-approvals"
 
 _JSON = {"Accept": "application/json"}
-_SHA256_DIGEST_INFO_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
 
 
 class AuthAppError(Exception):
@@ -178,9 +178,10 @@ def _transaction(body: Any) -> TransactionView | None:
     if body is None:
         return None
     digest = _unb64url(body["digest"])
-    if len(digest) == 51 and digest.startswith(_SHA256_DIGEST_INFO_PREFIX):
+    wrapped = parse_digest_info(digest)
+    if wrapped is not None and wrapped[0].name == "sha256":
         # Tolerated: a DigestInfo passed through as is. The applet signs the same bytes.
-        digest = digest[len(_SHA256_DIGEST_INFO_PREFIX) :]
+        digest = wrapped[1]
     if len(digest) != 32:
         raise ValueError("a sign transaction's digest is a SHA-256 (32 bytes)")
     return TransactionView(str(body["id"]), str(body["digest_type"]), digest)

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from mobile_jpki.pki.model import Hierarchy
 from mobile_jpki.protocol.constants import EF
+from mobile_jpki.protocol.digest_info import digest_info
 from mobile_jpki.reader.commands import JpkiClient
 from mobile_jpki.reader.errors import ReaderError
 
@@ -32,27 +33,6 @@ _PKCS1v15: typing.Final = padding.PKCS1v15
 
 class KeyNotExtractable(ReaderError, TypeError):
     """The operation needs the private key, which never leaves the card."""
-
-
-# DER prefixes of DigestInfo ::= SEQUENCE { AlgorithmIdentifier (NULL params), OCTET STRING }
-# (RFC 8017 §9.2, note 1). Hand-written because they are fixed byte strings from the RFC.
-_DIGEST_INFO_PREFIX: dict[str, bytes] = {
-    "sha1": bytes.fromhex("3021300906052b0e03021a05000414"),
-    "sha224": bytes.fromhex("302d300d06096086480165030402040500041c"),
-    "sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
-    "sha384": bytes.fromhex("3041300d060960864801650304020205000430"),
-    "sha512": bytes.fromhex("3051300d060960864801650304020305000440"),
-}
-
-
-def digest_info(algorithm: hashes.HashAlgorithm, digest: bytes) -> bytes:
-    """DigestInfo DER for a precomputed hash (RFC 8017 §9.2 step 2)."""
-    prefix = _DIGEST_INFO_PREFIX.get(algorithm.name)
-    if prefix is None:
-        raise ValueError(f"hash {algorithm.name} is not supported for JPKI signatures")
-    if len(digest) != algorithm.digest_size:
-        raise ValueError(f"a {algorithm.name} digest is {algorithm.digest_size} bytes")
-    return prefix + digest
 
 
 class ApduRSAPrivateKey(rsa.RSAPrivateKey):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mobile_jpki.store.models import Base, UtcDateTime
@@ -33,7 +33,6 @@ class RequestStatus(StrEnum):
 class TransactionStatus(StrEnum):
     CREATED = "created"  # made by the RP (client credentials), not yet signed
     SIGNED = "signed"  # the person signed it; the result can be fetched
-    FAILED = "failed"  # the authorization that named it was denied
 
 
 class AuthAppClient(Base):
@@ -108,7 +107,6 @@ class AuthAppRequest(Base):
     # The basic four facts read from the signing certificate (JSON), only when a fact scope
     # was asked; dropped with the request by housekeeping.
     facts: Mapped[str | None] = mapped_column(Text, nullable=True)
-    amr: Mapped[str | None] = mapped_column(String(64), nullable=True)
     code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     code_expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     code_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
@@ -157,4 +155,3 @@ class AuthAppSignTransaction(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
     signed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -71,7 +71,6 @@ class Proven:
     auth_kind: CertKind
     sign_serial: int | None
     facts: BasicFourFacts | None
-    sign_certificate: x509.Certificate | None
 
 
 def _load(der: bytes, what: str) -> x509.Certificate:
@@ -145,7 +144,7 @@ def check_answer(
     auth_kind, _ = _check_certificate(ca, auth_cert, Hierarchy.AUTH, now, "user-auth")
     person = _holder(ca, auth_cert.serial_number, "user-auth")
     if not needs_sign_key:
-        return Proven(person, auth_cert.serial_number, auth_kind, None, None, None)
+        return Proven(person, auth_cert.serial_number, auth_kind, None, None)
     if sign is None:
         raise CheckFailed("this request needs the signing certificate (signing password)")
     signature, der = sign
@@ -161,5 +160,4 @@ def check_answer(
     _, facts = _check_certificate(ca, sign_cert, Hierarchy.SIGN, now, "signing")
     if _holder(ca, sign_cert.serial_number, "signing") != person:
         raise CheckFailed("the signing and user-auth certificates belong to different people")
-    return Proven(person, auth_cert.serial_number, auth_kind, sign_cert.serial_number, facts,
-                  sign_cert)  # fmt: skip
+    return Proven(person, auth_cert.serial_number, auth_kind, sign_cert.serial_number, facts)

@@ -37,7 +37,7 @@ from mobile_jpki.service.authapp.errors import (
     RedirectError,
     UnknownItem,
 )
-from mobile_jpki.service.authapp.keys import pairwise_sub
+from mobile_jpki.service.authapp.keys import PAIRWISE, pairwise_sub
 from mobile_jpki.service.authapp.transactions import digest_of, load_for_authorization
 from mobile_jpki.signing.login import Challenge
 from mobile_jpki.store.authapp import (
@@ -46,7 +46,6 @@ from mobile_jpki.store.authapp import (
     RequestStatus,
 )
 
-PAIRWISE = "pairwise-sub"
 GENDER = {Sex.MALE: "male", Sex.FEMALE: "female", Sex.UNKNOWN: "unknown"}
 
 
@@ -270,7 +269,6 @@ def approve(
             auth_serial=format(proven.auth_serial, "x"),
             sign_serial=format(proven.sign_serial, "x") if proven.sign_serial else None,
             facts=_facts_json(proven, scopes),
-            amr=proven.auth_kind.value,
             code_hash=code_hash,
             code_expires_at=now + ctx.config.code_ttl,
         )

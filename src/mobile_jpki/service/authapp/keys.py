@@ -28,12 +28,25 @@ from sqlalchemy.exc import IntegrityError
 
 from mobile_jpki.pki.model import utc
 from mobile_jpki.service.authapp import repo
+from mobile_jpki.settings import Settings, SettingsError
 from mobile_jpki.store.authapp import AuthAppKey, AuthAppSecret
 from mobile_jpki.store.db import Database
 
 ALG = "RS256"
 RETIRED_GRACE = dt.timedelta(days=1)
 PAIRWISE = "pairwise-sub"
+
+
+def passphrase_of(settings: Settings) -> Callable[[], bytes | None]:
+    """The CA passphrase of ``settings`` when it has one, asked only when called."""
+
+    def passphrase() -> bytes | None:
+        try:
+            return settings.ca_passphrase()
+        except SettingsError:
+            return None
+
+    return passphrase
 
 
 class TwinKeys:
@@ -43,6 +56,7 @@ class TwinKeys:
         self.db = db
         self._passphrase = passphrase
         self._loaded: dict[str, RSAKey] = {}
+        self._secrets: dict[str, bytes] = {}  # never change once made: read once
 
     # -- signing keys ----------------------------------------------------------------------
     def _rows(self) -> list[AuthAppKey]:
@@ -115,6 +129,12 @@ class TwinKeys:
 
     # -- pairwise subject ------------------------------------------------------------------
     def secret(self, name: str, now: dt.datetime) -> bytes:
+        cached = self._secrets.get(name)
+        if cached is None:
+            cached = self._secrets[name] = self._secret(name, now)
+        return cached
+
+    def _secret(self, name: str, now: dt.datetime) -> bytes:
         with self.db.transaction(write=False) as s:
             row = s.get(AuthAppSecret, name)
             if row is not None:

@@ -159,7 +159,7 @@ def _id_token(
         "iat": stamp,
         "auth_time": int(utc(row.finished_at or row.created_at).timestamp()),
         "acr": ctx.config.acr,
-        # RFC 8176 "hwk" (a hardware-held key) and "pin"; "card"/"phone": which element.
+        # RFC 8176: a key held in hardware (card or secure element), unlocked by a PIN.
         "amr": ["hwk", "pin"],
     }
     if with_nonce:

@@ -23,17 +23,18 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
 from joserfc import jwe, jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from mobile_jpki.pki.model import utc
+from mobile_jpki.protocol.digest_info import digest_info
+from mobile_jpki.protocol.digest_info import parse as parse_digest_info
 from mobile_jpki.service.authapp.context import AuthAppContext, b64url, now_s
 from mobile_jpki.service.authapp.errors import OAuthError, UnknownItem
 from mobile_jpki.store.authapp import AuthAppSignTransaction, TransactionStatus
 
-# DigestInfo ::= SEQUENCE { AlgorithmIdentifier { id-sha256, NULL }, OCTET STRING (32) }
-# (RFC 8017 §9.2 note 1: the fixed prefix for SHA-256).
-SHA256_DIGEST_INFO_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
+SHA256 = hashes.SHA256()
 DIGEST_TYPES = ("sha256", "digestinfo")
 JWE_ALGORITHMS = ["RSA-OAEP-256", "ECDH-ES+A256KW", "A256GCM"]
 
@@ -52,14 +53,18 @@ def to_be_signed(digest_type: str, value: str) -> bytes:
     if digest_type == "sha256":
         if len(raw) != 32:
             raise OAuthError("invalid_request", "a sha256 digest has 32 bytes")
-        return SHA256_DIGEST_INFO_PREFIX + raw
-    if len(raw) != 51 or not raw.startswith(SHA256_DIGEST_INFO_PREFIX):
+        return digest_info(SHA256, raw)
+    parsed = parse_digest_info(raw)
+    if parsed is None or parsed[0].name != SHA256.name:
         raise OAuthError("invalid_request", "digestinfo must be an RFC 8017 SHA-256 DigestInfo")
     return raw
 
 
 def digest_of(der: bytes) -> bytes:
-    return der[len(SHA256_DIGEST_INFO_PREFIX) :]
+    parsed = parse_digest_info(der)
+    if parsed is None:
+        raise ValueError("not a DigestInfo")
+    return parsed[1]
 
 
 def create(
@@ -75,7 +80,6 @@ def create(
         status=TransactionStatus.CREATED.value,
         created_at=now,
         expires_at=now + ctx.config.transaction_ttl,
-        attempts=0,
     )
     with ctx.ca.db.transaction() as s:
         s.add(row)

@@ -66,7 +66,6 @@ def upgrade() -> None:
         sa.Column("auth_serial", sa.String(48), nullable=True),
         sa.Column("sign_serial", sa.String(48), nullable=True),
         sa.Column("facts", sa.Text(), nullable=True),
-        sa.Column("amr", sa.String(64), nullable=True),
         sa.Column("code_hash", sa.String(64), nullable=True, unique=True),
         sa.Column("code_expires_at", sa.DateTime(), nullable=True),
         sa.Column("code_used_at", sa.DateTime(), nullable=True),
@@ -107,7 +106,6 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("expires_at", sa.DateTime(), nullable=False),
         sa.Column("signed_at", sa.DateTime(), nullable=True),
-        sa.Column("attempts", sa.Integer(), nullable=False),
     )
     op.create_index(
         "ix_authapp_sign_transaction_client_id", "authapp_sign_transaction", ["client_id"]
